@@ -1,0 +1,1 @@
+"""Locust users and load shapes that reproduce real daily peaks, with ledger checks (issue 5)."""

@@ -1,0 +1,1 @@
+"""Certification reports: HTML, JSON, JUnit and Allure (issue 4)."""

@@ -1,0 +1,202 @@
+"""Compile the spec into JSON Schema (draft 2020-12), one schema per transaction and direction.
+
+Real traffic decides the shape: optional fields may be absent, ``null`` or ``""``; regional fields
+beyond the spec pass (strict mode reports them); ``infcode`` comes as number or string; amounts may
+be negative (cancellations). Each field schema carries annotations (``title`` = 中文名, ``x-form``,
+``x-code`` …) so that an error can be explained from its schema path alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .model import Direction, Field, Form, Node, Spec, Transaction
+
+DATE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+EXPECTED = {"date": "yyyy-MM-dd", "datetime": "yyyy-MM-dd HH:mm:ss"}
+SUCCESS = {"properties": {"infcode": {"enum": [0, "0"]}}, "required": ["infcode"]}
+
+Schema = dict[str, Any]
+
+
+def _number_pattern(form: Form) -> str:
+    whole = (form.length or 16) - form.scale
+    frac = rf"(\.[0-9]{{1,{form.scale}}})?" if form.scale else ""
+    return rf"-?[0-9]{{1,{whole}}}{frac}"
+
+
+def _form_schema(form: Form) -> Schema:
+    """The wire constraints of a form, for a present, non-empty value."""
+    if form.kind == "char":
+        return {"type": "string", "maxLength": form.length}
+    if form.kind == "num":
+        bound = 10 ** ((form.length or 16) - form.scale)
+        s: Schema = {"exclusiveMaximum": bound, "exclusiveMinimum": -bound}
+        if form.scale:
+            s.update(type="number", multipleOf=10 ** -form.scale)
+        else:
+            s["type"] = "integer"
+        return s
+    if form.kind in EXPECTED:
+        return {"type": "string", "pattern": f"^{DATE}{' ' + TIME if form.kind == 'datetime' else ''}$"}
+    if form.kind == "bytes":
+        return {"type": ["string", "array"], "items": {"type": "integer", "minimum": -128, "maximum": 255}}
+    return {"type": ["string", "object", "array"]}  # json
+
+
+def _pattern_alternatives(values: list[str], local: str | None) -> str:
+    alternatives = "|".join(re.escape(v) for v in values)
+    return f"^(?:{alternatives})$" + (f"|{local}" if local else "")
+
+
+def field_schema(spec: Spec, f: Field, *, strict: bool = False, required: bool | None = None) -> Schema:
+    """The schema of one field; ``required`` overrides the field's own flag (conditions, envelopes)."""
+    required = f.required if required is None else required
+    s = _form_schema(f.form)
+    s["title"] = f.zh
+    s["x-form"] = str(f.form)
+    if f.form.kind in EXPECTED:
+        s["x-expected"] = EXPECTED[f.form.kind]
+    if f.format:
+        fmt = spec.formats[f.format]
+        s["pattern"] = fmt.pattern
+        s["x-expected"] = fmt.zh
+    if f.code:
+        table = spec.codes[f.code]
+        s["x-code"] = table.name
+        if table.closed or strict:
+            s["pattern"] = _pattern_alternatives(list(table.values), table.local)
+            if not table.closed:
+                s["x-open-code"] = True  # strict only: reported as a warning
+    if "string" in f.wire and f.form.kind == "num":
+        s["type"] = ["number", "string"] if f.form.scale else ["integer", "string"]
+        s["pattern"] = f"^{_number_pattern(f.form)}$"
+    if required:
+        if s.get("type") == "string":
+            s["minLength"] = 1
+        return s
+    # Optional: absent, null, or "" (clients that default every field to an empty string).
+    types = s.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    s["type"] = [*types, "null"] + ([] if "string" in types else ["string"])
+    if "pattern" in s:
+        s["pattern"] = f"^$|{s['pattern']}"
+    elif "string" not in types:
+        s["pattern"] = "^$"  # a string is allowed only as the empty string
+    return s
+
+
+def _object_schema(spec: Spec, fields: Mapping[str, Field], *, strict: bool) -> Schema:
+    s: Schema = {
+        "type": "object",
+        "properties": {n: field_schema(spec, f, strict=strict) for n, f in fields.items()},
+        "required": [n for n, f in fields.items() if f.required],
+    }
+    conditions = [
+        {
+            "if": {"properties": {k: {"const": v} for k, v in f.required_when.items()},
+                   "required": list(f.required_when)},
+            "then": {"properties": {n: field_schema(spec, f, strict=strict, required=True)}, "required": [n]},
+            "x-when": f.when_text,
+        }
+        for n, f in fields.items()
+        if f.required_when
+    ]
+    if conditions:
+        s["allOf"] = conditions
+    if strict:
+        s["additionalProperties"] = False
+    return s
+
+
+def node_schema(spec: Spec, node: Node, *, strict: bool = False, min_one: bool = False) -> Schema:
+    obj = _object_schema(spec, node.fields, strict=strict)
+    obj["title"] = node.name
+    if not node.array:
+        return obj
+    return {"type": "array", "items": obj, "title": node.label, **({"minItems": 1} if min_one else {})}
+
+
+def _body_schema(spec: Spec, txn: Transaction, direction: Direction, *, strict: bool) -> Schema:
+    """The schema of ``input`` or ``output``: named nodes, or fields directly under it (flat nodes)."""
+    nodes = txn.nodes(direction)
+    s: Schema = {"type": "object", "properties": {}, "required": [], "title": direction}
+    conditions: list[Schema] = []
+    for node in nodes.values():
+        if node.flat:
+            flat = _object_schema(spec, node.fields, strict=False)
+            s["properties"].update(flat["properties"])
+            s["required"] += flat["required"]
+            conditions += flat.get("allOf", [])
+        else:
+            s["properties"][node.name] = node_schema(spec, node, strict=strict,
+                                                     min_one=direction == "input" and not node.optional)
+            if not node.optional:
+                s["required"].append(node.name)
+    if conditions:
+        s["allOf"] = conditions
+    if strict:
+        s["additionalProperties"] = False
+    return s
+
+
+def request_schema(spec: Spec, infno: str, *, strict: bool = False) -> Schema:
+    txn = spec.transaction(infno)
+    props: dict[str, Schema] = {}
+    required: list[str] = []
+    for name, f in spec.request.items():
+        need = f.required or bool(f.required_if_input_has and txn.has_input_field(f.required_if_input_has))
+        props[name] = field_schema(spec, f, strict=strict, required=need)
+        if need:
+            required.append(name)
+    props["infno"] = {**props["infno"], "const": txn.infno}
+    props["input"] = _body_schema(spec, txn, "input", strict=strict)
+    required.append("input")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{txn.infno} {txn.zh} 请求",
+        "type": "object",
+        "properties": props,
+        "required": required,
+        **({"additionalProperties": False} if strict else {}),
+    }
+
+
+def response_schema(spec: Spec, infno: str, *, strict: bool = False) -> Schema:
+    """The response envelope: ``output`` as the transaction defines it on success, ``err_msg`` otherwise."""
+    txn = spec.transaction(infno)
+    props = {n: field_schema(spec, f, strict=strict, required=f.required) for n, f in spec.response.items()}
+    needs_err = [n for n, f in spec.response.items() if f.required_unless_success]
+    if txn.output:
+        success: Schema = {"properties": {"output": _body_schema(spec, txn, "output", strict=strict)},
+                           "required": ["output"], "x-when": "infcode=0"}
+    else:  # no output fields: {} or null; Guangzhou answers a bare string
+        success = {"properties": {"output": {"type": ["object", "null", "string"], "title": "output"}}}
+    failure: Schema = {
+        "properties": {n: field_schema(spec, spec.response[n], required=True) for n in needs_err},
+        "required": needs_err,
+        "x-when": "infcode≠0",
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{txn.infno} {txn.zh} 应答",
+        "type": "object",
+        "properties": props,
+        "required": [n for n, f in spec.response.items() if f.required],
+        "if": SUCCESS,
+        "then": success,
+        "else": failure,
+        **({"unevaluatedProperties": False} if strict else {}),
+    }
+
+
+def schema(spec: Spec, infno: str, *, response: bool = False, strict: bool = False) -> Schema:
+    """The compiled schema, built once per spec and kept (the hot path never rebuilds it)."""
+    key = ("schema", infno, response, strict)
+    if key not in spec.cache:
+        build = response_schema if response else request_schema
+        spec.cache[key] = build(spec, infno, strict=strict)
+    return spec.cache[key]  # type: ignore[no-any-return]

@@ -1,0 +1,69 @@
+"""The TIF gateway's signature and the two addressing styles, as transport.yaml states them.
+
+Pure functions: no sockets. The simulators verify with :func:`verify`, clients sign with
+:func:`sign_headers`, and both build URLs with :func:`url`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+
+from .model import Spec, Transaction
+
+
+def signature(spec: Spec, timestamp: str, secret: str, nonce: str) -> str:
+    """x-tif-signature: lowercase hex SHA-256 of the spec's message template (ts+secret+nonce+ts)."""
+    sig = spec.transport["signature"]
+    message = sig["message"].format(timestamp=timestamp, secret=secret, nonce=nonce)
+    return hashlib.new(sig["algorithm"], message.encode("utf-8")).hexdigest()
+
+
+def sign_headers(spec: Spec, paasid: str, secret: str, *, now: float, nonce: str | None = None) -> dict[str, str]:
+    names = spec.transport["signature"]["headers"]
+    timestamp = str(int(now))
+    nonce = nonce or secrets.token_hex(16)
+    return {
+        names["paasid"]: paasid,
+        names["timestamp"]: timestamp,
+        names["nonce"]: nonce,
+        names["signature"]: signature(spec, timestamp, secret, nonce),
+    }
+
+
+def verify(spec: Spec, headers: Mapping[str, str], *, secret_for: Callable[[str], str | None], now: float,
+           nonce_seen: Callable[[str, str], bool]) -> tuple[str, dict[str, str]] | None:
+    """None when the headers verify, else (error code, placeholders) — checked in the order a gateway
+    can afford: presence, account, clock, signature, and only then the nonce (so a forged request
+    never burns a nonce). ``nonce_seen(paasid, nonce)`` records the nonce and says if it was seen."""
+    sig = spec.transport["signature"]
+    names = sig["headers"]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    values = {}
+    for key in ("paasid", "timestamp", "nonce", "signature"):
+        value = lowered.get(names[key].lower())
+        if not value:
+            return "E2001", {"header": names[key]}
+        values[key] = value
+    secret = secret_for(values["paasid"])
+    if secret is None:
+        return "E2003", {"paasid": values["paasid"]}
+    window = int(sig["timestamp_window_seconds"])
+    if not values["timestamp"].isdigit() or abs(int(values["timestamp"]) - now) > window:
+        return "E2004", {"window": str(window)}
+    expected = signature(spec, values["timestamp"], secret, values["nonce"])
+    if not hmac.compare_digest(expected, values["signature"].lower()):
+        return "E2002", {}
+    if nonce_seen(values["paasid"], values["nonce"]):
+        return "E2005", {}
+    return None
+
+
+def url(spec: Spec, base: str, txn: Transaction, style: str = "infno") -> str:
+    """The address of a transaction: ``{base}/{infno}`` or ``{base}{service_path}``."""
+    if style == "service" and not txn.service_path:
+        raise ValueError(f"{txn.infno} has no service path")
+    template = spec.transport["addressing"][style]["template"]
+    return str(template.format(base=base.rstrip("/"), infno=txn.infno, service_path=txn.service_path))

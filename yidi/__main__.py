@@ -1,0 +1,3 @@
+from yidi.cli import main
+
+main()
