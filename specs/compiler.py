@@ -34,12 +34,9 @@ def _form_schema(form: Form) -> Schema:
         return {"type": "string", "maxLength": form.length}
     if form.kind == "num":
         bound = 10 ** ((form.length or 16) - form.scale)
-        s: Schema = {"exclusiveMaximum": bound, "exclusiveMinimum": -bound}
-        if form.scale:
-            s.update(type="number", multipleOf=10 ** -form.scale)
-        else:
-            s["type"] = "integer"
-        return s
+        # integers too are "number" + multipleOf, so 1.5 reads as too precise, not as the wrong type
+        return {"type": "number", "multipleOf": 10 ** -form.scale if form.scale else 1,
+                "exclusiveMaximum": bound, "exclusiveMinimum": -bound}
     if form.kind in EXPECTED:
         return {"type": "string", "pattern": f"^{DATE}{' ' + TIME if form.kind == 'datetime' else ''}$"}
     if form.kind == "bytes":
@@ -72,7 +69,7 @@ def field_schema(spec: Spec, f: Field, *, strict: bool = False, required: bool |
             if not table.closed:
                 s["x-open-code"] = True  # strict only: reported as a warning
     if "string" in f.wire and f.form.kind == "num":
-        s["type"] = ["number", "string"] if f.form.scale else ["integer", "string"]
+        s["type"] = ["number", "string"]
         s["pattern"] = f"^{_number_pattern(f.form)}$"
     if required:
         if s.get("type") == "string":

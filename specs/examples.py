@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Direction, Field, Node, Spec
+from .rules import names_read
 
 _DEFAULTS = {"date": "2026-11-01", "datetime": "2026-11-01 08:00:00", "json": "", "bytes": ""}
 
@@ -25,10 +26,11 @@ def value(spec: Spec, f: Field) -> Any:
     return _DEFAULTS[f.form.kind]
 
 
-def node(spec: Spec, n: Node, *, full: bool = False) -> dict[str, Any]:
-    """One object of a node: required fields, conditional ones whose condition holds, and (``full``)
-    every optional field that has an example."""
-    obj = {name: value(spec, f) for name, f in n.fields.items() if f.required or (full and f.example is not None)}
+def node(spec: Spec, n: Node, *, full: bool = False, needed: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """One object of a node: required fields, the ``needed`` ones (read by a rule), conditional ones
+    whose condition holds, and (``full``) every optional field that has an example."""
+    obj = {name: value(spec, f) for name, f in n.fields.items()
+           if f.required or name in needed or (full and f.example is not None)}
     for name, f in n.fields.items():
         if f.required_when and all(obj.get(k) == v for k, v in f.required_when.items()):
             obj.setdefault(name, value(spec, f))
@@ -38,10 +40,10 @@ def node(spec: Spec, n: Node, *, full: bool = False) -> dict[str, Any]:
 def body(spec: Spec, infno: str, direction: Direction, *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in spec.transaction(infno).nodes(direction).values():
+        obj = node(spec, n, full=full, needed=names_read(spec, infno, direction, n.name))
         if n.flat:
-            out.update(node(spec, n, full=full))
+            out.update(obj)
         else:
-            obj = node(spec, n, full=full)
             out[n.name] = [obj] if n.array else obj
     return out
 

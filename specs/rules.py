@@ -33,8 +33,15 @@ def _valid_stamp(text: str) -> bool:
     return True
 
 
+class Absent(float):
+    """A missing amount: 0 in arithmetic, but ``coalesce`` can still tell it was not sent."""
+
+
+ABSENT = Absent(0.0)
+
+
 def _coalesce(*values: Any) -> Any:
-    return next((v for v in values if v not in (None, "")), 0)
+    return next((v for v in values if not isinstance(v, Absent) and v not in (None, "")), ABSENT)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -102,7 +109,7 @@ class Scope(Mapping[str, Any]):
         if value is None or value == "":
             if name in self.context:
                 return self.context[name]
-            return 0 if name in self.numeric else ""
+            return ABSENT if name in self.numeric else ""
         return value
 
     def __iter__(self) -> Iterator[str]:
@@ -177,6 +184,15 @@ def numeric_names(spec: Spec) -> frozenset[str]:
                 fields += node.fields.values()
         spec.cache[key] = frozenset(f.name for f in fields if f.form.kind == "num")
     return spec.cache[key]  # type: ignore[no-any-return]
+
+
+def names_read(spec: Spec, infno: str, direction: str, node: str) -> frozenset[str]:
+    """The fields the message rules read in one node: a minimal valid message must carry them."""
+    return frozenset().union(*(
+        c.check.names | (c.when.names if c.when else frozenset())
+        for target, c in compiled_rules(spec)
+        if (target.infno, target.direction, target.node) == (infno, direction, node)
+    ))
 
 
 def check_message(spec: Spec, infno: str, message: Mapping[str, Any], *, response: bool,

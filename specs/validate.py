@@ -124,7 +124,10 @@ class _Explainer:
             return [self.issue("W1001", [*ipath, p], {}) for p in kind.unexpected]
         value = _walk(self.message, ipath)
         code_name = self.spec.codes[parent["x-code"]].zh if "x-code" in parent else ""
-        if name == "type":
+        if name == "type" and value is None:
+            return [self.issue("E1001", ipath, parent)]  # a required field sent as null
+        if name == "type" or (name == "pattern" and parent.get("pattern") == "^$"):
+            # (an optional number accepts a string only when it is empty)
             return [self.issue("E1002", ipath, parent, actual=_json_type(value))]
         if name == "maxLength":
             return [self.issue("E1003", ipath, parent, limit=kind.limit)]
@@ -162,8 +165,10 @@ def validate(spec: Spec, message: Any, *, infno: str | None = None, response: bo
     v = validator(spec, infno, response=response, strict=strict)
     if not v.is_valid(message):
         explainer = _Explainer(spec, schema(spec, infno, response=response, strict=strict), message)
-        for error in v.iter_errors(message):
-            report.issues += explainer.explain(error)
+        issues = [i for error in v.iter_errors(message) for i in explainer.explain(error)]
+        missing = {i.path for i in issues if i.code in ("E1001", "E1009")}
+        # once a field is reported missing, what else its empty value breaks is noise
+        report.issues += [i for i in issues if i.code in ("E1001", "E1009") or i.path not in missing]
     if not report.errors:
         for violation in check_message(spec, infno, message, response=response, context=context):
             err = spec.errors[violation.rule.error]
