@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,13 +20,21 @@ from .model import Node, Spec
 from .openapi import document
 from .validate import validate as validate_message
 
-app = typer.Typer(help="The interface specification: list, show, validate, export, diff.", no_args_is_help=True)
+app = typer.Typer(
+    help="The interface specification: list, show, validate, export, diff.", no_args_is_help=True
+)
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-SpecRef = Annotated[str | None, typer.Option("--spec", "-s", help="Version and profile, e.g. V1.1 or V1.0+guangzhou.")]
-Profile = Annotated[str | None, typer.Option("--profile", "-p", help="Regional profile (or an overlay file).")]
-SpecDir = Annotated[Path | None, typer.Option("--spec-dir", help="A spec folder of your own, shaped like yidi's.")]
+SpecRef = Annotated[
+    str | None, typer.Option("--spec", "-s", help="Version and profile, e.g. V1.1 or V1.0+guangzhou.")
+]
+Profile = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Regional profile (or an overlay file).")
+]
+SpecDir = Annotated[
+    Path | None, typer.Option("--spec-dir", help="A spec folder of your own, shaped like yidi's.")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -43,15 +51,30 @@ def _print_json(data: Any) -> None:
 
 
 @app.command("list")
-def list_(spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None,
-          role: Annotated[str | None, typer.Option(help="Only transactions this role receives.")] = None,
-          as_json: AsJson = False) -> None:
+def list_(
+    spec: SpecRef = None,
+    profile: Profile = None,
+    spec_dir: SpecDir = None,
+    role: Annotated[str | None, typer.Option(help="Only transactions this role receives.")] = None,
+    as_json: AsJson = False,
+) -> None:
     """One line per transaction: infno, name, sender → receiver."""
     s = _spec(spec, profile, spec_dir)
     txns = [t for t in s.transactions.values() if role in (None, t.receiver)]
     if as_json:
-        _print_json([{"infno": t.infno, "zh": t.zh, "en": t.en, "route": list(t.route), "reversible": t.reversible,
-                      "yidi": t.yidi} for t in txns])
+        _print_json(
+            [
+                {
+                    "infno": t.infno,
+                    "zh": t.zh,
+                    "en": t.en,
+                    "route": list(t.route),
+                    "reversible": t.reversible,
+                    "yidi": t.yidi,
+                }
+                for t in txns
+            ]
+        )
         return
     table = Table(title=f"{s.zh} · {s.ref}", title_justify="left")
     for column in ("infno", "交易名称", "name", "route 收发方", ""):
@@ -63,7 +86,11 @@ def list_(spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = Non
 
 
 def _node_table(s: Spec, direction: str, node: Node) -> Table:
-    title = f"{direction}.{node.label}" + (" （可选）" if node.optional else "") + (" （平铺）" if node.flat else "")
+    title = (
+        f"{direction}.{node.label}"
+        + (" （可选）" if node.optional else "")
+        + (" （平铺）" if node.flat else "")
+    )
     table = Table(title=title, title_justify="left")
     for column in ("field", "中文名", "类型", "必填", "代码表", "说明"):
         table.add_column(column, no_wrap=column in ("field", "中文名", "类型"), overflow="fold")
@@ -82,22 +109,26 @@ def show(infno: str, spec: SpecRef = None, profile: Profile = None, spec_dir: Sp
         err.print(f"[red]no transaction {infno} in spec {s.ref}[/red]")
         raise typer.Exit(2)
     t = s.transactions[infno]
-    out.print(f"[bold]{t.infno} {t.zh}[/bold] — {t.en}" + ("  [yellow][yidi-defined][/yellow]" if t.yidi else ""))
+    out.print(
+        f"[bold]{t.infno} {t.zh}[/bold] — {t.en}" + ("  [yellow][yidi-defined][/yellow]" if t.yidi else "")
+    )
     out.print(f"收发方 route: {' → '.join(f'{s.roles[r].zh}({r})' for r in t.route)}")
     if t.service_path:
         out.print(f"服务路径 service path: {t.service_path}")
     out.print(f"可冲正 reversible by 2601: {'是 yes' if t.reversible else '否 no'}")
     machine = s.machine_for(infno)
     if machine:
-        starts = sorted({st for tr in machine.transitions if tr.infno == infno for st in tr.from_states} or
-                        {st for st in machine.states if infno in allowed(machine, st)})
+        starts = sorted(
+            {st for tr in machine.transitions if tr.infno == infno for st in tr.from_states}
+            or {st for st in machine.states if infno in allowed(machine, st)}
+        )
         out.print(f"就诊状态 life-cycle ({machine.zh}): from {', '.join(starts) or '(undo)'}")
     if t.note:
         out.print(f"说明: {t.note}")
     for direction in ("input", "output"):
-        for node in t.nodes(direction).values():  # type: ignore[arg-type]
+        for node in t.nodes(direction).values():
             out.print(_node_table(s, direction, node))
-        if not t.nodes(direction):  # type: ignore[arg-type]
+        if not t.nodes(direction):
             out.print(f"{direction}: （无字段）")
     if t.errors:
         out.print("业务错误 errors: " + "; ".join(f"{e} {s.errors[e].zh}" for e in t.errors))
@@ -110,11 +141,22 @@ def show(infno: str, spec: SpecRef = None, profile: Profile = None, spec_dir: Sp
 @app.command()
 def validate(
     file: Annotated[str, typer.Argument(help="A JSON message, or - for standard input.")],
-    infno: Annotated[str | None, typer.Option(help="Transaction (read from a request's envelope when absent).")] = None,
-    response: Annotated[bool, typer.Option("--response", help="Validate a response (needs --infno).")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Report fields beyond the spec and unknown open codes.")] = False,
-    cross_province: Annotated[bool, typer.Option("--cross-province", help="The message is a cross-province visit.")] = False,
-    spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None, as_json: AsJson = False,
+    infno: Annotated[
+        str | None, typer.Option(help="Transaction (read from a request's envelope when absent).")
+    ] = None,
+    response: Annotated[
+        bool, typer.Option("--response", help="Validate a response (needs --infno).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Report fields beyond the spec and unknown open codes.")
+    ] = False,
+    cross_province: Annotated[
+        bool, typer.Option("--cross-province", help="The message is a cross-province visit.")
+    ] = False,
+    spec: SpecRef = None,
+    profile: Profile = None,
+    spec_dir: SpecDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Validate one message. Exit 0 valid, 1 invalid, 2 unusable input; one line per problem."""
     s = _spec(spec, profile, spec_dir)
@@ -131,34 +173,62 @@ def validate(
     if not target or str(target) not in s.transactions:
         err.print(f"[red]unknown transaction {target or '(no infno)'} in spec {s.ref}; give --infno[/red]")
         raise typer.Exit(2)
-    report = validate_message(s, message, infno=str(target), response=response, strict=strict,
-                              context={"cross_province": cross_province})
+    report = validate_message(
+        s,
+        message,
+        infno=str(target),
+        response=response,
+        strict=strict,
+        context={"cross_province": cross_province},
+    )
     if as_json:
-        _print_json({"infno": report.infno, "response": response, "spec": s.ref, "valid": report.valid,
-                     "issues": [asdict(i) | {"err_msg": i.err_msg} for i in report.issues]})
+        _print_json(
+            {
+                "infno": report.infno,
+                "response": response,
+                "spec": s.ref,
+                "valid": report.valid,
+                "issues": [asdict(i) | {"err_msg": i.err_msg} for i in report.issues],
+            }
+        )
     else:
         for i in report.issues:
             colour = "red" if i.severity == "error" else "yellow"
-            out.print(f"[{colour}]{i.severity.upper():7}[/{colour}] {i.code} {i.path or '$'}  {i.zh}  [dim]({i.rule})[/dim]")
+            severity = f"[{colour}]{i.severity.upper():7}[/{colour}]"
+            out.print(f"{severity} {i.code} {i.path or '$'}  {i.zh}  [dim]({i.rule})[/dim]")
         what = f"{report.infno} {'response' if response else 'request'}"
-        verdict = "[green]valid[/green]" if report.valid else f"[red]invalid: {len(report.errors)} error(s)[/red]"
-        err.print(f"{what} against {s.ref}: {verdict}" + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
+        verdict = (
+            "[green]valid[/green]" if report.valid else f"[red]invalid: {len(report.errors)} error(s)[/red]"
+        )
+        err.print(
+            f"{what} against {s.ref}: {verdict}"
+            + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
+        )
     raise typer.Exit(0 if report.valid else 1)
 
 
 @app.command()
 def openapi(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file instead of stdout.")] = None,
-    server: Annotated[str, typer.Option(help="Gateway base URL the paths are appended to.")] = "http://127.0.0.1:8000",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to a file instead of stdout.")
+    ] = None,
+    server: Annotated[
+        str, typer.Option(help="Gateway base URL the paths are appended to.")
+    ] = "http://127.0.0.1:8000",
     addressing: Annotated[str, typer.Option(help="infno, service (the /fsi/api/… paths) or both.")] = "infno",
-    spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None,
+    spec: SpecRef = None,
+    profile: Profile = None,
+    spec_dir: SpecDir = None,
 ) -> None:
     """An OpenAPI 3.1 document of the hospital-facing and hub-facing interfaces."""
     if addressing not in ("infno", "service", "both"):
         err.print("[red]--addressing takes infno, service or both[/red]")
         raise typer.Exit(2)
-    text = json.dumps(document(_spec(spec, profile, spec_dir), server=server, addressing=addressing),
-                      ensure_ascii=False, indent=2)
+    text = json.dumps(
+        document(_spec(spec, profile, spec_dir), server=server, addressing=addressing),
+        ensure_ascii=False,
+        indent=2,
+    )
     if output:
         output.write_text(text + "\n", encoding="utf-8")
         err.print(f"wrote {output}")
@@ -171,9 +241,17 @@ def diff(old: str, new: str, spec_dir: SpecDir = None, as_json: AsJson = False) 
     """Every change between two versions or profiles, breaking or compatible. Exit 1 if any breaks."""
     result = spec_diff(_spec(old, root=spec_dir), _spec(new, root=spec_dir))
     if as_json:
-        _print_json({"old": result.old, "new": result.new, "breaking": len(result.breaking),
-                     "affected": sorted(result.affected),
-                     "changes": [asdict(c) | {"breaking": c.breaking, "zh": c.zh, "en": c.en} for c in result.changes]})
+        _print_json(
+            {
+                "old": result.old,
+                "new": result.new,
+                "breaking": len(result.breaking),
+                "affected": sorted(result.affected),
+                "changes": [
+                    asdict(c) | {"breaking": c.breaking, "zh": c.zh, "en": c.en} for c in result.changes
+                ],
+            }
+        )
     else:
         table = Table(title=f"{result.old} → {result.new}", title_justify="left")
         for column in ("", "change 变更", "where", "old", "new"):
@@ -182,15 +260,22 @@ def diff(old: str, new: str, spec_dir: SpecDir = None, as_json: AsJson = False) 
             mark = "[red]breaking[/red]" if c.breaking else "[green]compatible[/green]"
             table.add_row(mark, f"{c.zh} {c.en}", c.where, c.old, c.new)
         out.print(table)
-        err.print(f"{len(result.changes)} change(s), {len(result.breaking)} breaking; "
-                  f"affected transactions: {', '.join(sorted(result.affected)) or 'none'}")
+        err.print(
+            f"{len(result.changes)} change(s), {len(result.breaking)} breaking; "
+            f"affected transactions: {', '.join(sorted(result.affected)) or 'none'}"
+        )
     raise typer.Exit(1 if result.breaking else 0)
 
 
 @app.command()
-def example(infno: str, response: Annotated[bool, typer.Option("--response")] = False,
-            minimal: Annotated[bool, typer.Option("--minimal", help="Required fields only.")] = False,
-            spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None) -> None:
+def example(
+    infno: str,
+    response: Annotated[bool, typer.Option("--response")] = False,
+    minimal: Annotated[bool, typer.Option("--minimal", help="Required fields only.")] = False,
+    spec: SpecRef = None,
+    profile: Profile = None,
+    spec_dir: SpecDir = None,
+) -> None:
     """A valid sample message, derived from the spec."""
     s = _spec(spec, profile, spec_dir)
     build = examples.response if response else examples.request
@@ -198,9 +283,14 @@ def example(infno: str, response: Annotated[bool, typer.Option("--response")] = 
 
 
 @app.command("schema")
-def schema_(infno: str, response: Annotated[bool, typer.Option("--response")] = False,
-            strict: Annotated[bool, typer.Option("--strict")] = False,
-            spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None) -> None:
+def schema_(
+    infno: str,
+    response: Annotated[bool, typer.Option("--response")] = False,
+    strict: Annotated[bool, typer.Option("--strict")] = False,
+    spec: SpecRef = None,
+    profile: Profile = None,
+    spec_dir: SpecDir = None,
+) -> None:
     """The compiled JSON Schema (draft 2020-12) of a request or response."""
     _print_json(schema(_spec(spec, profile, spec_dir), infno, response=response, strict=strict))
 
@@ -219,14 +309,26 @@ def check(spec_dir: SpecDir = None) -> None:
                 s = loader.load(version=version, profile=profile, root=root)
             except loader.SpecError as e:
                 failed = True
-                table.add_row(f"{version}+{profile}", "[red]inconsistent[/red]", str(len(e.problems)), "", "", "")
+                table.add_row(
+                    f"{version}+{profile}", "[red]inconsistent[/red]", str(len(e.problems)), "", "", ""
+                )
                 continue
-            bad = [f"{infno}{' response' if resp else ''}" for infno in s.transactions for resp in (False, True)
-                   if not validate_message(s, (examples.response if resp else examples.request)(s, infno),
-                                           infno=infno, response=resp).valid]
+            bad = [
+                f"{infno}{' response' if resp else ''}"
+                for infno in s.transactions
+                for resp in (False, True)
+                if not validate_message(
+                    s, (examples.response if resp else examples.request)(s, infno), infno=infno, response=resp
+                ).valid
+            ]
             failed |= bool(bad)
-            table.add_row(s.ref, s.status, str(len(s.transactions)), str(len(s.codes)),
-                          str(sum(r.kind == "message" for r in s.rules.values())),
-                          "[green]all[/green]" if not bad else f"[red]{', '.join(bad[:5])}[/red]")
+            table.add_row(
+                s.ref,
+                s.status,
+                str(len(s.transactions)),
+                str(len(s.codes)),
+                str(sum(r.kind == "message" for r in s.rules.values())),
+                "[green]all[/green]" if not bad else f"[red]{', '.join(bad[:5])}[/red]",
+            )
     out.print(table)
     raise typer.Exit(1 if failed else 0)

@@ -26,7 +26,11 @@ KINDS: dict[str, tuple[bool, str, str]] = {
     "node-added-required": (True, "新增必填节点", "required node added"),
     "node-added-optional": (False, "新增可选节点", "optional node added"),
     "node-renamed": (True, "节点改名", "node renamed"),
-    "node-shape-changed": (True, "节点结构变更（数组/对象/平铺）", "node shape changed (array, object, flat)"),
+    "node-shape-changed": (
+        True,
+        "节点结构变更（数组/对象/平铺）",
+        "node shape changed (array, object, flat)",
+    ),
     "node-became-required": (True, "节点改为必填", "node became required"),
     "node-became-optional": (False, "节点改为可选", "node became optional"),
     "field-removed": (True, "字段删除", "field removed"),
@@ -97,27 +101,45 @@ def _size(f: Field) -> tuple[int, int]:
     return (f.form.length or 0, f.form.scale)
 
 
-def _fields(where: str, old: Mapping[str, Field], new: Mapping[str, Field], affects: tuple[str, ...]) -> Iterator[Change]:
+def _fields(
+    where: str, old: Mapping[str, Field], new: Mapping[str, Field], affects: tuple[str, ...]
+) -> Iterator[Change]:
     for name in old.keys() - new.keys():
         yield Change("field-removed", f"{where}.{name}", str(old[name].form), "", affects)
     for name in new.keys() - old.keys():
         f = new[name]
-        kind = "field-added-required" if f.required else ("condition-added" if f.required_when else "field-added-optional")
+        kind = (
+            "field-added-required"
+            if f.required
+            else ("condition-added" if f.required_when else "field-added-optional")
+        )
         yield Change(kind, f"{where}.{name}", "", f"{f.form} {f.when_text}".strip(), affects)
     for name in old.keys() & new.keys():
         a, b, here = old[name], new[name], f"{where}.{name}"
         if a.required != b.required:
-            yield Change("field-became-required" if b.required else "field-became-optional", here,
-                         str(a.required), str(b.required), affects)
+            yield Change(
+                "field-became-required" if b.required else "field-became-optional",
+                here,
+                str(a.required),
+                str(b.required),
+                affects,
+            )
         if a.required_when != b.required_when:
-            kind = ("condition-added" if not a.required_when else
-                    "condition-removed" if not b.required_when else "condition-changed")
+            kind = (
+                "condition-added"
+                if not a.required_when
+                else "condition-removed"
+                if not b.required_when
+                else "condition-changed"
+            )
             yield Change(kind, here, a.when_text, b.when_text, affects)
         if a.form.kind != b.form.kind:
             yield Change("type-changed", here, str(a.form), str(b.form), affects)
         elif _size(a) != _size(b):
             narrowed = (b.form.length or 0) < (a.form.length or 0) or b.form.scale < a.form.scale
-            yield Change("length-narrowed" if narrowed else "length-widened", here, str(a.form), str(b.form), affects)
+            yield Change(
+                "length-narrowed" if narrowed else "length-widened", here, str(a.form), str(b.form), affects
+            )
         if a.format != b.format:
             yield Change("format-changed", here, a.format or "", b.format or "", affects)
         if a.code != b.code:
@@ -152,7 +174,9 @@ def _nodes(infno: str, direction: str, old: Mapping[str, Node], new: Mapping[str
         if _shape(a) != _shape(b):
             yield Change("node-shape-changed", where, _shape(a), _shape(b), affects)
         if a.optional != b.optional:
-            yield Change("node-became-optional" if b.optional else "node-became-required", where, affects=affects)
+            yield Change(
+                "node-became-optional" if b.optional else "node-became-required", where, affects=affects
+            )
         yield from _fields(where, a.fields, b.fields, affects)
 
 
@@ -161,7 +185,9 @@ def _transaction(old: Transaction, new: Transaction) -> Iterator[Change]:
     if old.route != new.route:
         yield Change("route-changed", old.infno, "→".join(old.route), "→".join(new.route), affects)
     if old.service_path != new.service_path:
-        yield Change("service-path-changed", old.infno, old.service_path or "", new.service_path or "", affects)
+        yield Change(
+            "service-path-changed", old.infno, old.service_path or "", new.service_path or "", affects
+        )
     if old.reversible != new.reversible:
         yield Change("reversibility-changed", old.infno, str(old.reversible), str(new.reversible), affects)
     yield from _nodes(old.infno, "input", old.input, new.input)
@@ -169,10 +195,15 @@ def _transaction(old: Transaction, new: Transaction) -> Iterator[Change]:
 
 
 def _users(spec: Spec, table: str) -> tuple[str, ...]:
-    return tuple(sorted(
-        t.infno for t in spec.transactions.values()
-        if any(f.code == table for n in (*t.input.values(), *t.output.values()) for f in n.fields.values())
-    ))
+    return tuple(
+        sorted(
+            t.infno
+            for t in spec.transactions.values()
+            if any(
+                f.code == table for n in (*t.input.values(), *t.output.values()) for f in n.fields.values()
+            )
+        )
+    )
 
 
 def _codes(old: CodeTable, new: CodeTable, affects: tuple[str, ...]) -> Iterator[Change]:
@@ -183,7 +214,9 @@ def _codes(old: CodeTable, new: CodeTable, affects: tuple[str, ...]) -> Iterator
         yield Change("code-value-added", f"{where}.{value}", "", new.values[value], affects)
     for value in old.values.keys() & new.values.keys():
         if old.values[value] != new.values[value]:
-            yield Change("code-value-renamed", f"{where}.{value}", old.values[value], new.values[value], affects)
+            yield Change(
+                "code-value-renamed", f"{where}.{value}", old.values[value], new.values[value], affects
+            )
     if old.closed != new.closed:
         yield Change("code-table-closed" if new.closed else "code-table-opened", where, affects=affects)
     if old.local != new.local:
@@ -191,7 +224,9 @@ def _codes(old: CodeTable, new: CodeTable, affects: tuple[str, ...]) -> Iterator
 
 
 def _edges(machine: Machine) -> set[tuple[str, str, str]]:
-    return {(t.infno, s, str(t.to or t.undoes)) for t in machine.transitions for s in (t.from_states or {"*"})}
+    return {
+        (t.infno, s, str(t.to or t.undoes)) for t in machine.transitions for s in (t.from_states or {"*"})
+    }
 
 
 def _rule_affects(spec: Spec, targets: Iterable[str]) -> tuple[str, ...]:
@@ -217,12 +252,27 @@ def diff(old: Spec, new: Spec) -> Diff:
         add(_codes(old.codes[name], new.codes[name], _users(new, name)))
     for key in old.semantics.keys() | new.semantics.keys():
         if old.semantics.get(key) != new.semantics.get(key):
-            add([Change("semantics-changed", f"semantics.{key}", str(old.semantics.get(key)),
-                        str(new.semantics.get(key)), everything)])
+            add(
+                [
+                    Change(
+                        "semantics-changed",
+                        f"semantics.{key}",
+                        str(old.semantics.get(key)),
+                        str(new.semantics.get(key)),
+                        everything,
+                    )
+                ]
+            )
     for rid in old.rules.keys() | new.rules.keys():
         a, b = old.rules.get(rid), new.rules.get(rid)
         if a and b and a.kind == b.kind == "message" and (a.check, a.when, a.on) != (b.check, b.when, b.on):
-            add([Change("rule-changed", rid, a.check or "", b.check or "", _rule_affects(new, (*a.on, *b.on)))])
+            add(
+                [
+                    Change(
+                        "rule-changed", rid, a.check or "", b.check or "", _rule_affects(new, (*a.on, *b.on))
+                    )
+                ]
+            )
         elif b and b.kind == "message" and not (a and a.kind == "message"):
             add([Change("rule-added", rid, "", b.check or "", _rule_affects(new, b.on))])
         elif a and a.kind == "message" and not (b and b.kind == "message"):
@@ -230,8 +280,28 @@ def diff(old: Spec, new: Spec) -> Diff:
     for name in old.machines.keys() & new.machines.keys():
         a_edges, b_edges = _edges(old.machines[name]), _edges(new.machines[name])
         for infno, state, to in sorted(a_edges - b_edges):
-            add([Change("lifecycle-transition-removed", f"lifecycle.{name}.{infno}", f"{state}→{to}", "", (infno,))])
+            add(
+                [
+                    Change(
+                        "lifecycle-transition-removed",
+                        f"lifecycle.{name}.{infno}",
+                        f"{state}→{to}",
+                        "",
+                        (infno,),
+                    )
+                ]
+            )
         for infno, state, to in sorted(b_edges - a_edges):
-            add([Change("lifecycle-transition-added", f"lifecycle.{name}.{infno}", "", f"{state}→{to}", (infno,))])
+            add(
+                [
+                    Change(
+                        "lifecycle-transition-added",
+                        f"lifecycle.{name}.{infno}",
+                        "",
+                        f"{state}→{to}",
+                        (infno,),
+                    )
+                ]
+            )
     result.changes.sort(key=lambda c: (not c.breaking, c.where))
     return result

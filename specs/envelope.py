@@ -48,8 +48,9 @@ class RefMsgIds:
         return f"{self.admdvs}{when:{STAMP}}{serial:010d}"
 
 
-def request(spec: Spec, infno: str, input: Mapping[str, Any], *, msgid: str, when: datetime,
-            **envelope: Any) -> dict[str, Any]:
+def request(
+    spec: Spec, infno: str, input: Mapping[str, Any], *, msgid: str, when: datetime, **envelope: Any
+) -> dict[str, Any]:
     """A request envelope in the spec's field order; optional fields not given are sent as ""."""
     unknown = set(envelope) - set(spec.request)
     if unknown:
@@ -60,8 +61,17 @@ def request(spec: Spec, infno: str, input: Mapping[str, Any], *, msgid: str, whe
     return msg
 
 
-def response(spec: Spec, *, infcode: int, refmsgid: str, received: datetime, responded: datetime,
-             output: Any = None, err_msg: str | None = None, warn_msg: str | None = None) -> dict[str, Any]:
+def response(
+    spec: Spec,
+    *,
+    infcode: int,
+    refmsgid: str,
+    received: datetime,
+    responded: datetime,
+    output: Any = None,
+    err_msg: str | None = None,
+    warn_msg: str | None = None,
+) -> dict[str, Any]:
     """A response envelope: ``output`` on success, ``err_msg`` otherwise (as real platforms send)."""
     msg: dict[str, Any] = {
         "infcode": infcode,

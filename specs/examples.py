@@ -29,8 +29,11 @@ def value(spec: Spec, f: Field) -> Any:
 def node(spec: Spec, n: Node, *, full: bool = False, needed: frozenset[str] = frozenset()) -> dict[str, Any]:
     """One object of a node: required fields, the ``needed`` ones (read by a rule), conditional ones
     whose condition holds, and (``full``) every optional field that has an example."""
-    obj = {name: value(spec, f) for name, f in n.fields.items()
-           if f.required or name in needed or (full and f.example is not None)}
+    obj = {
+        name: value(spec, f)
+        for name, f in n.fields.items()
+        if f.required or name in needed or (full and f.example is not None)
+    }
     for name, f in n.fields.items():
         if f.required_when and all(obj.get(k) == v for k, v in f.required_when.items()):
             obj.setdefault(name, value(spec, f))

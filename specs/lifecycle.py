@@ -47,8 +47,14 @@ def _apply(t: Transition, state: str, guards: Mapping[str, bool], history: Seque
     return state if t.to == SAME else str(t.to)
 
 
-def next_state(machine: Machine, state: str, infno: str, *, guards: Mapping[str, bool] | None = None,
-               history: Sequence[Step] = ()) -> str:
+def next_state(
+    machine: Machine,
+    state: str,
+    infno: str,
+    *,
+    guards: Mapping[str, bool] | None = None,
+    history: Sequence[Step] = (),
+) -> str:
     """The state after ``infno``, or :class:`LifecycleError` with the error to answer."""
     guards = guards or {}
     candidates = [t for t in machine.transitions if t.infno == infno]
@@ -86,4 +92,6 @@ def allowed(machine: Machine, state: str, *, history: Sequence[Step] = ()) -> li
 
 
 def _guards(t: Transition) -> set[str]:
-    return ({t.when} if t.when else set()) | (set(t.to) - {"otherwise"} if isinstance(t.to, Mapping) else set())
+    return ({t.when} if t.when else set()) | (
+        set(t.to) - {"otherwise"} if isinstance(t.to, Mapping) else set()
+    )

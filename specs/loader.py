@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from . import overlay
-from .rules import RuleSyntaxError, compile_expression
 from .model import (
     CodeTable,
     ErrorDef,
@@ -32,6 +31,7 @@ from .model import (
     Transaction,
     Transition,
 )
+from .rules import RuleSyntaxError, compile_expression
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BASE_PROFILE = "base"
@@ -56,8 +56,21 @@ def _read(path: Path) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _raw_base(root: Path) -> dict[str, Any]:
-    raw: dict[str, Any] = {name: _read(root / f"{name}.yaml") or {} for name in (
-        "spec", "envelope", "dictionary", "nodes", "codes", "errors", "rules", "lifecycle", "formats", "transport")}
+    raw: dict[str, Any] = {
+        name: _read(root / f"{name}.yaml") or {}
+        for name in (
+            "spec",
+            "envelope",
+            "dictionary",
+            "nodes",
+            "codes",
+            "errors",
+            "rules",
+            "lifecycle",
+            "formats",
+            "transport",
+        )
+    }
     raw["transactions"] = {}
     for path in sorted((root / "transactions").rglob("*.yaml")):
         txn = _read(path)
@@ -111,13 +124,18 @@ def parse_ref(ref: str | None) -> tuple[str | None, str | None]:
         version, profile = ref.split("+", 1)
         return version or None, profile or None
     root = data_dir()
-    if ref in versions(root) or ref.startswith(("V", "v")) and not ref.endswith((".yaml", ".yml")):
+    if ref in versions(root) or (ref.startswith(("V", "v")) and not ref.endswith((".yaml", ".yml"))):
         return ref, None
     return None, ref
 
 
-def load(ref: str | None = None, *, version: str | None = None, profile: str | None = None,
-         root: Path | str | None = None) -> Spec:
+def load(
+    ref: str | None = None,
+    *,
+    version: str | None = None,
+    profile: str | None = None,
+    root: Path | str | None = None,
+) -> Spec:
     """The spec for a version and profile (defaults: the base version, no regional profile).
 
     ``ref`` is the short form users type: ``V1.1``, ``guangzhou``, ``V1.1+guangzhou`` or a path to
@@ -181,8 +199,9 @@ def _field(name: str, attrs: Mapping[str, Any], where: str) -> Field:
     )
 
 
-def _node(key: str, raw: Mapping[str, Any], shared: Mapping[str, Any], dictionary: Mapping[str, Any],
-          where: str) -> Node:
+def _node(
+    key: str, raw: Mapping[str, Any], shared: Mapping[str, Any], dictionary: Mapping[str, Any], where: str
+) -> Node:
     raw = dict(raw or {})
     fields: dict[str, dict[str, Any]] = {}
     if "use" in raw:
@@ -200,7 +219,9 @@ def _node(key: str, raw: Mapping[str, Any], shared: Mapping[str, Any], dictionar
     name = key.removesuffix("[]")
     return Node(
         name=name,
-        fields={n: _field(n, {**dictionary.get(n, {}), **attrs}, f"{where}.{name}") for n, attrs in fields.items()},
+        fields={
+            n: _field(n, {**dictionary.get(n, {}), **attrs}, f"{where}.{name}") for n, attrs in fields.items()
+        },
         array=key.endswith("[]"),
         optional=bool(raw.get("optional", False)),
         flat=bool(raw.get("flat", False)),
@@ -208,11 +229,16 @@ def _node(key: str, raw: Mapping[str, Any], shared: Mapping[str, Any], dictionar
     )
 
 
-def _transaction(raw: Mapping[str, Any], shared: Mapping[str, Any], dictionary: Mapping[str, Any]) -> Transaction:
+def _transaction(
+    raw: Mapping[str, Any], shared: Mapping[str, Any], dictionary: Mapping[str, Any]
+) -> Transaction:
     infno = str(raw["infno"])
 
     def nodes(direction: str) -> dict[str, Node]:
-        built = (_node(k, v, shared, dictionary, f"{infno}.{direction}") for k, v in (raw.get(direction) or {}).items())
+        built = (
+            _node(k, v, shared, dictionary, f"{infno}.{direction}")
+            for k, v in (raw.get(direction) or {}).items()
+        )
         return {n.name: n for n in built}
 
     return Transaction(
@@ -272,14 +298,42 @@ def _build(raw: Mapping[str, Any], version: str, profile: str, status: str) -> S
         response={n: _field(n, a, "envelope.response") for n, a in env["response"].items()},
         transport=raw["transport"],
         formats={k: Format(k, str(v["pattern"]), str(v["zh"])) for k, v in raw["formats"].items()},
-        codes={k: CodeTable(k, str(v["zh"]), {str(c): str(n) for c, n in (v.get("values") or {}).items()},
-                            bool(v.get("closed", True)), v.get("local"), bool(v.get("yidi", False)))
-               for k, v in raw["codes"].items()},
-        errors={k: ErrorDef(k, int(v["infcode"]), str(v["zh"]), str(v["en"]), str(v.get("rule", "")),
-                            v.get("severity", "error")) for k, v in raw["errors"].items()},
-        rules={k: Rule(k, v["kind"], str(v["zh"]), str(v["en"]), tuple(map(str, v.get("targets", ()))),
-                       v.get("check"), v.get("when"), str(v.get("error", "E5001")), str(v.get("source", "")))
-               for k, v in raw["rules"].items()},
+        codes={
+            k: CodeTable(
+                k,
+                str(v["zh"]),
+                {str(c): str(n) for c, n in (v.get("values") or {}).items()},
+                bool(v.get("closed", True)),
+                v.get("local"),
+                bool(v.get("yidi", False)),
+            )
+            for k, v in raw["codes"].items()
+        },
+        errors={
+            k: ErrorDef(
+                k,
+                int(v["infcode"]),
+                str(v["zh"]),
+                str(v["en"]),
+                str(v.get("rule", "")),
+                v.get("severity", "error"),
+            )
+            for k, v in raw["errors"].items()
+        },
+        rules={
+            k: Rule(
+                k,
+                v["kind"],
+                str(v["zh"]),
+                str(v["en"]),
+                tuple(map(str, v.get("targets", ()))),
+                v.get("check"),
+                v.get("when"),
+                str(v.get("error", "E5001")),
+                str(v.get("source", "")),
+            )
+            for k, v in raw["rules"].items()
+        },
         guards={k: (str(v["zh"]), str(v["en"])) for k, v in raw["lifecycle"]["guards"].items()},
         machines={k: _machine(k, v) for k, v in raw["lifecycle"]["machines"].items()},
         transactions={k: _transaction(v, raw["nodes"], dictionary) for k, v in raw["transactions"].items()},
@@ -288,7 +342,9 @@ def _build(raw: Mapping[str, Any], version: str, profile: str, status: str) -> S
 
 # ── consistency ───────────────────────────────────────────────────────
 
-_RULE_TARGET = re.compile(r"^(?:request|response|(?P<infno>[0-9A-Z]+)\.(?P<dir>input|output)\.(?P<node>\w+)(?:\[\])?)$")
+_RULE_TARGET = re.compile(
+    r"^(?:request|response|(?P<infno>[0-9A-Z]+)\.(?P<dir>input|output)\.(?P<node>\w+)(?:\[\])?)$"
+)
 
 
 def _all_fields(spec: Spec) -> Iterable[tuple[str, Field, Node | None]]:
@@ -296,7 +352,7 @@ def _all_fields(spec: Spec) -> Iterable[tuple[str, Field, Node | None]]:
         yield f"envelope.{name}", f, None
     for txn in spec.transactions.values():
         for direction in ("input", "output"):
-            for node in txn.nodes(direction).values():  # type: ignore[arg-type]
+            for node in txn.nodes(direction).values():
                 for f in node.fields.values():
                     yield f"{txn.infno}.{direction}.{node.label}.{f.name}", f, node
 
@@ -323,9 +379,10 @@ def lint(spec: Spec) -> list[str]:
             m = _RULE_TARGET.match(target)
             if not m:
                 problems.append(f"{rule.id}: malformed target {target!r}")
-            elif m["infno"] and m["infno"] in spec.transactions:
-                if m["node"] not in spec.transactions[m["infno"]].nodes(m["dir"]):  # type: ignore[arg-type]
-                    problems.append(f"{rule.id}: {target} names a node the transaction does not have")
+            elif m["infno"] in spec.transactions and m["node"] not in spec.transaction(m["infno"]).nodes(
+                m["dir"]
+            ):
+                problems.append(f"{rule.id}: {target} names a node the transaction does not have")
         if rule.kind == "message" and not (rule.check and rule.on):
             problems.append(f"{rule.id}: a message rule needs a check and targets")
         if rule.error not in spec.errors:
@@ -343,13 +400,21 @@ def lint(spec: Spec) -> list[str]:
             states = set(t.from_states) | ({t.to} if isinstance(t.to, str) and t.to != "$same" else set())
             if isinstance(t.to, Mapping):
                 states |= set(t.to.values())
-                problems += [f"{machine.name} {t.infno}: unknown guard {g!r}"
-                             for g in t.to if g != "otherwise" and g not in spec.guards]
-            problems += [f"{machine.name} {t.infno}: unknown state {s!r}" for s in states - set(machine.states)]
+                problems += [
+                    f"{machine.name} {t.infno}: unknown guard {g!r}"
+                    for g in t.to
+                    if g != "otherwise" and g not in spec.guards
+                ]
+            problems += [
+                f"{machine.name} {t.infno}: unknown state {s!r}" for s in states - set(machine.states)
+            ]
             if t.infno not in spec.transactions:
                 problems.append(f"{machine.name}: transition for unknown transaction {t.infno}")
             if t.when and t.when not in spec.guards:
                 problems.append(f"{machine.name} {t.infno}: unknown guard {t.when!r}")
-            problems += [f"{machine.name} {t.infno}: refuse names unknown error {e}"
-                         for e in t.refuse.values() if e not in spec.errors]
+            problems += [
+                f"{machine.name} {t.infno}: refuse names unknown error {e}"
+                for e in t.refuse.values()
+                if e not in spec.errors
+            ]
     return problems

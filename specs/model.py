@@ -43,9 +43,15 @@ class Form:
     @property
     def zh(self) -> str:
         """The form as the Chinese field tables write it: 字符型(30), 数值型(16,2), 日期型 …"""
-        name = {"char": "字符型", "num": "数值型", "date": "日期型", "datetime": "日期时间型",
-                "json": "JSON", "bytes": "字节"}[self.kind]
-        return name + str(self)[len(self.kind):]
+        name = {
+            "char": "字符型",
+            "num": "数值型",
+            "date": "日期型",
+            "datetime": "日期时间型",
+            "json": "JSON",
+            "bytes": "字节",
+        }[self.kind]
+        return name + str(self)[len(self.kind) :]
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ class Transaction:
     def receiver(self) -> str:
         return self.route[-1]
 
-    def nodes(self, direction: Direction) -> Mapping[str, Node]:
+    def nodes(self, direction: str) -> Mapping[str, Node]:
+        """``input`` or ``output``."""
         return self.input if direction == "input" else self.output
 
     def has_input_field(self, name: str) -> bool:

@@ -10,7 +10,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-PATCHABLE = ("envelope", "dictionary", "nodes", "codes", "errors", "rules", "lifecycle", "formats", "transport")
+PATCHABLE = (
+    "envelope",
+    "dictionary",
+    "nodes",
+    "codes",
+    "errors",
+    "rules",
+    "lifecycle",
+    "formats",
+    "transport",
+)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -60,7 +70,7 @@ def _patch_transactions(txns: dict[str, Any], patches: dict[str, Any]) -> dict[s
 def _rename_nodes(nodes: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     def renamed(key: str) -> str:
         bare = key.removesuffix("[]")
-        return names[bare] + key[len(bare):] if bare in names else key
+        return names[bare] + key[len(bare) :] if bare in names else key
 
     missing = set(names) - {k.removesuffix("[]") for k in nodes}
     if missing:

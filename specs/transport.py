@@ -21,7 +21,9 @@ def signature(spec: Spec, timestamp: str, secret: str, nonce: str) -> str:
     return hashlib.new(sig["algorithm"], message.encode("utf-8")).hexdigest()
 
 
-def sign_headers(spec: Spec, paasid: str, secret: str, *, now: float, nonce: str | None = None) -> dict[str, str]:
+def sign_headers(
+    spec: Spec, paasid: str, secret: str, *, now: float, nonce: str | None = None
+) -> dict[str, str]:
     names = spec.transport["signature"]["headers"]
     timestamp = str(int(now))
     nonce = nonce or secrets.token_hex(16)
@@ -33,8 +35,14 @@ def sign_headers(spec: Spec, paasid: str, secret: str, *, now: float, nonce: str
     }
 
 
-def verify(spec: Spec, headers: Mapping[str, str], *, secret_for: Callable[[str], str | None], now: float,
-           nonce_seen: Callable[[str, str], bool]) -> tuple[str, dict[str, str]] | None:
+def verify(
+    spec: Spec,
+    headers: Mapping[str, str],
+    *,
+    secret_for: Callable[[str], str | None],
+    now: float,
+    nonce_seen: Callable[[str, str], bool],
+) -> tuple[str, dict[str, str]] | None:
     """None when the headers verify, else (error code, placeholders) — checked in the order a gateway
     can afford: presence, account, clock, signature, and only then the nonce (so a forged request
     never burns a nonce). ``nonce_seen(paasid, nonce)`` records the nonce and says if it was seen."""

@@ -28,7 +28,14 @@ def test_list_shows_every_transaction_with_its_route() -> None:
 def test_show_prints_the_field_table() -> None:
     code, output = yidi("show", "2304")
     assert code == 0
-    for text in ("住院结算", "hospSettService/settV2", "medfee_sumamt", "医疗费总额", "数值型(16,2)", "setldetail[]"):
+    for text in (
+        "住院结算",
+        "hospSettService/settV2",
+        "medfee_sumamt",
+        "医疗费总额",
+        "数值型(16,2)",
+        "setldetail[]",
+    ):
         assert text in output
     assert yidi("show", "0000")[0] == 2
 
@@ -59,8 +66,11 @@ def test_validate_exits_1_and_prints_one_line_per_error_with_its_path(message_fi
     assert any("E1003 input.data.mdtrt_id" in line for line in lines)
     code, output = yidi("validate", str(message_file), "--json")
     report = json.loads(output)
-    assert code == 1 and not report["valid"] and {i["path"] for i in report["issues"]} == {
-        "input.data.psn_setlway", "input.data.mdtrt_id"}
+    assert (
+        code == 1
+        and not report["valid"]
+        and {i["path"] for i in report["issues"]} == {"input.data.psn_setlway", "input.data.mdtrt_id"}
+    )
 
 
 def test_validate_strict_warns_without_failing(message_file: Path) -> None:
@@ -72,7 +82,7 @@ def test_validate_strict_warns_without_failing(message_file: Path) -> None:
 
 
 def test_validate_reads_stdin_and_takes_a_profile() -> None:
-    code, output = yidi("example", "2404", "--spec", "guangzhou")
+    _, output = yidi("example", "2404", "--spec", "guangzhou")
     flat = json.loads(output)
     assert "mdtrt_id" in flat["input"]  # Guangzhou sends 2404's fields at the top of input
     assert yidi("validate", "-", "--profile", "guangzhou", input=output)[0] == 0

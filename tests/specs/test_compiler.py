@@ -6,7 +6,6 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from yidi.specs import compiler, examples, loader
 from yidi.specs.model import Field, Form, Spec
 from yidi.specs.validate import validate
@@ -17,7 +16,8 @@ def test_every_compiled_schema_is_a_valid_draft_2020_12_schema(spec: Spec) -> No
         for response in (False, True):
             for strict in (False, True):
                 jsonschema.Draft202012Validator.check_schema(
-                    compiler.schema(spec, infno, response=response, strict=strict))
+                    compiler.schema(spec, infno, response=response, strict=strict)
+                )
 
 
 def test_the_schema_is_cached_per_spec(spec: Spec) -> None:
@@ -36,8 +36,11 @@ def test_any_amount_with_two_decimals_is_accepted(amount: Decimal) -> None:
     assert validate(spec, _amount_message(spec, float(amount))).valid
 
 
-@given(st.decimals(min_value=Decimal("-9999999"), max_value=Decimal("9999999"), places=3)
-       .filter(lambda d: d != d.quantize(Decimal("0.01"))))
+@given(
+    st.decimals(min_value=Decimal("-9999999"), max_value=Decimal("9999999"), places=3).filter(
+        lambda d: d != d.quantize(Decimal("0.01"))
+    )
+)
 def test_an_amount_with_a_third_decimal_is_refused(amount: Decimal) -> None:
     spec = loader.load()
     issues = validate(spec, _amount_message(spec, float(amount))).errors
@@ -65,6 +68,8 @@ def test_strict_schemas_close_objects_and_enumerate_open_code_tables(spec: Spec)
     lenient = compiler.schema(spec, "1101", response=True)
     strict = compiler.schema(spec, "1101", response=True, strict=True)
     baseinfo = lambda s: s["then"]["properties"]["output"]["properties"]["baseinfo"]  # noqa: E731
-    assert "additionalProperties" not in baseinfo(lenient) and baseinfo(strict)["additionalProperties"] is False
+    assert (
+        "additionalProperties" not in baseinfo(lenient) and baseinfo(strict)["additionalProperties"] is False
+    )
     assert "pattern" not in baseinfo(lenient)["properties"]["naty"]
     assert baseinfo(strict)["properties"]["naty"]["x-open-code"] is True

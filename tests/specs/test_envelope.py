@@ -4,7 +4,6 @@ import re
 from datetime import datetime
 
 import pytest
-
 from yidi.specs import envelope, examples
 from yidi.specs.model import Spec
 from yidi.specs.validate import validate
@@ -31,10 +30,21 @@ def test_a_built_request_is_valid_for_every_transaction(spec: Spec) -> None:
     ids = envelope.MsgIds("H51010000001")
     for infno in spec.transactions:
         message = envelope.request(
-            spec, infno, examples.body(spec, infno, "input"), msgid=ids(WHEN), when=WHEN,
-            mdtrtarea_admvs="510100", insuplc_admdvs="500000", recer_sys_code="YBXT", infver="V1.0",
-            opter_type="1", opter="0001", opter_name="收费员甲", fixmedins_code="H51010000001",
-            fixmedins_name="成都市第一人民医院")
+            spec,
+            infno,
+            examples.body(spec, infno, "input"),
+            msgid=ids(WHEN),
+            when=WHEN,
+            mdtrtarea_admvs="510100",
+            insuplc_admdvs="500000",
+            recer_sys_code="YBXT",
+            infver="V1.0",
+            opter_type="1",
+            opter="0001",
+            opter_name="收费员甲",
+            fixmedins_code="H51010000001",
+            fixmedins_name="成都市第一人民医院",
+        )
         assert list(message) == [*spec.request, "input"]
         assert validate(spec, message).issues == [], infno
 
@@ -46,11 +56,24 @@ def test_a_request_refuses_fields_outside_the_envelope(spec: Spec) -> None:
 
 def test_built_responses_are_valid_on_success_and_on_failure(spec: Spec) -> None:
     refs = envelope.RefMsgIds("510100")
-    ok = envelope.response(spec, infcode=0, refmsgid=refs(WHEN), received=WHEN, responded=WHEN,
-                           output=examples.body(spec, "2304", "output"))
+    ok = envelope.response(
+        spec,
+        infcode=0,
+        refmsgid=refs(WHEN),
+        received=WHEN,
+        responded=WHEN,
+        output=examples.body(spec, "2304", "output"),
+    )
     assert ok["refmsg_time"] == "20261110103000250"
     assert validate(spec, ok, infno="2304", response=True).issues == []
-    failed = envelope.response(spec, infcode=-2, refmsgid=refs(WHEN), received=WHEN, responded=WHEN,
-                               output={"ignored": True}, err_msg="[E4001]就诊ID不存在")
+    failed = envelope.response(
+        spec,
+        infcode=-2,
+        refmsgid=refs(WHEN),
+        received=WHEN,
+        responded=WHEN,
+        output={"ignored": True},
+        err_msg="[E4001]就诊ID不存在",
+    )
     assert failed["output"] is None
     assert validate(spec, failed, infno="2304", response=True).issues == []

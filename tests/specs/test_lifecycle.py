@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from yidi.specs.lifecycle import LifecycleError, Step, allowed, next_state, reverse
 from yidi.specs.model import Machine, Spec
 
@@ -32,8 +31,15 @@ def inpatient(spec: Spec) -> Visit:
 
 def test_an_inpatient_episode_goes_registered_to_settled(inpatient: Visit) -> None:
     states = [inpatient.do(i) for i in ("2401", "2301", "2301", "2303", "2402", "2303", "2304")]
-    assert states == ["registered", "fees_uploaded", "fees_uploaded", "presettled", "discharged", "discharged",
-                      "settled"]
+    assert states == [
+        "registered",
+        "fees_uploaded",
+        "fees_uploaded",
+        "presettled",
+        "discharged",
+        "discharged",
+        "settled",
+    ]
     assert inpatient.state in inpatient.machine.final
 
 
@@ -99,7 +105,12 @@ def test_reversing_an_admission_needs_its_fees_gone_first(inpatient: Visit) -> N
 def test_an_outpatient_visit(spec: Spec) -> None:
     visit = Visit(spec.machines["outpatient"])
     assert [visit.do(i) for i in ("2201", "2203", "2204", "2206", "2207")] == [
-        "registered", "registered", "fees_uploaded", "presettled", "settled"]
+        "registered",
+        "registered",
+        "fees_uploaded",
+        "presettled",
+        "settled",
+    ]
     assert visit.do("2208") == "presettled"
     assert visit.reverse("2208") == "settled"
 
@@ -109,4 +120,7 @@ def test_allowed_lists_what_a_state_may_do(spec: Spec) -> None:
     assert allowed(machine, "none") == ["2401"]
     assert set(allowed(machine, "registered")) == {"2403", "2301", "2402", "2404"}
     assert set(allowed(machine, "discharged", history=[Step("2402", "fees_uploaded", "discharged")])) == {
-        "2303", "2304", "2405"}
+        "2303",
+        "2304",
+        "2405",
+    }

@@ -5,21 +5,79 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from yidi.specs import loader, overlay
 from yidi.specs.model import Form, Spec
 
 # What issue #2 asks the spec to hold, at the least.
 REQUIRED_INFNOS = {
-    "9001", "9002", "1101", "2401", "2402", "2403", "2404", "2405", "2301", "2302", "2303", "2304", "2305",
-    "2601", "2501", "2502", "3201", "3202", "9101", "9102", "3260", "3261", "3262", "5203", "5204", "5303",
-    "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208",
+    "9001",
+    "9002",
+    "1101",
+    "2401",
+    "2402",
+    "2403",
+    "2404",
+    "2405",
+    "2301",
+    "2302",
+    "2303",
+    "2304",
+    "2305",
+    "2601",
+    "2501",
+    "2502",
+    "3201",
+    "3202",
+    "9101",
+    "9102",
+    "3260",
+    "3261",
+    "3262",
+    "5203",
+    "5204",
+    "5303",
+    "2201",
+    "2202",
+    "2203",
+    "2204",
+    "2205",
+    "2206",
+    "2207",
+    "2208",
 }
-HUB_PURPOSES = {"Y1101", "Y2401", "Y2404", "Y2303", "Y2304", "Y2305", "Y2601", "Y2301",
-                "Y2501", "Y2502", "Y2503", "Y2504"}
-CODE_TABLES = {"mdtrt_cert_type", "psn_cert_type", "insutype", "med_type", "psn_type", "fund_pay_type",
-               "med_chrgitm_type", "chrgitm_lv", "list_type", "clr_type", "psn_setlway", "refd_setl_flag",
-               "stmt_rslt", "cnfm_flag", "diag_type", "opter_type", "fil_type"}
+HUB_PURPOSES = {
+    "Y1101",
+    "Y2401",
+    "Y2404",
+    "Y2303",
+    "Y2304",
+    "Y2305",
+    "Y2601",
+    "Y2301",
+    "Y2501",
+    "Y2502",
+    "Y2503",
+    "Y2504",
+}
+CODE_TABLES = {
+    "mdtrt_cert_type",
+    "psn_cert_type",
+    "insutype",
+    "med_type",
+    "psn_type",
+    "fund_pay_type",
+    "med_chrgitm_type",
+    "chrgitm_lv",
+    "list_type",
+    "clr_type",
+    "psn_setlway",
+    "refd_setl_flag",
+    "stmt_rslt",
+    "cnfm_flag",
+    "diag_type",
+    "opter_type",
+    "fil_type",
+}
 
 
 def test_every_version_and_profile_loads_without_lint_problems(any_spec: Spec) -> None:
@@ -27,9 +85,9 @@ def test_every_version_and_profile_loads_without_lint_problems(any_spec: Spec) -
 
 
 def test_the_spec_holds_the_transactions_and_code_tables_the_issue_names(spec: Spec) -> None:
-    assert REQUIRED_INFNOS <= set(spec.transactions)
-    assert HUB_PURPOSES <= set(spec.transactions)
-    assert CODE_TABLES <= set(spec.codes)
+    assert set(spec.transactions) >= REQUIRED_INFNOS
+    assert set(spec.transactions) >= HUB_PURPOSES
+    assert set(spec.codes) >= CODE_TABLES
     assert all(spec.transactions[i].yidi for i in HUB_PURPOSES)
     assert not any(spec.transactions[i].yidi for i in REQUIRED_INFNOS)
 
@@ -42,7 +100,11 @@ def test_filing_types_cover_the_four_long_term_and_temporary_classes(spec: Spec)
 
 def test_fields_resolve_from_the_dictionary_with_overrides(spec: Spec) -> None:
     card_sn = spec.transaction("1101").input["data"].fields["card_sn"]
-    assert (card_sn.zh, card_sn.form, card_sn.required_when) == ("卡识别码", Form("char", 32), {"mdtrt_cert_type": "03"})
+    assert (card_sn.zh, card_sn.form, card_sn.required_when) == (
+        "卡识别码",
+        Form("char", 32),
+        {"mdtrt_cert_type": "03"},
+    )
     setlinfo_2303 = spec.transaction("2303").output["setlinfo"]
     assert "setl_id" not in setlinfo_2303.fields  # `omit` on a shared node
     assert spec.transaction("2305").output["setlinfo"].fields["setl_time"].required  # override of `pick`ed O
@@ -67,7 +129,7 @@ def test_refs_select_version_and_profile() -> None:
 def test_unknown_version_or_profile_is_refused_with_the_known_ones() -> None:
     with pytest.raises(loader.SpecError, match="known: base"):
         loader.load(profile="atlantis")
-    with pytest.raises(loader.SpecError, match="V1.0"):
+    with pytest.raises(loader.SpecError, match=r"V1\.0"):
         loader.load("V9.9")
 
 
@@ -80,10 +142,15 @@ def test_merge_patch_follows_rfc_7386() -> None:
 
 def test_overlay_renames_nodes_in_place_and_copies_transactions() -> None:
     raw = {"transactions": {"2304": {"infno": "2304", "input": {"data": {"fields": {"a": "R"}}, "x[]": {}}}}}
-    out = overlay.apply(raw, {"transactions": {
-        "2304": {"rename": {"input": {"data": "mdtrtinfo", "x": "y"}}},
-        "2304A": {"copy": "2304", "infno": "2304A"},
-    }})
+    out = overlay.apply(
+        raw,
+        {
+            "transactions": {
+                "2304": {"rename": {"input": {"data": "mdtrtinfo", "x": "y"}}},
+                "2304A": {"copy": "2304", "infno": "2304A"},
+            }
+        },
+    )
     assert list(out["transactions"]["2304"]["input"]) == ["mdtrtinfo", "y[]"]
     assert out["transactions"]["2304A"]["input"] == {"data": {"fields": {"a": "R"}}, "x[]": {}}
     with pytest.raises(KeyError, match="nope"):
@@ -92,8 +159,10 @@ def test_overlay_renames_nodes_in_place_and_copies_transactions() -> None:
 
 def test_a_profile_file_of_ones_own_applies(tmp_path: Path) -> None:
     own = tmp_path / "henan.yaml"
-    own.write_text(yaml.safe_dump({"profile": "henan", "codes": {"psn_type": {"values": {"1199": "本地扩展"}}}}),
-                   encoding="utf-8")
+    own.write_text(
+        yaml.safe_dump({"profile": "henan", "codes": {"psn_type": {"values": {"1199": "本地扩展"}}}}),
+        encoding="utf-8",
+    )
     s = loader.load(profile=str(own))
     assert s.profile == "henan" and s.codes["psn_type"].values["1199"] == "本地扩展"
 

@@ -5,7 +5,6 @@ import json
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
-
 from yidi.specs import examples, loader
 from yidi.specs.model import Spec
 from yidi.specs.openapi import document
@@ -17,8 +16,11 @@ def test_the_export_is_valid_openapi_3_1(spec: Spec, addressing: str) -> None:
     validate_openapi(doc)
     assert doc["openapi"] == "3.1.0" and doc["info"]["version"] == "V1.0"
     with_service_path = [t for t in spec.transactions.values() if t.service_path]
-    expected = {"infno": len(spec.transactions), "service": len(with_service_path),
-                "both": len(spec.transactions) + len(with_service_path)}[addressing]
+    expected = {
+        "infno": len(spec.transactions),
+        "service": len(with_service_path),
+        "both": len(spec.transactions) + len(with_service_path),
+    }[addressing]
     assert len(doc["paths"]) == expected
 
 
@@ -29,7 +31,12 @@ def test_profiles_export_too() -> None:
 def test_operations_carry_the_gateway_headers_and_the_route(spec: Spec) -> None:
     doc = document(spec)
     schemes = doc["components"]["securitySchemes"]
-    assert {s["name"] for s in schemes.values()} == {"x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"}
+    assert {s["name"] for s in schemes.values()} == {
+        "x-tif-paasid",
+        "x-tif-timestamp",
+        "x-tif-nonce",
+        "x-tif-signature",
+    }
     op = doc["paths"]["/Y2304"]["post"]
     assert op["tags"] == ["insured"] and op["x-yidi-route"] == ["treatment", "hub", "insured"]
     assert "yidi-defined" in op["description"]

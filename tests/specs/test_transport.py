@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from yidi.specs import transport
 from yidi.specs.model import Spec
 
@@ -11,10 +10,14 @@ NOW = 1_700_000_000.0
 
 def test_the_reference_test_vector(spec: Spec) -> None:
     vector = spec.transport["signature"]["test_vector"]
-    assert transport.signature(spec, vector["timestamp"], vector["secret"], vector["nonce"]) == vector["signature"]
+    assert (
+        transport.signature(spec, vector["timestamp"], vector["secret"], vector["nonce"])
+        == vector["signature"]
+    )
     # and as nhsa-interface.md §2.2 prints it, so the spec file cannot drift from the reference
     assert transport.signature(spec, "1700000000", "S", "N") == (
-        "392f46bcd28a57c9c59c3d0ae30d6ba30ac756a4e05f35a051319585cae95e39")
+        "392f46bcd28a57c9c59c3d0ae30d6ba30ac756a4e05f35a051319585cae95e39"
+    )
 
 
 def _verify(spec: Spec, headers: dict[str, str], now: float = NOW, seen: set[tuple[str, str]] | None = None):
@@ -36,13 +39,16 @@ def test_signed_headers_verify_once(spec: Spec) -> None:
     assert _verify(spec, headers, seen=seen) == ("E2005", {})  # replayed nonce
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"x-tif-signature": None}, "E2001"),
-    ({"x-tif-paasid": "paas-unknown"}, "E2003"),
-    ({"x-tif-timestamp": str(int(NOW) - 301)}, "E2004"),
-    ({"x-tif-timestamp": "yesterday"}, "E2004"),
-    ({"x-tif-signature": "0" * 64}, "E2002"),
-])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"x-tif-signature": None}, "E2001"),
+        ({"x-tif-paasid": "paas-unknown"}, "E2003"),
+        ({"x-tif-timestamp": str(int(NOW) - 301)}, "E2004"),
+        ({"x-tif-timestamp": "yesterday"}, "E2004"),
+        ({"x-tif-signature": "0" * 64}, "E2002"),
+    ],
+)
 def test_each_gateway_refusal(spec: Spec, change: dict[str, str | None], error: str) -> None:
     headers = {**transport.sign_headers(spec, "paas-h1", "s3cret", now=NOW), **change}
     result = _verify(spec, {k: v for k, v in headers.items() if v is not None})

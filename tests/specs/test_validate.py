@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from yidi.specs import examples, loader
 from yidi.specs.model import Field, Node, Spec
 from yidi.specs.rules import names_read
@@ -39,7 +38,7 @@ def test_examples_of_every_transaction_are_valid(any_spec: Spec) -> None:
 
 def _locations(spec: Spec, infno: str, direction: str) -> Iterator[tuple[Node, Field, list[str | int]]]:
     body = "output" if direction == "output" else "input"
-    for node in spec.transaction(infno).nodes(direction).values():  # type: ignore[arg-type]
+    for node in spec.transaction(infno).nodes(direction).values():
         base = [body] if node.flat else [body, node.name] + ([0] if node.array else [])
         for f in node.fields.values():
             yield node, f, [*base, f.name]
@@ -66,7 +65,9 @@ def _dotted(path: list[str | int]) -> str:
 
 
 _DELETE = object()
-Mutation = Callable[[Spec, Field], tuple[Any, str] | None]  # (new value, expected error code) or not applicable
+Mutation = Callable[
+    [Spec, Field], tuple[Any, str] | None
+]  # (new value, expected error code) or not applicable
 
 
 def _missing(spec: Spec, f: Field) -> tuple[Any, str] | None:
@@ -120,12 +121,20 @@ def _too_big(spec: Spec, f: Field) -> tuple[Any, str] | None:
 
 
 MUTATIONS: dict[str, Mutation] = {
-    "missing": _missing, "null": _null_when_required, "too-long": _too_long, "wrong-type": _wrong_type,
-    "not-a-code": _not_a_code, "malformed": _malformed, "too-precise": _too_precise, "too-big": _too_big,
+    "missing": _missing,
+    "null": _null_when_required,
+    "too-long": _too_long,
+    "wrong-type": _wrong_type,
+    "not-a-code": _not_a_code,
+    "malformed": _malformed,
+    "too-precise": _too_precise,
+    "too-big": _too_big,
 }
 
 
-def _cases(spec: Spec, infno: str, direction: str, mutate: Mutation) -> Iterator[tuple[list[str | int], Any, str]]:
+def _cases(
+    spec: Spec, infno: str, direction: str, mutate: Mutation
+) -> Iterator[tuple[list[str | int], Any, str]]:
     """(path, value, expected code) for every field of the transaction the mutation applies to."""
     example = _message(spec, infno, direction == "output")
     for _node, f, path in _locations(spec, infno, direction):
@@ -188,7 +197,9 @@ def test_insuplc_admdvs_is_required_exactly_when_the_input_names_a_person(spec: 
 def test_the_response_needs_output_on_success_and_err_msg_on_failure(spec: Spec) -> None:
     ok = examples.response(spec, "2304")
     del ok["output"]
-    assert [(i.code, i.path) for i in validate(spec, ok, infno="2304", response=True).errors] == [("E1009", "output")]
+    assert [(i.code, i.path) for i in validate(spec, ok, infno="2304", response=True).errors] == [
+        ("E1009", "output")
+    ]
     failed = {**examples.response(spec, "2304"), "infcode": -2, "output": None}
     assert [i.code for i in validate(spec, failed, infno="2304", response=True).errors] == ["E1009"]
     failed["err_msg"] = "就诊ID不存在"
@@ -230,8 +241,11 @@ def test_regional_extra_fields_pass_and_strict_mode_reports_them_as_warnings(spe
     strict = validate(spec, message, infno="2304", response=True, strict=True)
     assert strict.valid
     assert {(i.code, i.path) for i in strict.warnings} == {
-        ("W1001", "recer_admdvs"), ("W1001", "output.setlinfo.othfund_pay"), ("W1001", "output.setlinfo.psn_pay"),
-        ("W1001", "output.setlinfo.cashPayamt"), ("W1001", "output.setldetail[0].setl_proc_info_ext"),
+        ("W1001", "recer_admdvs"),
+        ("W1001", "output.setlinfo.othfund_pay"),
+        ("W1001", "output.setlinfo.psn_pay"),
+        ("W1001", "output.setlinfo.cashPayamt"),
+        ("W1001", "output.setldetail[0].setl_proc_info_ext"),
         ("W1001", "output.setlinfo.hifdm_pay"),  # in the dictionary, but not in V1.0's 2304 table
     }
     v11 = validate(loader.load("V1.1"), message, infno="2304", response=True, strict=True)
@@ -244,7 +258,9 @@ def test_strict_mode_warns_on_values_of_open_code_tables_but_not_closed_ones(spe
     assert validate(spec, message, infno="1101", response=True).issues == []
     strict = validate(spec, message, infno="1101", response=True, strict=True)
     assert strict.valid and ("W1002", "output.baseinfo.naty") in {(i.code, i.path) for i in strict.warnings}
-    assert all(i.code == "W1002" and not spec.codes[i.expected.split("代码表")[1]].closed for i in strict.warnings)
+    assert all(
+        i.code == "W1002" and not spec.codes[i.expected.split("代码表")[1]].closed for i in strict.warnings
+    )
     message["output"]["baseinfo"]["gend"] = "7"  # gend is closed: an error in both modes
     assert [i.code for i in validate(spec, message, infno="1101", response=True).errors] == ["E1005"]
 
@@ -269,9 +285,17 @@ def test_a_real_chongqing_settlement_adds_up(spec: Spec) -> None:
     # The amounts of the Chongqing 2304 sample quoted in nhsa-interface.md §5.6 (E4).
     message = examples.response(spec, "2304")
     message["output"]["setlinfo"].update(
-        medfee_sumamt=23442.46, fulamt_ownpay_amt=2533.97, overlmt_selfpay=1396.89, preselfpay_amt=703.44,
-        inscp_scp_amt=18808.16, fund_pay_sumamt=18785.39, hifp_pay=18785.39, psn_part_amt=4152.06,
-        hosp_part_amt=505.01, acct_pay=170.04, psn_cash_pay=3982.02,
+        medfee_sumamt=23442.46,
+        fulamt_ownpay_amt=2533.97,
+        overlmt_selfpay=1396.89,
+        preselfpay_amt=703.44,
+        inscp_scp_amt=18808.16,
+        fund_pay_sumamt=18785.39,
+        hifp_pay=18785.39,
+        psn_part_amt=4152.06,
+        hosp_part_amt=505.01,
+        acct_pay=170.04,
+        psn_cash_pay=3982.02,
     )
     assert validate(spec, message, infno="2304", response=True).issues == []
 
@@ -280,8 +304,12 @@ def test_a_real_chongqing_settlement_adds_up(spec: Spec) -> None:
 
 
 def test_each_amount_rule_names_itself_and_where(spec: Spec) -> None:
-    cases = [("R-AMT-01", "inscp_scp_amt", 8999.0), ("R-AMT-02", "hosp_part_amt", 1.0),
-             ("R-AMT-03", "psn_cash_pay", 2999.0), ("R-AMT-04", "hifp_pay", 6969.0)]
+    cases = [
+        ("R-AMT-01", "inscp_scp_amt", 8999.0),
+        ("R-AMT-02", "hosp_part_amt", 1.0),
+        ("R-AMT-03", "psn_cash_pay", 2999.0),
+        ("R-AMT-04", "hifp_pay", 6969.0),
+    ]
     for rule, name, value in cases:
         message = examples.response(spec, "2304")
         message["output"]["setlinfo"][name] = value
@@ -300,21 +328,35 @@ def test_a_fee_line_rule_points_at_the_line(spec: Spec) -> None:
 def test_equality_of_money_is_to_the_cent(spec: Spec) -> None:
     message = examples.response(spec, "2304")
     setlinfo = message["output"]["setlinfo"]
-    setlinfo.update(medfee_sumamt=0.3, fulamt_ownpay_amt=0.1, overlmt_selfpay=0.2, preselfpay_amt=0.0,
-                    inscp_scp_amt=0.0, fund_pay_sumamt=0.0, hifp_pay=0.0, psn_part_amt=0.3, acct_pay=0.0,
-                    psn_cash_pay=0.3)
+    setlinfo.update(
+        medfee_sumamt=0.3,
+        fulamt_ownpay_amt=0.1,
+        overlmt_selfpay=0.2,
+        preselfpay_amt=0.0,
+        inscp_scp_amt=0.0,
+        fund_pay_sumamt=0.0,
+        hifp_pay=0.0,
+        psn_part_amt=0.3,
+        acct_pay=0.0,
+        psn_cash_pay=0.3,
+    )
     assert validate(spec, message, infno="2304", response=True).valid  # 0.1 + 0.2 != 0.3 in binary
 
 
 def test_profile_semantics_change_the_amount_rules() -> None:
     zhuhai = loader.load(profile="zhuhai")  # fund_pay_sumamt includes the personal account
     message = examples.response(loader.load(), "2304")
-    assert {i.rule for i in validate(zhuhai, message, infno="2304", response=True).errors} == {"R-AMT-02", "R-AMT-04"}
+    assert {i.rule for i in validate(zhuhai, message, infno="2304", response=True).errors} == {
+        "R-AMT-02",
+        "R-AMT-04",
+    }
     zhongshan = loader.load(profile="zhongshan")
     message["output"]["setlinfo"]["psn_part_amt"] = 0.0  # 跨省个人负担总金额可能为0
     assert not validate(zhongshan, message, infno="2304", response=True).valid
     assert validate(zhongshan, message, infno="2304", response=True, context={"cross_province": True}).valid
-    assert not validate(loader.load(), message, infno="2304", response=True, context={"cross_province": True}).valid
+    assert not validate(
+        loader.load(), message, infno="2304", response=True, context={"cross_province": True}
+    ).valid
 
 
 def test_msgid_must_carry_the_sender_and_a_real_time(spec: Spec) -> None:
