@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import pytest
@@ -55,3 +56,28 @@ def test_exported_schemas_work_with_python_jsonschema_as_schemathesis_uses_them(
     jsonschema.Draft202012Validator(response).validate(examples.response(spec, "2304"))
     message["input"]["data"]["psn_no"] = "x" * 31
     assert not jsonschema.Draft202012Validator(request).is_valid(message)
+
+
+def test_schemathesis_generates_a_request_for_every_operation(spec: Spec) -> None:
+    import schemathesis
+
+    loaded = schemathesis.openapi.from_dict(document(spec))
+    operations = [result.ok() for result in loaded.get_all_operations()]
+    assert len(operations) == len(spec.transactions)
+    for operation in operations:
+        bodies = _generated(operation)
+        assert bodies and isinstance(bodies[0], dict), operation.path
+
+
+def _generated(operation: Any) -> list[object]:
+    from hypothesis import HealthCheck, given, settings
+
+    bodies: list[object] = []
+
+    @settings(max_examples=1, suppress_health_check=list(HealthCheck), deadline=None, database=None)
+    @given(operation.as_strategy())
+    def generate(case: Any) -> None:
+        bodies.append(case.body)
+
+    generate()
+    return bodies
