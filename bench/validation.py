@@ -22,6 +22,7 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 import jsonschema_rs
+
 from yidi.specs import compiler, examples, loader
 from yidi.specs.validate import validate, validator
 

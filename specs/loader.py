@@ -56,21 +56,7 @@ def _read(path: Path) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _raw_base(root: Path) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        name: _read(root / f"{name}.yaml") or {}
-        for name in (
-            "spec",
-            "envelope",
-            "dictionary",
-            "nodes",
-            "codes",
-            "errors",
-            "rules",
-            "lifecycle",
-            "formats",
-            "transport",
-        )
-    }
+    raw: dict[str, Any] = {name: _read(root / f"{name}.yaml") or {} for name in ("spec", *overlay.PATCHABLE)}
     raw["transactions"] = {}
     for path in sorted((root / "transactions").rglob("*.yaml")):
         txn = _read(path)
@@ -116,15 +102,15 @@ def _version_chain(root: Path, version: str) -> list[dict[str, Any]]:
     return list(reversed(chain))
 
 
-def parse_ref(ref: str | None) -> tuple[str | None, str | None]:
-    """``V1.1+guangzhou`` → (V1.1, guangzhou); ``guangzhou`` → (None, guangzhou); ``V1.1`` → (V1.1, None)."""
+def parse_ref(ref: str | None, root: Path | None = None) -> tuple[str | None, str | None]:
+    """``V1.1+guangzhou`` → (V1.1, guangzhou); ``guangzhou`` → (None, guangzhou); ``V1.1`` → (V1.1, None);
+    a path to an overlay file → (None, path)."""
     if not ref:
         return None, None
     if "+" in ref:
         version, profile = ref.split("+", 1)
         return version or None, profile or None
-    root = data_dir()
-    if ref in versions(root) or (ref.startswith(("V", "v")) and not ref.endswith((".yaml", ".yml"))):
+    if ref in versions(root) or (ref[:1] in "Vv" and not ref.endswith((".yaml", ".yml"))):
         return ref, None
     return None, ref
 
@@ -141,8 +127,8 @@ def load(
     ``ref`` is the short form users type: ``V1.1``, ``guangzhou``, ``V1.1+guangzhou`` or a path to
     an overlay file. Results are cached: one Spec object per (root, version, profile).
     """
-    ref_version, ref_profile = parse_ref(ref)
     root_path = Path(root) if root else data_dir()
+    ref_version, ref_profile = parse_ref(ref, root_path)
     base_version = _raw_base(root_path)["spec"]["version"]
     return _load(root_path, version or ref_version or base_version, profile or ref_profile or BASE_PROFILE)
 

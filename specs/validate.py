@@ -109,16 +109,8 @@ class _Explainer:
         self, error_code: str, path: Sequence[str | int], fschema: Mapping[str, Any], **values: Any
     ) -> Issue:
         err = self.spec.errors[error_code]
-        expected = "、".join(
-            filter(
-                None,
-                (
-                    fschema.get("x-form"),
-                    f"代码表{fschema['x-code']}" if "x-code" in fschema else "",
-                    fschema.get("x-expected"),
-                ),
-            )
-        )
+        code = f"代码表{fschema['x-code']}" if "x-code" in fschema else None
+        expected = "、".join(p for p in (fschema.get("x-form"), code, fschema.get("x-expected")) if p)
         dotted = format_path(path)
         values = {
             "path": dotted or "报文",
@@ -148,7 +140,6 @@ class _Explainer:
         if name in ("additionalProperties", "unevaluatedProperties"):
             return [self.issue("W1001", [*ipath, p], {}) for p in kind.unexpected]
         value = _walk(self.message, ipath)
-        code_name = self.spec.codes[parent["x-code"]].zh if "x-code" in parent else ""
         if name == "type" and value is None:
             return [self.issue("E1001", ipath, parent)]  # a required field sent as null
         if name == "type" or (name == "pattern" and parent.get("pattern") == "^$"):
@@ -165,8 +156,9 @@ class _Explainer:
         if name in ("multipleOf", "exclusiveMaximum", "exclusiveMinimum", "maximum", "minimum"):
             return [self.issue("E1006", ipath, parent)]
         if name == "pattern" and "x-code" in parent:
+            table = self.spec.codes[parent["x-code"]]
             code = "W1002" if parent.get("x-open-code") else "E1005"
-            return [self.issue(code, ipath, parent, value=value, code=parent["x-code"], code_name=code_name)]
+            return [self.issue(code, ipath, parent, value=value, code=table.name, code_name=table.zh)]
         return [self.issue("E1004", ipath, parent)]
 
 

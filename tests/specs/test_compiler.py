@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from yidi.specs import compiler, examples, loader
 from yidi.specs.model import Field, Form, Spec
 from yidi.specs.validate import validate

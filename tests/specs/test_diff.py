@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from yidi.specs import loader
 from yidi.specs.diff import KINDS, diff
 from yidi.specs.model import Spec

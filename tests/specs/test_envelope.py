@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 
 import pytest
+
 from yidi.specs import envelope, examples
 from yidi.specs.model import Spec
 from yidi.specs.validate import validate

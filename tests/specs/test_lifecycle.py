@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from yidi.specs.lifecycle import LifecycleError, Step, allowed, next_state, reverse
 from yidi.specs.model import Machine, Spec
 

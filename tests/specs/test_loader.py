@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from yidi.specs import loader, overlay
 from yidi.specs.model import Form, Spec
 
@@ -180,3 +181,9 @@ def test_a_broken_spec_folder_fails_with_every_problem_listed(tmp_path: Path) ->
     problems = "\n".join(caught.value.problems)
     assert "2304.input.data.psn_setlway: unknown code table 'no_such_table'" in problems
     assert "2304: unknown error E9999" in problems
+
+
+def test_the_root_conftest_selects_the_spec(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_spec(yidi_spec):\n    assert yidi_spec.ref == 'V1.1+guangzhou'\n")
+    pytester.makeconftest((Path(__file__).parents[2] / "conftest.py").read_text(encoding="utf-8"))
+    pytester.runpytest("--spec", "V1.1+guangzhou").assert_outcomes(passed=1)

@@ -6,6 +6,7 @@ from typing import Any
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
+
 from yidi.specs import examples, loader
 from yidi.specs.model import Spec
 from yidi.specs.openapi import document

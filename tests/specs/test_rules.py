@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from yidi.specs.rules import RuleSyntaxError, compile_expression, evaluate
 
 

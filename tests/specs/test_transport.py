@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from yidi.specs import transport
 from yidi.specs.model import Spec
 

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from yidi.specs import examples, loader
 from yidi.specs.model import Field, Node, Spec
 from yidi.specs.rules import names_read
