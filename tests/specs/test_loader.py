@@ -187,3 +187,15 @@ def test_the_root_conftest_selects_the_spec(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_spec(yidi_spec):\n    assert yidi_spec.ref == 'V1.1+guangzhou'\n")
     pytester.makeconftest((Path(__file__).parents[2] / "conftest.py").read_text(encoding="utf-8"))
     pytester.runpytest("--spec", "V1.1+guangzhou").assert_outcomes(passed=1)
+
+
+def test_the_package_data_globs_ship_every_data_file() -> None:
+    # An editable install reads the source tree; a wheel carries only what these globs match.
+    import tomllib
+
+    root = Path(__file__).parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    for package, patterns in config["package-data"].items():
+        folder = root / config["package-dir"][package]
+        shipped = {p for pattern in patterns for p in folder.glob(pattern)}
+        assert set(folder.glob("data/**/*.yaml")) <= shipped, package

@@ -1,0 +1,253 @@
+"""Assemble a topology into running nodes and serve them as one ASGI application.
+
+    POST /gw/{province}/{infno}            a province's hospital gateway (also /gw/{province}/fsi/api/…)
+    POST /hub/{infno}                      the national hub (from provinces)
+    POST /prov/{province}/{infno}          a province's insured endpoint (from the hub, and filing Y25xx)
+    GET  /cards/{key}                      what reading a test person's card gives a HIS
+    GET  /admin/roster · /admin/health · /admin/clock · /admin/faults   (POST to change clock and faults)
+
+``only`` serves a subset (``hub``, ``province:510000``); the rest is reached at ``peers`` by URL, so
+a real system can stand in for any node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from yidi.specs import loader
+from yidi.specs.model import Spec
+
+from . import identity, topology
+from .clock import Clock
+from .faults import FAULTS, MUTANTS, Fault, Faults
+from .gateway import Answer, Node
+from .hub import HubNode
+from .insured import InsuredNode
+from .links import HttpLink, Link, LocalLink, Peer
+from .store import Store
+from .topology import Topology
+from .treatment import TreatmentNode
+
+log = logging.getLogger("yidi.simulators")
+
+
+@dataclass
+class Options:
+    topology: Path | None = None
+    db: str = "sqlite:///yidi-state.db"
+    spec: str | None = None  # version+profile on the wire, e.g. V1.1+guangzhou
+    faults: list[str] = field(default_factory=list)
+    mutants: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)  # hub, province:510000; empty: everything
+    peers: dict[str, str] = field(default_factory=dict)  # node name → base URL when not served here
+    clock: datetime | None = None
+    base_url: str = "http://127.0.0.1:8000"  # what the roster tells testers
+
+
+class Simulation:
+    """Every node of a topology, wired together, over one store and one clock."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.topology: Topology = topology.load(options.topology)
+        self.wire: Spec = loader.load(options.spec)
+        self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
+        self.store = Store(options.db)
+        self.clock = Clock()
+        saved = self.store.setting("clock")
+        if options.clock:
+            self.clock.set(options.clock)
+        elif saved:
+            self.clock.restore(saved)
+        self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
+        self.http = httpx.AsyncClient(timeout=30)
+        self.insured: dict[str, InsuredNode] = {}
+        self.treatment: dict[str, TreatmentNode] = {}
+        self.hub: HubNode | None = None
+        accounts = self.topology.accounts()
+        insured_accounts = {a.paasid: a for a in (self.topology.hub, self.topology.agency)}
+        for admdvs, province in self.topology.provinces.items():
+            if not self.serves(f"province:{admdvs}"):
+                continue
+            own = {**insured_accounts, province.platform.paasid: province.platform}
+            self.insured[admdvs] = InsuredNode(province, self.topology, self.spec, self.spec, self.store, self.clock,
+                                               self.faults, own)
+            self.treatment[admdvs] = TreatmentNode(province, self.topology, self.spec, self.wire, self.store,
+                                                   self.clock, self.faults, self.insured[admdvs])
+        if self.serves("hub"):
+            platforms = {p.platform.paasid: p.platform for p in self.topology.provinces.values()}
+            self.hub = HubNode(self.topology, self.spec, self.spec, self.store, self.clock, self.faults, platforms)
+        self._wire_links(accounts)
+
+    def serves(self, name: str) -> bool:
+        return not self.options.only or name in self.options.only
+
+    def link(self, name: str, local: Node | None) -> Link:
+        if local is not None:
+            return LocalLink(name, lambda: local)
+        base = self.options.peers.get(name)
+        if base is None:
+            raise ValueError(f"{name} is not served here: give --peer {name}=URL")
+        return HttpLink(name, base, self.http)
+
+    def _wire_links(self, accounts: Mapping[str, Any]) -> None:
+        def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
+            return Peer(link, self.spec, account, name=name, admdvs=admdvs, clock=self.clock, faults=self.faults,
+                        caller=caller)
+
+        for admdvs, node in self.treatment.items():
+            platform = self.topology.provinces[admdvs].platform
+            name = self.topology.provinces[admdvs].name + "医保信息平台"
+            node.own = peer(LocalLink(f"insured:{admdvs}", lambda n=self.insured[admdvs]: n), platform, name, admdvs,
+                            node.name)
+            node.hub = peer(self.link("hub", self.hub), platform, name, admdvs, node.name)
+        if self.hub is not None:
+            for admdvs in self.topology.provinces:
+                target = self.insured.get(admdvs)
+                link = self.link(f"province:{admdvs}", target) if target or f"province:{admdvs}" in self.options.peers \
+                    else None
+                if link is not None:
+                    self.hub.peers[admdvs] = peer(link, self.topology.hub, "国家异地就医结算系统", "000000", "hub")
+
+    # ── serving ────────────────────────────────────────────────────
+
+    def save_clock(self) -> None:
+        self.store.put_setting("clock", self.clock.state())
+
+    async def recover(self) -> int:
+        return sum([await node.recover() for node in self.treatment.values()])
+
+    def roster(self) -> dict[str, Any]:
+        return roster(self.topology, self.options.base_url, self.wire)
+
+    def app(self) -> Starlette:
+        service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
+
+        async def reply(answer: Answer) -> Response:
+            if answer.body is None:
+                return Response(status_code=answer.status)
+            return JSONResponse(answer.body, status_code=answer.status)
+
+        async def gateway(request: Request) -> Response:
+            node = self.treatment.get(request.path_params["province"])
+            if node is None:
+                return JSONResponse({"detail": "no such gateway"}, status_code=404)
+            path = request.path_params["path"]
+            infno = service_paths.get("/" + path, path)
+            return await reply(await node.handle(request.headers, await request.body(), infno))
+
+        async def hub(request: Request) -> Response:
+            if self.hub is None:
+                return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
+            return await reply(await self.hub.handle(request.headers, await request.body(),
+                                                     request.path_params["infno"]))
+
+        async def province(request: Request) -> Response:
+            node = self.insured.get(request.path_params["province"])
+            if node is None:
+                return JSONResponse({"detail": "no such province"}, status_code=404)
+            return await reply(await node.handle(request.headers, await request.body(), request.path_params["infno"]))
+
+        async def card(request: Request) -> Response:
+            person = self.topology.person(request.path_params["key"])
+            if person is None:
+                return JSONResponse({"detail": "no such person"}, status_code=404)
+            return JSONResponse(read_card(person))
+
+        async def admin_roster(request: Request) -> Response:
+            return JSONResponse(self.roster())
+
+        async def health(request: Request) -> Response:
+            return JSONResponse({"status": "ok", "spec": self.wire.ref, "nodes": sorted(
+                [*(n.name for n in self.treatment.values()), *(n.name for n in self.insured.values()),
+                 *(["hub"] if self.hub else [])]), "clock": self.clock.state(), **self.faults.state()})
+
+        async def clock(request: Request) -> Response:
+            if request.method == "POST":
+                body = await request.json()
+                if "set" in body:
+                    self.clock.set(datetime.fromisoformat(body["set"]), freeze=bool(body.get("freeze")))
+                if "advance_seconds" in body:
+                    self.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
+                self.save_clock()
+            return JSONResponse(self.clock.state())
+
+        async def faults(request: Request) -> Response:
+            if request.method == "POST":
+                body = await request.json()
+                try:
+                    self.faults = self._set_faults(body)
+                except ValueError as e:
+                    return JSONResponse({"detail": str(e)}, status_code=400)
+            return JSONResponse({**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}})
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            recovered = await self.recover()
+            if recovered:
+                log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)
+            yield
+            await self.http.aclose()
+            self.store.close()
+
+        return Starlette(routes=[
+            Route("/gw/{province}/{path:path}", gateway, methods=["POST"]),
+            Route("/hub/{infno}", hub, methods=["POST"]),
+            Route("/prov/{province}/{infno}", province, methods=["POST"]),
+            Route("/cards/{key}", card),
+            Route("/admin/roster", admin_roster),
+            Route("/admin/health", health),
+            Route("/admin/clock", clock, methods=["GET", "POST"]),
+            Route("/admin/faults", faults, methods=["GET", "POST"]),
+        ], lifespan=lifespan)
+
+    def _set_faults(self, body: Mapping[str, Any]) -> Faults:
+        """Replace the faults and mutants in every node (the nodes share one Faults object)."""
+        new = Faults([Fault.parse(f) if isinstance(f, str) else Fault(**f) for f in body.get("faults", [])],
+                     set(body.get("mutants", [])))
+        self.faults.faults, self.faults.mutants = new.faults, new.mutants
+        return self.faults
+
+
+def read_card(person: topology.Person) -> dict[str, Any]:
+    """What a card reader gives a HIS: the card, the holder, the e-voucher token."""
+    return {"cardno": person.card.cardno, "card_sn": person.card.card_sn, "certno": person.certno,
+            "psn_name": person.name, "admdvs": person.card.admdvs, "ectoken": identity.ectoken(person.psn_no)}
+
+
+def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
+    """Everything a tester needs: regions, hospitals with their gateways and credentials, test persons."""
+    base = base_url.rstrip("/")
+    return {
+        "topology": t.name,
+        "spec": spec.ref,
+        "hub": {"url": f"{base}/hub", "code": t.hub.code},
+        "provinces": [{
+            "admdvs": p.admdvs, "name": p.name, "regions": dict(p.regions), "insured_url": f"{base}/prov/{p.admdvs}",
+            "hospitals": [{"fixmedins_code": h.code, "name": h.name, "hosp_lv": h.hosp_lv, "admdvs": h.admdvs,
+                           "gateway": f"{base}/gw/{p.admdvs}", "paasid": h.paasid, "secret": h.secret}
+                          for h in p.hospitals.values()],
+        } for p in t.provinces.values()],
+        "persons": [{
+            "key": p.key, "psn_no": p.psn_no, "name": p.name, "certno": p.certno, "gend": p.gend,
+            "brdy": p.brdy.isoformat(), "insuplc_admdvs": p.insuplc_admdvs, "insutype": p.insutype,
+            "psn_type": p.psn_type, "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn,
+                                            "status": p.card.status},
+            "ectoken": identity.ectoken(p.psn_no),
+            "filings": [{"sn": f.sn, "fil_type": f.fil_type, "mdtrtarea": f.mdtrtarea, "begndate": str(f.begndate),
+                         "enddate": str(f.enddate) if f.enddate else None, "status": f.status} for f in p.filings],
+            "scenario": p.scenario,
+        } for p in t.persons.values()],
+    }

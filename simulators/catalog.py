@@ -1,0 +1,92 @@
+"""Fee classification with the treatment province's catalog (就医地目录): every uploaded line is split
+into full self-pay (丙), over-price-limit self-pay, pre-self-pay (乙 share) and the in-policy amount.
+
+Money is Decimal, rounded half-up to the cent once per amount (the one rounding rule of the
+simulators). A refund line (negative cnt) splits into the exact negatives of the same shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .topology import CatalogEntry
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money(value: Any) -> Decimal:
+    """A wire number as Decimal, to the cent (the simulators' one rounding rule: half up)."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The four policy ranges of an amount; they always add up to it."""
+
+    fulamt_ownpay: Decimal = ZERO  # 全自费
+    overlmt: Decimal = ZERO  # 超限价自费
+    preselfpay: Decimal = ZERO  # 先行自付
+    inscp: Decimal = ZERO  # 符合政策范围
+
+    @property
+    def total(self) -> Decimal:
+        return self.fulamt_ownpay + self.overlmt + self.preselfpay + self.inscp
+
+    def __add__(self, other: Split) -> Split:
+        return Split(self.fulamt_ownpay + other.fulamt_ownpay, self.overlmt + other.overlmt,
+                     self.preselfpay + other.preselfpay, self.inscp + other.inscp)
+
+    def __neg__(self) -> Split:
+        return Split(-self.fulamt_ownpay, -self.overlmt, -self.preselfpay, -self.inscp)
+
+
+def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any) -> Split:
+    """Split one fee line (amount = det_item_fee_sumamt) by the catalog entry of its item."""
+    total = money(amount)
+    quantity, price = Decimal(str(cnt)), Decimal(str(pric))
+    over = ZERO
+    if entry.price_cap is not None and price > entry.price_cap:
+        over = money(quantity * (price - entry.price_cap))
+    base = total - over
+    if entry.chrgitm_lv == "03":
+        return Split(fulamt_ownpay=base, overlmt=over)
+    pre = money(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
+    return Split(overlmt=over, preselfpay=pre, inscp=base - pre)
+
+
+def result_line(entry: CatalogEntry, line: Mapping[str, Any], split: Split) -> dict[str, Any]:
+    """The 2301/2204 output row (fee_result) for one classified line."""
+    cap = entry.price_cap if entry.price_cap is not None else Decimal(str(line["pric"]))
+    return {
+        "feedetl_sn": line["feedetl_sn"],
+        "det_item_fee_sumamt": float(money(line["det_item_fee_sumamt"])),
+        "cnt": line["cnt"],
+        "pric": line["pric"],
+        "pric_uplmt_amt": float(cap),
+        "selfpay_prop": float(entry.selfpay_prop),
+        "fulamt_ownpay_amt": float(split.fulamt_ownpay),
+        "overlmt_amt": float(split.overlmt),
+        "preselfpay_amt": float(split.preselfpay),
+        "inscp_scp_amt": float(split.inscp),
+        "chrgitm_lv": entry.chrgitm_lv,
+        "med_chrgitm_type": entry.item.med_chrgitm_type,
+        "bas_medn_flag": "0",
+        "hi_nego_drug_flag": "0",
+        "chld_medc_flag": "0",
+        "list_sp_item_flag": "0",
+        "lmt_used_flag": "0",
+        "drt_reim_flag": "0",
+        "memo": None,
+    }
+
+
+def categories(lines: Iterable[tuple[str, Split]]) -> dict[str, Split]:
+    """Totals per 医疗收费项目类别 (实时传大类): what crosses to the insured side at settlement."""
+    out: dict[str, Split] = {}
+    for chrgitm_type, split in lines:
+        out[chrgitm_type] = out.get(chrgitm_type, Split()) + split
+    return dict(sorted(out.items()))

@@ -1,0 +1,295 @@
+"""The message pipeline every simulated node shares.
+
+parse → verify the x-tif signature → validate against the spec → idempotency by msgid → sign-in →
+handler → validate the answer → answer. Every refusal is an envelope with infcode −1/−2 and an
+err_msg that names the field and the rule; nothing raises out of here (no HTTP 500).
+
+A handler commits its effects and its answer in one transaction (:meth:`Context.answer`), so a
+crash never leaves an effect without the msgid record that makes a retry safe (R-IDEM-01).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from yidi.specs import envelope, transport
+from yidi.specs.model import Spec
+from yidi.specs.validate import validate
+
+from .adapt import Adapter
+from .clock import Clock
+from .faults import Faults
+from .store import Store, messages, signins
+from .topology import Account
+
+log = logging.getLogger("yidi.simulators")
+
+SYSTEM_ERROR = "E6009"
+SETTLING = frozenset({"2304", "2207", "Y2304"})  # where the pay-twice-on-retry mutant bites
+
+
+class BusinessError(Exception):
+    """A refusal from the error catalogue, with the values its message names."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(code)
+        self.code, self.values = code, values
+
+
+class Relayed(Exception):
+    """Another node refused: answer the caller with that node's infcode and err_msg as they came."""
+
+    def __init__(self, answer: Mapping[str, Any]) -> None:
+        super().__init__(answer.get("err_msg"))
+        self.infcode = int(answer.get("infcode") or -1)
+        self.err_msg = str(answer.get("err_msg") or "")
+
+
+class InvalidAnswer(Exception):
+    """The simulator was about to emit a message the spec refuses: a simulator bug, never sent."""
+
+
+@dataclass
+class Answer:
+    status: int  # 200, or what a fault makes of it
+    body: dict[str, Any] | None
+
+
+def digest(message: Mapping[str, Any]) -> str:
+    """What makes two messages with one msgid the same: the transaction and its input."""
+    canonical = json.dumps({"infno": message.get("infno"), "input": message.get("input")}, sort_keys=True,
+                           ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Context:
+    """One message being handled: its envelope, its input in the base spec's shape, and the answer."""
+
+    node: Node
+    message: dict[str, Any]  # as received (wire shape)
+    input: dict[str, Any]  # base shape
+    infno: str
+    account: Account
+    now: datetime
+    output: Any = None  # base shape; set inside answer()
+    warn_msg: str | None = None
+    effect: dict[str, Any] | None = None  # recorded with the answer, for a later 2601
+    answered: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def spec(self) -> Spec:
+        return self.node.spec
+
+    @property
+    def msgid(self) -> str:
+        return str(self.message["msgid"])
+
+    def work(self) -> Any:
+        """A unit of work that is not the answer (a claim before a call to another node)."""
+        return self.node.store.begin()
+
+    @contextmanager
+    def answer(self) -> Iterator[Connection]:
+        """The final unit of work: the handler's effects and its answer commit together."""
+        with self.node.store.begin() as conn:
+            yield conn
+            body = self.node.respond(self.infno, 0, output=self.output, warn_msg=self.warn_msg, received=self.now)
+            self.node.record(conn, self, body)
+        self.answered = body
+
+
+    def relay(self, body: dict[str, Any], effects: Callable[[Connection], None] | None = None) -> None:
+        """Answer with another node's answer as it came (the hub passing the insured side's answer back),
+        committing ``effects`` with it. A -1 is not recorded: the caller may retry after a system error."""
+        with self.node.store.begin() as conn:
+            if effects:
+                effects(conn)
+            if body.get("infcode") not in (-1, "-1"):
+                self.node.record(conn, self, body)
+        self.answered = body
+
+
+Handler = Callable[[Context], Awaitable[None]]
+
+
+class Nonces:
+    """Nonces seen within their lifetime, per paasid (R-SEC-05). In memory: a restart forgets them,
+    while the timestamp window still bounds what could be replayed."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl, self.seen, self.sweep_at = ttl, dict[tuple[str, str], float](), 0.0
+
+    def seen_before(self, paasid: str, nonce: str) -> bool:
+        now = time.monotonic()
+        if now > self.sweep_at:
+            self.seen = {k: t for k, t in self.seen.items() if t > now}
+            self.sweep_at = now + self.ttl / 10
+        if self.seen.get((paasid, nonce), 0) > now:
+            return True
+        self.seen[(paasid, nonce)] = now + self.ttl
+        return False
+
+
+class Node:
+    """One simulated system behind one gateway: a province's hospital face, its insured face, the hub."""
+
+    hospital_facing = False  # hospitals sign in (9001) and may use only their own paasid
+
+    def __init__(self, name: str, admdvs: str, spec: Spec, wire: Spec, store: Store, clock: Clock,
+                 faults: Faults, accounts: Mapping[str, Account]) -> None:
+        self.name, self.admdvs, self.store, self.clock, self.faults = name, admdvs, store, clock, faults
+        self.spec, self.wire = spec, wire  # base shapes for handlers; the regional profile on the wire
+        self.adapter = Adapter(spec, wire)
+        self.accounts = accounts
+        self.handlers: dict[str, Handler] = {}
+        self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))
+        self.refmsgids = envelope.RefMsgIds(admdvs, start=int(time.time() * 1000) % 10**9 * 10)
+
+    # ── answering ──────────────────────────────────────────────────
+
+    def respond(self, infno: str | None, infcode: int, *, output: Any = None, err_msg: str | None = None,
+                warn_msg: str | None = None, received: datetime | None = None) -> dict[str, Any]:
+        """A response envelope in the wire shape, checked against the spec before it may leave."""
+        now = self.clock.now()
+        if infno and output is not None:
+            output = self.adapter.to_wire(infno, "output", output)
+        body = envelope.response(self.wire, infcode=infcode, refmsgid=self.refmsgids(now), received=received or now,
+                                 responded=now, output=output, err_msg=err_msg, warn_msg=warn_msg)
+        if infno in self.wire.transactions:
+            report = validate(self.wire, body, infno=infno, response=True)
+            if not report.valid:
+                raise InvalidAnswer(f"{infno}: " + "; ".join(map(str, report.errors)))
+        return body
+
+    def refuse(self, infno: str | None, code: str, **values: Any) -> dict[str, Any]:
+        err = self.spec.errors[code]
+        zh, _ = err.render(**values)
+        return self.respond(infno, err.infcode, err_msg=f"[{code}]{zh}"[:200])
+
+    def record(self, conn: Connection, ctx: Context, body: Mapping[str, Any]) -> None:
+        if self.faults.mutant("pay-twice-on-retry"):  # the mutant keeps only the latest answer
+            conn.execute(delete(messages).where(messages.c.node == self.name, messages.c.msgid == ctx.msgid))
+        conn.execute(messages.insert().values(
+            node=self.name, msgid=ctx.msgid, infno=ctx.infno, digest=digest(ctx.message),
+            sender=ctx.account.code, response=dict(body), effect=ctx.effect, sim_time=ctx.now,
+        ))
+
+    # ── the pipeline ───────────────────────────────────────────────
+
+    async def handle(self, headers: Mapping[str, str], body: bytes | Mapping[str, Any],
+                     path_infno: str | None = None) -> Answer:
+        try:
+            answer = await self._handle(headers, body, path_infno)
+        except Exception:  # the last line: a simulator bug answers -1, never an HTTP 500
+            log.exception("%s: unexpected error", self.name)
+            answer = Answer(200, self.refuse(None, SYSTEM_ERROR, detail="模拟器内部错误，已记录"))
+        delay = self.faults.value("latency", self.name, path_infno)
+        if delay:
+            await asyncio.sleep(delay)
+        return answer
+
+    async def _handle(self, headers: Mapping[str, str], body: bytes | Mapping[str, Any],
+                      path_infno: str | None) -> Answer:
+        message = _parse(body)
+        if isinstance(message, str):
+            return Answer(200, self.refuse(None, "E1007", detail=message))
+        infno = str(message.get("infno") or "")
+        refusal = self.verify(headers, message)
+        if refusal:
+            return Answer(200, self.refuse(None, refusal[0], **refusal[1]))
+        if path_infno and infno != path_infno:
+            return Answer(200, self.refuse(None, "E1012", infno=infno or "（空）", expected=path_infno))
+        if infno not in self.handlers:
+            return Answer(200, self.refuse(None, "E1008", infno=infno or "（空）"))
+        report = validate(self.wire, message, infno=infno)
+        if not report.valid:
+            first = report.errors[0]
+            more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
+            return Answer(200, self.respond(infno, first.infcode, err_msg=f"[{first.code}]{first.zh}{more}"[:200]))
+        ctx = Context(self, message, self.adapter.to_base(infno, "input", message.get("input") or {}), infno,
+                      self.accounts[_header(headers, self.spec, "paasid")], self.clock.now())
+        stored = self.stored(ctx.msgid)
+        if stored is not None and not (infno in SETTLING and self.faults.mutant("pay-twice-on-retry")):
+            if stored["digest"] != digest(message):
+                return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
+            return Answer(200, dict(stored["response"]))
+        if self.hospital_facing and infno != "9001" and not self.signed_in(message):
+            return Answer(200, self.refuse(infno, "E2006"))
+        try:
+            await self.handlers[infno](ctx)
+        except BusinessError as e:
+            return Answer(200, self._record_refusal(ctx, self.refuse(infno, e.code, **e.values)))
+        except Relayed as e:
+            return Answer(200, self._record_refusal(ctx, self.respond(infno, e.infcode, err_msg=e.err_msg[:200])))
+        except InvalidAnswer as e:
+            log.error("%s: the simulator produced an invalid answer: %s", self.name, e)
+            return Answer(200, self.refuse(infno, SYSTEM_ERROR, detail="模拟器应答不符合规范，已记录"))
+        if ctx.answered is None:
+            raise RuntimeError(f"{self.name} {infno}: the handler answered nothing")
+        if self.faults.take("drop-answer", self.name, infno):
+            return Answer(504, None)  # committed, but the answer never reaches the caller
+        return Answer(200, ctx.answered)
+
+    def verify(self, headers: Mapping[str, str], message: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+        def secret_for(paasid: str) -> str | None:
+            account = self.accounts.get(paasid)
+            return account.secret if account else None
+
+        refusal = transport.verify(self.spec, headers, secret_for=secret_for, now=time.time(),
+                                   nonce_seen=self.nonces.seen_before)
+        if refusal and refusal[0] == "E2002" and self.faults.mutant("accept-bad-signature"):
+            refusal = None
+        if refusal is None and self.hospital_facing:
+            account = self.accounts[_header(headers, self.spec, "paasid")]
+            if message.get("fixmedins_code") != account.code:
+                return "E2008", {"fixmedins_code": str(message.get("fixmedins_code"))}
+        return refusal
+
+    def stored(self, msgid: str) -> Mapping[str, Any] | None:
+        with self.store.begin() as conn:
+            row = conn.execute(select(messages.c.digest, messages.c.response).where(
+                messages.c.node == self.name, messages.c.msgid == msgid)).first()
+        return None if row is None else {"digest": row.digest, "response": row.response}
+
+    def _record_refusal(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+        if body["infcode"] == -2:  # a business refusal is this msgid's answer; after -1 a retry may re-run
+            with self.store.begin() as conn:
+                self.record(conn, ctx, body)
+        return body
+
+    def signed_in(self, message: Mapping[str, Any]) -> bool:
+        sign_no = message.get("sign_no")
+        if not sign_no:
+            return False
+        with self.store.begin() as conn:
+            row = conn.execute(select(signins.c.fixmedins_code, signins.c.signed_out).where(
+                signins.c.node == self.name, signins.c.sign_no == sign_no)).first()
+        return row is not None and row.fixmedins_code == message.get("fixmedins_code") and not row.signed_out
+
+
+def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
+    """The message, or why it is not one."""
+    if isinstance(body, Mapping):
+        return dict(body)
+    try:
+        message = json.loads(bytes(body).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return str(e)[:80]
+    return message if isinstance(message, dict) else f"got {type(message).__name__}"
+
+
+def _header(headers: Mapping[str, str], spec: Spec, key: str) -> str:
+    name = spec.transport["signature"]["headers"][key].lower()
+    return next(v for k, v in headers.items() if k.lower() == name)

@@ -1,0 +1,299 @@
+"""A hospital HIS client: signs and sends every transaction as real HIS clients do, and performs whole
+episodes (9001 → 1101 → 2401 → 2301 in batches → 2402 → 2303 → 2304; 2601 when an answer is lost).
+
+Each message starts from the spec's own example of its nodes (so its shape comes from the spec) with
+the episode's real values set on top. Synchronous (httpx), so suites, the CLI and Locust share it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from yidi.specs import envelope, examples, transport
+from yidi.specs.model import Spec
+
+from .clock import real_now
+
+DATETIME = "%Y-%m-%d %H:%M:%S"
+REVERSAL_FOR = {"2304": "2304", "2207": "2207", "2305": "2305", "2208": "2208", "2401": "2401"}
+
+
+class LostAnswer(Exception):
+    """No answer came back (timeout, connection lost, or a non-200 from the gateway)."""
+
+    def __init__(self, infno: str, msgid: str, why: str) -> None:
+        super().__init__(f"{infno} {msgid}: {why}")
+        self.infno, self.msgid = infno, msgid
+
+
+class Refused(Exception):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"{reply.infno} refused: infcode {reply.infcode} {reply.err_msg}")
+        self.reply = reply
+
+
+@dataclass
+class Reply:
+    infno: str
+    msgid: str
+    request: dict[str, Any]
+    body: dict[str, Any]
+    seconds: float
+
+    @property
+    def infcode(self) -> int:
+        return int(self.body.get("infcode", -1))
+
+    @property
+    def ok(self) -> bool:
+        return self.infcode == 0
+
+    @property
+    def output(self) -> Any:
+        return self.body.get("output")
+
+    @property
+    def err_msg(self) -> str:
+        return str(self.body.get("err_msg") or "")
+
+    @property
+    def warn_msg(self) -> str:
+        return str(self.body.get("warn_msg") or "")
+
+
+@dataclass(frozen=True)
+class Hospital:
+    """What a HIS knows about itself: the roster's hospital entry."""
+
+    fixmedins_code: str
+    name: str
+    admdvs: str
+    gateway: str
+    paasid: str
+    secret: str
+
+    @classmethod
+    def from_roster(cls, entry: Mapping[str, Any]) -> Hospital:
+        return cls(entry["fixmedins_code"], entry["name"], entry["admdvs"], entry["gateway"], entry["paasid"],
+                   entry["secret"])
+
+
+@dataclass
+class Episode:
+    """One visit as the HIS sees it."""
+
+    person: dict[str, Any]  # 1101 output
+    insuplc_admdvs: str
+    mdtrt_id: str = ""
+    fees: list[dict[str, Any]] = field(default_factory=list)  # 2301 result rows
+    presettlement: dict[str, Any] | None = None
+    settlement: dict[str, Any] | None = None
+    settle_msgid: str = ""
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def psn_no(self) -> str:
+        return str(self.person["baseinfo"]["psn_no"])
+
+    @property
+    def insutype(self) -> str:
+        return str(self.person["insuinfo"][0]["insutype"])
+
+    def totals(self) -> dict[str, float]:
+        d = lambda key: sum((Decimal(str(r[key] or 0)) for r in self.fees), Decimal(0))  # noqa: E731
+        return {"medfee_sumamt": float(d("det_item_fee_sumamt")), "fulamt_ownpay_amt": float(d("fulamt_ownpay_amt")),
+                "overlmt_selfpay": float(d("overlmt_amt")), "preselfpay_amt": float(d("preselfpay_amt")),
+                "inscp_scp_amt": float(d("inscp_scp_amt"))}
+
+
+class His:
+    def __init__(self, spec: Spec, hospital: Hospital, *, client: httpx.Client | None = None,
+                 timeout: float = 30.0, opter: str = "0001", opter_name: str = "收费员甲") -> None:
+        self.spec, self.hospital = spec, hospital
+        self.client = client or httpx.Client(timeout=timeout)
+        self.msgids = envelope.MsgIds(hospital.fixmedins_code)
+        self.opter, self.opter_name = opter, opter_name
+        self.sign_no = ""
+        self.seq = 0
+
+    # ── one transaction ────────────────────────────────────────────
+
+    def message(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "",
+                msgid: str | None = None) -> dict[str, Any]:
+        now = real_now()
+        return envelope.request(
+            self.spec, infno, input, msgid=msgid or self.msgids(now), when=now,
+            mdtrtarea_admvs=self.hospital.admdvs, insuplc_admdvs=insuplc_admdvs,
+            recer_sys_code="LXXT" if _insutype(input) == "340" else "YBXT", infver=self.spec.version,
+            opter_type="1", opter=self.opter, opter_name=self.opter_name, fixmedins_code=self.hospital.fixmedins_code,
+            fixmedins_name=self.hospital.name, sign_no=self.sign_no,
+        )
+
+    def send(self, message: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Reply:
+        infno, msgid = str(message["infno"]), str(message["msgid"])
+        signed = headers if headers is not None else transport.sign_headers(
+            self.spec, self.hospital.paasid, self.hospital.secret, now=time.time())
+        started = time.perf_counter()
+        try:
+            r = self.client.post(f"{self.hospital.gateway}/{infno}", json=message, headers=dict(signed))
+        except httpx.HTTPError as e:
+            raise LostAnswer(infno, msgid, repr(e)) from e
+        if r.status_code != 200:
+            raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
+        return Reply(infno, msgid, dict(message), r.json(), time.perf_counter() - started)
+
+    def call(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", check: bool = True,
+             msgid: str | None = None) -> Reply:
+        reply = self.send(self.message(infno, input, insuplc_admdvs=insuplc_admdvs, msgid=msgid))
+        if check and not reply.ok:
+            raise Refused(reply)
+        return reply
+
+    def node(self, infno: str, name: str, **values: Any) -> dict[str, Any]:
+        """The spec's example of one input node, with these values set."""
+        n = self.spec.transaction(infno).input[name]
+        return {**examples.node(self.spec, n), **values}
+
+    # ── steps of an episode ────────────────────────────────────────
+
+    def sign_in(self) -> str:
+        reply = self.call("9001", {"signIn": self.node("9001", "signIn", opter_no=self.opter)})
+        self.sign_no = reply.output["signinoutb"]["sign_no"]
+        return self.sign_no
+
+    def person_info(self, card: Mapping[str, Any], cert_type: str = "03") -> Reply:
+        """1101 with what the card reader gave (see /cards/{key})."""
+        number = {"01": card.get("ectoken"), "02": card.get("certno"), "03": card.get("cardno")}[cert_type]
+        data = {"mdtrt_cert_type": cert_type, "mdtrt_cert_no": number}
+        if cert_type == "03":
+            data["card_sn"] = card.get("card_sn")
+        return self.call("1101", {"data": data})
+
+    def admit(self, episode: Episode, *, med_type: str = "21", cert: tuple[str, str] | None = None,
+              begntime: datetime | None = None, card_sn: str | None = None) -> Reply:
+        begin = f"{begntime or real_now():{DATETIME}}"
+        cert_type, cert_no = cert or ("02", str(episode.person["baseinfo"]["certno"]))
+        self.seq += 1
+        info = self.node("2401", "mdtrtinfo", psn_no=episode.psn_no, insutype=episode.insutype, begntime=begin,
+                         mdtrt_cert_type=cert_type, mdtrt_cert_no=cert_no, med_type=med_type,
+                         ipt_no=f"ZY{self.hospital.fixmedins_code[-5:]}{int(time.time() * 1000) % 10**8:08d}{self.seq}")
+        if card_sn and "card_sn" in self.spec.transaction("2401").input["mdtrtinfo"].fields:
+            info["card_sn"] = card_sn
+        diagnosis = self.node("2401", "diseinfo", psn_no=episode.psn_no, diag_time=begin)
+        reply = self.call("2401", {"mdtrtinfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs)
+        episode.mdtrt_id = reply.output["result"]["mdtrt_id"]
+        episode.replies.append(reply)
+        return reply
+
+    def upload_fees(self, episode: Episode, items: Iterable[tuple[str, float, float]], *, batch: int = 50,
+                    when: datetime | None = None) -> list[Reply]:
+        """2301 in batches of ``batch`` lines; items are (national code, quantity, unit price)."""
+        lines = []
+        for code, cnt, pric in items:
+            self.seq += 1
+            lines.append(self.node(
+                "2301", "feedetail", feedetl_sn=f"F{self.seq:010d}{len(episode.fees) + len(lines):04d}",
+                mdtrt_id=episode.mdtrt_id, psn_no=episode.psn_no, med_type="21",
+                fee_ocur_time=f"{when or real_now():{DATETIME}}", med_list_codg=code, medins_list_codg=f"HOSP-{code}",
+                cnt=cnt, pric=pric, det_item_fee_sumamt=float((Decimal(str(cnt)) * Decimal(str(pric))).quantize(
+                    Decimal("0.01")))))
+        replies = []
+        for start in range(0, len(lines), batch):
+            reply = self.call("2301", {"feedetail": lines[start:start + batch]},
+                              insuplc_admdvs=episode.insuplc_admdvs)
+            episode.fees += reply.output["result"]
+            episode.replies.append(reply)
+            replies.append(reply)
+        return replies
+
+    def discharge(self, episode: Episode, *, endtime: datetime | None = None) -> Reply:
+        end = f"{endtime or real_now():{DATETIME}}"
+        info = self.node("2402", "dscginfo", mdtrt_id=episode.mdtrt_id, psn_no=episode.psn_no,
+                         insutype=episode.insutype, endtime=end, dscg_way="1")
+        diagnosis = self.node("2402", "diseinfo", psn_no=episode.psn_no, diag_time=end, mdtrt_id=episode.mdtrt_id)
+        reply = self.call("2402", {"dscginfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs)
+        episode.replies.append(reply)
+        return reply
+
+    def settlement_data(self, episode: Episode, infno: str, *, use_account: bool, mid: bool) -> dict[str, Any]:
+        return self.node(infno, "data", psn_no=episode.psn_no, mdtrt_cert_type="02",
+                         mdtrt_cert_no=episode.person["baseinfo"]["certno"], psn_setlway="01", mdtrt_id=episode.mdtrt_id,
+                         insutype=episode.insutype, acct_used_flag="1" if use_account else "0",
+                         mid_setl_flag="1" if mid else "0", **episode.totals())
+
+    def presettle(self, episode: Episode, *, use_account: bool = True, mid: bool = False) -> Reply:
+        reply = self.call("2303", {"data": self.settlement_data(episode, "2303", use_account=use_account, mid=mid)},
+                          insuplc_admdvs=episode.insuplc_admdvs)
+        episode.presettlement = reply.output
+        episode.replies.append(reply)
+        return reply
+
+    def settle(self, episode: Episode, *, use_account: bool = True, mid: bool = False, reverse_lost: bool = True) -> Reply:
+        """2304; when its answer is lost, reverse it (2601 by its msgid) and settle again, as HIS clients do."""
+        data = {"data": self.settlement_data(episode, "2304", use_account=use_account, mid=mid)}
+        message = self.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs)
+        try:
+            reply = self.send(message)
+        except LostAnswer:
+            if not reverse_lost:
+                raise
+            self.reverse(episode, str(message["msgid"]), "2304", tolerate_nothing=True)
+            return self.settle(episode, use_account=use_account, mid=mid, reverse_lost=False)
+        if not reply.ok:
+            raise Refused(reply)
+        episode.settlement, episode.settle_msgid = reply.output, reply.msgid
+        episode.replies.append(reply)
+        return reply
+
+    def reverse(self, episode: Episode, omsgid: str, oinfno: str, *, tolerate_nothing: bool = False) -> Reply:
+        reply = self.call("2601", {"data": {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}},
+                          insuplc_admdvs=episode.insuplc_admdvs, check=False)
+        if not reply.ok and not (tolerate_nothing and "E6002" in reply.err_msg):
+            raise Refused(reply)
+        episode.replies.append(reply)
+        return reply
+
+    def cancel_settlement(self, episode: Episode) -> Reply:
+        assert episode.settlement is not None
+        reply = self.call("2305", {"data": {"mdtrt_id": episode.mdtrt_id, "setl_id":
+                                            episode.settlement["setlinfo"]["setl_id"], "psn_no": episode.psn_no}},
+                          insuplc_admdvs=episode.insuplc_admdvs)
+        episode.replies.append(reply)
+        return reply
+
+    def simple(self, episode: Episode, infno: str, **extra: Any) -> Reply:
+        """A transaction whose input is just the visit: 2302 (feedetl_sn), 2404, 2405."""
+        data = {"mdtrt_id": episode.mdtrt_id, "psn_no": episode.psn_no, **extra}
+        reply = self.call(infno, {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+        episode.replies.append(reply)
+        return reply
+
+    # ── a whole episode ────────────────────────────────────────────
+
+    def inpatient_episode(self, card: Mapping[str, Any], items: Sequence[tuple[str, float, float]], *,
+                          batch: int = 50, use_account: bool = True, cert_type: str = "03") -> Episode:
+        if not self.sign_no:
+            self.sign_in()
+        info = self.person_info(card, cert_type)
+        episode = Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
+        self.admit(episode, cert=(cert_type, info.request["input"]["data"]["mdtrt_cert_no"]),
+                   card_sn=card.get("card_sn"))
+        self.upload_fees(episode, items, batch=batch)
+        self.discharge(episode)
+        self.presettle(episode, use_account=use_account)
+        self.settle(episode, use_account=use_account)
+        return episode
+
+
+def _insutype(input: Mapping[str, Any]) -> str | None:
+    for node in input.values():
+        if isinstance(node, Mapping) and "insutype" in node:
+            return str(node["insutype"])
+    return None

@@ -1,0 +1,386 @@
+"""The world the simulators run: provinces, their pooling regions, hospitals, catalogs (就医地目录),
+benefit policies (参保地待遇), the national hub and the test persons (真人真卡), read from a YAML file a
+province can replace with its own (``simulators/data/default.yaml`` is the embedded default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import identity
+
+LEVELS = ("1", "2", "3")  # 起付线医院等级: 一级及以下, 二级, 三级 (dedc_hosp_lv)
+
+
+def dedc_level(hosp_lv: str) -> str:
+    """hosp_lv 01–04 三级 → 3, 05–07 二级 → 2, 08–11 一级/无等级 → 1."""
+    n = int(hosp_lv)
+    return "3" if n <= 4 else "2" if n <= 7 else "1"
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Account:
+    """A system's credentials at a gateway: msgid prefix, x-tif-paasid and its secret."""
+
+    code: str  # 12 characters: msgids start with it
+    paasid: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """An item of the national list (医保目录): what a hospital uploads as med_list_codg."""
+
+    code: str
+    name: str
+    med_chrgitm_type: str  # 01–14
+    list_type: str
+    price: Decimal  # a typical unit price, for generated fees
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """How one treatment province classifies an item (就医地目录)."""
+
+    item: Item
+    chrgitm_lv: str  # 01 甲 · 02 乙 · 03 丙
+    selfpay_prop: Decimal  # 乙类先行自付比例 (0 for 甲, 1 for 丙)
+    price_cap: Decimal | None  # 定价上限: above it the line is over-limit self-pay
+
+
+@dataclass(frozen=True)
+class Supplementary:
+    """A fund paying above the pooled fund's annual cap (大额医疗费用补助 / 城乡居民大病保险)."""
+
+    fund_pay_type: str
+    ratio: Decimal
+    annual_cap: Decimal
+
+
+@dataclass(frozen=True)
+class Benefit:
+    """One care setting of a policy (inpatient or general outpatient)."""
+
+    deductible: Mapping[str, Decimal]  # by dedc level 1/2/3
+    ratio: Mapping[str, Decimal]  # pooled-fund ratio by dedc level
+    annual_cap: Decimal
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An insured province's benefit policy for one insutype (参保地待遇)."""
+
+    insutype: str
+    fund_pay_type: str  # 310100 / 390100 …
+    inpatient: Benefit
+    outpatient: Benefit
+    retiree_extra: Decimal = Decimal(0)  # extra ratio points for retirees (psn_type 12xx)
+    supplementary: Supplementary | None = None
+    account: bool = False  # a personal account may pay the personal share
+    # lower ratio for temporary care away from home, by filing type (fil_type 4 referral, 6 emergency, 5 other)
+    temporary_reduction: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hospital:
+    code: str  # fixmedins_code, 12 characters
+    name: str
+    hosp_lv: str  # 01 三级特等 … 11 无等级
+    admdvs: str  # the city it is in (mdtrtarea_admvs)
+    province: str  # its province's admdvs, e.g. 510000
+    paasid: str
+    secret: str
+
+    @property
+    def account(self) -> Account:
+        return Account(self.code, self.paasid, self.secret)
+
+    @property
+    def dedc_level(self) -> str:
+        return dedc_level(self.hosp_lv)
+
+
+@dataclass(frozen=True)
+class Province:
+    admdvs: str  # e.g. 510000
+    name: str
+    regions: Mapping[str, str]  # pooling regions (统筹区): admdvs → name
+    platform: Account  # the province's platform, as it calls the hub
+    hospitals: Mapping[str, Hospital]
+    catalog: Mapping[str, CatalogEntry]
+    policies: Mapping[str, Policy]
+
+
+@dataclass(frozen=True)
+class Filing:
+    sn: str  # trt_dcla_detl_sn
+    fil_type: str  # fil_type code table
+    mdtrtarea: str  # where care is filed for: a city, or a province (xx0000) for all of it
+    begndate: date
+    enddate: date | None
+    status: str = "1"  # 1 有效 · 2 已变更 · 3 已撤销
+
+    def covers(self, admdvs: str, day: date) -> bool:
+        if self.status != "1":
+            return False
+        place = admdvs == self.mdtrtarea or (self.mdtrtarea.endswith("0000") and admdvs[:2] == self.mdtrtarea[:2])
+        return place and self.begndate <= day and (self.enddate is None or day <= self.enddate)
+
+
+@dataclass(frozen=True)
+class Card:
+    cardno: str
+    card_sn: str
+    status: str = "1"  # card_stas: 1 正常 · 2 挂失 · 3 注销
+    admdvs: str = ""  # issuing region
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # roster id (P01 …), what a tester is told to use
+    psn_no: str
+    name: str
+    certno: str
+    gend: str
+    naty: str
+    brdy: date
+    insuplc_admdvs: str  # insured pooling region
+    insutype: str
+    psn_type: str
+    cvlserv_flag: str
+    emp_name: str
+    card: Card
+    psn_insu_stas: str = "1"  # 1 正常参保 · 4 暂停参保
+    paus_insu_date: date | None = None
+    account_balance: Decimal = Decimal(0)
+    ytd: Mapping[int, Mapping[str, Decimal]] = field(default_factory=dict)  # year → deductible/pool/supp
+    filings: tuple[Filing, ...] = ()
+    scenario: str = ""  # 中文: what this person is for in joint tests
+
+    @property
+    def province(self) -> str:
+        return self.insuplc_admdvs[:2] + "0000"
+
+    @property
+    def retired(self) -> bool:
+        return self.psn_type.startswith("12") or self.psn_type == "1300"
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    hub: Account
+    agency: Account  # the filing channel (national app, windows) that sends Y2501–Y2504
+    items: Mapping[str, Item]
+    provinces: Mapping[str, Province]
+    persons: Mapping[str, Person]  # by psn_no
+    source: str = ""
+
+    def province_of(self, admdvs: str) -> Province | None:
+        return self.provinces.get(admdvs[:2] + "0000")
+
+    def hospital(self, code: str) -> Hospital | None:
+        return next((p.hospitals[code] for p in self.provinces.values() if code in p.hospitals), None)
+
+    def person(self, key_or_psn_no: str) -> Person | None:
+        return self.persons.get(key_or_psn_no) or next(
+            (p for p in self.persons.values() if p.key == key_or_psn_no), None
+        )
+
+    def accounts(self) -> dict[str, Account]:
+        """Every account that may call a gateway, by paasid."""
+        out = {self.hub.paasid: self.hub, self.agency.paasid: self.agency}
+        for province in self.provinces.values():
+            out[province.platform.paasid] = province.platform
+            out.update({h.paasid: h.account for h in province.hospitals.values()})
+        return out
+
+
+# ── loading ───────────────────────────────────────────────────────────
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("yidi.simulators") / "data" / "default.yaml"))
+
+
+def _account(raw: Mapping[str, Any]) -> Account:
+    return Account(str(raw["code"]), str(raw["paasid"]), str(raw["secret"]))
+
+
+def _benefit(raw: Mapping[str, Any]) -> Benefit:
+    return Benefit(
+        deductible={str(k): _dec(v) for k, v in raw["deductible"].items()},
+        ratio={str(k): _dec(v) for k, v in raw["ratio"].items()},
+        annual_cap=_dec(raw["annual_cap"]),
+    )
+
+
+def _policy(insutype: str, raw: Mapping[str, Any]) -> Policy:
+    supp = raw.get("supplementary")
+    return Policy(
+        insutype=insutype,
+        fund_pay_type=str(raw["fund_pay_type"]),
+        inpatient=_benefit(raw["inpatient"]),
+        outpatient=_benefit(raw["outpatient"]),
+        retiree_extra=_dec(raw.get("retiree_extra", 0)),
+        supplementary=Supplementary(str(supp["fund_pay_type"]), _dec(supp["ratio"]), _dec(supp["annual_cap"]))
+        if supp
+        else None,
+        account=bool(raw.get("account", False)),
+        temporary_reduction={str(k): _dec(v) for k, v in (raw.get("temporary_reduction") or {}).items()},
+    )
+
+
+def _catalog(items: Mapping[str, Item], raw: Mapping[str, Any]) -> dict[str, CatalogEntry]:
+    """``code: 'lv selfpay cap'`` — e.g. ``'02 0.10 45.00'`` (cap ``-`` for none)."""
+    out = {}
+    for code, text in raw.items():
+        if str(code) not in items:
+            raise ValueError(f"catalog names item {code}, which is not in the national items")
+        parts = str(text).split()
+        if len(parts) != 3:
+            raise ValueError(f"catalog entry {code}: expected 'LV SELFPAY CAP', got {text!r}")
+        lv, selfpay, cap = parts
+        out[str(code)] = CatalogEntry(items[str(code)], lv, _dec(selfpay), None if cap == "-" else _dec(cap))
+    return out
+
+
+def _province(admdvs: str, raw: Mapping[str, Any], items: Mapping[str, Item]) -> Province:
+    hospitals = {
+        str(h["code"]): Hospital(
+            str(h["code"]), str(h["name"]), str(h["level"]), str(h["admdvs"]), admdvs, str(h["paasid"]), str(h["secret"])
+        )
+        for h in raw["hospitals"]
+    }
+    return Province(
+        admdvs=admdvs,
+        name=str(raw["name"]),
+        regions={str(k): str(v) for k, v in raw["regions"].items()},
+        platform=_account(raw["platform"]),
+        hospitals=hospitals,
+        catalog=_catalog(items, raw["catalog"]),
+        policies={str(k): _policy(str(k), v) for k, v in raw["policies"].items()},
+    )
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _person(raw: Mapping[str, Any], seed: int) -> Person:
+    key = str(raw["key"])
+    made = identity.make(key, str(raw["insured"]), seed, gender=raw.get("gend"), born=_date(raw.get("brdy")))
+    card = raw.get("card") or {}
+    filings = tuple(
+        Filing(
+            sn=str(f.get("sn") or identity.filing_sn(str(raw["insured"]), key, i)),
+            fil_type=str(f["type"]),
+            mdtrtarea=str(f["at"]),
+            begndate=_date(f["from"]) or date.min,
+            enddate=_date(f.get("to")),
+            status=str(f.get("status", "1")),
+        )
+        for i, f in enumerate(raw.get("filings") or ())
+    )
+    return Person(
+        key=key,
+        psn_no=str(raw.get("psn_no") or made.psn_no),
+        name=str(raw.get("name") or made.name),
+        certno=str(raw.get("certno") or made.certno),
+        gend=str(raw.get("gend") or made.gend),
+        naty=str(raw.get("naty", "01")),
+        brdy=_date(raw.get("brdy")) or made.brdy,
+        insuplc_admdvs=str(raw["insured"]),
+        insutype=str(raw["insutype"]),
+        psn_type=str(raw["psn_type"]),
+        cvlserv_flag=str(raw.get("cvlserv_flag", "0")),
+        emp_name=str(raw.get("emp_name", "")),
+        card=Card(
+            cardno=str(card.get("cardno") or made.cardno),
+            card_sn=str(card.get("card_sn") or made.card_sn),
+            status=str(card.get("status", "1")),
+            admdvs=str(raw["insured"]),
+        ),
+        psn_insu_stas=str(raw.get("psn_insu_stas", "1")),
+        paus_insu_date=_date(raw.get("paus_insu_date")),
+        account_balance=_dec(raw.get("account", 0)),
+        ytd={int(y): {k: _dec(v) for k, v in u.items()} for y, u in (raw.get("ytd") or {}).items()},
+        filings=filings,
+        scenario=str(raw.get("scenario", "")),
+    )
+
+
+def load(path: Path | str | None = None) -> Topology:
+    path = Path(path) if path else default_path()
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = {
+        str(code): Item(str(code), str(i["name"]), str(i["type"]), str(i["list_type"]), _dec(i["price"]))
+        for code, i in raw["items"].items()
+    }
+    seed = int(raw.get("seed", 0))
+    keys = [str(p["key"]) for p in raw["persons"]]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"topology {path}: person key(s) used twice: {', '.join(repeated)}")
+    persons = [_person(p, seed) for p in raw["persons"]]
+    topology = Topology(
+        name=str(raw["name"]),
+        hub=_account(raw["hub"]),
+        agency=_account(raw.get("agency") or {"code": "A00000000000", "paasid": "yidi-agency",
+                                              "secret": "yidi-agency-secret"}),
+        items=items,
+        provinces={str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()},
+        persons={p.psn_no: p for p in persons},
+        source=str(path),
+    )
+    problems = check(topology)
+    if problems:
+        raise ValueError(f"topology {path} is inconsistent:\n  " + "\n  ".join(problems))
+    return topology
+
+
+def check(t: Topology) -> list[str]:
+    """What would make the simulators misbehave: unknown regions, duplicate codes, bad identities."""
+    problems = []
+    seen: dict[str, str] = {t.hub.paasid: "hub", t.agency.paasid: "agency"}
+    for p in t.provinces.values():
+        if p.platform.paasid in seen:
+            problems.append(f"paasid {p.platform.paasid} is used twice ({seen[p.platform.paasid]}, {p.admdvs})")
+        seen[p.platform.paasid] = p.admdvs
+        for h in p.hospitals.values():
+            if len(h.code) != 12:
+                problems.append(f"hospital {h.code}: fixmedins_code must be 12 characters (msgid prefix)")
+            if h.admdvs not in p.regions:
+                problems.append(f"hospital {h.code}: region {h.admdvs} is not a region of {p.admdvs}")
+            if h.paasid in seen:
+                problems.append(f"paasid {h.paasid} is used twice ({seen[h.paasid]}, {h.code})")
+            seen[h.paasid] = h.code
+        for insutype, policy in p.policies.items():
+            for benefit in (policy.inpatient, policy.outpatient):
+                if set(benefit.deductible) != set(LEVELS) or set(benefit.ratio) != set(LEVELS):
+                    problems.append(f"{p.admdvs} policy {insutype}: deductible and ratio need levels 1, 2, 3")
+    for person in t.persons.values():
+        province = t.province_of(person.insuplc_admdvs)
+        if province is not None and person.insuplc_admdvs not in province.regions:
+            problems.append(f"person {person.key}: {person.insuplc_admdvs} is not a region of {province.admdvs}")
+        if t.province_of(person.insuplc_admdvs) is None:
+            problems.append(f"person {person.key}: insured region {person.insuplc_admdvs} has no province")
+        elif person.insutype not in t.province_of(person.insuplc_admdvs).policies:  # type: ignore[union-attr]
+            problems.append(f"person {person.key}: no policy for insutype {person.insutype}")
+        if not identity.valid_certno(person.certno):
+            problems.append(f"person {person.key}: certno {person.certno} fails its check digit")
+    return problems
