@@ -12,6 +12,7 @@ a real system can stand in for any node.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -54,6 +55,7 @@ class Options:
     peers: dict[str, str] = field(default_factory=dict)  # node name → base URL when not served here
     clock: datetime | None = None
     base_url: str = "http://127.0.0.1:8000"  # what the roster tells testers
+    recovery_seconds: float = 10.0  # how often claims left by an unreachable insured side are retried
 
 
 class Simulation:
@@ -67,8 +69,9 @@ class Simulation:
         self.store = Store(options.db)
         self.clock = Clock()
         saved = self.store.setting("clock")
-        if options.clock:
-            self.clock.set(options.clock)
+        if options.clock or (not saved and self.topology.clock):
+            self.clock.set(options.clock or self.topology.clock)  # type: ignore[arg-type]
+            self.save_clock()
         elif saved:
             self.clock.restore(saved)
         self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
@@ -193,12 +196,25 @@ class Simulation:
                     return JSONResponse({"detail": str(e)}, status_code=400)
             return JSONResponse({**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}})
 
+        async def recover(request: Request) -> Response:
+            return JSONResponse({"recovered": await self.recover()})
+
+        async def keep_recovering() -> None:
+            while True:
+                await asyncio.sleep(self.options.recovery_seconds)
+                try:
+                    await self.recover()
+                except Exception:
+                    log.exception("recovery failed; trying again later")
+
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             recovered = await self.recover()
             if recovered:
                 log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)
+            task = asyncio.create_task(keep_recovering())
             yield
+            task.cancel()
             await self.http.aclose()
             self.store.close()
 
@@ -211,6 +227,7 @@ class Simulation:
             Route("/admin/health", health),
             Route("/admin/clock", clock, methods=["GET", "POST"]),
             Route("/admin/faults", faults, methods=["GET", "POST"]),
+            Route("/admin/recover", recover, methods=["POST"]),
         ], lifespan=lifespan)
 
     def _set_faults(self, body: Mapping[str, Any]) -> Faults:

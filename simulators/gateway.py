@@ -42,7 +42,7 @@ SETTLING = frozenset({"2304", "2207", "Y2304"})  # where the pay-twice-on-retry 
 class BusinessError(Exception):
     """A refusal from the error catalogue, with the values its message names."""
 
-    def __init__(self, code: str, **values: Any) -> None:
+    def __init__(self, code: str, /, **values: Any) -> None:
         super().__init__(code)
         self.code, self.values = code, values
 
@@ -173,7 +173,7 @@ class Node:
                 raise InvalidAnswer(f"{infno}: " + "; ".join(map(str, report.errors)))
         return body
 
-    def refuse(self, infno: str | None, code: str, **values: Any) -> dict[str, Any]:
+    def refuse(self, infno: str | None, code: str, /, **values: Any) -> dict[str, Any]:
         err = self.spec.errors[code]
         zh, _ = err.render(**values)
         return self.respond(infno, err.infcode, err_msg=f"[{code}]{zh}"[:200])

@@ -7,6 +7,7 @@ the episode's real values set on top. Synchronous (httpx), so suites, the CLI an
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ from .clock import real_now
 
 DATETIME = "%Y-%m-%d %H:%M:%S"
 REVERSAL_FOR = {"2304": "2304", "2207": "2207", "2305": "2305", "2208": "2208", "2401": "2401"}
+
+
+@functools.cache
+def msgids(fixmedins_code: str) -> envelope.MsgIds:
+    """One msgid sequence per institution in this process: two HIS objects of one hospital never collide."""
+    return envelope.MsgIds(fixmedins_code)
 
 
 class LostAnswer(Exception):
@@ -118,7 +125,7 @@ class His:
                  timeout: float = 30.0, opter: str = "0001", opter_name: str = "收费员甲") -> None:
         self.spec, self.hospital = spec, hospital
         self.client = client or httpx.Client(timeout=timeout)
-        self.msgids = envelope.MsgIds(hospital.fixmedins_code)
+        self.msgids = msgids(hospital.fixmedins_code)
         self.opter, self.opter_name = opter, opter_name
         self.sign_no = ""
         self.seq = 0

@@ -5,6 +5,7 @@ and seed, so a roster is the same on every machine and every run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ class Made:
     card_sn: str
 
 
+@functools.cache
+def _faker() -> Faker:
+    return Faker("zh_CN")
+
+
 def _rng(*parts: object) -> random.Random:
     digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
@@ -57,7 +63,7 @@ def make(key: str, insured: str, seed: int, *, gender: str | None = None, born: 
     rng = _rng(seed, key)
     male = gender == "1" if gender else rng.random() < 0.5
     born = born or date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 80))
-    fake = Faker("zh_CN")
+    fake = _faker()
     fake.seed_instance(rng.randrange(2**32))
     county = f"{insured[:4]}{rng.randrange(2, 30):02d}"
     number = rng.randrange(10**13)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -186,6 +186,7 @@ class Topology:
     items: Mapping[str, Item]
     provinces: Mapping[str, Province]
     persons: Mapping[str, Person]  # by psn_no
+    clock: datetime | None = None  # the day its scenarios are written for; the simulated clock starts here
     source: str = ""
 
     def province_of(self, admdvs: str) -> Province | None:
@@ -345,6 +346,7 @@ def load(path: Path | str | None = None) -> Topology:
         items=items,
         provinces={str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()},
         persons={p.psn_no: p for p in persons},
+        clock=datetime.fromisoformat(str(raw["clock"])) if raw.get("clock") else None,
         source=str(path),
     )
     problems = check(topology)

@@ -13,7 +13,8 @@ that recovery reverses (Y2601), so nothing is half-done and nothing is paid twic
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,6 +93,7 @@ class TreatmentNode(Node):
         self.ids = Serials(store, self.name)
         self.own: Peer | None = None  # the province's own insured face, in-process
         self.hub: Peer | None = None
+        self.inflight: set[str] = set()  # visits whose claimed call is under way: recovery leaves them alone
         for infno, handler in {
             "9001": self.sign_in, "9002": self.sign_out, "1101": self.person_info, "2601": self.reverse,
             "5203": self.query_settlement, "5204": self.query_fees, "5303": self.query_in_hospital,
@@ -163,9 +165,12 @@ class TreatmentNode(Node):
                                 init_feedetl_sn="") from e
 
     def save(self, conn: Connection, visit: Visit, state: str, infno: str | None = None) -> None:
-        """Write the visit back if nobody else changed it meanwhile (R-CONC-01)."""
-        if infno and state not in TRANSIENT:
-            before = visit.doc.get("pending", {}).get("before", visit.state) if visit.state in TRANSIENT else visit.state
+        """Write the visit back if nobody else changed it meanwhile (R-CONC-01). Leaving a transient
+        state consumes its claim; the history records the state the visit had before the claim."""
+        before = visit.state
+        if visit.state in TRANSIENT and state not in TRANSIENT:
+            before = visit.doc.pop("pending", {}).get("before", visit.state)
+        if infno:
             visit.doc["history"].append([infno, before, state])
         done = conn.execute(update(visits).where(
             visits.c.node == self.name, visits.c.mdtrt_id == visit.mdtrt_id, visits.c.version == visit.version,
@@ -173,6 +178,14 @@ class TreatmentNode(Node):
         if done.rowcount != 1:
             raise BusinessError("E6005", mdtrt_id=visit.mdtrt_id)
         visit.state, visit.version = state, visit.version + 1
+
+    @contextmanager
+    def in_flight(self, mdtrt_id: str) -> Iterator[None]:
+        self.inflight.add(mdtrt_id)
+        try:
+            yield
+        finally:
+            self.inflight.discard(mdtrt_id)
 
     def claim(self, ctx: Context, mdtrt_id: str, transient: str, check: Any) -> tuple[Visit, Any]:
         """Move a visit into a transient state before calling another node; concurrent claims lose."""
@@ -189,8 +202,7 @@ class TreatmentNode(Node):
         """Undo a claim after a refusal: the visit returns to where it was."""
         with ctx.work() as conn:
             fresh = self.load(conn, ctx, visit.mdtrt_id)
-            before = fresh.doc.pop("pending", {}).get("before", fresh.state)
-            self.save(conn, fresh, before)
+            self.save(conn, fresh, fresh.doc.get("pending", {}).get("before", fresh.state))
 
     async def undo_remote(self, peer: Peer, insuplc: str, psn_no: str, msgid: str, oinfno: str) -> None:
         """Best effort: reverse a call whose outcome is unknown (Y2601); 'nothing to reverse' is fine."""
@@ -471,14 +483,18 @@ class TreatmentNode(Node):
             return {"after": after, "peer": peer, "request": request, "fees": fees,
                     "pending": {"remote": request["msgid"], "oinfno": "Y2304", "setl_id": setl_id}}
 
-        visit, p = self.claim(ctx, data["mdtrt_id"], "settling", check)
-        answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
+        with self.in_flight(data["mdtrt_id"]):
+            visit, p = self.claim(ctx, data["mdtrt_id"], "settling", check)
+            answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
+            self.finish_settlement(ctx, data, p, answer, setl_id)
+
+    def finish_settlement(self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any],
+                          answer: Mapping[str, Any], setl_id: str) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
             output = self.local_output(answer["output"], visit, ctx)
             for sn in p["fees"]:
                 visit.doc["fees"][sn]["setl_id"] = setl_id
-            visit.doc.pop("pending", None)
             visit.doc["settlement"] = {"setl_id": setl_id, "msgid": ctx.msgid, "remote": p["request"]["msgid"]}
             self.book(conn, ctx, visit, "settle", setl_id, output)
             self.save(conn, visit, p["after"], ctx.infno)
@@ -494,11 +510,11 @@ class TreatmentNode(Node):
                 await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"])
             self.release(ctx, visit)
             raise
-        except BusinessError:
+        except BusinessError as refusal:
             try:
                 await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"])
             except Unreachable:
-                raise  # the claim stays: recovery reverses it when the insured side is back
+                raise refusal from None  # the claim stays: recovery reverses it when the insured side is back
             self.release(ctx, visit)
             raise
 
@@ -532,8 +548,13 @@ class TreatmentNode(Node):
             return {"after": after, "peer": peer, "request": request, "original": row.msgid,
                     "pending": {"remote": request["msgid"], "oinfno": "Y2305", "setl_id": row.setl_id}}
 
-        visit, p = self.claim(ctx, data["mdtrt_id"], "cancelling", check)
-        answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
+        with self.in_flight(data["mdtrt_id"]):
+            visit, p = self.claim(ctx, data["mdtrt_id"], "cancelling", check)
+            answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
+            self.finish_cancellation(ctx, data, p, answer)
+
+    def finish_cancellation(self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any],
+                            answer: Mapping[str, Any]) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
             original = conn.execute(select(settlements).where(settlements.c.node == self.name,
@@ -547,7 +568,6 @@ class TreatmentNode(Node):
             for f in visit.doc["fees"].values():
                 if f.get("setl_id") == original.setl_id:
                     del f["setl_id"]
-            visit.doc.pop("pending", None)
             visit.doc.pop("settlement", None)
             self.save(conn, visit, p["after"], ctx.infno)
             ctx.effect = {"setl_id": original.setl_id, "of": p["original"], "remote": p["request"]["msgid"],
@@ -578,11 +598,16 @@ class TreatmentNode(Node):
             after = self.step(visit, ctx.infno, reverse=oinfno)
             return {"after": after, "pending": {"remote": effect["remote"], "oinfno": remote_infno, "reversal": True}}
 
-        visit, p = self.claim(ctx, effect["mdtrt_id"], "reversing", check)
-        peer = self.insurer(visit.insuplc_admdvs)
-        await self.settle_remotely(ctx, visit, peer, peer.request("Y2601", {"data": {
-            "psn_no": visit.psn_no, "omsgid": effect["remote"], "oinfno": remote_infno}},
-            insuplc_admdvs=visit.insuplc_admdvs))
+        with self.in_flight(effect["mdtrt_id"]):
+            visit, p = self.claim(ctx, effect["mdtrt_id"], "reversing", check)
+            peer = self.insurer(visit.insuplc_admdvs)
+            await self.settle_remotely(ctx, visit, peer, peer.request("Y2601", {"data": {
+                "psn_no": visit.psn_no, "omsgid": effect["remote"], "oinfno": remote_infno}},
+                insuplc_admdvs=visit.insuplc_admdvs))
+            self.finish_reversal(ctx, oinfno, omsgid, effect, p)
+
+    def finish_reversal(self, ctx: Context, oinfno: str, omsgid: str, effect: Mapping[str, Any],
+                        p: Mapping[str, Any]) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, effect["mdtrt_id"])
             if oinfno in ("2304", "2207"):
@@ -597,7 +622,6 @@ class TreatmentNode(Node):
                                                        settlements.c.msgid == omsgid).values(status="reversed"))
                 conn.execute(update(settlements).where(settlements.c.node == self.name,
                                                        settlements.c.msgid == effect["of"]).values(status="active"))
-            visit.doc.pop("pending", None)
             self.save(conn, visit, p["after"], ctx.infno)
             conn.execute(update(messages).where(messages.c.node == self.name, messages.c.msgid == omsgid)
                          .values(reversed_by=ctx.msgid))
@@ -662,20 +686,28 @@ class TreatmentNode(Node):
     # ── recovery ───────────────────────────────────────────────────
 
     async def recover(self) -> int:
-        """Reverse every claim a crash left behind (a visit still settling, cancelling or reversing)."""
+        """Reverse every claim left behind by a crash or an unreachable insured side (a visit still
+        settling, cancelling or reversing whose call is not under way); what cannot be reached yet is
+        tried again next time."""
         with self.store.begin() as conn:
             stuck = [Visit(r) for r in conn.execute(select(visits).where(
-                visits.c.node == self.name, visits.c.state.in_(TRANSIENT)))]
+                visits.c.node == self.name, visits.c.state.in_(TRANSIENT))) if r.mdtrt_id not in self.inflight]
+        recovered = 0
         for visit in stuck:
             pending = visit.doc.get("pending", {})
             peer = self.insurer(visit.insuplc_admdvs)
-            if pending.get("remote") and not pending.get("reversal"):
-                await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, pending["remote"], pending["oinfno"])
+            try:
+                if pending.get("remote") and not pending.get("reversal"):
+                    await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, pending["remote"],
+                                           pending["oinfno"])
+            except Unreachable:
+                continue
+            recovered += 1
             with self.store.begin() as conn:
                 row = conn.execute(select(visits).where(visits.c.node == self.name,
                                                         visits.c.mdtrt_id == visit.mdtrt_id)).one()
                 fresh = Visit(row)
-                before = fresh.doc.pop("pending", {}).get("before", fresh.state)
+                before = fresh.doc.get("pending", {}).get("before", fresh.state)
                 self.save(conn, fresh, before)
             log.warning("%s: recovered %s from %s to %s", self.name, visit.mdtrt_id, visit.state, before)
-        return len(stuck)
+        return recovered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from yidi.simulators import cli as simulators
 from yidi.specs.cli import app as spec_app
 
 app = typer.Typer(
@@ -12,6 +13,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(spec_app, name="spec")
+app.command("serve")(simulators.serve)
+app.command("roster")(simulators.roster_command)
+app.command("mutants")(simulators.mutants)
+app.add_typer(simulators.his, name="his")
 
 
 def main() -> None:

@@ -1,0 +1,172 @@
+"""``yidi serve``, ``yidi roster``, ``yidi mutants`` and ``yidi his``: the simulators' command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from . import topology as topology_module
+from .app import Options, Simulation, read_card, roster
+from .faults import FAULTS, MUTANTS
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+TopologyFile = Annotated[Path | None, typer.Option("--topology", "-t", help="A topology YAML of your own.")]
+
+
+def _peers(values: list[str]) -> dict[str, str]:
+    pairs = [v.split("=", 1) for v in values]
+    if any(len(p) != 2 for p in pairs):
+        raise typer.BadParameter("--peer takes NAME=URL, e.g. hub=http://10.0.0.5:8000/hub")
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+def serve(
+    topology: TopologyFile = None,
+    db: Annotated[str, typer.Option(help="SQLAlchemy URL: sqlite:///file.db (default) or postgresql+psycopg://…")]
+    = "sqlite:///yidi-state.db",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    spec: Annotated[str | None, typer.Option("--spec", help="Version and profile on the wire, e.g. V1.0+guangzhou.")]
+    = None,
+    fault: Annotated[list[str], typer.Option("--fault", help="NAME[:SCOPE][=VALUE][*TIMES]; see yidi mutants.")] = [],  # noqa: B006
+    mutant: Annotated[list[str], typer.Option("--mutant", help="A deliberately wrong behaviour; see yidi mutants.")] = [],  # noqa: B006
+    only: Annotated[list[str], typer.Option("--only", help="Serve only these nodes: hub, province:510000.")] = [],  # noqa: B006
+    peer: Annotated[list[str], typer.Option("--peer", help="Where a node not served here is: NAME=URL.")] = [],  # noqa: B006
+    clock: Annotated[datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")] = None,
+) -> None:
+    """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    try:
+        sim = Simulation(Options(topology=topology, db=db, spec=spec, faults=fault, mutants=mutant, only=only,
+                                 peers=_peers(peer), clock=clock, base_url=base_url))
+    except ValueError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    r = sim.roster()
+    err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {db}")
+    for p in r["provinces"]:
+        if sim.serves(f"province:{p['admdvs']}"):
+            err.print(f"  {p['name']:6} hospitals → {p['hospitals'][0]['gateway']}/{{infno}}  insured → {p['insured_url']}")
+    if sim.hub:
+        err.print(f"  国家平台 hub → {r['hub']['url']}/{{infno}}")
+    err.print(f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
+              f"faults {sim.faults.state()}")
+    uvicorn.run(sim.app(), host=host, port=port, log_level="warning")
+
+
+def roster_command(
+    topology: TopologyFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, with credentials.")] = False,
+    base_url: Annotated[str, typer.Option(help="Where the simulators are served.")] = "http://127.0.0.1:8000",
+) -> None:
+    """What a tester needs: regions, hospitals (gateway, paasid, secret) and every test person."""
+    t = topology_module.load(topology)
+    from yidi.specs import loader
+
+    data = roster(t, base_url, loader.load())
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    hospitals = Table(title="定点医药机构 hospitals", title_justify="left")
+    for column in ("province", "fixmedins_code", "name", "hosp_lv", "admdvs", "gateway", "paasid"):
+        hospitals.add_column(column, no_wrap=True)
+    for p in data["provinces"]:
+        for h in p["hospitals"]:
+            hospitals.add_row(p["name"], h["fixmedins_code"], h["name"], h["hosp_lv"], h["admdvs"], h["gateway"],
+                              h["paasid"])
+    out.print(hospitals)
+    persons = Table(title="测试人员 test persons (真人真卡)", title_justify="left")
+    for column in ("key", "name", "insured", "insutype", "psn_type", "card", "scenario"):
+        persons.add_column(column, no_wrap=column != "scenario", overflow="fold")
+    for person in data["persons"]:
+        card = person["card"]["cardno"] + ("" if person["card"]["status"] == "1" else f" (状态{person['card']['status']})")
+        persons.add_row(person["key"], person["name"], person["insuplc_admdvs"], person["insutype"],
+                        person["psn_type"], card, person["scenario"])
+    out.print(persons)
+
+
+def mutants() -> None:
+    """The faults a test team can switch on, and the mutants the suites must catch."""
+    table = Table(title="faults (--fault NAME[:SCOPE][=VALUE][*TIMES])", title_justify="left")
+    for column in ("name", "中文", "what"):
+        table.add_column(column)
+    for name, kind in FAULTS.items():
+        table.add_row(name, kind.zh, kind.en)
+    out.print(table)
+    table = Table(title="mutants (--mutant NAME): deliberately wrong behaviours", title_justify="left")
+    for column in ("name", "rule", "中文", "what"):
+        table.add_column(column)
+    for name, kind in MUTANTS.items():
+        table.add_row(name, kind.rule, kind.zh, kind.en)
+    out.print(table)
+
+
+his = typer.Typer(help="Act as a hospital's HIS against a gateway (yidi's or a real one).", no_args_is_help=True)
+
+
+@his.command("episode")
+def his_episode(
+    person: Annotated[str, typer.Option(help="Roster key of the test person, e.g. P01.")],
+    hospital: Annotated[str, typer.Option(help="fixmedins_code of the hospital to act as.")],
+    url: Annotated[str, typer.Option(help="Where the simulators are (roster and cards).")] = "http://127.0.0.1:8000",
+    lines: Annotated[int, typer.Option(help="Fee lines to upload.")] = 20,
+    batch: Annotated[int, typer.Option(help="Lines per 2301.")] = 10,
+) -> None:
+    """A whole inpatient episode: 9001 → 1101 → 2401 → 2301… → 2402 → 2303 → 2304."""
+    from yidi.specs import loader
+
+    from .his import His, Hospital, Refused
+
+    with httpx.Client(timeout=30) as client:
+        data = client.get(f"{url}/admin/roster").json()
+        entry = next((h for p in data["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == hospital), None)
+        if entry is None:
+            err.print(f"[red]no hospital {hospital} in the roster[/red]")
+            raise typer.Exit(2)
+        card = client.get(f"{url}/cards/{person}").json()
+        spec = loader.load(data["spec"])
+        province = next(p for p in data["provinces"] if any(h["fixmedins_code"] == hospital for h in p["hospitals"]))
+        t = topology_module.load()
+        catalog = list(t.provinces[province["admdvs"]].catalog.values())
+        items = [(e.item.code, 1 + i % 3, float(e.item.price)) for i, e in
+                 enumerate(catalog[i % len(catalog)] for i in range(lines))]
+        client_his = His(spec, Hospital.from_roster(entry), client=client)
+        try:
+            episode = client_his.inpatient_episode(card, items, batch=batch)
+        except Refused as e:
+            for r in e.reply.request, e.reply.body:
+                err.print(json.dumps(r, ensure_ascii=False))
+            raise typer.Exit(1) from None
+    table = Table(title=f"{person} at {entry['name']} · mdtrt_id {episode.mdtrt_id}", title_justify="left")
+    for column in ("infno", "msgid", "infcode", "ms", "note"):
+        table.add_column(column)
+    for r in episode.replies:
+        table.add_row(r.infno, r.msgid, str(r.infcode), f"{r.seconds * 1000:.0f}", r.warn_msg or r.err_msg)
+    out.print(table)
+    assert episode.settlement is not None
+    s = episode.settlement["setlinfo"]
+    out.print({k: s[k] for k in ("setl_id", "medfee_sumamt", "inscp_scp_amt", "act_pay_dedc", "pool_prop_selfpay",
+                                 "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "balc")})
+
+
+@his.command("card")
+def his_card(person: str, topology: TopologyFile = None) -> None:
+    """What reading a test person's card gives (card number, card_sn, certno, e-voucher token)."""
+    found = topology_module.load(topology).person(person)
+    if found is None:
+        err.print(f"[red]no person {person}[/red]")
+        raise typer.Exit(2)
+    sys.stdout.write(json.dumps(read_card(found), ensure_ascii=False, indent=2) + "\n")
