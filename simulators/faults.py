@@ -42,13 +42,13 @@ MUTANTS: dict[str, Kind] = {
 @dataclass
 class Fault:
     name: str
-    scope: str | None = None  # a node (treatment:510000, insured:500000, hub) or an infno; None: everywhere
+    scope: str | None = None  # a node (treatment:510000, insured:500000, hub), an infno, node/infno; None: all
     value: float | None = None
     times: int | None = None  # how many more times it fires; None: always
 
     @classmethod
     def parse(cls, text: str) -> Fault:
-        """``NAME[:SCOPE][=VALUE][*TIMES]``, e.g. ``drop-answer:2304*1``, ``latency=0.5``."""
+        """``NAME[:SCOPE][=VALUE][*TIMES]``, e.g. ``drop-answer:2304*1``, ``latency:insured:510000/Y2304=3``."""
         times = None
         if "*" in text:
             text, count = text.rsplit("*", 1)
@@ -63,7 +63,9 @@ class Fault:
         return cls(name, scope or None, value, times)
 
     def matches(self, node: str, infno: str | None) -> bool:
-        return self.scope is None or self.scope in (node, infno) or node.endswith(":" + self.scope)
+        """A scope names a node (insured:510000, or just 510000), an infno, or both: insured:510000/Y2304."""
+        return self.scope is None or all(
+            part in (node, infno) or node.endswith(":" + part) for part in self.scope.split("/"))
 
 
 class Faults:

@@ -206,7 +206,7 @@ class Node:
         if isinstance(message, str):
             return Answer(200, self.refuse(None, "E1007", detail=message))
         infno = str(message.get("infno") or "")
-        refusal = self.verify(headers, message)
+        refusal = self.verify(headers)
         if refusal:
             return Answer(200, self.refuse(None, refusal[0], **refusal[1]))
         if path_infno and infno != path_infno:
@@ -218,8 +218,11 @@ class Node:
             first = report.errors[0]
             more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
             return Answer(200, self.respond(infno, first.infcode, err_msg=f"[{first.code}]{first.zh}{more}"[:200]))
+        account = self.accounts[_header(headers, self.spec, "paasid")]
+        if self.hospital_facing and message["fixmedins_code"] != account.code:  # a hospital speaks for itself only
+            return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
         ctx = Context(self, message, self.adapter.to_base(infno, "input", message.get("input") or {}), infno,
-                      self.accounts[_header(headers, self.spec, "paasid")], self.clock.now())
+                      account, self.clock.now())
         stored = self.stored(ctx.msgid)
         if stored is not None and not (infno in SETTLING and self.faults.mutant("pay-twice-on-retry")):
             if stored["digest"] != digest(message):
@@ -242,7 +245,7 @@ class Node:
             return Answer(504, None)  # committed, but the answer never reaches the caller
         return Answer(200, ctx.answered)
 
-    def verify(self, headers: Mapping[str, str], message: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+    def verify(self, headers: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
         def secret_for(paasid: str) -> str | None:
             account = self.accounts.get(paasid)
             return account.secret if account else None
@@ -251,10 +254,6 @@ class Node:
                                    nonce_seen=self.nonces.seen_before)
         if refusal and refusal[0] == "E2002" and self.faults.mutant("accept-bad-signature"):
             refusal = None
-        if refusal is None and self.hospital_facing:
-            account = self.accounts[_header(headers, self.spec, "paasid")]
-            if message.get("fixmedins_code") != account.code:
-                return "E2008", {"fixmedins_code": str(message.get("fixmedins_code"))}
         return refusal
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:

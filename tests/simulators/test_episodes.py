@@ -230,3 +230,19 @@ def test_admission_needs_the_person_looked_up_first(served: Served) -> None:
     with pytest.raises(Refused) as refused:
         his.admit(ghost)
     assert refused.value.reply.err_msg.startswith("[E3011]")
+
+
+def test_a_cross_province_outpatient_visit(served: Served) -> None:
+    his = served.his("H33010000001")  # Hangzhou
+    episode = his.outpatient_visit(served.card("P02"), served.items("330000", 3, quantity=1))  # stationed there
+    s = episode.settlement["setlinfo"]  # type: ignore[index]
+    policy = served.sim.topology.provinces["510000"].policies["310"]
+    assert D(str(s["act_pay_dedc"])) <= policy.outpatient.deductible["3"]
+    assert s["clr_type"] == "11" and s["medfee_sumamt"] == sum(r["det_item_fee_sumamt"] for r in episode.fees)
+    assert validate(served.sim.wire, episode.replies[-1].body, infno="2207", response=True).issues == []
+    usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
+    assert "outpatient" in usage and D(usage["outpatient"]["deductible"]) == D(str(s["act_pay_dedc"]))
+    cancel = his.call("2208", {"data": {"setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id,
+                                        "psn_no": episode.psn_no}}, insuplc_admdvs=episode.insuplc_admdvs)
+    assert cancel.output["setlinfo"]["fund_pay_sumamt"] == -s["fund_pay_sumamt"]
+    assert validate(served.sim.wire, cancel.body, infno="2208", response=True).issues == []
