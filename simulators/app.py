@@ -55,7 +55,7 @@ class Options:
     peers: dict[str, str] = field(default_factory=dict)  # node name → base URL when not served here
     clock: datetime | None = None
     base_url: str = "http://127.0.0.1:8000"  # what the roster tells testers
-    recovery_seconds: float = 10.0  # how often claims left by an unreachable insured side are retried
+    recovery_seconds: float = 10.0  # how often stranded claims are reversed and details sent
 
 
 class Simulation:
@@ -132,6 +132,11 @@ class Simulation:
     async def recover(self) -> int:
         return sum([await node.recover() for node in self.treatment.values()])
 
+    async def housekeeping(self) -> dict[str, int]:
+        """What the platforms do in the background: reverse stranded claims, send details after the fact."""
+        return {"recovered": await self.recover(),
+                "details_sent": sum([await node.send_details() for node in self.treatment.values()])}
+
     def roster(self) -> dict[str, Any]:
         return roster(self.topology, self.options.base_url, self.wire)
 
@@ -196,23 +201,23 @@ class Simulation:
                     return JSONResponse({"detail": str(e)}, status_code=400)
             return JSONResponse({**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}})
 
-        async def recover(request: Request) -> Response:
-            return JSONResponse({"recovered": await self.recover()})
+        async def flush(request: Request) -> Response:
+            return JSONResponse(await self.housekeeping())
 
-        async def keep_recovering() -> None:
+        async def keep_house() -> None:
             while True:
                 await asyncio.sleep(self.options.recovery_seconds)
                 try:
-                    await self.recover()
+                    await self.housekeeping()
                 except Exception:
-                    log.exception("recovery failed; trying again later")
+                    log.exception("housekeeping failed; trying again later")
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             recovered = await self.recover()
             if recovered:
                 log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)
-            task = asyncio.create_task(keep_recovering())
+            task = asyncio.create_task(keep_house())
             yield
             task.cancel()
             await self.http.aclose()
@@ -227,7 +232,7 @@ class Simulation:
             Route("/admin/health", health),
             Route("/admin/clock", clock, methods=["GET", "POST"]),
             Route("/admin/faults", faults, methods=["GET", "POST"]),
-            Route("/admin/recover", recover, methods=["POST"]),
+            Route("/admin/flush", flush, methods=["POST"]),
         ], lifespan=lifespan)
 
     def _set_faults(self, body: Mapping[str, Any]) -> Faults:

@@ -17,8 +17,10 @@ from typing import Any
 
 import httpx
 
-from yidi.specs import envelope, examples, transport
+from yidi.specs import envelope, examples, loader, transport
 from yidi.specs.model import Spec
+
+from .adapt import Adapter
 
 from .clock import real_now
 
@@ -123,7 +125,9 @@ class Episode:
 class His:
     def __init__(self, spec: Spec, hospital: Hospital, *, client: httpx.Client | None = None,
                  timeout: float = 30.0, opter: str = "0001", opter_name: str = "收费员甲") -> None:
-        self.spec, self.hospital = spec, hospital
+        # the HIS builds messages in the base spec's shapes and speaks ``spec`` (a regional profile) on the wire
+        self.wire, self.spec, self.hospital = spec, loader.load(version=spec.version), hospital
+        self.adapter = Adapter(self.spec, self.wire)
         self.client = client or httpx.Client(timeout=timeout)
         self.msgids = msgids(hospital.fixmedins_code)
         self.opter, self.opter_name = opter, opter_name
@@ -136,7 +140,8 @@ class His:
                 msgid: str | None = None) -> dict[str, Any]:
         now = real_now()
         return envelope.request(
-            self.spec, infno, input, msgid=msgid or self.msgids(now), when=now,
+            self.wire, infno, self.adapter.to_wire(infno, "input", dict(input)), msgid=msgid or self.msgids(now),
+            when=now,
             mdtrtarea_admvs=self.hospital.admdvs, insuplc_admdvs=insuplc_admdvs,
             recer_sys_code="LXXT" if _insutype(input) == "340" else "YBXT", infver=self.spec.version,
             opter_type="1", opter=self.opter, opter_name=self.opter_name, fixmedins_code=self.hospital.fixmedins_code,
@@ -154,7 +159,10 @@ class His:
             raise LostAnswer(infno, msgid, repr(e)) from e
         if r.status_code != 200:
             raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
-        return Reply(infno, msgid, dict(message), r.json(), time.perf_counter() - started)
+        body = r.json()
+        if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
+            body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
+        return Reply(infno, msgid, dict(message), body, time.perf_counter() - started)
 
     def call(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", check: bool = True,
              msgid: str | None = None) -> Reply:
@@ -177,8 +185,7 @@ class His:
 
     def person_info(self, card: Mapping[str, Any], cert_type: str = "03") -> Reply:
         """1101 with what the card reader gave (see /cards/{key})."""
-        number = {"01": card.get("ectoken"), "02": card.get("certno"), "03": card.get("cardno")}[cert_type]
-        data = {"mdtrt_cert_type": cert_type, "mdtrt_cert_no": number}
+        data = dict(zip(("mdtrt_cert_type", "mdtrt_cert_no"), credential(card, cert_type), strict=True))
         if cert_type == "03":
             data["card_sn"] = card.get("card_sn")
         return self.call("1101", {"data": data})
@@ -340,7 +347,7 @@ class His:
             self.sign_in()
         info = self.person_info(card, cert_type)
         episode = Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
-        self.register(episode, cert=(cert_type, info.request["input"]["data"]["mdtrt_cert_no"]))
+        self.register(episode, cert=credential(card, cert_type))
         batch_no = f"B{self.seq:012d}"
         self.outpatient_fees(episode, items, batch_no)
         self.outpatient_settle(episode, batch_no, infno="2206")
@@ -355,13 +362,17 @@ class His:
             self.sign_in()
         info = self.person_info(card, cert_type)
         episode = Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
-        self.admit(episode, cert=(cert_type, info.request["input"]["data"]["mdtrt_cert_no"]),
-                   card_sn=card.get("card_sn"))
+        self.admit(episode, cert=credential(card, cert_type), card_sn=card.get("card_sn"))
         self.upload_fees(episode, items, batch=batch)
         self.discharge(episode)
         self.presettle(episode, use_account=use_account)
         self.settle(episode, use_account=use_account)
         return episode
+
+
+def credential(card: Mapping[str, Any], cert_type: str) -> tuple[str, str]:
+    """(mdtrt_cert_type, mdtrt_cert_no) from a card read: 01 e-voucher token, 02 ID number, 03 card number."""
+    return cert_type, str(card[{"01": "ectoken", "02": "certno", "03": "cardno"}[cert_type]])
 
 
 def _insutype(input: Mapping[str, Any]) -> str | None:

@@ -521,6 +521,8 @@ class TreatmentNode(Node):
     def book(self, conn: Connection, ctx: Context, visit: Visit, kind: str, setl_id: str,
              output: Mapping[str, Any], status: str = "active") -> None:
         s = output["setlinfo"]
+        if kind == "settle":  # the items follow after the fact (事后传明细): an outbox the sender empties
+            output = {**output, "details": "pending"}
         conn.execute(settlements.insert().values(
             node=self.name, msgid=ctx.msgid, setl_id=setl_id, kind=kind, mdtrt_id=visit.mdtrt_id,
             psn_no=visit.psn_no, fixmedins_code=visit.fixmedins_code, insuplc_admdvs=visit.insuplc_admdvs,
@@ -682,6 +684,49 @@ class TreatmentNode(Node):
                                  "begndate": doc["begntime"][:10], "med_type": doc["med_type"],
                                  "ipt_otp_no": doc["ipt_otp_no"], "out_flag": "1" if row.cross else "0"})
             ctx.output = {"data": rows}
+
+    # ── details after the fact (事后传明细) ─────────────────────────
+
+    DETAIL_BATCH = 100
+
+    async def send_details(self) -> int:
+        """Send the classified fee lines of settled visits to their insured side, in batches (Y2301)."""
+        with self.store.begin() as conn:
+            pending = [r for r in conn.execute(select(settlements).where(
+                settlements.c.node == self.name, settlements.c.kind == "settle", settlements.c.status == "active"))
+                if r.doc.get("details") == "pending"]
+        sent = 0
+        for row in pending:
+            with self.store.begin() as conn:
+                visit = Visit(conn.execute(select(visits).where(visits.c.node == self.name,
+                                                                visits.c.mdtrt_id == row.mdtrt_id)).one())
+            lines = [self.detail_line(sn, f) for sn, f in visit.doc["fees"].items() if f.get("setl_id") == row.setl_id]
+            peer = self.insurer(row.insuplc_admdvs)
+            try:
+                for start in range(0, len(lines), self.DETAIL_BATCH):
+                    answer = await peer.call("Y2301", {
+                        "data": {"mdtrt_id": row.mdtrt_id, "setl_id": row.setl_id, "psn_no": row.psn_no,
+                                 "totalrow": len(lines)}, "feedetail": lines[start:start + self.DETAIL_BATCH]},
+                        insuplc_admdvs=row.insuplc_admdvs)
+                    if answer.get("infcode") not in (0, "0"):
+                        raise Unreachable(str(answer.get("err_msg")))
+            except Unreachable as e:
+                log.warning("%s: details of %s not sent yet: %s", self.name, row.setl_id, e)
+                continue
+            with self.store.begin() as conn:
+                conn.execute(update(settlements).where(settlements.c.node == self.name,
+                                                       settlements.c.msgid == row.msgid)
+                             .values(doc={**row.doc, "details": "sent"}))
+            sent += 1
+        return sent
+
+    @staticmethod
+    def detail_line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
+        r = fee["result"]
+        return {"feedetl_sn": sn, "fee_ocur_time": fee["time"], "med_list_codg": fee["code"],
+                "medins_list_codg": fee["medins_list_codg"], **{k: r[k] for k in (
+                    "det_item_fee_sumamt", "cnt", "pric", "pric_uplmt_amt", "selfpay_prop", "fulamt_ownpay_amt",
+                    "overlmt_amt", "preselfpay_amt", "inscp_scp_amt", "chrgitm_lv", "med_chrgitm_type")}}
 
     # ── recovery ───────────────────────────────────────────────────
 

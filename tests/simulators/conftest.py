@@ -54,8 +54,8 @@ class Served:
         httpx.post(f"{self.url}/admin/faults", json={"faults": list(faults), "mutants": list(mutants)}).raise_for_status()
 
 
-def serve(options: Options) -> tuple[Served, threading.Thread]:
-    port = free_port()
+def serve(options: Options, port: int | None = None) -> tuple[Served, threading.Thread]:
+    port = port or free_port()
     options.base_url = f"http://127.0.0.1:{port}"
     sim = Simulation(options)
     server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from yidi.simulators.his import Episode, His, Refused
+from yidi.simulators.his import Episode, His, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, persons, settlements
 from yidi.specs.validate import validate
 
@@ -24,7 +24,7 @@ def admitted(served: Served, key: str, hospital: str, *, med_type: str = "21", l
     card = served.card(key)
     info = his.person_info(card, cert_type)
     episode = Episode(info.output, info.output["insuinfo"][0]["insuplc_admdvs"], replies=[info])
-    his.admit(episode, med_type=med_type, cert=(cert_type, info.request["input"]["data"]["mdtrt_cert_no"]))
+    his.admit(episode, med_type=med_type, cert=credential(card, cert_type))
     province = served.hospital(hospital).gateway.rsplit("/", 1)[-1]
     his.upload_fees(episode, served.items(province, lines) + (extra or []))
     his.discharge(episode)
@@ -246,3 +246,17 @@ def test_a_cross_province_outpatient_visit(served: Served) -> None:
                                         "psn_no": episode.psn_no}}, insuplc_admdvs=episode.insuplc_admdvs)
     assert cancel.output["setlinfo"]["fund_pay_sumamt"] == -s["fund_pay_sumamt"]
     assert validate(served.sim.wire, cancel.body, infno="2208", response=True).issues == []
+
+
+def test_item_details_follow_the_category_totals_after_the_fact(served: Served) -> None:
+    from yidi.simulators.store import details
+
+    _, episode = settled(served, "P01", "H50000000001")
+    setl_id = episode.settlement["setlinfo"]["setl_id"]  # type: ignore[index]
+    assert count(served, details) == 0  # only category totals crossed at settlement (实时传大类)
+    assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 1
+    with served.sim.store.begin() as conn:
+        lines = [r.line for r in conn.execute(select(details).where(details.c.setl_id == setl_id))]
+    assert sorted(line["feedetl_sn"] for line in lines) == sorted(r["feedetl_sn"] for r in episode.fees)
+    assert sum(D(str(line["inscp_scp_amt"])) for line in lines) == D(str(episode.settlement["setlinfo"]["inscp_scp_amt"]))  # type: ignore[index]
+    assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 0  # sent once
