@@ -36,7 +36,6 @@ from .topology import Account
 log = logging.getLogger("yidi.simulators")
 
 SYSTEM_ERROR = "E6009"
-SETTLING = frozenset({"2304", "2207", "Y2304"})  # where the pay-twice-on-retry mutant bites
 
 
 class BusinessError(Exception):
@@ -146,6 +145,7 @@ class Node:
     """One simulated system behind one gateway: a province's hospital face, its insured face, the hub."""
 
     hospital_facing = False  # hospitals sign in (9001) and may use only their own paasid
+    pays = False  # the insured side: where the pay-twice-on-retry mutant bites
 
     def __init__(self, name: str, admdvs: str, spec: Spec, wire: Spec, store: Store, clock: Clock,
                  faults: Faults, accounts: Mapping[str, Account]) -> None:
@@ -224,7 +224,7 @@ class Node:
         ctx = Context(self, message, self.adapter.to_base(infno, "input", message.get("input") or {}), infno,
                       account, self.clock.now())
         stored = self.stored(ctx.msgid)
-        if stored is not None and not (infno in SETTLING and self.faults.mutant("pay-twice-on-retry")):
+        if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
             if stored["digest"] != digest(message):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
             return Answer(200, dict(stored["response"]))

@@ -58,6 +58,7 @@ def initial_state(person: Person) -> dict[str, Any]:
 
 
 class InsuredNode(Node):
+    pays = True
     def __init__(self, province: Province, topology: Topology, spec: Spec, wire: Spec, store: Store, clock: Clock,
                  faults: Faults, accounts: Mapping[str, Account]) -> None:
         super().__init__(f"insured:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts)
@@ -222,7 +223,8 @@ class InsuredNode(Node):
         s = ctx.input["setlinfo"]
         person = self.person(s["psn_no"])
         visit = self.visit(conn, s["mdtrt_id"])
-        if visit.state not in ("registered",):
+        settled_again = visit.state == "settled" and self.faults.mutant("pay-twice-on-retry")
+        if visit.state not in ("registered",) and not settled_again:
             raise BusinessError("E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算")
         version, doc = self.state(conn, person.psn_no)
         if doc["insu_stas"] != "1":
@@ -285,8 +287,10 @@ class InsuredNode(Node):
             setting = "outpatient" if s["med_type"].startswith("1") else "inpatient"
             self.apply(doc, ctx.now.year, setting, result.usage, -result.acct_pay)
             self.save(conn, person.psn_no, version, doc)
+            key = f"{ctx.msgid}#again" if self.faults.mutant("pay-twice-on-retry") and conn.execute(
+                select(insured_settlements.c.msgid).where(insured_settlements.c.msgid == ctx.msgid)).first() else ctx.msgid
             conn.execute(insured_settlements.insert().values(
-                node=self.name, msgid=ctx.msgid, setl_id=s["setl_id"], kind="settle", mdtrt_id=s["mdtrt_id"],
+                node=self.name, msgid=key, setl_id=s["setl_id"], kind="settle", mdtrt_id=s["mdtrt_id"],
                 psn_no=person.psn_no, year=ctx.now.year, setting=setting, fund=_cents(result.fund_pay_sumamt),
                 acct=_cents(result.acct_pay), status="active", sim_time=ctx.now,
                 doc={"usage": _usage_doc(result.usage), "answer": ctx.output}))
