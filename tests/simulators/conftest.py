@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -76,3 +77,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
     yield handle
     handle.server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def no_simulator_bugs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail any test during which a simulator hit an unexpected error or tried to emit an invalid
+    answer: the gateway turns those into -1 answers, so a test could otherwise pass over them."""
+    caplog.set_level(logging.ERROR, logger="yidi.simulators")
+    yield
+    bugs = [r.getMessage() for r in caplog.records if r.name == "yidi.simulators" and r.levelno >= logging.ERROR]
+    assert bugs == [], bugs

@@ -128,3 +128,15 @@ def test_every_answer_is_valid_for_the_spec(served: Served) -> None:
     _, episode = settled(served, "P01", "H50000000001")
     for reply in episode.replies:
         assert validate(served.sim.wire, reply.body, infno=reply.infno, response=True).issues == [], reply.infno
+
+
+def test_a_crashing_handler_answers_minus_1_not_500_and_is_logged(served: Served,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    async def crash(ctx: Any) -> None:
+        raise RuntimeError("planted")
+
+    served.sim.treatment["510000"].handlers["9001"] = crash
+    r = post(served, "/gw/510000/9001", sign_in_message(served), signed(served))
+    assert r.status_code == 200 and r.json()["infcode"] == -1 and r.json()["err_msg"].startswith("[E6009]")
+    assert any("unexpected error" in rec.getMessage() for rec in caplog.records)  # what no_simulator_bugs sees
+    caplog.clear()

@@ -1,0 +1,86 @@
+"""The same state store on PostgreSQL (--db postgresql+psycopg://…): a throwaway server per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from yidi.simulators.app import Options
+from yidi.simulators.store import hub_records, insured_settlements
+
+from .conftest import Served, free_port, serve
+from .test_episodes import admitted, count, settled
+
+
+def _postgres_bin() -> Path | None:
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server installed (Debian: apt-get install postgresql)")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="yidi-pg-"))
+    if as_postgres:
+        shutil.chown(home, "postgres")
+    port = free_port()
+    data = home / "data"
+    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "yidi"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w", "-o",
+                    f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://yidi@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def on_postgres(postgres_url: str) -> Iterator[Served]:
+    from sqlalchemy import create_engine
+
+    from yidi.simulators.store import meta
+
+    engine = create_engine(postgres_url)
+    meta.drop_all(engine)  # a clean database for each test
+    engine.dispose()
+    handle, thread = serve(Options(db=postgres_url))
+    yield handle
+    handle.server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_an_episode_settles_reverses_and_settles_again_on_postgres(on_postgres: Served) -> None:
+    his, episode = settled(on_postgres, "P01", "H50000000001")
+    assert his.reverse(episode, episode.settle_msgid, "2304").ok
+    his.settle(episode)
+    assert count(on_postgres, insured_settlements) == 2 and count(on_postgres, hub_records) == 2
+
+
+def test_concurrent_settlements_on_postgres(on_postgres: Served) -> None:
+    his, episode = admitted(on_postgres, "P01", "H50000000001")
+    on_postgres.faults("latency:insured:510000/Y2304=0.3")
+    data = {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)}
+    replies: list[Any] = []
+    threads = [threading.Thread(target=lambda: replies.append(his.send(
+        his.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs)))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.infcode for r in replies) == [-2, 0]
+    assert count(on_postgres, insured_settlements) == 1
