@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -108,7 +109,7 @@ class Simulation:
     def _wire_links(self, accounts: Mapping[str, Any]) -> None:
         def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
             return Peer(link, self.spec, account, name=name, admdvs=admdvs, clock=self.clock, faults=self.faults,
-                        caller=caller)
+                        caller=caller, store=self.store)
 
         for admdvs, node in self.treatment.items():
             platform = self.topology.provinces[admdvs].platform
@@ -146,7 +147,7 @@ class Simulation:
         async def reply(answer: Answer) -> Response:
             if answer.body is None:
                 return Response(status_code=answer.status)
-            return JSONResponse(answer.body, status_code=answer.status)
+            return Response(orjson.dumps(answer.body), status_code=answer.status, media_type="application/json")
 
         async def gateway(request: Request) -> Response:
             node = self.treatment.get(request.path_params["province"])
@@ -214,6 +215,7 @@ class Simulation:
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            self.store.group_commit(asyncio.get_running_loop())
             recovered = await self.recover()
             if recovered:
                 log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)

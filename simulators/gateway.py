@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -21,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+import orjson
+from sqlalchemy import Connection
 
 from yidi.specs import envelope, transport
 from yidi.specs.model import Spec
@@ -30,7 +30,7 @@ from yidi.specs.validate import validate
 from .adapt import Adapter
 from .clock import Clock
 from .faults import Faults
-from .store import Store, messages, signins
+from .store import Store
 from .topology import Account
 
 log = logging.getLogger("yidi.simulators")
@@ -67,9 +67,9 @@ class Answer:
 
 def digest(message: Mapping[str, Any]) -> str:
     """What makes two messages with one msgid the same: the transaction and its input."""
-    canonical = json.dumps({"infno": message.get("infno"), "input": message.get("input")}, sort_keys=True,
-                           ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    canonical = orjson.dumps({"infno": message.get("infno"), "input": message.get("input")},
+                             option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass
@@ -105,7 +105,8 @@ class Context:
         with self.node.store.begin() as conn:
             yield conn
             body = self.node.respond(self.infno, 0, output=self.output, warn_msg=self.warn_msg, received=self.now)
-            self.node.record(conn, self, body)
+            if not self.spec.transaction(self.infno).query:
+                self.node.record(conn, self, body)
         self.answered = body
 
 
@@ -179,12 +180,12 @@ class Node:
         return self.respond(infno, err.infcode, err_msg=f"[{code}]{zh}"[:200])
 
     def record(self, conn: Connection, ctx: Context, body: Mapping[str, Any]) -> None:
+        q = self.store.q
         if self.faults.mutant("pay-twice-on-retry"):  # the mutant keeps only the latest answer
-            conn.execute(delete(messages).where(messages.c.node == self.name, messages.c.msgid == ctx.msgid))
-        conn.execute(messages.insert().values(
-            node=self.name, msgid=ctx.msgid, infno=ctx.infno, digest=digest(ctx.message),
-            sender=ctx.account.code, response=dict(body), effect=ctx.effect, sim_time=ctx.now,
-        ))
+            q.forget.run(conn, k_node=self.name, k_msgid=ctx.msgid)
+        q.record.run(conn, node=self.name, msgid=ctx.msgid, infno=ctx.infno, digest=digest(ctx.message),
+                     sender=ctx.account.code, response=dict(body), effect=ctx.effect, reversed_by=None,
+                     sim_time=ctx.now)
 
     # ── the pipeline ───────────────────────────────────────────────
 
@@ -195,6 +196,11 @@ class Node:
         except Exception:  # the last line: a simulator bug answers -1, never an HTTP 500
             log.exception("%s: unexpected error", self.name)
             answer = Answer(200, self.refuse(None, SYSTEM_ERROR, detail="模拟器内部错误，已记录"))
+        try:
+            await self.store.durable()  # nothing is answered before it is committed
+        except Exception:
+            log.exception("%s: commit failed", self.name)
+            answer = Answer(200, self.refuse(None, SYSTEM_ERROR, detail="提交失败"))
         delay = self.faults.value("latency", self.name, path_infno)
         if delay:
             await asyncio.sleep(delay)
@@ -223,7 +229,8 @@ class Node:
             return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
         ctx = Context(self, message, self.adapter.to_base(infno, "input", message.get("input") or {}), infno,
                       account, self.clock.now())
-        stored = self.stored(ctx.msgid)
+        query = self.spec.transaction(infno).query
+        stored = None if query else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
             if stored["digest"] != digest(message):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
@@ -257,13 +264,14 @@ class Node:
         return refusal
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:
-        with self.store.begin() as conn:
-            row = conn.execute(select(messages.c.digest, messages.c.response).where(
-                messages.c.node == self.name, messages.c.msgid == msgid)).first()
-        return None if row is None else {"digest": row.digest, "response": row.response}
+        with self.store.read() as conn:
+            return self.store.q.message.first(conn, k_node=self.name, k_msgid=msgid)
 
     def _record_refusal(self, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-        if body["infcode"] == -2:  # a business refusal is this msgid's answer; after -1 a retry may re-run
+        # a business refusal is this msgid's answer; after -1, or "busy" (the original is still in flight,
+        # and must be able to record its own answer), the caller may retry with the same msgid
+        busy = str(body.get("err_msg", "")).startswith("[E6005]")
+        if body["infcode"] == -2 and not busy and not self.spec.transaction(ctx.infno).query:
             with self.store.begin() as conn:
                 self.record(conn, ctx, body)
         return body
@@ -272,9 +280,8 @@ class Node:
         sign_no = message.get("sign_no")
         if not sign_no:
             return False
-        with self.store.begin() as conn:
-            row = conn.execute(select(signins.c.fixmedins_code, signins.c.signed_out).where(
-                signins.c.node == self.name, signins.c.sign_no == sign_no)).first()
+        with self.store.read() as conn:
+            row = self.store.q.signin.first(conn, k_node=self.name, k_sign_no=sign_no)
         return row is not None and row.fixmedins_code == message.get("fixmedins_code") and not row.signed_out
 
 
@@ -283,8 +290,8 @@ def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
     if isinstance(body, Mapping):
         return dict(body)
     try:
-        message = json.loads(bytes(body).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
         return str(e)[:80]
     return message if isinstance(message, dict) else f"got {type(message).__name__}"
 

@@ -21,7 +21,6 @@ from yidi.specs import envelope, examples, loader, transport
 from yidi.specs.model import Spec
 
 from .adapt import Adapter
-
 from .clock import real_now
 
 DATETIME = "%Y-%m-%d %H:%M:%S"

@@ -64,9 +64,9 @@ class HubNode(Node):
         if ctx.infno not in KINDS:
             return
         setlinfo = answer["output"]["setlinfo"]
-        conn.execute(hub_records.insert().values(
-            node=self.name, msgid=ctx.msgid, infno=ctx.infno, setl_id=setlinfo["setl_id"],
+        self.store.q.national.run(
+            conn, node=self.name, msgid=ctx.msgid, infno=ctx.infno, setl_id=setlinfo["setl_id"],
             mdtrt_id=setlinfo["mdtrt_id"], psn_no=ctx.input.get("setlinfo", ctx.input.get("data", {}))["psn_no"],
             treatment=str(ctx.message["mdtrtarea_admvs"])[:2] + "0000", insured=insured,
             medfee=cents(setlinfo["medfee_sumamt"]), fund=cents(setlinfo["fund_pay_sumamt"]),
-            acct=cents(setlinfo["acct_pay"]), status="active", sim_time=ctx.now))
+            acct=cents(setlinfo["acct_pay"]), status="active", sim_time=ctx.now)

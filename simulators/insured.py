@@ -24,7 +24,7 @@ from .clock import Clock
 from .faults import Faults
 from .gateway import BusinessError, Context, Node
 from .links import Serials
-from .store import Store, insured_settlements, insured_visits, messages, persons
+from .store import Store, insured_settlements, messages, persons
 from .topology import Account, Person, Province, Topology, dedc_level
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
@@ -103,15 +103,14 @@ class InsuredNode(Node):
         raise BusinessError("E3001", psn_no=number)
 
     def state(self, conn: Connection, psn_no: str) -> tuple[int, dict[str, Any]]:
-        row = conn.execute(select(persons.c.version, persons.c.doc).where(
-            persons.c.node == self.name, persons.c.psn_no == psn_no)).one()
+        row = self.store.q.person.first(conn, k_node=self.name, k_psn_no=psn_no)
+        assert row is not None, psn_no
         return row.version, dict(row.doc)
 
     def save(self, conn: Connection, psn_no: str, version: int, doc: dict[str, Any]) -> None:
-        done = conn.execute(update(persons).where(
-            persons.c.node == self.name, persons.c.psn_no == psn_no, persons.c.version == version,
-        ).values(version=version + 1, doc=doc))
-        if done.rowcount != 1:
+        done = self.store.q.save_person.run(conn, version=version + 1, doc=doc, k_node=self.name, k_psn_no=psn_no,
+                                            k_version=version)
+        if done != 1:
             raise BusinessError("E6005", mdtrt_id=psn_no)
 
     def check_card(self, person: Person, data: Mapping[str, Any], doc: Mapping[str, Any]) -> None:
@@ -182,31 +181,28 @@ class InsuredNode(Node):
             self.check_card(person, info, doc)
             if doc["insu_stas"] != "1":
                 raise BusinessError("E3006", psn_no=person.psn_no)
-            if conn.execute(select(insured_visits.c.state).where(
-                    insured_visits.c.node == self.name, insured_visits.c.mdtrt_id == info["mdtrt_id"])).first():
+            if self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=info["mdtrt_id"]):
                 raise BusinessError("E4004", psn_no=person.psn_no, mdtrt_id=info["mdtrt_id"])
             try:  # admission does not need a filing: one may be made before discharge settlement
                 filing = self.filing_for(person, doc, info["mdtrtarea_admdvs"], ctx.now.date(), info["med_type"])
             except BusinessError:
                 filing = {}
-            conn.execute(insured_visits.insert().values(
-                node=self.name, mdtrt_id=info["mdtrt_id"], psn_no=person.psn_no,
+            self.store.q.new_insured_visit.run(
+                conn, node=self.name, mdtrt_id=info["mdtrt_id"], psn_no=person.psn_no,
                 treatment=info["mdtrtarea_admdvs"][:2] + "0000", state="registered",
-                doc={"fixmedins_code": info["fixmedins_code"], "med_type": info["med_type"]}, sim_time=ctx.now))
+                doc={"fixmedins_code": info["fixmedins_code"], "med_type": info["med_type"]}, sim_time=ctx.now)
             ctx.effect = {"mdtrt_id": info["mdtrt_id"]}
             ctx.output = {"result": {"mdtrt_id": info["mdtrt_id"], "trt_dcla_detl_sn": filing.get("sn") or None,
                                      "fil_type": filing.get("fil_type")}}
 
     def visit(self, conn: Connection, mdtrt_id: str) -> Any:
-        row = conn.execute(select(insured_visits).where(
-            insured_visits.c.node == self.name, insured_visits.c.mdtrt_id == mdtrt_id)).first()
+        row = self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
         if row is None:
             raise BusinessError("E4001", mdtrt_id=mdtrt_id)
         return row
 
     def set_visit(self, conn: Connection, mdtrt_id: str, state: str) -> None:
-        conn.execute(update(insured_visits).where(
-            insured_visits.c.node == self.name, insured_visits.c.mdtrt_id == mdtrt_id).values(state=state))
+        self.store.q.set_insured_visit.run(conn, state=state, k_node=self.name, k_mdtrt_id=mdtrt_id)
 
     async def cancel_admission(self, ctx: Context) -> None:
         data = ctx.input["data"]
@@ -289,11 +285,11 @@ class InsuredNode(Node):
             self.save(conn, person.psn_no, version, doc)
             key = f"{ctx.msgid}#again" if self.faults.mutant("pay-twice-on-retry") and conn.execute(
                 select(insured_settlements.c.msgid).where(insured_settlements.c.msgid == ctx.msgid)).first() else ctx.msgid
-            conn.execute(insured_settlements.insert().values(
-                node=self.name, msgid=key, setl_id=s["setl_id"], kind="settle", mdtrt_id=s["mdtrt_id"],
+            self.store.q.insured_book.run(
+                conn, node=self.name, msgid=key, setl_id=s["setl_id"], kind="settle", mdtrt_id=s["mdtrt_id"],
                 psn_no=person.psn_no, year=ctx.now.year, setting=setting, fund=_cents(result.fund_pay_sumamt),
                 acct=_cents(result.acct_pay), status="active", sim_time=ctx.now,
-                doc={"usage": _usage_doc(result.usage), "answer": ctx.output}))
+                doc={"usage": _usage_doc(result.usage), "answer": ctx.output})
             self.set_visit(conn, s["mdtrt_id"], "settled")
             ctx.effect = {"setl_id": s["setl_id"]}
 
@@ -410,13 +406,13 @@ class InsuredNode(Node):
     async def file(self, ctx: Context) -> None:
         info = ctx.input["fileinfo"]
         person = self.person(info["psn_no"])
+        sn = identity.filing_sn(self.admdvs, ctx.msgid, self.filing_sn())
         with ctx.answer() as conn:
             version, doc = self.state(conn, person.psn_no)
             if doc["insu_stas"] != "1":
                 raise BusinessError("E3006", psn_no=person.psn_no)
             if any(f["status"] == "1" and f["mdtrtarea"] == info["mdtrtarea_admdvs"] for f in doc["filings"]):
                 raise BusinessError("E3008", psn_no=person.psn_no)
-            sn = identity.filing_sn(self.admdvs, ctx.msgid, self.filing_sn())
             doc["filings"].append({"sn": sn, "fil_type": info["fil_type"], "mdtrtarea": info["mdtrtarea_admdvs"],
                                    "begndate": info["begndate"], "enddate": info.get("enddate") or None, "status": "1"})
             self.save(conn, person.psn_no, version, doc)
@@ -431,11 +427,11 @@ class InsuredNode(Node):
     async def change_filing(self, ctx: Context) -> None:
         data = ctx.input["data"]
         person = self.person(data["psn_no"])
+        sn = identity.filing_sn(self.admdvs, ctx.msgid, self.filing_sn())
         with ctx.answer() as conn:
             version, doc = self.state(conn, person.psn_no)
             old = self._filing(doc, data["trt_dcla_detl_sn"])
             old["status"] = "2"
-            sn = identity.filing_sn(self.admdvs, ctx.msgid, self.filing_sn())
             doc["filings"].append({**old, "sn": sn, "status": "1",
                                    **{k: data[v] for k, v in (("mdtrtarea", "mdtrtarea_admdvs"), ("begndate", "begndate"),
                                                               ("enddate", "enddate")) if data.get(v)}})

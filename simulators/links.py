@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+import orjson
 
 from yidi.specs import envelope, transport
 from yidi.specs.model import Spec
@@ -46,7 +47,8 @@ class HttpLink:
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
         try:
-            r = await self.client.post(f"{self.base}/{infno}", json=message, headers=dict(headers))
+            r = await self.client.post(f"{self.base}/{infno}", content=orjson.dumps(message),
+                                       headers={**headers, "content-type": "application/json"})
         except httpx.HTTPError as e:
             raise Unreachable(f"{self.name}: {e!r}") from e
         try:
@@ -59,8 +61,9 @@ class Peer:
     """A node as another node calls it, with the caller's credentials."""
 
     def __init__(self, link: Link, spec: Spec, account: Account, *, name: str, admdvs: str, clock: Clock,
-                 faults: Faults, caller: str) -> None:
+                 faults: Faults, caller: str, store: Store) -> None:
         self.link, self.spec, self.account, self.clock, self.faults = link, spec, account, clock, faults
+        self.store = store
         self.sender_name, self.sender_admdvs, self.caller = name, admdvs, caller
         self.msgids = envelope.MsgIds(account.code)
 
@@ -75,6 +78,7 @@ class Peer:
     async def send(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """The answer's envelope, or Unreachable. Duplicate delivery (a fault) sends it twice."""
         infno = str(message["infno"])
+        await self.store.durable()  # what the call depends on is committed before it leaves
         if self.link.name == "hub" and self.faults.take("hub-outage", "hub", infno):
             raise Unreachable("hub: outage (fault)")
         answer = await self._post(infno, message)

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from yidi.specs import lifecycle
 from yidi.specs.model import Machine, Spec
@@ -31,7 +31,7 @@ from .faults import Faults
 from .gateway import BusinessError, Context, Node, Relayed
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
-from .store import Store, cents, messages, seen_persons, settlements, signins, visits
+from .store import Store, cents, messages, settlements, signins, visits
 from .topology import Account, Hospital, Province, Topology
 
 log = logging.getLogger("yidi.simulators")
@@ -143,7 +143,7 @@ class TreatmentNode(Node):
         return self.spec.machines[kind.machine]
 
     def load(self, conn: Connection, ctx: Context, mdtrt_id: str) -> Visit:
-        row = conn.execute(select(visits).where(visits.c.node == self.name, visits.c.mdtrt_id == mdtrt_id)).first()
+        row = self.store.q.visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
         if row is None:
             raise BusinessError("E4001", mdtrt_id=mdtrt_id)
         if row.fixmedins_code != ctx.message["fixmedins_code"]:
@@ -172,10 +172,9 @@ class TreatmentNode(Node):
             before = visit.doc.pop("pending", {}).get("before", visit.state)
         if infno:
             visit.doc["history"].append([infno, before, state])
-        done = conn.execute(update(visits).where(
-            visits.c.node == self.name, visits.c.mdtrt_id == visit.mdtrt_id, visits.c.version == visit.version,
-        ).values(state=state, version=visit.version + 1, doc=visit.doc))
-        if done.rowcount != 1:
+        done = self.store.q.save_visit.run(conn, state=state, version=visit.version + 1, doc=visit.doc,
+                                           k_node=self.name, k_mdtrt_id=visit.mdtrt_id, k_version=visit.version)
+        if done != 1:
             raise BusinessError("E6005", mdtrt_id=visit.mdtrt_id)
         visit.state, visit.version = state, visit.version + 1
 
@@ -221,8 +220,8 @@ class TreatmentNode(Node):
         data = ctx.input["signIn"]
         sign_no = self.new_id(ctx.now)
         with ctx.answer() as conn:
-            conn.execute(signins.insert().values(node=self.name, sign_no=sign_no, fixmedins_code=ctx.account.code,
-                                                 opter_no=data["opter_no"], signed_out=False, sim_time=ctx.now))
+            self.store.q.sign_in.run(conn, node=self.name, sign_no=sign_no, fixmedins_code=ctx.account.code,
+                                     opter_no=data["opter_no"], signed_out=False, sim_time=ctx.now)
             ctx.output = {"signinoutb": {"sign_time": f"{ctx.now:%Y-%m-%d %H:%M:%S}", "sign_no": sign_no}}
 
     async def sign_out(self, ctx: Context) -> None:
@@ -257,14 +256,14 @@ class TreatmentNode(Node):
         output = await self.lookup(ctx, ctx.input["data"])
         psn_no = output["baseinfo"]["psn_no"]
         with ctx.answer() as conn:
-            conn.execute(delete(seen_persons).where(seen_persons.c.node == self.name, seen_persons.c.psn_no == psn_no))
-            conn.execute(seen_persons.insert().values(node=self.name, psn_no=psn_no, doc=output, sim_time=ctx.now))
+            self.store.q.unsee.run(conn, k_node=self.name, k_psn_no=psn_no)
+            self.store.q.see.run(conn, node=self.name, psn_no=psn_no, doc=output, sim_time=ctx.now)
             ctx.output = {k: output[k] for k in ("baseinfo", "insuinfo", "idetinfo") if k in output}
 
     def seen(self, conn: Connection, info: Mapping[str, Any]) -> dict[str, Any]:
         """The person as 1101 verified them; a card visit's card_sn must be that card's (R-CARD-01)."""
-        doc = conn.execute(select(seen_persons.c.doc).where(
-            seen_persons.c.node == self.name, seen_persons.c.psn_no == info["psn_no"])).scalar()
+        row = self.store.q.seen.first(conn, k_node=self.name, k_psn_no=info["psn_no"])
+        doc = row.doc if row else None
         if doc is None:
             raise BusinessError("E3011", psn_no=info["psn_no"])
         card = doc.get("cardinfo") or {}
@@ -315,10 +314,10 @@ class TreatmentNode(Node):
             "history": [[ctx.infno, "none", "registered"]], "filing": filing, "registration": notice["msgid"],
         }
         with ctx.answer() as conn:
-            conn.execute(visits.insert().values(
-                node=self.name, mdtrt_id=mdtrt_id, psn_no=info["psn_no"], fixmedins_code=hospital.code,
+            self.store.q.new_visit.run(
+                conn, node=self.name, mdtrt_id=mdtrt_id, psn_no=info["psn_no"], fixmedins_code=hospital.code,
                 insuplc_admdvs=insuplc, kind=kind.machine, state="registered", version=0, cross=cross, doc=doc,
-                sim_time=ctx.now))
+                sim_time=ctx.now)
             ctx.effect = {"mdtrt_id": mdtrt_id, "remote": notice["msgid"]}
             if cross and not filing.get("fil_type"):
                 ctx.warn_msg = "该人员未办理异地就医备案或备案不适用于本地，出院结算前须办理备案，否则不能直接结算"
@@ -523,12 +522,12 @@ class TreatmentNode(Node):
         s = output["setlinfo"]
         if kind == "settle":  # the items follow after the fact (事后传明细): an outbox the sender empties
             output = {**output, "details": "pending"}
-        conn.execute(settlements.insert().values(
-            node=self.name, msgid=ctx.msgid, setl_id=setl_id, kind=kind, mdtrt_id=visit.mdtrt_id,
+        self.store.q.book.run(
+            conn, node=self.name, msgid=ctx.msgid, setl_id=setl_id, kind=kind, mdtrt_id=visit.mdtrt_id,
             psn_no=visit.psn_no, fixmedins_code=visit.fixmedins_code, insuplc_admdvs=visit.insuplc_admdvs,
             infno=ctx.infno, medfee=cents(s["medfee_sumamt"]), fund=cents(s["fund_pay_sumamt"]),
             acct=cents(s["acct_pay"]), cash=cents(s.get("psn_cash_pay") or s.get("pdn_cash_pay") or 0),
-            status=status, cross=visit.cross, doc=dict(output), sim_time=ctx.now))
+            status=status, cross=visit.cross, doc=dict(output), sim_time=ctx.now)
 
     def active_settlement(self, conn: Connection, visit: Visit, setl_id: str) -> Any:
         row = conn.execute(select(settlements).where(

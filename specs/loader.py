@@ -236,6 +236,7 @@ def _transaction(
         output=nodes("output"),
         service_path=raw.get("service_path"),
         reversible=bool(raw.get("reversible", False)),
+        query=bool(raw.get("query", False)),
         yidi=bool(raw.get("yidi", False)),
         response_media=str(raw.get("response_media", "application/json")),
         errors=tuple(raw.get("errors", ())),

@@ -102,6 +102,7 @@ class Transaction:
     output: Mapping[str, Node]
     service_path: str | None = None
     reversible: bool = False
+    query: bool = False  # reads only: repeating it changes nothing (no idempotency record needed)
     yidi: bool = False  # defined by yidi (the province↔hub interface is not public)
     response_media: str = "application/json"
     errors: tuple[str, ...] = ()

@@ -173,7 +173,7 @@ def test_filing_before_discharge_settlement_allows_direct_settlement(served: Ser
     insured = served.sim.insured["510000"]
     peer = Peer(HttpLink("agency", f"{served.url}/prov/510000", served.sim.http), served.sim.spec, agency,
                 name="国家医保服务平台", admdvs="000000", clock=served.sim.clock, faults=served.sim.faults,
-                caller="agency")
+                caller="agency", store=served.sim.store)
     import asyncio
 
     async def file() -> dict[str, Any]:

@@ -1,0 +1,57 @@
+"""Group commit: units run on the serving loop share one commit, yet each stands or falls alone, and
+nothing is reported durable before another connection can read it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from yidi.simulators.store import Store, settings
+
+
+def _committed(url: str) -> dict[str, object]:
+    """What a separate connection (another process, after a crash) sees."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = {row.key: row.value for row in conn.execute(select(settings))}
+    engine.dispose()
+    return found
+
+
+def test_units_on_the_loop_share_one_commit_and_fail_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    statements: list[str] = []
+
+    async def serve() -> None:
+        store.group_commit(asyncio.get_running_loop())
+        store._conn().connection.dbapi_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+
+        async def unit(i: int) -> None:
+            if i == 2:
+                with pytest.raises(RuntimeError), store.begin() as conn:
+                    conn.execute(settings.insert().values(key="k2", value=2))
+                    raise RuntimeError("this unit fails")
+            else:
+                store.put_setting(f"k{i}", i)
+            assert _committed(url) == {}, "nothing is committed before the loop comes round"
+            await store.durable()
+            assert _committed(url).get(f"k{i}") == (None if i == 2 else i)
+
+        await asyncio.gather(*(unit(i) for i in range(4)))
+
+    asyncio.run(serve())
+    store.close()
+    assert _committed(url) == {"k0": 0, "k1": 1, "k3": 3}
+    assert statements.count("COMMIT") == 1
+
+
+def test_units_off_the_loop_commit_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    store.put_setting("k", 1)
+    assert _committed(url) == {"k": 1}
+    store.close()
