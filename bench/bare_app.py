@@ -12,8 +12,14 @@ from starlette.routing import Route
 
 async def answer(request: Request) -> JSONResponse:
     message = json.loads(await request.body())
-    return JSONResponse({"infcode": 0, "inf_refmsgid": "510000202611230900000000000001", "err_msg": None,
-                         "output": {"echo": message.get("msgid")}})
+    return JSONResponse(
+        {
+            "infcode": 0,
+            "inf_refmsgid": "510000202611230900000000000001",
+            "err_msg": None,
+            "output": {"echo": message.get("msgid")},
+        }
+    )
 
 
 app = Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])

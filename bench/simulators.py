@@ -22,9 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -34,8 +34,11 @@ LOCAL = {"510000": "P09", "500000": "P18", "610000": "P27", "330000": "P34", "11
 
 
 def pinned(core: str, *cmd: str) -> list[str]:
-    return ["taskset", "-c", core, *cmd] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 \
+    return (
+        ["taskset", "-c", core, *cmd]
+        if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
         else list(cmd)
+    )
 
 
 def wait(url: str) -> None:
@@ -59,16 +62,35 @@ def signatures(path: Path, senders: list[tuple[str, str]], count: int) -> None:
                 f.write(f"{i}\t{ts}\t{nonce}\t{sig}\n")
 
 
-def run_wrk(url: str, senders_file: Path, sigs_file: Path, seconds: int, connections: int) -> tuple[float, int]:
-    out = subprocess.run(pinned(CORE_LOAD, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s",
-                                str(HERE / "wrk.lua"), url, "--", str(senders_file), str(sigs_file)),
-                         capture_output=True, text=True, check=True)
+def run_wrk(
+    url: str, senders_file: Path, sigs_file: Path, seconds: int, connections: int
+) -> tuple[float, int]:
+    out = subprocess.run(
+        pinned(
+            CORE_LOAD,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(HERE / "wrk.lua"),
+            url,
+            "--",
+            str(senders_file),
+            str(sigs_file),
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
     not_ok = int(re.search(r"NOT-OK (\d+)", out.stdout).group(1))  # type: ignore[union-attr]
     return rate, not_ok
 
 
-def senders_for(roster: dict, infno: str, sign_nos: dict[str, str]) -> list[tuple[list[str], tuple[str, str]]]:
+def senders_for(
+    roster: dict, infno: str, sign_nos: dict[str, str]
+) -> list[tuple[list[str], tuple[str, str]]]:
     from yidi.specs import examples, loader
 
     spec = loader.load(roster["spec"])
@@ -76,19 +98,31 @@ def senders_for(roster: dict, infno: str, sign_nos: dict[str, str]) -> list[tupl
     for province in roster["provinces"]:
         person = next(p for p in roster["persons"] if p["key"] == LOCAL[province["admdvs"]])
         for h in province["hospitals"]:
-            msg = examples.request(spec, infno, fixmedins_code=h["fixmedins_code"], fixmedins_name=h["name"],
-                                   mdtrtarea_admvs=h["admdvs"], insuplc_admdvs="", sign_no=sign_nos[h["fixmedins_code"]],
-                                   msgid="@MSGID@")
+            msg = examples.request(
+                spec,
+                infno,
+                fixmedins_code=h["fixmedins_code"],
+                fixmedins_name=h["name"],
+                mdtrtarea_admvs=h["admdvs"],
+                insuplc_admdvs="",
+                sign_no=sign_nos[h["fixmedins_code"]],
+                msgid="@MSGID@",
+            )
             if infno == "1101":
                 msg["input"] = {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": person["certno"]}}
             head, tail = json.dumps(msg, ensure_ascii=False, separators=(",", ":")).split("@MSGID@")
-            rows.append(([h["fixmedins_code"], f"/gw/{province['admdvs']}/{infno}", h["paasid"], head, tail],
-                         (h["paasid"], h["secret"])))
+            rows.append(
+                (
+                    [h["fixmedins_code"], f"/gw/{province['admdvs']}/{infno}", h["paasid"], head, tail],
+                    (h["paasid"], h["secret"]),
+                )
+            )
     return rows
 
 
-def measure_messages(url: str, roster: dict, sign_nos: dict[str, str], infno: str, args: argparse.Namespace,
-                     work: Path) -> tuple[float, int]:
+def measure_messages(
+    url: str, roster: dict, sign_nos: dict[str, str], infno: str, args: argparse.Namespace, work: Path
+) -> tuple[float, int]:
     rows = senders_for(roster, infno, sign_nos)
     senders_file, sigs_file = work / f"senders-{infno}.tsv", work / f"sigs-{infno}.tsv"
     senders_file.write_text("".join("\t".join(r) + "\n" for r, _ in rows), encoding="utf-8")
@@ -98,9 +132,22 @@ def measure_messages(url: str, roster: dict, sign_nos: dict[str, str], infno: st
 
 def serve(work: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     port = 18000 + secrets.randbelow(2000)
-    proc = subprocess.Popen(pinned(CORE_SERVER, sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db",
-                                   f"sqlite:///{work}/state-{port}.db", *extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        pinned(
+            CORE_SERVER,
+            sys.executable,
+            "-m",
+            "yidi",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{work}/state-{port}.db",
+            *extra,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -116,8 +163,11 @@ def sign_in_all(url: str, roster: dict) -> dict[str, str]:
     from yidi.specs import loader
 
     spec = loader.load(roster["spec"])
-    return {h["fixmedins_code"]: His(spec, Hospital.from_roster(h)).sign_in()
-            for p in roster["provinces"] for h in p["hospitals"]}
+    return {
+        h["fixmedins_code"]: His(spec, Hospital.from_roster(h)).sign_in()
+        for p in roster["provinces"]
+        for h in p["hospitals"]
+    }
 
 
 EPISODE_DRIVER = r"""
@@ -158,8 +208,12 @@ print(json.dumps({"episodes": len(done), "seconds": time.monotonic() - start, "f
 
 
 def measure_episodes(url: str, seconds: int, workers: int) -> dict:
-    out = subprocess.run(pinned(CORE_LOAD, sys.executable, "-c", EPISODE_DRIVER, url, str(seconds), str(workers)),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        pinned(CORE_LOAD, sys.executable, "-c", EPISODE_DRIVER, url, str(seconds), str(workers)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -170,11 +224,16 @@ def ledger(db: Path) -> dict[str, int]:
 
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        count = lambda table, *where: conn.execute(select(func.count()).select_from(table).where(*where)).scalar()  # noqa: E731
-        return {"treatment": count(settlements, settlements.c.kind == "settle"),
-                "insured": count(insured_settlements, insured_settlements.c.kind == "settle"),
-                "hub": count(hub_records), "half_done": count(visits, visits.c.state.in_(
-                    ["settling", "cancelling", "reversing"]))}
+
+        def count(table: Any, *where: Any) -> int:
+            return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+        return {
+            "treatment": count(settlements, settlements.c.kind == "settle"),
+            "insured": count(insured_settlements, insured_settlements.c.kind == "settle"),
+            "hub": count(hub_records),
+            "half_done": count(visits, visits.c.state.in_(["settling", "cancelling", "reversing"])),
+        }
 
 
 def main() -> None:
@@ -189,15 +248,29 @@ def main() -> None:
     results = {}
 
     port = 17000 + secrets.randbelow(900)
-    bare = subprocess.Popen(pinned(CORE_SERVER, sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
-                                   "--log-level", "warning"), cwd=HERE)
+    bare = subprocess.Popen(
+        pinned(
+            CORE_SERVER,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ),
+        cwd=HERE,
+    )
     try:
         wait(f"http://127.0.0.1:{port}/x")
         dummy = [["H00000000000", "/gw/x/1101", "p", '{"msgid":"', '"}']]
         senders_file, sigs_file = work / "bare.tsv", work / "bare-sigs.tsv"
         senders_file.write_text("\t".join(dummy[0]) + "\n")
         signatures(sigs_file, [("p", "s")], args.seconds * 40000)
-        results["bare"] = run_wrk(f"http://127.0.0.1:{port}", senders_file, sigs_file, args.seconds, args.connections)
+        results["bare"] = run_wrk(
+            f"http://127.0.0.1:{port}", senders_file, sigs_file, args.seconds, args.connections
+        )
     finally:
         bare.terminate()
 
@@ -224,14 +297,19 @@ def main() -> None:
     print(f"one server core, wrk on the other; {args.connections} connections, {args.seconds} s each")
     print(f"{'what':44} {'req/s':>9} {'× bare':>7}  not ok")
     print(f"{'bare ASGI endpoint (parse JSON, answer)':44} {bare_rate:9.0f} {1:7.2f}  {results['bare'][1]}")
-    for infno, title in (("9001", "9001 sign-in (writes state)"), ("1101", "1101 person info (via insured, in-process)")):
+    for infno, title in (
+        ("9001", "9001 sign-in (writes state)"),
+        ("1101", "1101 person info (via insured, in-process)"),
+    ):
         rate, not_ok = results[infno]
         print(f"{'full stack: ' + title:44} {rate:9.0f} {rate / bare_rate:7.2f}  {not_ok}")
     rate = episodes["episodes"] / episodes["seconds"]
-    print(f"cross-province inpatient episodes/s ({args.workers} HIS threads, 9 calls each): {rate:.1f}"
-          f"  (failed {episodes['failures']} {episodes['failed']})")
-    print(f"ledger after the episodes: {books}"
-          f"  {'OK' if books['treatment'] == books['insured'] == books['hub'] and not books['half_done'] else 'MISMATCH'}")
+    print(
+        f"cross-province inpatient episodes/s ({args.workers} HIS threads, 9 calls each): {rate:.1f}"
+        f"  (failed {episodes['failures']} {episodes['failed']})"
+    )
+    consistent = books["treatment"] == books["insured"] == books["hub"] and not books["half_done"]
+    print(f"ledger after the episodes: {books}  {'OK' if consistent else 'MISMATCH'}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -23,13 +23,22 @@ def _pairs(base: dict[str, Node], wire: dict[str, Node]) -> list[tuple[Node, Nod
 class Adapter:
     def __init__(self, base: Spec, wire: Spec) -> None:
         self.identity = base is wire or base.ref == wire.ref
-        self.plan = {} if self.identity else {
-            (infno, direction): [(b, w) for b, w in _pairs(dict(t.nodes(direction)),
-                                                                dict(wire.transactions[infno].nodes(direction)))
-                                  if (b.name, b.flat) != (w.name, w.flat)]
-            for infno, t in base.transactions.items() if infno in wire.transactions
-            for direction in ("input", "output")
-        }
+        self.plan = (
+            {}
+            if self.identity
+            else {
+                (infno, direction): [
+                    (b, w)
+                    for b, w in _pairs(
+                        dict(t.nodes(direction)), dict(wire.transactions[infno].nodes(direction))
+                    )
+                    if (b.name, b.flat) != (w.name, w.flat)
+                ]
+                for infno, t in base.transactions.items()
+                if infno in wire.transactions
+                for direction in ("input", "output")
+            }
+        )
 
     def to_base(self, infno: str, direction: str, body: Any) -> Any:
         changes = self.plan.get((infno, direction))

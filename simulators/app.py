@@ -86,13 +86,24 @@ class Simulation:
             if not self.serves(f"province:{admdvs}"):
                 continue
             own = {**insured_accounts, province.platform.paasid: province.platform}
-            self.insured[admdvs] = InsuredNode(province, self.topology, self.spec, self.spec, self.store, self.clock,
-                                               self.faults, own)
-            self.treatment[admdvs] = TreatmentNode(province, self.topology, self.spec, self.wire, self.store,
-                                                   self.clock, self.faults, self.insured[admdvs])
+            self.insured[admdvs] = InsuredNode(
+                province, self.topology, self.spec, self.spec, self.store, self.clock, self.faults, own
+            )
+            self.treatment[admdvs] = TreatmentNode(
+                province,
+                self.topology,
+                self.spec,
+                self.wire,
+                self.store,
+                self.clock,
+                self.faults,
+                self.insured[admdvs],
+            )
         if self.serves("hub"):
             platforms = {p.platform.paasid: p.platform for p in self.topology.provinces.values()}
-            self.hub = HubNode(self.topology, self.spec, self.spec, self.store, self.clock, self.faults, platforms)
+            self.hub = HubNode(
+                self.topology, self.spec, self.spec, self.store, self.clock, self.faults, platforms
+            )
         self._wire_links(accounts)
 
     def serves(self, name: str) -> bool:
@@ -108,22 +119,41 @@ class Simulation:
 
     def _wire_links(self, accounts: Mapping[str, Any]) -> None:
         def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
-            return Peer(link, self.spec, account, name=name, admdvs=admdvs, clock=self.clock, faults=self.faults,
-                        caller=caller, store=self.store)
+            return Peer(
+                link,
+                self.spec,
+                account,
+                name=name,
+                admdvs=admdvs,
+                clock=self.clock,
+                faults=self.faults,
+                caller=caller,
+                store=self.store,
+            )
 
         for admdvs, node in self.treatment.items():
             platform = self.topology.provinces[admdvs].platform
             name = self.topology.provinces[admdvs].name + "医保信息平台"
-            node.own = peer(LocalLink(f"insured:{admdvs}", lambda n=self.insured[admdvs]: n), platform, name, admdvs,
-                            node.name)
+            node.own = peer(
+                self.link(f"insured:{admdvs}", self.insured[admdvs]),
+                platform,
+                name,
+                admdvs,
+                node.name,
+            )
             node.hub = peer(self.link("hub", self.hub), platform, name, admdvs, node.name)
         if self.hub is not None:
             for admdvs in self.topology.provinces:
                 target = self.insured.get(admdvs)
-                link = self.link(f"province:{admdvs}", target) if target or f"province:{admdvs}" in self.options.peers \
+                link = (
+                    self.link(f"province:{admdvs}", target)
+                    if target or f"province:{admdvs}" in self.options.peers
                     else None
+                )
                 if link is not None:
-                    self.hub.peers[admdvs] = peer(link, self.topology.hub, "国家异地就医结算系统", "000000", "hub")
+                    self.hub.peers[admdvs] = peer(
+                        link, self.topology.hub, "国家异地就医结算系统", "000000", "hub"
+                    )
 
     # ── serving ────────────────────────────────────────────────────
 
@@ -135,8 +165,10 @@ class Simulation:
 
     async def housekeeping(self) -> dict[str, int]:
         """What the platforms do in the background: reverse stranded claims, send details after the fact."""
-        return {"recovered": await self.recover(),
-                "details_sent": sum([await node.send_details() for node in self.treatment.values()])}
+        return {
+            "recovered": await self.recover(),
+            "details_sent": sum([await node.send_details() for node in self.treatment.values()]),
+        }
 
     def roster(self) -> dict[str, Any]:
         return roster(self.topology, self.options.base_url, self.wire)
@@ -147,7 +179,9 @@ class Simulation:
         async def reply(answer: Answer) -> Response:
             if answer.body is None:
                 return Response(status_code=answer.status)
-            return Response(orjson.dumps(answer.body), status_code=answer.status, media_type="application/json")
+            return Response(
+                orjson.dumps(answer.body), status_code=answer.status, media_type="application/json"
+            )
 
         async def gateway(request: Request) -> Response:
             node = self.treatment.get(request.path_params["province"])
@@ -160,14 +194,17 @@ class Simulation:
         async def hub(request: Request) -> Response:
             if self.hub is None:
                 return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
-            return await reply(await self.hub.handle(request.headers, await request.body(),
-                                                     request.path_params["infno"]))
+            return await reply(
+                await self.hub.handle(request.headers, await request.body(), request.path_params["infno"])
+            )
 
         async def province(request: Request) -> Response:
             node = self.insured.get(request.path_params["province"])
             if node is None:
                 return JSONResponse({"detail": "no such province"}, status_code=404)
-            return await reply(await node.handle(request.headers, await request.body(), request.path_params["infno"]))
+            return await reply(
+                await node.handle(request.headers, await request.body(), request.path_params["infno"])
+            )
 
         async def card(request: Request) -> Response:
             person = self.topology.person(request.path_params["key"])
@@ -179,28 +216,57 @@ class Simulation:
             return JSONResponse(self.roster())
 
         async def health(request: Request) -> Response:
-            return JSONResponse({"status": "ok", "spec": self.wire.ref, "nodes": sorted(
-                [*(n.name for n in self.treatment.values()), *(n.name for n in self.insured.values()),
-                 *(["hub"] if self.hub else [])]), "clock": self.clock.state(), **self.faults.state()})
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "spec": self.wire.ref,
+                    "nodes": sorted(
+                        [
+                            *(n.name for n in self.treatment.values()),
+                            *(n.name for n in self.insured.values()),
+                            *(["hub"] if self.hub else []),
+                        ]
+                    ),
+                    "clock": self.clock.state(),
+                    **self.faults.state(),
+                }
+            )
 
         async def clock(request: Request) -> Response:
             if request.method == "POST":
-                body = await request.json()
-                if "set" in body:
-                    self.clock.set(datetime.fromisoformat(body["set"]), freeze=bool(body.get("freeze")))
-                if "advance_seconds" in body:
-                    self.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
+                try:
+                    body = orjson.loads(await request.body())
+                    when = datetime.fromisoformat(body["set"]) if "set" in body else None
+                    step = (
+                        timedelta(seconds=float(body["advance_seconds"]))
+                        if "advance_seconds" in body
+                        else None
+                    )
+                except (ValueError, TypeError) as e:
+                    return JSONResponse(
+                        {
+                            "detail": 'want {"set": "2026-12-31T23:59:00", "freeze": false} or '
+                            f'{{"advance_seconds": 86400}}: {e}'
+                        },
+                        status_code=400,
+                    )
+                if when is not None:
+                    self.clock.set(when, freeze=bool(body.get("freeze")))
+                if step is not None:
+                    self.clock.advance(step)
                 self.save_clock()
+                await self.store.durable()
             return JSONResponse(self.clock.state())
 
         async def faults(request: Request) -> Response:
             if request.method == "POST":
-                body = await request.json()
                 try:
-                    self.faults = self._set_faults(body)
-                except ValueError as e:
+                    self.faults = self._set_faults(orjson.loads(await request.body()))
+                except (ValueError, TypeError, AttributeError) as e:
                     return JSONResponse({"detail": str(e)}, status_code=400)
-            return JSONResponse({**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}})
+            return JSONResponse(
+                {**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}}
+            )
 
         async def flush(request: Request) -> Response:
             return JSONResponse(await self.housekeeping())
@@ -225,30 +291,41 @@ class Simulation:
             await self.http.aclose()
             self.store.close()
 
-        return Starlette(routes=[
-            Route("/gw/{province}/{path:path}", gateway, methods=["POST"]),
-            Route("/hub/{infno}", hub, methods=["POST"]),
-            Route("/prov/{province}/{infno}", province, methods=["POST"]),
-            Route("/cards/{key}", card),
-            Route("/admin/roster", admin_roster),
-            Route("/admin/health", health),
-            Route("/admin/clock", clock, methods=["GET", "POST"]),
-            Route("/admin/faults", faults, methods=["GET", "POST"]),
-            Route("/admin/flush", flush, methods=["POST"]),
-        ], lifespan=lifespan)
+        return Starlette(
+            routes=[
+                Route("/gw/{province}/{path:path}", gateway, methods=["POST"]),
+                Route("/hub/{infno}", hub, methods=["POST"]),
+                Route("/prov/{province}/{infno}", province, methods=["POST"]),
+                Route("/cards/{key}", card),
+                Route("/admin/roster", admin_roster),
+                Route("/admin/health", health),
+                Route("/admin/clock", clock, methods=["GET", "POST"]),
+                Route("/admin/faults", faults, methods=["GET", "POST"]),
+                Route("/admin/flush", flush, methods=["POST"]),
+            ],
+            lifespan=lifespan,
+        )
 
     def _set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""
-        new = Faults([Fault.parse(f) if isinstance(f, str) else Fault(**f) for f in body.get("faults", [])],
-                     set(body.get("mutants", [])))
+        new = Faults(
+            [Fault.parse(f) if isinstance(f, str) else Fault(**f) for f in body.get("faults", [])],
+            set(body.get("mutants", [])),
+        )
         self.faults.faults, self.faults.mutants = new.faults, new.mutants
         return self.faults
 
 
 def read_card(person: topology.Person) -> dict[str, Any]:
     """What a card reader gives a HIS: the card, the holder, the e-voucher token."""
-    return {"cardno": person.card.cardno, "card_sn": person.card.card_sn, "certno": person.certno,
-            "psn_name": person.name, "admdvs": person.card.admdvs, "ectoken": identity.ectoken(person.psn_no)}
+    return {
+        "cardno": person.card.cardno,
+        "card_sn": person.card.card_sn,
+        "certno": person.certno,
+        "psn_name": person.name,
+        "admdvs": person.card.admdvs,
+        "ectoken": identity.ectoken(person.psn_no),
+    }
 
 
 def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
@@ -258,20 +335,53 @@ def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
         "topology": t.name,
         "spec": spec.ref,
         "hub": {"url": f"{base}/hub", "code": t.hub.code},
-        "provinces": [{
-            "admdvs": p.admdvs, "name": p.name, "regions": dict(p.regions), "insured_url": f"{base}/prov/{p.admdvs}",
-            "hospitals": [{"fixmedins_code": h.code, "name": h.name, "hosp_lv": h.hosp_lv, "admdvs": h.admdvs,
-                           "gateway": f"{base}/gw/{p.admdvs}", "paasid": h.paasid, "secret": h.secret}
-                          for h in p.hospitals.values()],
-        } for p in t.provinces.values()],
-        "persons": [{
-            "key": p.key, "psn_no": p.psn_no, "name": p.name, "certno": p.certno, "gend": p.gend,
-            "brdy": p.brdy.isoformat(), "insuplc_admdvs": p.insuplc_admdvs, "insutype": p.insutype,
-            "psn_type": p.psn_type, "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn,
-                                            "status": p.card.status},
-            "ectoken": identity.ectoken(p.psn_no),
-            "filings": [{"sn": f.sn, "fil_type": f.fil_type, "mdtrtarea": f.mdtrtarea, "begndate": str(f.begndate),
-                         "enddate": str(f.enddate) if f.enddate else None, "status": f.status} for f in p.filings],
-            "scenario": p.scenario,
-        } for p in t.persons.values()],
+        "provinces": [
+            {
+                "admdvs": p.admdvs,
+                "name": p.name,
+                "regions": dict(p.regions),
+                "insured_url": f"{base}/prov/{p.admdvs}",
+                "hospitals": [
+                    {
+                        "fixmedins_code": h.code,
+                        "name": h.name,
+                        "hosp_lv": h.hosp_lv,
+                        "admdvs": h.admdvs,
+                        "gateway": f"{base}/gw/{p.admdvs}",
+                        "paasid": h.paasid,
+                        "secret": h.secret,
+                    }
+                    for h in p.hospitals.values()
+                ],
+            }
+            for p in t.provinces.values()
+        ],
+        "persons": [
+            {
+                "key": p.key,
+                "psn_no": p.psn_no,
+                "name": p.name,
+                "certno": p.certno,
+                "gend": p.gend,
+                "brdy": p.brdy.isoformat(),
+                "insuplc_admdvs": p.insuplc_admdvs,
+                "insutype": p.insutype,
+                "psn_type": p.psn_type,
+                "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "status": p.card.status},
+                "ectoken": identity.ectoken(p.psn_no),
+                "filings": [
+                    {
+                        "sn": f.sn,
+                        "fil_type": f.fil_type,
+                        "mdtrtarea": f.mdtrtarea,
+                        "begndate": str(f.begndate),
+                        "enddate": str(f.enddate) if f.enddate else None,
+                        "status": f.status,
+                    }
+                    for f in p.filings
+                ],
+                "scenario": p.scenario,
+            }
+            for p in t.persons.values()
+        ],
     }

@@ -91,7 +91,9 @@ def settle(policy: Policy, claim: Claim, *, retired: bool, used: Usage, balance:
     pool_room = max(ZERO, benefit.annual_cap - used.pool)
     uncapped = money(eligible * ratio)
     pool = min(uncapped, pool_room)
-    notes.append(f"起付线{benefit.deductible[claim.dedc_level]}，本次{dedc}；统筹比例{ratio}；统筹可支付{pool_room}")
+    notes.append(
+        f"起付线{benefit.deductible[claim.dedc_level]}，本次{dedc}；统筹比例{ratio}；统筹可支付{pool_room}"
+    )
     over_cap = ZERO  # the part of the eligible amount the capped pool no longer covers
     if pool < uncapped:
         over_cap = eligible - money(pool / ratio)

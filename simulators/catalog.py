@@ -37,8 +37,12 @@ class Split:
         return self.fulamt_ownpay + self.overlmt + self.preselfpay + self.inscp
 
     def __add__(self, other: Split) -> Split:
-        return Split(self.fulamt_ownpay + other.fulamt_ownpay, self.overlmt + other.overlmt,
-                     self.preselfpay + other.preselfpay, self.inscp + other.inscp)
+        return Split(
+            self.fulamt_ownpay + other.fulamt_ownpay,
+            self.overlmt + other.overlmt,
+            self.preselfpay + other.preselfpay,
+            self.inscp + other.inscp,
+        )
 
     def __neg__(self) -> Split:
         return Split(-self.fulamt_ownpay, -self.overlmt, -self.preselfpay, -self.inscp)

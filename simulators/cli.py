@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -29,29 +32,52 @@ def _peers(values: list[str]) -> dict[str, str]:
     pairs = [v.split("=", 1) for v in values]
     if any(len(p) != 2 for p in pairs):
         raise typer.BadParameter("--peer takes NAME=URL, e.g. hub=http://10.0.0.5:8000/hub")
-    return dict(pairs)  # type: ignore[arg-type]
+    return dict(pairs)
 
 
 def serve(
     topology: TopologyFile = None,
-    db: Annotated[str, typer.Option(help="SQLAlchemy URL: sqlite:///file.db (default) or postgresql+psycopg://…")]
-    = "sqlite:///yidi-state.db",
+    db: Annotated[
+        str, typer.Option(help="SQLAlchemy URL: sqlite:///file.db (default) or postgresql+psycopg://…")
+    ] = "sqlite:///yidi-state.db",
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    spec: Annotated[str | None, typer.Option("--spec", help="Version and profile on the wire, e.g. V1.0+guangzhou.")]
-    = None,
-    fault: Annotated[list[str], typer.Option("--fault", help="NAME[:SCOPE][=VALUE][*TIMES]; see yidi mutants.")] = [],  # noqa: B006
-    mutant: Annotated[list[str], typer.Option("--mutant", help="A deliberately wrong behaviour; see yidi mutants.")] = [],  # noqa: B006
-    only: Annotated[list[str], typer.Option("--only", help="Serve only these nodes: hub, province:510000.")] = [],  # noqa: B006
-    peer: Annotated[list[str], typer.Option("--peer", help="Where a node not served here is: NAME=URL.")] = [],  # noqa: B006
-    clock: Annotated[datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")] = None,
+    spec: Annotated[
+        str | None, typer.Option("--spec", help="Version and profile on the wire, e.g. V1.0+guangzhou.")
+    ] = None,
+    fault: Annotated[
+        list[str], typer.Option("--fault", help="NAME[:SCOPE][=VALUE][*TIMES]; see yidi mutants.")
+    ] = [],  # noqa: B006
+    mutant: Annotated[
+        list[str], typer.Option("--mutant", help="A deliberately wrong behaviour; see yidi mutants.")
+    ] = [],  # noqa: B006
+    only: Annotated[
+        list[str], typer.Option("--only", help="Serve only these nodes: hub, province:510000.")
+    ] = [],  # noqa: B006
+    peer: Annotated[
+        list[str], typer.Option("--peer", help="Where a node not served here is: NAME=URL.")
+    ] = [],  # noqa: B006
+    clock: Annotated[
+        datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")
+    ] = None,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
-        sim = Simulation(Options(topology=topology, db=db, spec=spec, faults=fault, mutants=mutant, only=only,
-                                 peers=_peers(peer), clock=clock, base_url=base_url))
+        sim = Simulation(
+            Options(
+                topology=topology,
+                db=db,
+                spec=spec,
+                faults=fault,
+                mutants=mutant,
+                only=only,
+                peers=_peers(peer),
+                clock=clock,
+                base_url=base_url,
+            )
+        )
     except ValueError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
@@ -59,12 +85,68 @@ def serve(
     err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {db}")
     for p in r["provinces"]:
         if sim.serves(f"province:{p['admdvs']}"):
-            err.print(f"  {p['name']:6} hospitals → {p['hospitals'][0]['gateway']}/{{infno}}  insured → {p['insured_url']}")
+            gateway = p["hospitals"][0]["gateway"]
+            err.print(f"  {p['name']:6} hospitals → {gateway}/{{infno}}  insured → {p['insured_url']}")
     if sim.hub:
         err.print(f"  国家平台 hub → {r['hub']['url']}/{{infno}}")
-    err.print(f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
-              f"faults {sim.faults.state()}")
+    err.print(
+        f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
+        f"faults {sim.faults.state()}"
+    )
     uvicorn.run(sim.app(), host=host, port=port, log_level="warning")
+
+
+def demo(
+    url: Annotated[
+        str | None, typer.Option(help="Simulators already running here; default: start them.")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="State for the simulators started here; default: a fresh SQLite file in a temporary folder."
+        ),
+    ] = None,
+    stay: Annotated[
+        bool, typer.Option("--serve", help="Keep serving after the demo (Ctrl-C stops).")
+    ] = False,
+) -> None:
+    """A first joint test: cross-province and local episodes, a retry, a cancellation, refusals; over HTTP."""
+    from .background import serving
+    from .demo import Demo, Outcome
+
+    def show(outcome: Outcome) -> None:
+        mark = "[green]✔[/green]" if outcome.passed else "[red]✘[/red]"
+        out.print(f" {mark} {outcome.title} · {outcome.person} @ {outcome.hospital}\n     {outcome.detail}")
+
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="yidi-demo-"))
+            served = stack.enter_context(serving(Options(db=db or f"sqlite:///{folder}/state.db")))
+            url, t = served.url, served.sim.topology
+            out.print(f"yidi simulators serving at {url} (roster: {url}/admin/roster)")
+        else:
+            t = topology_module.load()
+        with out.status("joint test running…"):
+            outcomes = Demo(url, t).run(show)
+        first = next((o.episode for o in outcomes if o.episode is not None), None)
+        if first is not None:
+            table = Table(
+                title=f"messages of the first episode · mdtrt_id {first.mdtrt_id}", title_justify="left"
+            )
+            for column in ("infno", "msgid", "infcode", "ms"):
+                table.add_column(column)
+            for r in first.replies:
+                table.add_row(r.infno, r.msgid, str(r.infcode), f"{r.seconds * 1000:.0f}")
+            out.print(table)
+        passed = sum(o.passed for o in outcomes)
+        colour = "green" if passed == len(outcomes) else "red"
+        out.print(f"[{colour}]{passed}/{len(outcomes)} scenarios as expected[/{colour}]")
+        if stay:
+            out.print(f"serving at {url}; Ctrl-C stops")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    if passed != len(outcomes):
+        raise typer.Exit(1)
 
 
 def roster_command(
@@ -85,16 +167,32 @@ def roster_command(
         hospitals.add_column(column, no_wrap=True)
     for p in data["provinces"]:
         for h in p["hospitals"]:
-            hospitals.add_row(p["name"], h["fixmedins_code"], h["name"], h["hosp_lv"], h["admdvs"], h["gateway"],
-                              h["paasid"])
+            hospitals.add_row(
+                p["name"],
+                h["fixmedins_code"],
+                h["name"],
+                h["hosp_lv"],
+                h["admdvs"],
+                h["gateway"],
+                h["paasid"],
+            )
     out.print(hospitals)
     persons = Table(title="测试人员 test persons (真人真卡)", title_justify="left")
     for column in ("key", "name", "insured", "insutype", "psn_type", "card", "scenario"):
         persons.add_column(column, no_wrap=column != "scenario", overflow="fold")
     for person in data["persons"]:
-        card = person["card"]["cardno"] + ("" if person["card"]["status"] == "1" else f" (状态{person['card']['status']})")
-        persons.add_row(person["key"], person["name"], person["insuplc_admdvs"], person["insutype"],
-                        person["psn_type"], card, person["scenario"])
+        card = person["card"]["cardno"] + (
+            "" if person["card"]["status"] == "1" else f" (状态{person['card']['status']})"
+        )
+        persons.add_row(
+            person["key"],
+            person["name"],
+            person["insuplc_admdvs"],
+            person["insutype"],
+            person["psn_type"],
+            card,
+            person["scenario"],
+        )
     out.print(persons)
 
 
@@ -114,14 +212,18 @@ def mutants() -> None:
     out.print(table)
 
 
-his = typer.Typer(help="Act as a hospital's HIS against a gateway (yidi's or a real one).", no_args_is_help=True)
+his = typer.Typer(
+    help="Act as a hospital's HIS against a gateway (yidi's or a real one).", no_args_is_help=True
+)
 
 
 @his.command("episode")
 def his_episode(
     person: Annotated[str, typer.Option(help="Roster key of the test person, e.g. P01.")],
     hospital: Annotated[str, typer.Option(help="fixmedins_code of the hospital to act as.")],
-    url: Annotated[str, typer.Option(help="Where the simulators are (roster and cards).")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str, typer.Option(help="Where the simulators are (roster and cards).")
+    ] = "http://127.0.0.1:8000",
     lines: Annotated[int, typer.Option(help="Fee lines to upload.")] = 20,
     batch: Annotated[int, typer.Option(help="Lines per 2301.")] = 10,
 ) -> None:
@@ -132,23 +234,29 @@ def his_episode(
 
     with httpx.Client(timeout=30) as client:
         data = client.get(f"{url}/admin/roster").json()
-        entry = next((h for p in data["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == hospital), None)
+        entry = next(
+            (h for p in data["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == hospital), None
+        )
         if entry is None:
             err.print(f"[red]no hospital {hospital} in the roster[/red]")
             raise typer.Exit(2)
         card = client.get(f"{url}/cards/{person}").json()
         spec = loader.load(data["spec"])
-        province = next(p for p in data["provinces"] if any(h["fixmedins_code"] == hospital for h in p["hospitals"]))
+        province = next(
+            p for p in data["provinces"] if any(h["fixmedins_code"] == hospital for h in p["hospitals"])
+        )
         t = topology_module.load()
         catalog = list(t.provinces[province["admdvs"]].catalog.values())
-        items = [(e.item.code, 1 + i % 3, float(e.item.price)) for i, e in
-                 enumerate(catalog[i % len(catalog)] for i in range(lines))]
+        items = [
+            (e.item.code, 1 + i % 3, float(e.item.price))
+            for i, e in enumerate(catalog[i % len(catalog)] for i in range(lines))
+        ]
         client_his = His(spec, Hospital.from_roster(entry), client=client)
         try:
             episode = client_his.inpatient_episode(card, items, batch=batch)
         except Refused as e:
-            for r in e.reply.request, e.reply.body:
-                err.print(json.dumps(r, ensure_ascii=False))
+            for sent in e.reply.request, e.reply.body:
+                err.print(json.dumps(sent, ensure_ascii=False))
             raise typer.Exit(1) from None
     table = Table(title=f"{person} at {entry['name']} · mdtrt_id {episode.mdtrt_id}", title_justify="left")
     for column in ("infno", "msgid", "infcode", "ms", "note"):
@@ -158,8 +266,24 @@ def his_episode(
     out.print(table)
     assert episode.settlement is not None
     s = episode.settlement["setlinfo"]
-    out.print({k: s[k] for k in ("setl_id", "medfee_sumamt", "inscp_scp_amt", "act_pay_dedc", "pool_prop_selfpay",
-                                 "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "balc")})
+    out.print(
+        {
+            k: s[k]
+            for k in (
+                "setl_id",
+                "medfee_sumamt",
+                "inscp_scp_amt",
+                "act_pay_dedc",
+                "pool_prop_selfpay",
+                "hifp_pay",
+                "fund_pay_sumamt",
+                "psn_part_amt",
+                "acct_pay",
+                "psn_cash_pay",
+                "balc",
+            )
+        }
+    )
 
 
 @his.command("card")

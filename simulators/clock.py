@@ -34,8 +34,11 @@ class Clock:
         self.offset += delta
 
     def state(self) -> dict[str, str | bool]:
-        return {"now": self.now().isoformat(sep=" ", timespec="seconds"), "frozen": self.frozen is not None,
-                "offset_seconds": str(round(self.offset.total_seconds()))}
+        return {
+            "now": self.now().isoformat(sep=" ", timespec="seconds"),
+            "frozen": self.frozen is not None,
+            "offset_seconds": str(round(self.offset.total_seconds())),
+        }
 
     def restore(self, state: dict[str, str]) -> None:
         if state.get("frozen") in (True, "True", "true"):

@@ -21,19 +21,29 @@ class Kind:
 
 
 FAULTS: dict[str, Kind] = {
-    "latency": Kind("应答前增加延迟（值为秒，默认0.2）", "add latency before every answer (value: seconds, default 0.2)"),
-    "drop-answer": Kind("业务已提交但丢弃应答（HIS超时，应以2601冲正）",
-                        "drop the answer after the work is committed (the HIS times out and must reverse)"),
+    "latency": Kind(
+        "应答前增加延迟（值为秒，默认0.2）", "add latency before every answer (value: seconds, default 0.2)"
+    ),
+    "drop-answer": Kind(
+        "业务已提交但丢弃应答（HIS超时，应以2601冲正）",
+        "drop the answer after the work is committed (the HIS times out and must reverse)",
+    ),
     "hub-outage": Kind("国家平台不可用", "the national hub refuses every message"),
     "insured-error": Kind("参保地对业务交易应答-1", "the insured platform answers -1 to business messages"),
-    "duplicate-delivery": Kind("平台间每条报文重复投递", "every message between platforms is delivered twice"),
+    "duplicate-delivery": Kind(
+        "平台间每条报文重复投递", "every message between platforms is delivered twice"
+    ),
 }
 
 MUTANTS: dict[str, Kind] = {
     "ignore-deductible": Kind("不扣起付线", "the insured side ignores the deductible", "R-BEN-01"),
     "skip-filing-check": Kind("不校验异地就医备案", "the insured side does not check filing", "R-FILE-01"),
-    "pay-twice-on-retry": Kind("重复报文ID重复结算", "a retried settlement msgid is settled again", "R-IDEM-01"),
-    "no-ytd-rollback": Kind("结算撤销不回退年度累计", "2305 forgets to roll back year-to-date usage", "R-AMT-12"),
+    "pay-twice-on-retry": Kind(
+        "重复报文ID重复结算", "a retried settlement msgid is settled again", "R-IDEM-01"
+    ),
+    "no-ytd-rollback": Kind(
+        "结算撤销不回退年度累计", "2305 forgets to roll back year-to-date usage", "R-AMT-12"
+    ),
     "accept-bad-signature": Kind("接受错误签名", "the gateway accepts a wrong signature", "R-SEC-02"),
     "skip-card-sn-check": Kind("不校验卡识别码", "card_sn is not checked against the card", "R-CARD-01"),
 }
@@ -42,13 +52,15 @@ MUTANTS: dict[str, Kind] = {
 @dataclass
 class Fault:
     name: str
-    scope: str | None = None  # a node (treatment:510000, insured:500000, hub), an infno, node/infno; None: all
+    scope: str | None = (
+        None  # a node (treatment:510000, insured:500000, hub), an infno, node/infno; None: all
+    )
     value: float | None = None
     times: int | None = None  # how many more times it fires; None: always
 
     @classmethod
     def parse(cls, text: str) -> Fault:
-        """``NAME[:SCOPE][=VALUE][*TIMES]``, e.g. ``drop-answer:2304*1``, ``latency:insured:510000/Y2304=3``."""
+        """``NAME[:SCOPE][=VALUE][*TIMES]``: ``drop-answer:2304*1``, ``latency:insured:510000/Y2304=3``."""
         times = None
         if "*" in text:
             text, count = text.rsplit("*", 1)
@@ -65,7 +77,8 @@ class Fault:
     def matches(self, node: str, infno: str | None) -> bool:
         """A scope names a node (insured:510000, or just 510000), an infno, or both: insured:510000/Y2304."""
         return self.scope is None or all(
-            part in (node, infno) or node.endswith(":" + part) for part in self.scope.split("/"))
+            part in (node, infno) or node.endswith(":" + part) for part in self.scope.split("/")
+        )
 
 
 class Faults:

@@ -67,8 +67,11 @@ class Answer:
 
 def digest(message: Mapping[str, Any]) -> str:
     """What makes two messages with one msgid the same: the transaction and its input."""
-    canonical = orjson.dumps({"infno": message.get("infno"), "input": message.get("input")},
-                             option=orjson.OPT_SORT_KEYS, default=str)
+    canonical = orjson.dumps(
+        {"infno": message.get("infno"), "input": message.get("input")},
+        option=orjson.OPT_SORT_KEYS,
+        default=str,
+    )
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -104,11 +107,12 @@ class Context:
         """The final unit of work: the handler's effects and its answer commit together."""
         with self.node.store.begin() as conn:
             yield conn
-            body = self.node.respond(self.infno, 0, output=self.output, warn_msg=self.warn_msg, received=self.now)
+            body = self.node.respond(
+                self.infno, 0, output=self.output, warn_msg=self.warn_msg, received=self.now
+            )
             if not self.spec.transaction(self.infno).query:
                 self.node.record(conn, self, body)
         self.answered = body
-
 
     def relay(self, body: dict[str, Any], effects: Callable[[Connection], None] | None = None) -> None:
         """Answer with another node's answer as it came (the hub passing the insured side's answer back),
@@ -148,8 +152,17 @@ class Node:
     hospital_facing = False  # hospitals sign in (9001) and may use only their own paasid
     pays = False  # the insured side: where the pay-twice-on-retry mutant bites
 
-    def __init__(self, name: str, admdvs: str, spec: Spec, wire: Spec, store: Store, clock: Clock,
-                 faults: Faults, accounts: Mapping[str, Account]) -> None:
+    def __init__(
+        self,
+        name: str,
+        admdvs: str,
+        spec: Spec,
+        wire: Spec,
+        store: Store,
+        clock: Clock,
+        faults: Faults,
+        accounts: Mapping[str, Account],
+    ) -> None:
         self.name, self.admdvs, self.store, self.clock, self.faults = name, admdvs, store, clock, faults
         self.spec, self.wire = spec, wire  # base shapes for handlers; the regional profile on the wire
         self.adapter = Adapter(spec, wire)
@@ -160,14 +173,30 @@ class Node:
 
     # ── answering ──────────────────────────────────────────────────
 
-    def respond(self, infno: str | None, infcode: int, *, output: Any = None, err_msg: str | None = None,
-                warn_msg: str | None = None, received: datetime | None = None) -> dict[str, Any]:
+    def respond(
+        self,
+        infno: str | None,
+        infcode: int,
+        *,
+        output: Any = None,
+        err_msg: str | None = None,
+        warn_msg: str | None = None,
+        received: datetime | None = None,
+    ) -> dict[str, Any]:
         """A response envelope in the wire shape, checked against the spec before it may leave."""
         now = self.clock.now()
         if infno and output is not None:
             output = self.adapter.to_wire(infno, "output", output)
-        body = envelope.response(self.wire, infcode=infcode, refmsgid=self.refmsgids(now), received=received or now,
-                                 responded=now, output=output, err_msg=err_msg, warn_msg=warn_msg)
+        body = envelope.response(
+            self.wire,
+            infcode=infcode,
+            refmsgid=self.refmsgids(now),
+            received=received or now,
+            responded=now,
+            output=output,
+            err_msg=err_msg,
+            warn_msg=warn_msg,
+        )
         if infno in self.wire.transactions:
             report = validate(self.wire, body, infno=infno, response=True)
             if not report.valid:
@@ -183,14 +212,24 @@ class Node:
         q = self.store.q
         if self.faults.mutant("pay-twice-on-retry"):  # the mutant keeps only the latest answer
             q.forget.run(conn, k_node=self.name, k_msgid=ctx.msgid)
-        q.record.run(conn, node=self.name, msgid=ctx.msgid, infno=ctx.infno, digest=digest(ctx.message),
-                     sender=ctx.account.code, response=dict(body), effect=ctx.effect, reversed_by=None,
-                     sim_time=ctx.now)
+        q.record.run(
+            conn,
+            node=self.name,
+            msgid=ctx.msgid,
+            infno=ctx.infno,
+            digest=digest(ctx.message),
+            sender=ctx.account.code,
+            response=dict(body),
+            effect=ctx.effect,
+            reversed_by=None,
+            sim_time=ctx.now,
+        )
 
     # ── the pipeline ───────────────────────────────────────────────
 
-    async def handle(self, headers: Mapping[str, str], body: bytes | Mapping[str, Any],
-                     path_infno: str | None = None) -> Answer:
+    async def handle(
+        self, headers: Mapping[str, str], body: bytes | Mapping[str, Any], path_infno: str | None = None
+    ) -> Answer:
         try:
             answer = await self._handle(headers, body, path_infno)
         except Exception:  # the last line: a simulator bug answers -1, never an HTTP 500
@@ -206,8 +245,9 @@ class Node:
             await asyncio.sleep(delay)
         return answer
 
-    async def _handle(self, headers: Mapping[str, str], body: bytes | Mapping[str, Any],
-                      path_infno: str | None) -> Answer:
+    async def _handle(
+        self, headers: Mapping[str, str], body: bytes | Mapping[str, Any], path_infno: str | None
+    ) -> Answer:
         message = _parse(body)
         if isinstance(message, str):
             return Answer(200, self.refuse(None, "E1007", detail=message))
@@ -223,12 +263,22 @@ class Node:
         if not report.valid:
             first = report.errors[0]
             more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
-            return Answer(200, self.respond(infno, first.infcode, err_msg=f"[{first.code}]{first.zh}{more}"[:200]))
+            return Answer(
+                200, self.respond(infno, first.infcode, err_msg=f"[{first.code}]{first.zh}{more}"[:200])
+            )
         account = self.accounts[_header(headers, self.spec, "paasid")]
-        if self.hospital_facing and message["fixmedins_code"] != account.code:  # a hospital speaks for itself only
+        if (
+            self.hospital_facing and message["fixmedins_code"] != account.code
+        ):  # a hospital speaks for itself only
             return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
-        ctx = Context(self, message, self.adapter.to_base(infno, "input", message.get("input") or {}), infno,
-                      account, self.clock.now())
+        ctx = Context(
+            self,
+            message,
+            self.adapter.to_base(infno, "input", message.get("input") or {}),
+            infno,
+            account,
+            self.clock.now(),
+        )
         query = self.spec.transaction(infno).query
         stored = None if query else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
@@ -242,7 +292,9 @@ class Node:
         except BusinessError as e:
             return Answer(200, self._record_refusal(ctx, self.refuse(infno, e.code, **e.values)))
         except Relayed as e:
-            return Answer(200, self._record_refusal(ctx, self.respond(infno, e.infcode, err_msg=e.err_msg[:200])))
+            return Answer(
+                200, self._record_refusal(ctx, self.respond(infno, e.infcode, err_msg=e.err_msg[:200]))
+            )
         except InvalidAnswer as e:
             log.error("%s: the simulator produced an invalid answer: %s", self.name, e)
             return Answer(200, self.refuse(infno, SYSTEM_ERROR, detail="模拟器应答不符合规范，已记录"))
@@ -257,8 +309,9 @@ class Node:
             account = self.accounts.get(paasid)
             return account.secret if account else None
 
-        refusal = transport.verify(self.spec, headers, secret_for=secret_for, now=time.time(),
-                                   nonce_seen=self.nonces.seen_before)
+        refusal = transport.verify(
+            self.spec, headers, secret_for=secret_for, now=time.time(), nonce_seen=self.nonces.seen_before
+        )
         if refusal and refusal[0] == "E2002" and self.faults.mutant("accept-bad-signature"):
             refusal = None
         return refusal

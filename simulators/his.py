@@ -89,8 +89,14 @@ class Hospital:
 
     @classmethod
     def from_roster(cls, entry: Mapping[str, Any]) -> Hospital:
-        return cls(entry["fixmedins_code"], entry["name"], entry["admdvs"], entry["gateway"], entry["paasid"],
-                   entry["secret"])
+        return cls(
+            entry["fixmedins_code"],
+            entry["name"],
+            entry["admdvs"],
+            entry["gateway"],
+            entry["paasid"],
+            entry["secret"],
+        )
 
 
 @dataclass
@@ -115,16 +121,30 @@ class Episode:
         return str(self.person["insuinfo"][0]["insutype"])
 
     def totals(self) -> dict[str, float]:
-        d = lambda key: sum((Decimal(str(r[key] or 0)) for r in self.fees), Decimal(0))  # noqa: E731
-        return {"medfee_sumamt": float(d("det_item_fee_sumamt")), "fulamt_ownpay_amt": float(d("fulamt_ownpay_amt")),
-                "overlmt_selfpay": float(d("overlmt_amt")), "preselfpay_amt": float(d("preselfpay_amt")),
-                "inscp_scp_amt": float(d("inscp_scp_amt"))}
+        def d(key: str) -> Decimal:
+            return sum((Decimal(str(r[key] or 0)) for r in self.fees), Decimal(0))
+
+        return {
+            "medfee_sumamt": float(d("det_item_fee_sumamt")),
+            "fulamt_ownpay_amt": float(d("fulamt_ownpay_amt")),
+            "overlmt_selfpay": float(d("overlmt_amt")),
+            "preselfpay_amt": float(d("preselfpay_amt")),
+            "inscp_scp_amt": float(d("inscp_scp_amt")),
+        }
 
 
 class His:
-    def __init__(self, spec: Spec, hospital: Hospital, *, client: httpx.Client | None = None,
-                 timeout: float = 30.0, opter: str = "0001", opter_name: str = "收费员甲") -> None:
-        # the HIS builds messages in the base spec's shapes and speaks ``spec`` (a regional profile) on the wire
+    def __init__(
+        self,
+        spec: Spec,
+        hospital: Hospital,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+        opter: str = "0001",
+        opter_name: str = "收费员甲",
+    ) -> None:
+        # the HIS builds messages in the base spec's shapes and speaks ``spec`` (a regional profile)
         self.wire, self.spec, self.hospital = spec, loader.load(version=spec.version), hospital
         self.adapter = Adapter(self.spec, self.wire)
         self.client = client or httpx.Client(timeout=timeout)
@@ -135,22 +155,37 @@ class His:
 
     # ── one transaction ────────────────────────────────────────────
 
-    def message(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "",
-                msgid: str | None = None) -> dict[str, Any]:
+    def message(
+        self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", msgid: str | None = None
+    ) -> dict[str, Any]:
         now = real_now()
         return envelope.request(
-            self.wire, infno, self.adapter.to_wire(infno, "input", dict(input)), msgid=msgid or self.msgids(now),
+            self.wire,
+            infno,
+            self.adapter.to_wire(infno, "input", dict(input)),
+            msgid=msgid or self.msgids(now),
             when=now,
-            mdtrtarea_admvs=self.hospital.admdvs, insuplc_admdvs=insuplc_admdvs,
-            recer_sys_code="LXXT" if _insutype(input) == "340" else "YBXT", infver=self.spec.version,
-            opter_type="1", opter=self.opter, opter_name=self.opter_name, fixmedins_code=self.hospital.fixmedins_code,
-            fixmedins_name=self.hospital.name, sign_no=self.sign_no,
+            mdtrtarea_admvs=self.hospital.admdvs,
+            insuplc_admdvs=insuplc_admdvs,
+            recer_sys_code="LXXT" if _insutype(input) == "340" else "YBXT",
+            infver=self.spec.version,
+            opter_type="1",
+            opter=self.opter,
+            opter_name=self.opter_name,
+            fixmedins_code=self.hospital.fixmedins_code,
+            fixmedins_name=self.hospital.name,
+            sign_no=self.sign_no,
         )
 
     def send(self, message: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Reply:
         infno, msgid = str(message["infno"]), str(message["msgid"])
-        signed = headers if headers is not None else transport.sign_headers(
-            self.spec, self.hospital.paasid, self.hospital.secret, now=time.time())
+        signed = (
+            headers
+            if headers is not None
+            else transport.sign_headers(
+                self.spec, self.hospital.paasid, self.hospital.secret, now=time.time()
+            )
+        )
         started = time.perf_counter()
         try:
             r = self.client.post(f"{self.hospital.gateway}/{infno}", json=message, headers=dict(signed))
@@ -163,8 +198,15 @@ class His:
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
         return Reply(infno, msgid, dict(message), body, time.perf_counter() - started)
 
-    def call(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", check: bool = True,
-             msgid: str | None = None) -> Reply:
+    def call(
+        self,
+        infno: str,
+        input: Mapping[str, Any],
+        *,
+        insuplc_admdvs: str = "",
+        check: bool = True,
+        msgid: str | None = None,
+    ) -> Reply:
         reply = self.send(self.message(infno, input, insuplc_admdvs=insuplc_admdvs, msgid=msgid))
         if check and not reply.ok:
             raise Refused(reply)
@@ -175,6 +217,10 @@ class His:
         n = self.spec.transaction(infno).input[name]
         return {**examples.node(self.spec, n), **values}
 
+    def visit_no(self, prefix: str) -> str:
+        """The hospital's own visit number (住院号 ZY…, 门诊号 MZ…): unique per hospital."""
+        return f"{prefix}{self.hospital.fixmedins_code[-5:]}{int(time.time() * 1000) % 10**8:08d}{self.seq}"
+
     # ── steps of an episode ────────────────────────────────────────
 
     def sign_in(self) -> str:
@@ -184,43 +230,81 @@ class His:
 
     def person_info(self, card: Mapping[str, Any], cert_type: str = "03") -> Reply:
         """1101 with what the card reader gave (see /cards/{key})."""
-        data = dict(zip(("mdtrt_cert_type", "mdtrt_cert_no"), credential(card, cert_type), strict=True))
+        data: dict[str, Any] = dict(
+            zip(("mdtrt_cert_type", "mdtrt_cert_no"), credential(card, cert_type), strict=True)
+        )
         if cert_type == "03":
             data["card_sn"] = card.get("card_sn")
         return self.call("1101", {"data": data})
 
-    def admit(self, episode: Episode, *, med_type: str = "21", cert: tuple[str, str] | None = None,
-              begntime: datetime | None = None, card_sn: str | None = None) -> Reply:
+    def admit(
+        self,
+        episode: Episode,
+        *,
+        med_type: str = "21",
+        cert: tuple[str, str] | None = None,
+        begntime: datetime | None = None,
+        card_sn: str | None = None,
+    ) -> Reply:
         begin = f"{begntime or real_now():{DATETIME}}"
         cert_type, cert_no = cert or ("02", str(episode.person["baseinfo"]["certno"]))
         self.seq += 1
-        info = self.node("2401", "mdtrtinfo", psn_no=episode.psn_no, insutype=episode.insutype, begntime=begin,
-                         mdtrt_cert_type=cert_type, mdtrt_cert_no=cert_no, med_type=med_type,
-                         ipt_no=f"ZY{self.hospital.fixmedins_code[-5:]}{int(time.time() * 1000) % 10**8:08d}{self.seq}")
+        info = self.node(
+            "2401",
+            "mdtrtinfo",
+            psn_no=episode.psn_no,
+            insutype=episode.insutype,
+            begntime=begin,
+            mdtrt_cert_type=cert_type,
+            mdtrt_cert_no=cert_no,
+            med_type=med_type,
+            ipt_no=self.visit_no("ZY"),
+        )
         if card_sn and "card_sn" in self.spec.transaction("2401").input["mdtrtinfo"].fields:
             info["card_sn"] = card_sn
         diagnosis = self.node("2401", "diseinfo", psn_no=episode.psn_no, diag_time=begin)
-        reply = self.call("2401", {"mdtrtinfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs)
+        reply = self.call(
+            "2401", {"mdtrtinfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs
+        )
         episode.mdtrt_id = reply.output["result"]["mdtrt_id"]
         episode.replies.append(reply)
         return reply
 
-    def upload_fees(self, episode: Episode, items: Iterable[tuple[str, float, float]], *, batch: int = 50,
-                    when: datetime | None = None) -> list[Reply]:
+    def upload_fees(
+        self,
+        episode: Episode,
+        items: Iterable[tuple[str, float, float]],
+        *,
+        batch: int = 50,
+        when: datetime | None = None,
+    ) -> list[Reply]:
         """2301 in batches of ``batch`` lines; items are (national code, quantity, unit price)."""
-        lines = []
+        lines: list[dict[str, Any]] = []
         for code, cnt, pric in items:
             self.seq += 1
-            lines.append(self.node(
-                "2301", "feedetail", feedetl_sn=f"F{self.seq:010d}{len(episode.fees) + len(lines):04d}",
-                mdtrt_id=episode.mdtrt_id, psn_no=episode.psn_no, med_type="21",
-                fee_ocur_time=f"{when or real_now():{DATETIME}}", med_list_codg=code, medins_list_codg=f"HOSP-{code}",
-                cnt=cnt, pric=pric, det_item_fee_sumamt=float((Decimal(str(cnt)) * Decimal(str(pric))).quantize(
-                    Decimal("0.01")))))
+            lines.append(
+                self.node(
+                    "2301",
+                    "feedetail",
+                    feedetl_sn=f"F{self.seq:010d}{len(episode.fees) + len(lines):04d}",
+                    mdtrt_id=episode.mdtrt_id,
+                    psn_no=episode.psn_no,
+                    med_type="21",
+                    fee_ocur_time=f"{when or real_now():{DATETIME}}",
+                    med_list_codg=code,
+                    medins_list_codg=f"HOSP-{code}",
+                    cnt=cnt,
+                    pric=pric,
+                    det_item_fee_sumamt=float(
+                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
+                    ),
+                )
+            )
         replies = []
         for start in range(0, len(lines), batch):
-            reply = self.call("2301", {"feedetail": lines[start:start + batch]},
-                              insuplc_admdvs=episode.insuplc_admdvs)
+            reply = self.call(
+                "2301", {"feedetail": lines[start : start + batch]}, insuplc_admdvs=episode.insuplc_admdvs
+            )
             episode.fees += reply.output["result"]
             episode.replies.append(reply)
             replies.append(reply)
@@ -228,28 +312,55 @@ class His:
 
     def discharge(self, episode: Episode, *, endtime: datetime | None = None) -> Reply:
         end = f"{endtime or real_now():{DATETIME}}"
-        info = self.node("2402", "dscginfo", mdtrt_id=episode.mdtrt_id, psn_no=episode.psn_no,
-                         insutype=episode.insutype, endtime=end, dscg_way="1")
-        diagnosis = self.node("2402", "diseinfo", psn_no=episode.psn_no, diag_time=end, mdtrt_id=episode.mdtrt_id)
-        reply = self.call("2402", {"dscginfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs)
+        info = self.node(
+            "2402",
+            "dscginfo",
+            mdtrt_id=episode.mdtrt_id,
+            psn_no=episode.psn_no,
+            insutype=episode.insutype,
+            endtime=end,
+            dscg_way="1",
+        )
+        diagnosis = self.node(
+            "2402", "diseinfo", psn_no=episode.psn_no, diag_time=end, mdtrt_id=episode.mdtrt_id
+        )
+        reply = self.call(
+            "2402", {"dscginfo": info, "diseinfo": [diagnosis]}, insuplc_admdvs=episode.insuplc_admdvs
+        )
         episode.replies.append(reply)
         return reply
 
-    def settlement_data(self, episode: Episode, infno: str, *, use_account: bool, mid: bool) -> dict[str, Any]:
-        return self.node(infno, "data", psn_no=episode.psn_no, mdtrt_cert_type="02",
-                         mdtrt_cert_no=episode.person["baseinfo"]["certno"], psn_setlway="01", mdtrt_id=episode.mdtrt_id,
-                         insutype=episode.insutype, acct_used_flag="1" if use_account else "0",
-                         mid_setl_flag="1" if mid else "0", **episode.totals())
+    def settlement_data(
+        self, episode: Episode, infno: str, *, use_account: bool, mid: bool
+    ) -> dict[str, Any]:
+        return self.node(
+            infno,
+            "data",
+            psn_no=episode.psn_no,
+            mdtrt_cert_type="02",
+            mdtrt_cert_no=episode.person["baseinfo"]["certno"],
+            psn_setlway="01",
+            mdtrt_id=episode.mdtrt_id,
+            insutype=episode.insutype,
+            acct_used_flag="1" if use_account else "0",
+            mid_setl_flag="1" if mid else "0",
+            **episode.totals(),
+        )
 
     def presettle(self, episode: Episode, *, use_account: bool = True, mid: bool = False) -> Reply:
-        reply = self.call("2303", {"data": self.settlement_data(episode, "2303", use_account=use_account, mid=mid)},
-                          insuplc_admdvs=episode.insuplc_admdvs)
+        reply = self.call(
+            "2303",
+            {"data": self.settlement_data(episode, "2303", use_account=use_account, mid=mid)},
+            insuplc_admdvs=episode.insuplc_admdvs,
+        )
         episode.presettlement = reply.output
         episode.replies.append(reply)
         return reply
 
-    def settle(self, episode: Episode, *, use_account: bool = True, mid: bool = False, reverse_lost: bool = True) -> Reply:
-        """2304; when its answer is lost, reverse it (2601 by its msgid) and settle again, as HIS clients do."""
+    def settle(
+        self, episode: Episode, *, use_account: bool = True, mid: bool = False, reverse_lost: bool = True
+    ) -> Reply:
+        """2304; when its answer is lost, reverse it (2601 by msgid) and settle again, as HIS clients do."""
         data = {"data": self.settlement_data(episode, "2304", use_account=use_account, mid=mid)}
         message = self.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs)
         try:
@@ -266,8 +377,12 @@ class His:
         return reply
 
     def reverse(self, episode: Episode, omsgid: str, oinfno: str, *, tolerate_nothing: bool = False) -> Reply:
-        reply = self.call("2601", {"data": {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}},
-                          insuplc_admdvs=episode.insuplc_admdvs, check=False)
+        reply = self.call(
+            "2601",
+            {"data": {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}},
+            insuplc_admdvs=episode.insuplc_admdvs,
+            check=False,
+        )
         if not reply.ok and not (tolerate_nothing and "E6002" in reply.err_msg):
             raise Refused(reply)
         episode.replies.append(reply)
@@ -275,9 +390,17 @@ class His:
 
     def cancel_settlement(self, episode: Episode) -> Reply:
         assert episode.settlement is not None
-        reply = self.call("2305", {"data": {"mdtrt_id": episode.mdtrt_id, "setl_id":
-                                            episode.settlement["setlinfo"]["setl_id"], "psn_no": episode.psn_no}},
-                          insuplc_admdvs=episode.insuplc_admdvs)
+        reply = self.call(
+            "2305",
+            {
+                "data": {
+                    "mdtrt_id": episode.mdtrt_id,
+                    "setl_id": episode.settlement["setlinfo"]["setl_id"],
+                    "psn_no": episode.psn_no,
+                }
+            },
+            insuplc_admdvs=episode.insuplc_admdvs,
+        )
         episode.replies.append(reply)
         return reply
 
@@ -294,43 +417,97 @@ class His:
         """2201 门诊挂号."""
         cert_type, cert_no = cert or ("02", str(episode.person["baseinfo"]["certno"]))
         self.seq += 1
-        data = self.node("2201", "data", psn_no=episode.psn_no, insutype=episode.insutype,
-                         begntime=f"{real_now():{DATETIME}}", mdtrt_cert_type=cert_type, mdtrt_cert_no=cert_no,
-                         ipt_otp_no=f"MZ{self.hospital.fixmedins_code[-5:]}{int(time.time() * 1000) % 10**8:08d}{self.seq}")
+        data = self.node(
+            "2201",
+            "data",
+            psn_no=episode.psn_no,
+            insutype=episode.insutype,
+            begntime=f"{real_now():{DATETIME}}",
+            mdtrt_cert_type=cert_type,
+            mdtrt_cert_no=cert_no,
+            ipt_otp_no=self.visit_no("MZ"),
+        )
         reply = self.call("2201", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
         episode.mdtrt_id = reply.output["data"]["mdtrt_id"]
         episode.replies.append(reply)
         return reply
 
-    def outpatient_fees(self, episode: Episode, items: Iterable[tuple[str, float, float]], batch_no: str,
-                        *, med_type: str = "11") -> Reply:
+    def outpatient_fees(
+        self,
+        episode: Episode,
+        items: Iterable[tuple[str, float, float]],
+        batch_no: str,
+        *,
+        med_type: str = "11",
+    ) -> Reply:
         """2203 (the visit's diagnosis) and 2204 (the fees of one charge batch)."""
         now = f"{real_now():{DATETIME}}"
-        info = self.node("2203", "mdtrtinfo", mdtrt_id=episode.mdtrt_id, psn_no=episode.psn_no, med_type=med_type,
-                         begntime=now)
-        episode.replies.append(self.call("2203", {"mdtrtinfo": info, "diseinfo": [
-            self.node("2203", "diseinfo", diag_time=now)]}, insuplc_admdvs=episode.insuplc_admdvs))
-        lines = []
+        info = self.node(
+            "2203",
+            "mdtrtinfo",
+            mdtrt_id=episode.mdtrt_id,
+            psn_no=episode.psn_no,
+            med_type=med_type,
+            begntime=now,
+        )
+        episode.replies.append(
+            self.call(
+                "2203",
+                {"mdtrtinfo": info, "diseinfo": [self.node("2203", "diseinfo", diag_time=now)]},
+                insuplc_admdvs=episode.insuplc_admdvs,
+            )
+        )
+        lines: list[dict[str, Any]] = []
         for code, cnt, pric in items:
             self.seq += 1
-            lines.append(self.node(
-                "2204", "feedetail", feedetl_sn=f"M{self.seq:010d}{len(lines):04d}", mdtrt_id=episode.mdtrt_id,
-                psn_no=episode.psn_no, chrg_bchno=batch_no, fee_ocur_time=now, med_list_codg=code,
-                medins_list_codg=f"HOSP-{code}", cnt=cnt, pric=pric, det_item_fee_sumamt=float(
-                    (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01")))))
+            lines.append(
+                self.node(
+                    "2204",
+                    "feedetail",
+                    feedetl_sn=f"M{self.seq:010d}{len(lines):04d}",
+                    mdtrt_id=episode.mdtrt_id,
+                    psn_no=episode.psn_no,
+                    chrg_bchno=batch_no,
+                    fee_ocur_time=now,
+                    med_list_codg=code,
+                    medins_list_codg=f"HOSP-{code}",
+                    cnt=cnt,
+                    pric=pric,
+                    det_item_fee_sumamt=float(
+                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
+                    ),
+                )
+            )
         reply = self.call("2204", {"feedetail": lines}, insuplc_admdvs=episode.insuplc_admdvs)
         episode.fees += reply.output["result"]
         episode.replies.append(reply)
         return reply
 
-    def outpatient_settle(self, episode: Episode, batch_no: str, *, infno: str = "2207", med_type: str = "11",
-                          use_account: bool = True) -> Reply:
+    def outpatient_settle(
+        self,
+        episode: Episode,
+        batch_no: str,
+        *,
+        infno: str = "2207",
+        med_type: str = "11",
+        use_account: bool = True,
+    ) -> Reply:
         """2206 (pre-settlement) or 2207 (settlement) of one charge batch."""
         totals = episode.totals()
-        data = self.node(infno, "data", psn_no=episode.psn_no, mdtrt_cert_type="02",
-                         mdtrt_cert_no=episode.person["baseinfo"]["certno"], med_type=med_type,
-                         medfee_sumamt=totals["medfee_sumamt"], psn_setlway="01", mdtrt_id=episode.mdtrt_id,
-                         chrg_bchno=batch_no, insutype=episode.insutype, acct_used_flag="1" if use_account else "0")
+        data = self.node(
+            infno,
+            "data",
+            psn_no=episode.psn_no,
+            mdtrt_cert_type="02",
+            mdtrt_cert_no=episode.person["baseinfo"]["certno"],
+            med_type=med_type,
+            medfee_sumamt=totals["medfee_sumamt"],
+            psn_setlway="01",
+            mdtrt_id=episode.mdtrt_id,
+            chrg_bchno=batch_no,
+            insutype=episode.insutype,
+            acct_used_flag="1" if use_account else "0",
+        )
         if infno == "2207":
             data.update({k: v for k, v in totals.items() if k != "medfee_sumamt"})
         reply = self.call(infno, {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
@@ -339,8 +516,9 @@ class His:
         episode.replies.append(reply)
         return reply
 
-    def outpatient_visit(self, card: Mapping[str, Any], items: Sequence[tuple[str, float, float]], *,
-                         cert_type: str = "02") -> Episode:
+    def outpatient_visit(
+        self, card: Mapping[str, Any], items: Sequence[tuple[str, float, float]], *, cert_type: str = "02"
+    ) -> Episode:
         """1101 → 2201 → 2203 → 2204 → 2206 → 2207: most cross-province volume today."""
         if not self.sign_no:
             self.sign_in()
@@ -355,8 +533,15 @@ class His:
 
     # ── a whole episode ────────────────────────────────────────────
 
-    def inpatient_episode(self, card: Mapping[str, Any], items: Sequence[tuple[str, float, float]], *,
-                          batch: int = 50, use_account: bool = True, cert_type: str = "03") -> Episode:
+    def inpatient_episode(
+        self,
+        card: Mapping[str, Any],
+        items: Sequence[tuple[str, float, float]],
+        *,
+        batch: int = 50,
+        use_account: bool = True,
+        cert_type: str = "03",
+    ) -> Episode:
         if not self.sign_no:
             self.sign_in()
         info = self.person_info(card, cert_type)

@@ -24,15 +24,27 @@ KINDS = {"Y2304": "settle", "Y2305": "cancel"}
 
 
 class HubNode(Node):
-    def __init__(self, topology: Topology, spec: Spec, wire: Spec, store: Store, clock: Clock, faults: Faults,
-                 accounts: Mapping[str, Account]) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        spec: Spec,
+        wire: Spec,
+        store: Store,
+        clock: Clock,
+        faults: Faults,
+        accounts: Mapping[str, Account],
+    ) -> None:
         super().__init__("hub", "000000", spec, wire, store, clock, faults, accounts)
         self.peers: dict[str, Peer] = {}  # insured province admdvs → its endpoint, as the hub calls it
-        self.index: dict[tuple[str, str], str] = {}  # the national person index: credential → insured province
+        self.index: dict[
+            tuple[str, str], str
+        ] = {}  # the national person index: credential → insured province
         for p in topology.persons.values():
             for kind, number in (("01", identity.ectoken(p.psn_no)), ("02", p.certno), ("03", p.card.cardno)):
                 self.index[(kind, number)] = p.province
-        self.handlers = {infno: self.route for infno, t in spec.transactions.items() if "hub" in t.route[1:-1]}
+        self.handlers = {
+            infno: self.route for infno, t in spec.transactions.items() if "hub" in t.route[1:-1]
+        }
 
     def destination(self, ctx: Context) -> str:
         if ctx.infno == "Y1101":
@@ -55,18 +67,33 @@ class HubNode(Node):
         ok = answer.get("infcode") in (0, "0")
         ctx.relay(answer, (lambda conn: self.record_national(conn, ctx, province, answer)) if ok else None)
 
-    def record_national(self, conn: Connection, ctx: Context, insured: str, answer: Mapping[str, Any]) -> None:
+    def record_national(
+        self, conn: Connection, ctx: Context, insured: str, answer: Mapping[str, Any]
+    ) -> None:
         """Keep the national record: one row per settlement or cancellation; a reversal marks the row."""
         if ctx.infno == "Y2601":
-            conn.execute(update(hub_records).where(hub_records.c.msgid == ctx.input["data"]["omsgid"])
-                         .values(status="reversed"))
+            conn.execute(
+                update(hub_records)
+                .where(hub_records.c.msgid == ctx.input["data"]["omsgid"])
+                .values(status="reversed")
+            )
             return
         if ctx.infno not in KINDS:
             return
         setlinfo = answer["output"]["setlinfo"]
         self.store.q.national.run(
-            conn, node=self.name, msgid=ctx.msgid, infno=ctx.infno, setl_id=setlinfo["setl_id"],
-            mdtrt_id=setlinfo["mdtrt_id"], psn_no=ctx.input.get("setlinfo", ctx.input.get("data", {}))["psn_no"],
-            treatment=str(ctx.message["mdtrtarea_admvs"])[:2] + "0000", insured=insured,
-            medfee=cents(setlinfo["medfee_sumamt"]), fund=cents(setlinfo["fund_pay_sumamt"]),
-            acct=cents(setlinfo["acct_pay"]), status="active", sim_time=ctx.now)
+            conn,
+            node=self.name,
+            msgid=ctx.msgid,
+            infno=ctx.infno,
+            setl_id=setlinfo["setl_id"],
+            mdtrt_id=setlinfo["mdtrt_id"],
+            psn_no=ctx.input.get("setlinfo", ctx.input.get("data", {}))["psn_no"],
+            treatment=str(ctx.message["mdtrtarea_admvs"])[:2] + "0000",
+            insured=insured,
+            medfee=cents(setlinfo["medfee_sumamt"]),
+            fund=cents(setlinfo["fund_pay_sumamt"]),
+            acct=cents(setlinfo["acct_pay"]),
+            status="active",
+            sim_time=ctx.now,
+        )

@@ -48,10 +48,19 @@ def initial_state(person: Person) -> dict[str, Any]:
         "balance": str(person.account_balance),
         "card_status": person.card.status,
         "insu_stas": person.psn_insu_stas,
-        "ytd": {str(year): {"inpatient": {k: str(v) for k, v in used.items()}} for year, used in person.ytd.items()},
+        "ytd": {
+            str(year): {"inpatient": {k: str(v) for k, v in used.items()}}
+            for year, used in person.ytd.items()
+        },
         "filings": [
-            {"sn": f.sn, "fil_type": f.fil_type, "mdtrtarea": f.mdtrtarea, "begndate": f.begndate.isoformat(),
-             "enddate": f.enddate.isoformat() if f.enddate else None, "status": f.status}
+            {
+                "sn": f.sn,
+                "fil_type": f.fil_type,
+                "mdtrtarea": f.mdtrtarea,
+                "begndate": f.begndate.isoformat(),
+                "enddate": f.enddate.isoformat() if f.enddate else None,
+                "status": f.status,
+            }
             for f in person.filings
         ],
     }
@@ -59,23 +68,46 @@ def initial_state(person: Person) -> dict[str, Any]:
 
 class InsuredNode(Node):
     pays = True
-    def __init__(self, province: Province, topology: Topology, spec: Spec, wire: Spec, store: Store, clock: Clock,
-                 faults: Faults, accounts: Mapping[str, Account]) -> None:
-        super().__init__(f"insured:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts)
+
+    def __init__(
+        self,
+        province: Province,
+        topology: Topology,
+        spec: Spec,
+        wire: Spec,
+        store: Store,
+        clock: Clock,
+        faults: Faults,
+        accounts: Mapping[str, Account],
+    ) -> None:
+        super().__init__(
+            f"insured:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts
+        )
         self.province, self.topology = province, topology
         self.people = {p.psn_no: p for p in topology.persons.values() if p.province == province.admdvs}
         self.filing_sn = Serials(store, f"{self.name}:filing")
         for infno, handler in {
-            "Y1101": self.person_info, "Y2401": self.admit, "Y2404": self.cancel_admission,
-            "Y2303": self.presettle, "Y2304": self.settle, "Y2305": self.cancel_settlement, "Y2601": self.reverse,
-            "Y2301": self.receive_details, "Y2501": self.file, "Y2502": self.change_filing,
-            "Y2503": self.revoke_filing, "Y2504": self.query_filings,
+            "Y1101": self.person_info,
+            "Y2401": self.admit,
+            "Y2404": self.cancel_admission,
+            "Y2303": self.presettle,
+            "Y2304": self.settle,
+            "Y2305": self.cancel_settlement,
+            "Y2601": self.reverse,
+            "Y2301": self.receive_details,
+            "Y2501": self.file,
+            "Y2502": self.change_filing,
+            "Y2503": self.revoke_filing,
+            "Y2504": self.query_filings,
         }.items():
             self.handlers[infno] = self._faulty(infno, handler)
         with store.begin() as conn:
             known = set(conn.execute(select(persons.c.psn_no).where(persons.c.node == self.name)).scalars())
-            rows = [{"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p)}
-                    for p in self.people.values() if p.psn_no not in known]
+            rows = [
+                {"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p)}
+                for p in self.people.values()
+                if p.psn_no not in known
+            ]
             if rows:
                 conn.execute(persons.insert(), rows)
 
@@ -84,6 +116,7 @@ class InsuredNode(Node):
             if infno not in ("Y1101", "Y2504") and self.faults.take("insured-error", self.name, infno):
                 raise BusinessError("E6009", detail="参保地系统异常（故障注入）")
             await handler(ctx)
+
         return run
 
     # ── persons ────────────────────────────────────────────────────
@@ -97,8 +130,11 @@ class InsuredNode(Node):
     def by_credential(self, data: Mapping[str, Any]) -> Person:
         kind, number = str(data.get("mdtrt_cert_type")), str(data.get("mdtrt_cert_no"))
         for p in self.people.values():
-            if (kind == "01" and number == identity.ectoken(p.psn_no)) or (kind == "02" and number == p.certno) \
-                    or (kind == "03" and number == p.card.cardno):
+            if (
+                (kind == "01" and number == identity.ectoken(p.psn_no))
+                or (kind == "02" and number == p.certno)
+                or (kind == "03" and number == p.card.cardno)
+            ):
                 return p
         raise BusinessError("E3001", psn_no=number)
 
@@ -108,8 +144,9 @@ class InsuredNode(Node):
         return row.version, dict(row.doc)
 
     def save(self, conn: Connection, psn_no: str, version: int, doc: dict[str, Any]) -> None:
-        done = self.store.q.save_person.run(conn, version=version + 1, doc=doc, k_node=self.name, k_psn_no=psn_no,
-                                            k_version=version)
+        done = self.store.q.save_person.run(
+            conn, version=version + 1, doc=doc, k_node=self.name, k_psn_no=psn_no, k_version=version
+        )
         if done != 1:
             raise BusinessError("E6005", mdtrt_id=psn_no)
 
@@ -121,15 +158,24 @@ class InsuredNode(Node):
         if data.get("card_sn") != person.card.card_sn and not self.faults.mutant("skip-card-sn-check"):
             raise BusinessError("E3007")
 
-    def filing_for(self, person: Person, doc: Mapping[str, Any], area: str, day: date, med_type: str) -> dict[str, Any]:
+    def filing_for(
+        self, person: Person, doc: Mapping[str, Any], area: str, day: date, med_type: str
+    ) -> dict[str, Any]:
         """The filing that allows direct settlement here, or the refusal that says why not."""
         if area[:2] == self.admdvs[:2] or self.faults.mutant("skip-filing-check"):
             return {}  # local care needs no filing
         live = [f for f in doc["filings"] if f["status"] == "1"]
-        here = [f for f in live if area == f["mdtrtarea"] or (f["mdtrtarea"].endswith("0000")
-                                                             and f["mdtrtarea"][:2] == area[:2])]
-        valid = [f for f in here if date.fromisoformat(f["begndate"]) <= day
-                 and (f["enddate"] is None or day <= date.fromisoformat(f["enddate"]))]
+        here = [
+            f
+            for f in live
+            if area == f["mdtrtarea"] or (f["mdtrtarea"].endswith("0000") and f["mdtrtarea"][:2] == area[:2])
+        ]
+        valid: list[dict[str, Any]] = [
+            f
+            for f in here
+            if date.fromisoformat(f["begndate"]) <= day
+            and (f["enddate"] is None or day <= date.fromisoformat(f["enddate"]))
+        ]
         if valid:
             return valid[0]
         if med_type in EMERGENCY_MED_TYPES:
@@ -152,18 +198,40 @@ class InsuredNode(Node):
 
     def person_output(self, p: Person, doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         return {
-            "baseinfo": {"psn_no": p.psn_no, "psn_cert_type": "01", "certno": p.certno, "psn_name": p.name,
-                         "gend": p.gend, "naty": p.naty, "brdy": p.brdy.isoformat(), "age": age(p.brdy, now.date())},
-            "insuinfo": [{
-                "balc": _f(_d(doc["balance"])), "insutype": p.insutype, "psn_type": p.psn_type,
-                "psn_insu_stas": doc["insu_stas"], "psn_insu_date": None,
-                "paus_insu_date": p.paus_insu_date.isoformat() if p.paus_insu_date else None,
-                "cvlserv_flag": p.cvlserv_flag, "insuplc_admdvs": p.insuplc_admdvs, "emp_name": p.emp_name,
-            }],
+            "baseinfo": {
+                "psn_no": p.psn_no,
+                "psn_cert_type": "01",
+                "certno": p.certno,
+                "psn_name": p.name,
+                "gend": p.gend,
+                "naty": p.naty,
+                "brdy": p.brdy.isoformat(),
+                "age": age(p.brdy, now.date()),
+            },
+            "insuinfo": [
+                {
+                    "balc": _f(_d(doc["balance"])),
+                    "insutype": p.insutype,
+                    "psn_type": p.psn_type,
+                    "psn_insu_stas": doc["insu_stas"],
+                    "psn_insu_date": None,
+                    "paus_insu_date": p.paus_insu_date.isoformat() if p.paus_insu_date else None,
+                    "cvlserv_flag": p.cvlserv_flag,
+                    "insuplc_admdvs": p.insuplc_admdvs,
+                    "emp_name": p.emp_name,
+                }
+            ],
             "filinginfo": [
-                {"trt_dcla_detl_sn": f["sn"], "psn_no": p.psn_no, "fil_type": f["fil_type"], "insutype": p.insutype,
-                 "mdtrtarea_admdvs": f["mdtrtarea"], "begndate": f["begndate"], "enddate": f["enddate"],
-                 "fil_stas": f["status"]}
+                {
+                    "trt_dcla_detl_sn": f["sn"],
+                    "psn_no": p.psn_no,
+                    "fil_type": f["fil_type"],
+                    "insutype": p.insutype,
+                    "mdtrtarea_admdvs": f["mdtrtarea"],
+                    "begndate": f["begndate"],
+                    "enddate": f["enddate"],
+                    "fil_stas": f["status"],
+                }
                 for f in doc["filings"]
             ],
             "cardinfo": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "card_stas": doc["card_status"]},
@@ -184,16 +252,29 @@ class InsuredNode(Node):
             if self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=info["mdtrt_id"]):
                 raise BusinessError("E4004", psn_no=person.psn_no, mdtrt_id=info["mdtrt_id"])
             try:  # admission does not need a filing: one may be made before discharge settlement
-                filing = self.filing_for(person, doc, info["mdtrtarea_admdvs"], ctx.now.date(), info["med_type"])
+                filing = self.filing_for(
+                    person, doc, info["mdtrtarea_admdvs"], ctx.now.date(), info["med_type"]
+                )
             except BusinessError:
                 filing = {}
             self.store.q.new_insured_visit.run(
-                conn, node=self.name, mdtrt_id=info["mdtrt_id"], psn_no=person.psn_no,
-                treatment=info["mdtrtarea_admdvs"][:2] + "0000", state="registered",
-                doc={"fixmedins_code": info["fixmedins_code"], "med_type": info["med_type"]}, sim_time=ctx.now)
+                conn,
+                node=self.name,
+                mdtrt_id=info["mdtrt_id"],
+                psn_no=person.psn_no,
+                treatment=info["mdtrtarea_admdvs"][:2] + "0000",
+                state="registered",
+                doc={"fixmedins_code": info["fixmedins_code"], "med_type": info["med_type"]},
+                sim_time=ctx.now,
+            )
             ctx.effect = {"mdtrt_id": info["mdtrt_id"]}
-            ctx.output = {"result": {"mdtrt_id": info["mdtrt_id"], "trt_dcla_detl_sn": filing.get("sn") or None,
-                                     "fil_type": filing.get("fil_type")}}
+            ctx.output = {
+                "result": {
+                    "mdtrt_id": info["mdtrt_id"],
+                    "trt_dcla_detl_sn": filing.get("sn") or None,
+                    "fil_type": filing.get("fil_type"),
+                }
+            }
 
     def visit(self, conn: Connection, mdtrt_id: str) -> Any:
         row = self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
@@ -209,19 +290,28 @@ class InsuredNode(Node):
         with ctx.answer() as conn:
             visit = self.visit(conn, data["mdtrt_id"])
             if visit.state != "registered":
-                raise BusinessError("E4002", mdtrt_id=data["mdtrt_id"], state=visit.state, infno="Y2404",
-                                    name="跨省入院登记撤销")
+                raise BusinessError(
+                    "E4002",
+                    mdtrt_id=data["mdtrt_id"],
+                    state=visit.state,
+                    infno="Y2404",
+                    name="跨省入院登记撤销",
+                )
             self.set_visit(conn, data["mdtrt_id"], "cancelled")
 
     # ── Y2303 / Y2304 / Y2305 ──────────────────────────────────────
 
-    def compute(self, conn: Connection, ctx: Context) -> tuple[Person, int, dict[str, Any], Result, dict[str, Any]]:
+    def compute(
+        self, conn: Connection, ctx: Context
+    ) -> tuple[Person, int, dict[str, Any], Result, dict[str, Any]]:
         s = ctx.input["setlinfo"]
         person = self.person(s["psn_no"])
         visit = self.visit(conn, s["mdtrt_id"])
         settled_again = visit.state == "settled" and self.faults.mutant("pay-twice-on-retry")
         if visit.state not in ("registered",) and not settled_again:
-            raise BusinessError("E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算")
+            raise BusinessError(
+                "E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算"
+            )
         version, doc = self.state(conn, person.psn_no)
         if doc["insu_stas"] != "1":
             raise BusinessError("E3006", psn_no=person.psn_no)
@@ -229,15 +319,27 @@ class InsuredNode(Node):
         outpatient = s["med_type"].startswith("1")
         setting = "outpatient" if outpatient else "inpatient"
         policy = self.province.policies[person.insutype]
-        split = Split(money(s["fulamt_ownpay_amt"]), money(s["overlmt_selfpay"]), money(s["preselfpay_amt"]),
-                      money(s["inscp_scp_amt"]))
+        split = Split(
+            money(s["fulamt_ownpay_amt"]),
+            money(s["overlmt_selfpay"]),
+            money(s["preselfpay_amt"]),
+            money(s["inscp_scp_amt"]),
+        )
         if split.total != money(s["medfee_sumamt"]):
-            raise BusinessError("E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}")
+            raise BusinessError(
+                "E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}"
+            )
         used = Usage(**{k: _d(v) for k, v in doc["ytd"].get(str(ctx.now.year), {}).get(setting, {}).items()})
         if self.faults.mutant("ignore-deductible"):
             used = Usage(Decimal(10**9), used.pool, used.supp)
-        claim = Claim(money(s["medfee_sumamt"]), split, dedc_level(s["hosp_lv"]), outpatient,
-                      s["acct_used_flag"] == "1", filing.get("fil_type"))
+        claim = Claim(
+            money(s["medfee_sumamt"]),
+            split,
+            dedc_level(s["hosp_lv"]),
+            outpatient,
+            s["acct_used_flag"] == "1",
+            filing.get("fil_type"),
+        )
         result = settle(policy, claim, retired=person.retired, used=used, balance=_d(doc["balance"]))
         output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
         return person, version, doc, result, output
@@ -248,25 +350,56 @@ class InsuredNode(Node):
             supp["hifob_pay" if r.supp_fund == "330100" else "hifmi_pay"] = _f(r.supp_pay)
         names = self.spec.codes["fund_pay_type"].values
         setlinfo = {
-            "mdtrt_id": s["mdtrt_id"], "setl_id": s.get("setl_id"), "psn_no": p.psn_no, "psn_name": p.name,
-            "psn_cert_type": "01", "certno": p.certno, "gend": p.gend, "naty": p.naty, "brdy": p.brdy.isoformat(),
-            "age": age(p.brdy, now.date()), "insutype": p.insutype, "psn_type": p.psn_type,
-            "cvlserv_flag": p.cvlserv_flag, "setl_time": now.strftime("%Y-%m-%d %H:%M:%S"),
-            "mdtrt_cert_type": None, "med_type": s["med_type"],
-            "medfee_sumamt": _f(money(s["medfee_sumamt"])), "fulamt_ownpay_amt": _f(money(s["fulamt_ownpay_amt"])),
-            "overlmt_selfpay": _f(money(s["overlmt_selfpay"])), "preselfpay_amt": _f(money(s["preselfpay_amt"])),
-            "inscp_scp_amt": _f(money(s["inscp_scp_amt"])), "act_pay_dedc": _f(r.act_pay_dedc),
-            "hifp_pay": _f(r.hifp_pay), "pool_prop_selfpay": _f(r.ratio), "cvlserv_pay": 0.0, "hifes_pay": 0.0,
-            **supp, "maf_pay": 0.0, "hosp_part_amt": 0.0, "oth_pay": 0.0,
-            "fund_pay_sumamt": _f(r.fund_pay_sumamt), "psn_part_amt": _f(r.psn_part_amt), "acct_pay": _f(r.acct_pay),
-            "psn_cash_pay": _f(r.psn_cash_pay), "balc": _f(r.balance_after), "acct_mulaid_pay": 0.0,
-            "medins_setl_id": s.get("medins_setl_id"), "clr_optins": s["mdtrtarea_admdvs"][:2] + "0000",
-            "clr_way": "1", "clr_type": "11" if s["med_type"].startswith("1") else "21",
+            "mdtrt_id": s["mdtrt_id"],
+            "setl_id": s.get("setl_id"),
+            "psn_no": p.psn_no,
+            "psn_name": p.name,
+            "psn_cert_type": "01",
+            "certno": p.certno,
+            "gend": p.gend,
+            "naty": p.naty,
+            "brdy": p.brdy.isoformat(),
+            "age": age(p.brdy, now.date()),
+            "insutype": p.insutype,
+            "psn_type": p.psn_type,
+            "cvlserv_flag": p.cvlserv_flag,
+            "setl_time": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "mdtrt_cert_type": None,
+            "med_type": s["med_type"],
+            "medfee_sumamt": _f(money(s["medfee_sumamt"])),
+            "fulamt_ownpay_amt": _f(money(s["fulamt_ownpay_amt"])),
+            "overlmt_selfpay": _f(money(s["overlmt_selfpay"])),
+            "preselfpay_amt": _f(money(s["preselfpay_amt"])),
+            "inscp_scp_amt": _f(money(s["inscp_scp_amt"])),
+            "act_pay_dedc": _f(r.act_pay_dedc),
+            "hifp_pay": _f(r.hifp_pay),
+            "pool_prop_selfpay": _f(r.ratio),
+            "cvlserv_pay": 0.0,
+            "hifes_pay": 0.0,
+            **supp,
+            "maf_pay": 0.0,
+            "hosp_part_amt": 0.0,
+            "oth_pay": 0.0,
+            "fund_pay_sumamt": _f(r.fund_pay_sumamt),
+            "psn_part_amt": _f(r.psn_part_amt),
+            "acct_pay": _f(r.acct_pay),
+            "psn_cash_pay": _f(r.psn_cash_pay),
+            "balc": _f(r.balance_after),
+            "acct_mulaid_pay": 0.0,
+            "medins_setl_id": s.get("medins_setl_id"),
+            "clr_optins": s["mdtrtarea_admdvs"][:2] + "0000",
+            "clr_way": "1",
+            "clr_type": "11" if s["med_type"].startswith("1") else "21",
         }
         setldetail = [
-            {"fund_pay_type": line.fund_pay_type, "inscp_scp_amt": _f(line.inscp), "crt_payb_lmt_amt": _f(line.limit),
-             "fund_payamt": _f(line.paid), "fund_pay_type_name": names.get(line.fund_pay_type, ""),
-             "setl_proc_info": "；".join(r.notes)[:4000]}
+            {
+                "fund_pay_type": line.fund_pay_type,
+                "inscp_scp_amt": _f(line.inscp),
+                "crt_payb_lmt_amt": _f(line.limit),
+                "fund_payamt": _f(line.paid),
+                "fund_pay_type_name": names.get(line.fund_pay_type, ""),
+                "setl_proc_info": "；".join(r.notes)[:4000],
+            }
             for line in r.lines
         ]
         return {"setlinfo": setlinfo, "setldetail": setldetail}
@@ -283,13 +416,30 @@ class InsuredNode(Node):
             setting = "outpatient" if s["med_type"].startswith("1") else "inpatient"
             self.apply(doc, ctx.now.year, setting, result.usage, -result.acct_pay)
             self.save(conn, person.psn_no, version, doc)
-            key = f"{ctx.msgid}#again" if self.faults.mutant("pay-twice-on-retry") and conn.execute(
-                select(insured_settlements.c.msgid).where(insured_settlements.c.msgid == ctx.msgid)).first() else ctx.msgid
+            key = (
+                f"{ctx.msgid}#again"
+                if self.faults.mutant("pay-twice-on-retry")
+                and conn.execute(
+                    select(insured_settlements.c.msgid).where(insured_settlements.c.msgid == ctx.msgid)
+                ).first()
+                else ctx.msgid
+            )
             self.store.q.insured_book.run(
-                conn, node=self.name, msgid=key, setl_id=s["setl_id"], kind="settle", mdtrt_id=s["mdtrt_id"],
-                psn_no=person.psn_no, year=ctx.now.year, setting=setting, fund=_cents(result.fund_pay_sumamt),
-                acct=_cents(result.acct_pay), status="active", sim_time=ctx.now,
-                doc={"usage": _usage_doc(result.usage), "answer": ctx.output})
+                conn,
+                node=self.name,
+                msgid=key,
+                setl_id=s["setl_id"],
+                kind="settle",
+                mdtrt_id=s["mdtrt_id"],
+                psn_no=person.psn_no,
+                year=ctx.now.year,
+                setting=setting,
+                fund=_cents(result.fund_pay_sumamt),
+                acct=_cents(result.acct_pay),
+                status="active",
+                sim_time=ctx.now,
+                doc={"usage": _usage_doc(result.usage), "answer": ctx.output},
+            )
             self.set_visit(conn, s["mdtrt_id"], "settled")
             ctx.effect = {"setl_id": s["setl_id"]}
 
@@ -303,9 +453,14 @@ class InsuredNode(Node):
         doc["balance"] = str(_d(doc["balance"]) + balance_change)
 
     def active_settlement(self, conn: Connection, setl_id: str, mdtrt_id: str) -> Any:
-        row = conn.execute(select(insured_settlements).where(
-            insured_settlements.c.node == self.name, insured_settlements.c.setl_id == setl_id,
-            insured_settlements.c.kind == "settle", insured_settlements.c.status == "active")).first()
+        row = conn.execute(
+            select(insured_settlements).where(
+                insured_settlements.c.node == self.name,
+                insured_settlements.c.setl_id == setl_id,
+                insured_settlements.c.kind == "settle",
+                insured_settlements.c.status == "active",
+            )
+        ).first()
         if row is None or row.mdtrt_id != mdtrt_id:
             raise BusinessError("E4005", setl_id=setl_id, mdtrt_id=mdtrt_id)
         return row
@@ -319,19 +474,30 @@ class InsuredNode(Node):
         else:
             doc["balance"] = str(_d(doc["balance"]) + Decimal(row.acct) / 100)
         self.save(conn, row.psn_no, version, doc)
-        conn.execute(update(insured_settlements).where(
-            insured_settlements.c.node == self.name, insured_settlements.c.msgid == row.msgid).values(status=status))
+        conn.execute(
+            update(insured_settlements)
+            .where(insured_settlements.c.node == self.name, insured_settlements.c.msgid == row.msgid)
+            .values(status=status)
+        )
         self.set_visit(conn, row.mdtrt_id, "registered")
         return negate(row.doc["answer"], balance=_f(_d(doc["balance"])))
 
     def redo_settlement(self, conn: Connection, row: Any) -> None:
         """Re-apply a settlement whose cancellation was reversed."""
         version, doc = self.state(conn, row.psn_no)
-        self.apply(doc, row.year, row.setting, Usage(**{k: _d(v) for k, v in row.doc["usage"].items()}),
-                   -Decimal(row.acct) / 100)
+        self.apply(
+            doc,
+            row.year,
+            row.setting,
+            Usage(**{k: _d(v) for k, v in row.doc["usage"].items()}),
+            -Decimal(row.acct) / 100,
+        )
         self.save(conn, row.psn_no, version, doc)
-        conn.execute(update(insured_settlements).where(
-            insured_settlements.c.node == self.name, insured_settlements.c.msgid == row.msgid).values(status="active"))
+        conn.execute(
+            update(insured_settlements)
+            .where(insured_settlements.c.node == self.name, insured_settlements.c.msgid == row.msgid)
+            .values(status="active")
+        )
         self.set_visit(conn, row.mdtrt_id, "settled")
 
     async def cancel_settlement(self, ctx: Context) -> None:
@@ -339,10 +505,23 @@ class InsuredNode(Node):
         with ctx.answer() as conn:
             row = self.active_settlement(conn, data["setl_id"], data["mdtrt_id"])
             negative = self.undo_settlement(conn, row, "cancelled")
-            conn.execute(insured_settlements.insert().values(
-                node=self.name, msgid=ctx.msgid, setl_id=row.setl_id, kind="cancel", mdtrt_id=row.mdtrt_id,
-                psn_no=row.psn_no, year=row.year, setting=row.setting, fund=-row.fund, acct=-row.acct,
-                status="active", sim_time=ctx.now, doc={"of": row.msgid, "answer": negative}))
+            conn.execute(
+                insured_settlements.insert().values(
+                    node=self.name,
+                    msgid=ctx.msgid,
+                    setl_id=row.setl_id,
+                    kind="cancel",
+                    mdtrt_id=row.mdtrt_id,
+                    psn_no=row.psn_no,
+                    year=row.year,
+                    setting=row.setting,
+                    fund=-row.fund,
+                    acct=-row.acct,
+                    status="active",
+                    sim_time=ctx.now,
+                    doc={"of": row.msgid, "answer": negative},
+                )
+            )
             ctx.effect = {"of": row.msgid}
             negative["setlinfo"]["setl_time"] = ctx.now.strftime("%Y-%m-%d %H:%M:%S")
             ctx.output = _pick_cancel_output(self.spec, "Y2305", negative)
@@ -352,9 +531,14 @@ class InsuredNode(Node):
     async def reverse(self, ctx: Context) -> None:
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            original = conn.execute(select(messages).where(
-                messages.c.node == self.name, messages.c.msgid == data["omsgid"])).first()
-            if original is None or original.infno != data["oinfno"] or original.response.get("infcode") not in (0, "0"):
+            original = conn.execute(
+                select(messages).where(messages.c.node == self.name, messages.c.msgid == data["omsgid"])
+            ).first()
+            if (
+                original is None
+                or original.infno != data["oinfno"]
+                or original.response.get("infcode") not in (0, "0")
+            ):
                 raise BusinessError("E6002", oinfno=data["oinfno"], omsgid=data["omsgid"])
             if original.infno not in ("Y2401", "Y2304", "Y2305"):
                 raise BusinessError("E6003", oinfno=data["oinfno"])
@@ -363,25 +547,40 @@ class InsuredNode(Node):
             if original.infno == "Y2401":
                 visit = self.visit(conn, original.effect["mdtrt_id"])
                 if visit.state != "registered":
-                    raise BusinessError("E4002", mdtrt_id=visit.mdtrt_id, state=visit.state, infno="Y2601", name="冲正")
+                    raise BusinessError(
+                        "E4002", mdtrt_id=visit.mdtrt_id, state=visit.state, infno="Y2601", name="冲正"
+                    )
                 self.set_visit(conn, visit.mdtrt_id, "cancelled")
             elif original.infno == "Y2304":
                 row = self.row(conn, original.msgid)
                 if row.status != "active":
-                    raise BusinessError("E4002", mdtrt_id=row.mdtrt_id, state=row.status, infno="Y2601", name="冲正")
+                    raise BusinessError(
+                        "E4002", mdtrt_id=row.mdtrt_id, state=row.status, infno="Y2601", name="冲正"
+                    )
                 self.undo_settlement(conn, row, "reversed")
             else:  # Y2305: the cancellation never happened
                 cancellation = self.row(conn, original.msgid)
                 self.redo_settlement(conn, self.row(conn, cancellation.doc["of"]))
-                conn.execute(update(insured_settlements).where(
-                    insured_settlements.c.node == self.name, insured_settlements.c.msgid == original.msgid,
-                ).values(status="reversed"))
-            conn.execute(update(messages).where(messages.c.node == self.name, messages.c.msgid == original.msgid)
-                         .values(reversed_by=ctx.msgid))
+                conn.execute(
+                    update(insured_settlements)
+                    .where(
+                        insured_settlements.c.node == self.name,
+                        insured_settlements.c.msgid == original.msgid,
+                    )
+                    .values(status="reversed")
+                )
+            conn.execute(
+                update(messages)
+                .where(messages.c.node == self.name, messages.c.msgid == original.msgid)
+                .values(reversed_by=ctx.msgid)
+            )
 
     def row(self, conn: Connection, msgid: str) -> Any:
-        return conn.execute(select(insured_settlements).where(
-            insured_settlements.c.node == self.name, insured_settlements.c.msgid == msgid)).one()
+        return conn.execute(
+            select(insured_settlements).where(
+                insured_settlements.c.node == self.name, insured_settlements.c.msgid == msgid
+            )
+        ).one()
 
     # ── Y2301: details after the fact ──────────────────────────────
 
@@ -390,13 +589,33 @@ class InsuredNode(Node):
 
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            if conn.execute(select(insured_settlements.c.msgid).where(
-                    insured_settlements.c.node == self.name, insured_settlements.c.setl_id == data["setl_id"])).first() is None:
+            if (
+                conn.execute(
+                    select(insured_settlements.c.msgid).where(
+                        insured_settlements.c.node == self.name,
+                        insured_settlements.c.setl_id == data["setl_id"],
+                    )
+                ).first()
+                is None
+            ):
                 raise BusinessError("E4005", setl_id=data["setl_id"], mdtrt_id=data["mdtrt_id"])
-            have = set(conn.execute(select(details.c.feedetl_sn).where(
-                details.c.node == self.name, details.c.setl_id == data["setl_id"])).scalars())
-            rows = [{"node": self.name, "setl_id": data["setl_id"], "feedetl_sn": line["feedetl_sn"], "line": line}
-                    for line in ctx.input["feedetail"] if line["feedetl_sn"] not in have]
+            have = set(
+                conn.execute(
+                    select(details.c.feedetl_sn).where(
+                        details.c.node == self.name, details.c.setl_id == data["setl_id"]
+                    )
+                ).scalars()
+            )
+            rows = [
+                {
+                    "node": self.name,
+                    "setl_id": data["setl_id"],
+                    "feedetl_sn": line["feedetl_sn"],
+                    "line": line,
+                }
+                for line in ctx.input["feedetail"]
+                if line["feedetl_sn"] not in have
+            ]
             if rows:
                 conn.execute(details.insert(), rows)
             ctx.output = {"result": {"totalrow": len(have) + len(rows)}}
@@ -413,13 +632,23 @@ class InsuredNode(Node):
                 raise BusinessError("E3006", psn_no=person.psn_no)
             if any(f["status"] == "1" and f["mdtrtarea"] == info["mdtrtarea_admdvs"] for f in doc["filings"]):
                 raise BusinessError("E3008", psn_no=person.psn_no)
-            doc["filings"].append({"sn": sn, "fil_type": info["fil_type"], "mdtrtarea": info["mdtrtarea_admdvs"],
-                                   "begndate": info["begndate"], "enddate": info.get("enddate") or None, "status": "1"})
+            doc["filings"].append(
+                {
+                    "sn": sn,
+                    "fil_type": info["fil_type"],
+                    "mdtrtarea": info["mdtrtarea_admdvs"],
+                    "begndate": info["begndate"],
+                    "enddate": info.get("enddate") or None,
+                    "status": "1",
+                }
+            )
             self.save(conn, person.psn_no, version, doc)
             ctx.output = {"result": {"trt_dcla_detl_sn": sn}}
 
     def _filing(self, doc: Mapping[str, Any], sn: str) -> dict[str, Any]:
-        filing = next((f for f in doc["filings"] if f["sn"] == sn and f["status"] == "1"), None)
+        filing: dict[str, Any] | None = next(
+            (f for f in doc["filings"] if f["sn"] == sn and f["status"] == "1"), None
+        )
         if filing is None:
             raise BusinessError("E3009", trt_dcla_detl_sn=sn)
         return filing
@@ -432,9 +661,22 @@ class InsuredNode(Node):
             version, doc = self.state(conn, person.psn_no)
             old = self._filing(doc, data["trt_dcla_detl_sn"])
             old["status"] = "2"
-            doc["filings"].append({**old, "sn": sn, "status": "1",
-                                   **{k: data[v] for k, v in (("mdtrtarea", "mdtrtarea_admdvs"), ("begndate", "begndate"),
-                                                              ("enddate", "enddate")) if data.get(v)}})
+            doc["filings"].append(
+                {
+                    **old,
+                    "sn": sn,
+                    "status": "1",
+                    **{
+                        k: data[v]
+                        for k, v in (
+                            ("mdtrtarea", "mdtrtarea_admdvs"),
+                            ("begndate", "begndate"),
+                            ("enddate", "enddate"),
+                        )
+                        if data.get(v)
+                    },
+                }
+            )
             self.save(conn, person.psn_no, version, doc)
             ctx.output = {"result": {"trt_dcla_detl_sn": sn}}
 
@@ -452,8 +694,13 @@ class InsuredNode(Node):
         with ctx.answer() as conn:
             _, doc = self.state(conn, person.psn_no)
             area = data.get("mdtrtarea_admdvs")
-            ctx.output = {"filinginfo": [f for f in self.person_output(person, doc, ctx.now)["filinginfo"]
-                                         if not area or f["mdtrtarea_admdvs"] == area]}
+            ctx.output = {
+                "filinginfo": [
+                    f
+                    for f in self.person_output(person, doc, ctx.now)["filinginfo"]
+                    if not area or f["mdtrtarea_admdvs"] == area
+                ]
+            }
 
 
 def _cents(value: Decimal) -> int:
@@ -464,21 +711,46 @@ def _usage_doc(usage: Usage) -> dict[str, str]:
     return {"deductible": str(usage.deductible), "pool": str(usage.pool), "supp": str(usage.supp)}
 
 
-AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
-           "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "hifdm_pay", "maf_pay", "hosp_part_amt",
-           "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "acct_mulaid_pay")
+AMOUNTS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "hifdm_pay",
+    "maf_pay",
+    "hosp_part_amt",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "psn_cash_pay",
+    "acct_mulaid_pay",
+)
 
 
 def negate(answer: Mapping[str, Any], **override: Any) -> dict[str, Any]:
     """A settlement answer with every amount negated (R-AMT-11): what a cancellation or reversal returns."""
-    setlinfo = {k: (-v if k in AMOUNTS and isinstance(v, int | float) and v else v)
-                for k, v in answer["setlinfo"].items()}
-    setldetail = [{**line, "inscp_scp_amt": -line["inscp_scp_amt"], "fund_payamt": -line["fund_payamt"]}
-                  for line in answer.get("setldetail", [])]
+    setlinfo = {
+        k: (-v if k in AMOUNTS and isinstance(v, int | float) and v else v)
+        for k, v in answer["setlinfo"].items()
+    }
+    setldetail = [
+        {**line, "inscp_scp_amt": -line["inscp_scp_amt"], "fund_payamt": -line["fund_payamt"]}
+        for line in answer.get("setldetail", [])
+    ]
     return {"setlinfo": {**setlinfo, **override}, "setldetail": setldetail}
 
 
 def _pick_cancel_output(spec: Spec, infno: str, answer: Mapping[str, Any]) -> dict[str, Any]:
     fields = spec.transaction(infno).output["setlinfo"].fields
-    return {"setlinfo": {k: v for k, v in answer["setlinfo"].items() if k in fields},
-            "setldetail": answer["setldetail"]}
+    return {
+        "setlinfo": {k: v for k, v in answer["setlinfo"].items() if k in fields},
+        "setldetail": answer["setldetail"],
+    }

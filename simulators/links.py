@@ -47,8 +47,11 @@ class HttpLink:
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
         try:
-            r = await self.client.post(f"{self.base}/{infno}", content=orjson.dumps(message),
-                                       headers={**headers, "content-type": "application/json"})
+            r = await self.client.post(
+                f"{self.base}/{infno}",
+                content=orjson.dumps(message),
+                headers={**headers, "content-type": "application/json"},
+            )
         except httpx.HTTPError as e:
             raise Unreachable(f"{self.name}: {e!r}") from e
         try:
@@ -60,8 +63,19 @@ class HttpLink:
 class Peer:
     """A node as another node calls it, with the caller's credentials."""
 
-    def __init__(self, link: Link, spec: Spec, account: Account, *, name: str, admdvs: str, clock: Clock,
-                 faults: Faults, caller: str, store: Store) -> None:
+    def __init__(
+        self,
+        link: Link,
+        spec: Spec,
+        account: Account,
+        *,
+        name: str,
+        admdvs: str,
+        clock: Clock,
+        faults: Faults,
+        caller: str,
+        store: Store,
+    ) -> None:
         self.link, self.spec, self.account, self.clock, self.faults = link, spec, account, clock, faults
         self.store = store
         self.sender_name, self.sender_admdvs, self.caller = name, admdvs, caller
@@ -69,10 +83,20 @@ class Peer:
 
     def request(self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "") -> dict[str, Any]:
         return envelope.request(
-            self.spec, infno, input, msgid=self.msgids(self.clock.now()), when=self.clock.now(),
-            mdtrtarea_admvs=self.sender_admdvs, insuplc_admdvs=insuplc_admdvs, recer_sys_code="YBXT",
-            infver=self.spec.version, opter_type="2", opter=self.account.code, opter_name=self.sender_name,
-            fixmedins_code=self.account.code, fixmedins_name=self.sender_name,
+            self.spec,
+            infno,
+            input,
+            msgid=self.msgids(self.clock.now()),
+            when=self.clock.now(),
+            mdtrtarea_admvs=self.sender_admdvs,
+            insuplc_admdvs=insuplc_admdvs,
+            recer_sys_code="YBXT",
+            infver=self.spec.version,
+            opter_type="2",
+            opter=self.account.code,
+            opter_name=self.sender_name,
+            fixmedins_code=self.account.code,
+            fixmedins_name=self.sender_name,
         )
 
     async def send(self, message: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,4 +146,3 @@ class Serials:
             serial = self._next
             self._next += 1
             return serial
-

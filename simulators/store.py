@@ -46,7 +46,9 @@ def _node() -> Column[str]:
 
 # Idempotency and audit: every message a node answered, with its answer (R-IDEM-01).
 messages = Table(
-    "messages", meta, _node(),
+    "messages",
+    meta,
+    _node(),
     Column("msgid", String(40), primary_key=True),
     Column("infno", String(8), nullable=False),
     Column("digest", String(64), nullable=False),
@@ -58,7 +60,9 @@ messages = Table(
 )
 
 signins = Table(
-    "signins", meta, _node(),
+    "signins",
+    meta,
+    _node(),
     Column("sign_no", String(40), primary_key=True),
     Column("fixmedins_code", String(40), nullable=False),
     Column("opter_no", String(40), nullable=False),
@@ -69,7 +73,9 @@ signins = Table(
 # The treatment side's visits (就诊): state, version for optimistic concurrency, and the document
 # (person snapshot, fee lines, history, pending cross-province call).
 visits = Table(
-    "visits", meta, _node(),
+    "visits",
+    meta,
+    _node(),
     Column("mdtrt_id", String(40), primary_key=True),
     Column("psn_no", String(40), nullable=False, index=True),
     Column("fixmedins_code", String(40), nullable=False),
@@ -84,7 +90,9 @@ visits = Table(
 
 # Persons a treatment side verified at 1101 (card read), which admission then relies on.
 seen_persons = Table(
-    "seen_persons", meta, _node(),
+    "seen_persons",
+    meta,
+    _node(),
     Column("psn_no", String(40), primary_key=True),
     Column("doc", JSON, nullable=False),
     Column("sim_time", DateTime, nullable=False),
@@ -92,7 +100,9 @@ seen_persons = Table(
 
 # Settlements, cancellations and reversals as the treatment side booked them (one row each).
 settlements = Table(
-    "settlements", meta, _node(),
+    "settlements",
+    meta,
+    _node(),
     Column("msgid", String(40), primary_key=True),  # the message that made the row
     Column("setl_id", String(40), nullable=False, index=True),
     Column("kind", String(12), nullable=False),  # settle / cancel / reversal
@@ -113,14 +123,18 @@ settlements = Table(
 
 # The insured side: one row per person it insures (year-to-date usage, account, card, filings).
 persons = Table(
-    "persons", meta, _node(),
+    "persons",
+    meta,
+    _node(),
     Column("psn_no", String(40), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("doc", JSON, nullable=False),
 )
 
 insured_visits = Table(
-    "insured_visits", meta, _node(),
+    "insured_visits",
+    meta,
+    _node(),
     Column("mdtrt_id", String(40), primary_key=True),
     Column("psn_no", String(40), nullable=False),
     Column("treatment", String(6), nullable=False),
@@ -130,7 +144,9 @@ insured_visits = Table(
 )
 
 insured_settlements = Table(
-    "insured_settlements", meta, _node(),
+    "insured_settlements",
+    meta,
+    _node(),
     Column("msgid", String(40), primary_key=True),
     Column("setl_id", String(40), nullable=False, index=True),
     Column("kind", String(12), nullable=False),
@@ -147,7 +163,9 @@ insured_settlements = Table(
 
 # The hub's national record of every cross-province settlement, cancellation and reversal.
 hub_records = Table(
-    "hub_records", meta, _node(),
+    "hub_records",
+    meta,
+    _node(),
     Column("msgid", String(40), primary_key=True),
     Column("infno", String(8), nullable=False),
     Column("setl_id", String(40), nullable=False, index=True),
@@ -164,14 +182,17 @@ hub_records = Table(
 
 # Item details sent after the fact (事后传明细), as the insured side received them.
 details = Table(
-    "details", meta, _node(),
+    "details",
+    meta,
+    _node(),
     Column("setl_id", String(40), primary_key=True),
     Column("feedetl_sn", String(40), primary_key=True),
     Column("line", JSON, nullable=False),
 )
 
 settings = Table(
-    "settings", meta,
+    "settings",
+    meta,
     Column("key", String(40), primary_key=True),
     Column("value", JSON, nullable=False),
 )
@@ -197,8 +218,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, json_serializer=lambda v: orjson.dumps(v).decode(),
-                                            json_deserializer=_from_json)
+        self.engine: Engine = create_engine(
+            url, json_serializer=lambda v: orjson.dumps(v).decode(), json_deserializer=_from_json
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         meta.create_all(self.engine)
@@ -312,11 +334,15 @@ class Prepared:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         binds = compiled.binds
-        self.names: list[str] = list(compiled.positiontup or []) if dialect.paramstyle in ("qmark", "numeric", "format") \
+        self.names: list[str] = (
+            list(compiled.positiontup or [])
+            if dialect.paramstyle in ("qmark", "numeric", "format")
             else list(binds)
+        )
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
-        self.binders = {name: binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                        for name in set(self.names)}
+        self.binders = {
+            name: binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in set(self.names)
+        }
         columns = getattr(statement, "selected_columns", None) or ()
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
@@ -343,7 +369,9 @@ class Prepared:
         cursor.close()
         if row is None:
             return None
-        return Record({k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)})
+        return Record(
+            {k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)}
+        )
 
 
 class Record(dict[str, Any]):
@@ -367,26 +395,38 @@ class Queries:
         def prepare(statement: Any) -> Prepared:
             return Prepared(engine, statement)
 
-        self.message = prepare(select(messages.c.digest, messages.c.response).where(_key(messages, "node", "msgid")))
+        self.message = prepare(
+            select(messages.c.digest, messages.c.response).where(_key(messages, "node", "msgid"))
+        )
         self.record = prepare(messages.insert())
         self.forget = prepare(delete(messages).where(_key(messages, "node", "msgid")))
-        self.signin = prepare(select(signins.c.fixmedins_code, signins.c.signed_out)
-                              .where(_key(signins, "node", "sign_no")))
+        self.signin = prepare(
+            select(signins.c.fixmedins_code, signins.c.signed_out).where(_key(signins, "node", "sign_no"))
+        )
         self.sign_in = prepare(signins.insert())
         self.visit = prepare(select(visits).where(_key(visits, "node", "mdtrt_id")))
         self.new_visit = prepare(visits.insert())
-        self.save_visit = prepare(update(visits).where(_key(visits, "node", "mdtrt_id", "version")).values(
-            state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc")))
+        self.save_visit = prepare(
+            update(visits)
+            .where(_key(visits, "node", "mdtrt_id", "version"))
+            .values(state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc"))
+        )
         self.seen = prepare(select(seen_persons.c.doc).where(_key(seen_persons, "node", "psn_no")))
         self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")))
         self.see = prepare(seen_persons.insert())
         self.book = prepare(settlements.insert())
         self.person = prepare(select(persons.c.version, persons.c.doc).where(_key(persons, "node", "psn_no")))
-        self.save_person = prepare(update(persons).where(_key(persons, "node", "psn_no", "version")).values(
-            version=bindparam("version"), doc=bindparam("doc")))
+        self.save_person = prepare(
+            update(persons)
+            .where(_key(persons, "node", "psn_no", "version"))
+            .values(version=bindparam("version"), doc=bindparam("doc"))
+        )
         self.insured_visit = prepare(select(insured_visits).where(_key(insured_visits, "node", "mdtrt_id")))
         self.new_insured_visit = prepare(insured_visits.insert())
-        self.set_insured_visit = prepare(update(insured_visits).where(_key(insured_visits, "node", "mdtrt_id"))
-                                         .values(state=bindparam("state")))
+        self.set_insured_visit = prepare(
+            update(insured_visits)
+            .where(_key(insured_visits, "node", "mdtrt_id"))
+            .values(state=bindparam("state"))
+        )
         self.insured_book = prepare(insured_settlements.insert())
         self.national = prepare(hub_records.insert())

@@ -89,7 +89,7 @@ class Policy:
     retiree_extra: Decimal = Decimal(0)  # extra ratio points for retirees (psn_type 12xx)
     supplementary: Supplementary | None = None
     account: bool = False  # a personal account may pay the personal share
-    # lower ratio for temporary care away from home, by filing type (fil_type 4 referral, 6 emergency, 5 other)
+    # lower ratio for temporary care away from home, by fil_type (4 referral, 6 emergency, 5 other)
     temporary_reduction: Mapping[str, Decimal] = field(default_factory=dict)
 
 
@@ -135,7 +135,9 @@ class Filing:
     def covers(self, admdvs: str, day: date) -> bool:
         if self.status != "1":
             return False
-        place = admdvs == self.mdtrtarea or (self.mdtrtarea.endswith("0000") and admdvs[:2] == self.mdtrtarea[:2])
+        place = admdvs == self.mdtrtarea or (
+            self.mdtrtarea.endswith("0000") and admdvs[:2] == self.mdtrtarea[:2]
+        )
         return place and self.begndate <= day and (self.enddate is None or day <= self.enddate)
 
 
@@ -261,7 +263,13 @@ def _catalog(items: Mapping[str, Item], raw: Mapping[str, Any]) -> dict[str, Cat
 def _province(admdvs: str, raw: Mapping[str, Any], items: Mapping[str, Item]) -> Province:
     hospitals = {
         str(h["code"]): Hospital(
-            str(h["code"]), str(h["name"]), str(h["level"]), str(h["admdvs"]), admdvs, str(h["paasid"]), str(h["secret"])
+            str(h["code"]),
+            str(h["name"]),
+            str(h["level"]),
+            str(h["admdvs"]),
+            admdvs,
+            str(h["paasid"]),
+            str(h["secret"]),
         )
         for h in raw["hospitals"]
     }
@@ -341,8 +349,10 @@ def load(path: Path | str | None = None) -> Topology:
     topology = Topology(
         name=str(raw["name"]),
         hub=_account(raw["hub"]),
-        agency=_account(raw.get("agency") or {"code": "A00000000000", "paasid": "yidi-agency",
-                                              "secret": "yidi-agency-secret"}),
+        agency=_account(
+            raw.get("agency")
+            or {"code": "A00000000000", "paasid": "yidi-agency", "secret": "yidi-agency-secret"}
+        ),
         items=items,
         provinces={str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()},
         persons={p.psn_no: p for p in persons},
@@ -361,7 +371,9 @@ def check(t: Topology) -> list[str]:
     seen: dict[str, str] = {t.hub.paasid: "hub", t.agency.paasid: "agency"}
     for p in t.provinces.values():
         if p.platform.paasid in seen:
-            problems.append(f"paasid {p.platform.paasid} is used twice ({seen[p.platform.paasid]}, {p.admdvs})")
+            problems.append(
+                f"paasid {p.platform.paasid} is used twice ({seen[p.platform.paasid]}, {p.admdvs})"
+            )
         seen[p.platform.paasid] = p.admdvs
         for h in p.hospitals.values():
             if len(h.code) != 12:
@@ -378,7 +390,9 @@ def check(t: Topology) -> list[str]:
     for person in t.persons.values():
         province = t.province_of(person.insuplc_admdvs)
         if province is not None and person.insuplc_admdvs not in province.regions:
-            problems.append(f"person {person.key}: {person.insuplc_admdvs} is not a region of {province.admdvs}")
+            problems.append(
+                f"person {person.key}: {person.insuplc_admdvs} is not a region of {province.admdvs}"
+            )
         if t.province_of(person.insuplc_admdvs) is None:
             problems.append(f"person {person.key}: insured region {person.insuplc_admdvs} has no province")
         elif person.insutype not in t.province_of(person.insuplc_admdvs).policies:  # type: ignore[union-attr]

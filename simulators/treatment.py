@@ -57,7 +57,9 @@ class Kind:
 
 INPATIENT = Kind("inpatient", "2401", "2404", "2301", "2302", "2303", "2304", "2305")
 OUTPATIENT = Kind("outpatient", "2201", "2202", "2204", "2205", "2206", "2207", "2208")
-KIND_OF = {infno: kind for kind in (INPATIENT, OUTPATIENT) for infno in vars(kind).values() if infno.isdigit()}
+KIND_OF = {
+    infno: kind for kind in (INPATIENT, OUTPATIENT) for infno in vars(kind).values() if infno.isdigit()
+}
 
 
 def _f(value: Decimal) -> float:
@@ -68,8 +70,17 @@ class Visit:
     """A visit row loaded for change: its state, document and version."""
 
     def __init__(self, row: Any) -> None:
-        self.mdtrt_id, self.psn_no, self.state, self.version = row.mdtrt_id, row.psn_no, row.state, row.version
-        self.fixmedins_code, self.insuplc_admdvs, self.cross = row.fixmedins_code, row.insuplc_admdvs, row.cross
+        self.mdtrt_id, self.psn_no, self.state, self.version = (
+            row.mdtrt_id,
+            row.psn_no,
+            row.state,
+            row.version,
+        )
+        self.fixmedins_code, self.insuplc_admdvs, self.cross = (
+            row.fixmedins_code,
+            row.insuplc_admdvs,
+            row.cross,
+        )
         self.kind = INPATIENT if row.kind == "inpatient" else OUTPATIENT
         self.doc: dict[str, Any] = dict(row.doc)
 
@@ -78,25 +89,44 @@ class Visit:
         return [lifecycle.Step(*step) for step in self.doc["history"]]
 
     def live_fees(self, batch: str | None = None) -> dict[str, dict[str, Any]]:
-        return {sn: f for sn, f in self.doc["fees"].items()
-                if f["status"] == "active" and batch in (None, f.get("batch"))}
+        return {
+            sn: f
+            for sn, f in self.doc["fees"].items()
+            if f["status"] == "active" and batch in (None, f.get("batch"))
+        }
 
 
 class TreatmentNode(Node):
     hospital_facing = True
 
-    def __init__(self, province: Province, topology: Topology, spec: Spec, wire: Spec, store: Store, clock: Clock,
-                 faults: Faults, insured: InsuredNode) -> None:
+    def __init__(
+        self,
+        province: Province,
+        topology: Topology,
+        spec: Spec,
+        wire: Spec,
+        store: Store,
+        clock: Clock,
+        faults: Faults,
+        insured: InsuredNode,
+    ) -> None:
         accounts: dict[str, Account] = {h.paasid: h.account for h in province.hospitals.values()}
-        super().__init__(f"treatment:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts)
+        super().__init__(
+            f"treatment:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts
+        )
         self.province, self.topology, self.insured = province, topology, insured
         self.ids = Serials(store, self.name)
         self.own: Peer | None = None  # the province's own insured face, in-process
         self.hub: Peer | None = None
         self.inflight: set[str] = set()  # visits whose claimed call is under way: recovery leaves them alone
         for infno, handler in {
-            "9001": self.sign_in, "9002": self.sign_out, "1101": self.person_info, "2601": self.reverse,
-            "5203": self.query_settlement, "5204": self.query_fees, "5303": self.query_in_hospital,
+            "9001": self.sign_in,
+            "9002": self.sign_out,
+            "1101": self.person_info,
+            "2601": self.reverse,
+            "5203": self.query_settlement,
+            "5204": self.query_fees,
+            "5303": self.query_in_hospital,
         }.items():
             self.handlers[infno] = handler
         for kind in (INPATIENT, OUTPATIENT):
@@ -107,8 +137,14 @@ class TreatmentNode(Node):
             self.handlers[kind.presettle] = self.presettle
             self.handlers[kind.settle] = self.settle
             self.handlers[kind.cancel_settlement] = self.cancel_settlement
-        self.handlers.update({"2403": self.change_visit, "2203": self.change_visit,
-                              "2402": self.discharge, "2405": self.cancel_discharge})
+        self.handlers.update(
+            {
+                "2403": self.change_visit,
+                "2203": self.change_visit,
+                "2402": self.discharge,
+                "2405": self.cancel_discharge,
+            }
+        )
 
     # ── helpers ────────────────────────────────────────────────────
 
@@ -130,8 +166,9 @@ class TreatmentNode(Node):
             answer = await peer.send(message)
         except Unreachable as e:
             log.warning("%s: %s", self.name, e)
-            raise BusinessError("E6008" if peer is self.hub else "E6006",
-                                insuplc=str(message.get("insuplc_admdvs"))) from e
+            raise BusinessError(
+                "E6008" if peer is self.hub else "E6006", insuplc=str(message.get("insuplc_admdvs"))
+            ) from e
         if answer.get("infcode") not in (0, "0"):
             raise Relayed(answer)
         return answer
@@ -153,16 +190,26 @@ class TreatmentNode(Node):
     def step(self, visit: Visit, infno: str, *, reverse: str | None = None, **guards: bool) -> str:
         """The state after ``infno`` (or after reversing ``reverse``), or the life-cycle's refusal."""
         machine = self.machine(visit.kind)
-        state = visit.doc.get("pending", {}).get("before", visit.state) if visit.state in TRANSIENT else visit.state
+        state = (
+            visit.doc.get("pending", {}).get("before", visit.state)
+            if visit.state in TRANSIENT
+            else visit.state
+        )
         try:
             if reverse:
                 return lifecycle.reverse(machine, state, reverse, history=visit.history)
             return lifecycle.next_state(machine, state, infno, guards=guards, history=visit.history)
         except lifecycle.LifecycleError as e:
             names = self.spec.transactions
-            raise BusinessError(e.error, mdtrt_id=visit.mdtrt_id, state=machine.states[state][0], infno=infno,
-                                name=names[infno].zh if infno in names else infno, feedetl_sn="",
-                                init_feedetl_sn="") from e
+            raise BusinessError(
+                e.error,
+                mdtrt_id=visit.mdtrt_id,
+                state=machine.states[state][0],
+                infno=infno,
+                name=names[infno].zh if infno in names else infno,
+                feedetl_sn="",
+                init_feedetl_sn="",
+            ) from e
 
     def save(self, conn: Connection, visit: Visit, state: str, infno: str | None = None) -> None:
         """Write the visit back if nobody else changed it meanwhile (R-CONC-01). Leaving a transient
@@ -172,8 +219,15 @@ class TreatmentNode(Node):
             before = visit.doc.pop("pending", {}).get("before", visit.state)
         if infno:
             visit.doc["history"].append([infno, before, state])
-        done = self.store.q.save_visit.run(conn, state=state, version=visit.version + 1, doc=visit.doc,
-                                           k_node=self.name, k_mdtrt_id=visit.mdtrt_id, k_version=visit.version)
+        done = self.store.q.save_visit.run(
+            conn,
+            state=state,
+            version=visit.version + 1,
+            doc=visit.doc,
+            k_node=self.name,
+            k_mdtrt_id=visit.mdtrt_id,
+            k_version=visit.version,
+        )
         if done != 1:
             raise BusinessError("E6005", mdtrt_id=visit.mdtrt_id)
         visit.state, visit.version = state, visit.version + 1
@@ -206,10 +260,15 @@ class TreatmentNode(Node):
     async def undo_remote(self, peer: Peer, insuplc: str, psn_no: str, msgid: str, oinfno: str) -> None:
         """Best effort: reverse a call whose outcome is unknown (Y2601); 'nothing to reverse' is fine."""
         try:
-            answer = await peer.call("Y2601", {"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": oinfno}},
-                                     insuplc_admdvs=insuplc)
+            answer = await peer.call(
+                "Y2601",
+                {"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": oinfno}},
+                insuplc_admdvs=insuplc,
+            )
             if answer.get("infcode") not in (0, "0") and "E6002" not in str(answer.get("err_msg")):
-                log.warning("%s: reversal of %s %s answered %s", self.name, oinfno, msgid, answer.get("err_msg"))
+                log.warning(
+                    "%s: reversal of %s %s answered %s", self.name, oinfno, msgid, answer.get("err_msg")
+                )
         except Unreachable as e:
             log.warning("%s: reversal of %s %s unreachable: %s", self.name, oinfno, msgid, e)
             raise
@@ -220,16 +279,29 @@ class TreatmentNode(Node):
         data = ctx.input["signIn"]
         sign_no = self.new_id(ctx.now)
         with ctx.answer() as conn:
-            self.store.q.sign_in.run(conn, node=self.name, sign_no=sign_no, fixmedins_code=ctx.account.code,
-                                     opter_no=data["opter_no"], signed_out=False, sim_time=ctx.now)
+            self.store.q.sign_in.run(
+                conn,
+                node=self.name,
+                sign_no=sign_no,
+                fixmedins_code=ctx.account.code,
+                opter_no=data["opter_no"],
+                signed_out=False,
+                sim_time=ctx.now,
+            )
             ctx.output = {"signinoutb": {"sign_time": f"{ctx.now:%Y-%m-%d %H:%M:%S}", "sign_no": sign_no}}
 
     async def sign_out(self, ctx: Context) -> None:
         data = ctx.input["signOut"]
         with ctx.answer() as conn:
-            done = conn.execute(update(signins).where(
-                signins.c.node == self.name, signins.c.sign_no == data["sign_no"],
-                signins.c.fixmedins_code == ctx.account.code).values(signed_out=True))
+            done = conn.execute(
+                update(signins)
+                .where(
+                    signins.c.node == self.name,
+                    signins.c.sign_no == data["sign_no"],
+                    signins.c.fixmedins_code == ctx.account.code,
+                )
+                .values(signed_out=True)
+            )
             if done.rowcount != 1:
                 raise BusinessError("E2006")
             ctx.output = {"signoutoutb": {"sign_time": f"{ctx.now:%Y-%m-%d %H:%M:%S}"}}
@@ -246,8 +318,19 @@ class TreatmentNode(Node):
     async def lookup(self, ctx: Context, data: Mapping[str, Any]) -> dict[str, Any]:
         """The person behind a credential, from the insured side (Y1101)."""
         peer = self.peer_for_credential(data)
-        query = {k: data.get(k) for k in ("mdtrt_cert_type", "mdtrt_cert_no", "card_sn", "psn_cert_type", "certno",
-                                          "psn_name", "begntime") if data.get(k) not in (None, "")}
+        query = {
+            k: data.get(k)
+            for k in (
+                "mdtrt_cert_type",
+                "mdtrt_cert_no",
+                "card_sn",
+                "psn_cert_type",
+                "certno",
+                "psn_name",
+                "begntime",
+            )
+            if data.get(k) not in (None, "")
+        }
         query.update(mdtrtarea_admdvs=self.hospital(ctx).admdvs, fixmedins_code=ctx.account.code)
         answer = await self.ask(peer, peer.request("Y1101", {"data": query}))
         return dict(answer["output"])
@@ -267,8 +350,11 @@ class TreatmentNode(Node):
         if doc is None:
             raise BusinessError("E3011", psn_no=info["psn_no"])
         card = doc.get("cardinfo") or {}
-        if info["mdtrt_cert_type"] == "03" and info.get("card_sn") not in (None, "", card.get("card_sn")) \
-                and not self.faults.mutant("skip-card-sn-check"):
+        if (
+            info["mdtrt_cert_type"] == "03"
+            and info.get("card_sn") not in (None, "", card.get("card_sn"))
+            and not self.faults.mutant("skip-card-sn-check")
+        ):
             raise BusinessError("E3007")
         return dict(doc)
 
@@ -281,9 +367,14 @@ class TreatmentNode(Node):
         hospital = self.hospital(ctx)
         peer = self.insurer(insuplc)
         with ctx.work() as conn:
-            open_visit = conn.execute(select(visits.c.mdtrt_id).where(
-                visits.c.node == self.name, visits.c.psn_no == info["psn_no"], visits.c.kind == kind.machine,
-                visits.c.state.in_(OPEN))).scalar()
+            open_visit = conn.execute(
+                select(visits.c.mdtrt_id).where(
+                    visits.c.node == self.name,
+                    visits.c.psn_no == info["psn_no"],
+                    visits.c.kind == kind.machine,
+                    visits.c.state.in_(OPEN),
+                )
+            ).scalar()
             if kind is INPATIENT and open_visit:
                 raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
             person = self.seen(conn, info)
@@ -293,37 +384,78 @@ class TreatmentNode(Node):
         mdtrt_id = self.new_id(ctx.now)
         med_type = info.get("med_type", "11")
         diagnosis = (info.get("dscg_maindiag_code") or "", info.get("dscg_maindiag_name") or "")
-        notice = peer.request("Y2401", {"mdtrtinfo": {
-            "mdtrt_id": mdtrt_id, "psn_no": info["psn_no"], "insutype": info["insutype"], "med_type": med_type,
-            "begntime": info["begntime"], "mdtrt_cert_type": info["mdtrt_cert_type"],
-            "mdtrt_cert_no": info["mdtrt_cert_no"],
-            "fixmedins_code": hospital.code, "fixmedins_name": hospital.name, "hosp_lv": hospital.hosp_lv,
-            "mdtrtarea_admdvs": hospital.admdvs, "dscg_maindiag_code": diagnosis[0] or "Z00.000",
-            "dscg_maindiag_name": diagnosis[1] or "门诊就诊"}}, insuplc_admdvs=insuplc)
+        notice = peer.request(
+            "Y2401",
+            {
+                "mdtrtinfo": {
+                    "mdtrt_id": mdtrt_id,
+                    "psn_no": info["psn_no"],
+                    "insutype": info["insutype"],
+                    "med_type": med_type,
+                    "begntime": info["begntime"],
+                    "mdtrt_cert_type": info["mdtrt_cert_type"],
+                    "mdtrt_cert_no": info["mdtrt_cert_no"],
+                    "fixmedins_code": hospital.code,
+                    "fixmedins_name": hospital.name,
+                    "hosp_lv": hospital.hosp_lv,
+                    "mdtrtarea_admdvs": hospital.admdvs,
+                    "dscg_maindiag_code": diagnosis[0] or "Z00.000",
+                    "dscg_maindiag_name": diagnosis[1] or "门诊就诊",
+                }
+            },
+            insuplc_admdvs=insuplc,
+        )
         if info["mdtrt_cert_type"] == "03":  # the card 1101 read (and, in V1.1, 2401 names again)
             notice["input"]["mdtrtinfo"]["card_sn"] = person.get("cardinfo", {}).get("card_sn", "")
         answer = await self.ask(peer, notice)
         filing = answer["output"]["result"]
         cross = insuplc[:2] != self.admdvs[:2]
         doc = {
-            "person": {**person["baseinfo"], **insuinfo, "mdtrt_cert_type": info["mdtrt_cert_type"],
-                       "mdtrt_cert_no": info["mdtrt_cert_no"]},
-            "med_type": med_type, "begntime": info["begntime"], "endtime": None,
-            "ipt_otp_no": info.get("ipt_no") or info.get("ipt_otp_no"), "hospital": hospital.code,
-            "hosp_lv": hospital.hosp_lv, "admdvs": hospital.admdvs, "fees": {},
-            "history": [[ctx.infno, "none", "registered"]], "filing": filing, "registration": notice["msgid"],
+            "person": {
+                **person["baseinfo"],
+                **insuinfo,
+                "mdtrt_cert_type": info["mdtrt_cert_type"],
+                "mdtrt_cert_no": info["mdtrt_cert_no"],
+            },
+            "med_type": med_type,
+            "begntime": info["begntime"],
+            "endtime": None,
+            "ipt_otp_no": info.get("ipt_no") or info.get("ipt_otp_no"),
+            "hospital": hospital.code,
+            "hosp_lv": hospital.hosp_lv,
+            "admdvs": hospital.admdvs,
+            "fees": {},
+            "history": [[ctx.infno, "none", "registered"]],
+            "filing": filing,
+            "registration": notice["msgid"],
         }
         with ctx.answer() as conn:
             self.store.q.new_visit.run(
-                conn, node=self.name, mdtrt_id=mdtrt_id, psn_no=info["psn_no"], fixmedins_code=hospital.code,
-                insuplc_admdvs=insuplc, kind=kind.machine, state="registered", version=0, cross=cross, doc=doc,
-                sim_time=ctx.now)
+                conn,
+                node=self.name,
+                mdtrt_id=mdtrt_id,
+                psn_no=info["psn_no"],
+                fixmedins_code=hospital.code,
+                insuplc_admdvs=insuplc,
+                kind=kind.machine,
+                state="registered",
+                version=0,
+                cross=cross,
+                doc=doc,
+                sim_time=ctx.now,
+            )
             ctx.effect = {"mdtrt_id": mdtrt_id, "remote": notice["msgid"]}
             if cross and not filing.get("fil_type"):
-                ctx.warn_msg = "该人员未办理异地就医备案或备案不适用于本地，出院结算前须办理备案，否则不能直接结算"
-            ctx.output = ({"result": {"mdtrt_id": mdtrt_id}} if kind is INPATIENT else
-                          {"data": {"mdtrt_id": mdtrt_id, "psn_no": info["psn_no"],
-                                    "ipt_otp_no": info["ipt_otp_no"]}})
+                ctx.warn_msg = (
+                    "该人员未办理异地就医备案或备案不适用于本地，出院结算前须办理备案，否则不能直接结算"
+                )
+            ctx.output = (
+                {"result": {"mdtrt_id": mdtrt_id}}
+                if kind is INPATIENT
+                else {
+                    "data": {"mdtrt_id": mdtrt_id, "psn_no": info["psn_no"], "ipt_otp_no": info["ipt_otp_no"]}
+                }
+            )
 
     async def cancel_registration(self, ctx: Context) -> None:
         data = ctx.input["data"]
@@ -331,8 +463,14 @@ class TreatmentNode(Node):
             visit = self.load(conn, ctx, data["mdtrt_id"])
             after = self.step(visit, ctx.infno)
         peer = self.insurer(visit.insuplc_admdvs)
-        await self.ask(peer, peer.request("Y2404", {"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no}},
-                                          insuplc_admdvs=visit.insuplc_admdvs))
+        await self.ask(
+            peer,
+            peer.request(
+                "Y2404",
+                {"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no}},
+                insuplc_admdvs=visit.insuplc_admdvs,
+            ),
+        )
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
             self.save(conn, visit, after, ctx.infno)
@@ -342,7 +480,10 @@ class TreatmentNode(Node):
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, node["mdtrt_id"])
             after = self.step(visit, ctx.infno)
-            visit.doc["changes"] = [*visit.doc.get("changes", []), {k: v for k, v in node.items() if v not in (None, "")}]
+            visit.doc["changes"] = [
+                *visit.doc.get("changes", []),
+                {k: v for k, v in node.items() if v not in (None, "")},
+            ]
             self.save(conn, visit, after, ctx.infno)
 
     async def discharge(self, ctx: Context) -> None:
@@ -382,16 +523,30 @@ class TreatmentNode(Node):
                 if sn in fees:
                     raise BusinessError("E4006", feedetl_sn=sn)
                 original = line.get("init_feedetl_sn")
-                if float(line["cnt"]) < 0 and (not original or fees.get(original, {}).get("status") != "active"):
+                if float(line["cnt"]) < 0 and (
+                    not original or fees.get(original, {}).get("status") != "active"
+                ):
                     raise BusinessError("E4007", init_feedetl_sn=original or "（空）")
                 split = classify(entry, line["cnt"], line["pric"], line["det_item_fee_sumamt"])
                 result = result_line(entry, line, split)
-                fees[sn] = {"status": "active", "batch": line.get("chrg_bchno"), "code": entry.item.code,
-                            "name": entry.item.name, "type": entry.item.med_chrgitm_type, "lv": entry.chrgitm_lv,
-                            "list_type": entry.item.list_type, "time": line["fee_ocur_time"],
-                            "cnt": line["cnt"], "pric": line["pric"], "amount": str(money(line["det_item_fee_sumamt"])),
-                            "split": [str(x) for x in (split.fulamt_ownpay, split.overlmt, split.preselfpay, split.inscp)],
-                            "result": result, "medins_list_codg": line["medins_list_codg"]}
+                fees[sn] = {
+                    "status": "active",
+                    "batch": line.get("chrg_bchno"),
+                    "code": entry.item.code,
+                    "name": entry.item.name,
+                    "type": entry.item.med_chrgitm_type,
+                    "lv": entry.chrgitm_lv,
+                    "list_type": entry.item.list_type,
+                    "time": line["fee_ocur_time"],
+                    "cnt": line["cnt"],
+                    "pric": line["pric"],
+                    "amount": str(money(line["det_item_fee_sumamt"])),
+                    "split": [
+                        str(x) for x in (split.fulamt_ownpay, split.overlmt, split.preselfpay, split.inscp)
+                    ],
+                    "result": result,
+                    "medins_list_codg": line["medins_list_codg"],
+                }
                 results.append(result)
             self.save(conn, visit, after, ctx.infno)
             ctx.output = {"result": results}
@@ -403,7 +558,11 @@ class TreatmentNode(Node):
             visit = self.load(conn, ctx, data["mdtrt_id"])
             self.step(visit, ctx.infno, fees_remain=True)  # refuses settled visits (fees are frozen) first
             live = visit.live_fees()
-            chosen = [f for sn, f in live.items() if data[key] == "0000" or (f.get(field) if field else sn) == data[key]]
+            chosen = [
+                f
+                for sn, f in live.items()
+                if data[key] == "0000" or (f.get(field) if field else sn) == data[key]
+            ]
             if not chosen:
                 raise BusinessError("E4008")
             for f in chosen:
@@ -420,34 +579,70 @@ class TreatmentNode(Node):
         total = sum((Decimal(f["amount"]) for f in fees.values()), Decimal("0.00"))
         if money(data["medfee_sumamt"]) != total:
             raise BusinessError("E5002", medfee_sumamt=data["medfee_sumamt"], uploaded=f"{total}")
-        given = [data.get(k) for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")]
+        given = [
+            data.get(k) for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
+        ]
         if all(g not in (None, "") for g in given):
             claimed = Split(*(money(g) for g in given))
             if claimed != split:
-                raise BusinessError("E5001", rule="R-AMT-07", detail=(
-                    f"分项与费用明细分割结果不符：上传{claimed.fulamt_ownpay}/{claimed.overlmt}/{claimed.preselfpay}/"
-                    f"{claimed.inscp}，明细{split.fulamt_ownpay}/{split.overlmt}/{split.preselfpay}/{split.inscp}"))
+                raise BusinessError(
+                    "E5001",
+                    rule="R-AMT-07",
+                    detail=(
+                        f"分项与费用明细分割结果不符：上传{claimed.fulamt_ownpay}/{claimed.overlmt}/{claimed.preselfpay}/"
+                        f"{claimed.inscp}，明细{split.fulamt_ownpay}/{split.overlmt}/{split.preselfpay}/{split.inscp}"
+                    ),
+                )
         return fees, split
 
-    def claim_request(self, peer: Peer, visit: Visit, data: Mapping[str, Any], fees: Mapping[str, dict[str, Any]],
-                      split: Split, infno: str, setl_id: str | None, medins_setl_id: str | None) -> dict[str, Any]:
+    def claim_request(
+        self,
+        peer: Peer,
+        visit: Visit,
+        data: Mapping[str, Any],
+        fees: Mapping[str, dict[str, Any]],
+        split: Split,
+        infno: str,
+        setl_id: str | None,
+        medins_setl_id: str | None,
+    ) -> dict[str, Any]:
         """Y2303/Y2304: totals per 医疗收费项目类别, never the items (实时传大类)."""
         cats = categories((f["type"], Split(*(Decimal(x) for x in f["split"]))) for f in fees.values())
         setlinfo = {
-            "mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "insutype": data["insutype"],
-            "med_type": data.get("med_type") or visit.doc["med_type"], "begntime": visit.doc["begntime"],
+            "mdtrt_id": visit.mdtrt_id,
+            "psn_no": visit.psn_no,
+            "insutype": data["insutype"],
+            "med_type": data.get("med_type") or visit.doc["med_type"],
+            "begntime": visit.doc["begntime"],
             "endtime": visit.doc.get("endtime"),
-            "fixmedins_code": visit.fixmedins_code, "fixmedins_name": self.province.hospitals[visit.fixmedins_code].name,
-            "hosp_lv": visit.doc["hosp_lv"], "mdtrtarea_admdvs": visit.doc["admdvs"], "psn_setlway": data["psn_setlway"],
-            "acct_used_flag": data.get("acct_used_flag") or "0", "mid_setl_flag": data.get("mid_setl_flag") or "0",
-            "medfee_sumamt": _f(split.total), "fulamt_ownpay_amt": _f(split.fulamt_ownpay),
-            "overlmt_selfpay": _f(split.overlmt), "preselfpay_amt": _f(split.preselfpay), "inscp_scp_amt": _f(split.inscp),
+            "fixmedins_code": visit.fixmedins_code,
+            "fixmedins_name": self.province.hospitals[visit.fixmedins_code].name,
+            "hosp_lv": visit.doc["hosp_lv"],
+            "mdtrtarea_admdvs": visit.doc["admdvs"],
+            "psn_setlway": data["psn_setlway"],
+            "acct_used_flag": data.get("acct_used_flag") or "0",
+            "mid_setl_flag": data.get("mid_setl_flag") or "0",
+            "medfee_sumamt": _f(split.total),
+            "fulamt_ownpay_amt": _f(split.fulamt_ownpay),
+            "overlmt_selfpay": _f(split.overlmt),
+            "preselfpay_amt": _f(split.preselfpay),
+            "inscp_scp_amt": _f(split.inscp),
             **({"setl_id": setl_id, "medins_setl_id": medins_setl_id} if setl_id else {}),
         }
-        feecate = [{"med_chrgitm_type": t, "det_item_fee_sumamt": _f(s.total), "fulamt_ownpay_amt": _f(s.fulamt_ownpay),
-                    "overlmt_amt": _f(s.overlmt), "preselfpay_amt": _f(s.preselfpay), "inscp_scp_amt": _f(s.inscp)}
-                   for t, s in cats.items()]
-        return peer.request(infno, {"setlinfo": setlinfo, "feecate": feecate}, insuplc_admdvs=visit.insuplc_admdvs)
+        feecate = [
+            {
+                "med_chrgitm_type": t,
+                "det_item_fee_sumamt": _f(s.total),
+                "fulamt_ownpay_amt": _f(s.fulamt_ownpay),
+                "overlmt_amt": _f(s.overlmt),
+                "preselfpay_amt": _f(s.preselfpay),
+                "inscp_scp_amt": _f(s.inscp),
+            }
+            for t, s in cats.items()
+        ]
+        return peer.request(
+            infno, {"setlinfo": setlinfo, "feecate": feecate}, insuplc_admdvs=visit.insuplc_admdvs
+        )
 
     async def presettle(self, ctx: Context) -> None:
         data = ctx.input["data"]
@@ -465,8 +660,12 @@ class TreatmentNode(Node):
 
     def local_output(self, output: Mapping[str, Any], visit: Visit, ctx: Context) -> dict[str, Any]:
         """The insured side's answer as the hospital receives it: its own msgid as medins_setl_id."""
-        setlinfo = {**output["setlinfo"], "mdtrt_cert_type": visit.doc["person"]["mdtrt_cert_type"],
-                    "clr_optins": self.admdvs, "medins_setl_id": ctx.msgid}
+        setlinfo = {
+            **output["setlinfo"],
+            "mdtrt_cert_type": visit.doc["person"]["mdtrt_cert_type"],
+            "clr_optins": self.admdvs,
+            "medins_setl_id": ctx.msgid,
+        }
         return {"setlinfo": setlinfo, "setldetail": output["setldetail"]}
 
     async def settle(self, ctx: Context) -> None:
@@ -479,60 +678,108 @@ class TreatmentNode(Node):
             fees, split = self.totals(visit, data)
             peer = self.insurer(visit.insuplc_admdvs)
             request = self.claim_request(peer, visit, data, fees, split, "Y2304", setl_id, ctx.msgid)
-            return {"after": after, "peer": peer, "request": request, "fees": fees,
-                    "pending": {"remote": request["msgid"], "oinfno": "Y2304", "setl_id": setl_id}}
+            return {
+                "after": after,
+                "peer": peer,
+                "request": request,
+                "fees": fees,
+                "pending": {"remote": request["msgid"], "oinfno": "Y2304", "setl_id": setl_id},
+            }
 
         with self.in_flight(data["mdtrt_id"]):
             visit, p = self.claim(ctx, data["mdtrt_id"], "settling", check)
             answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
             self.finish_settlement(ctx, data, p, answer, setl_id)
 
-    def finish_settlement(self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any],
-                          answer: Mapping[str, Any], setl_id: str) -> None:
+    def finish_settlement(
+        self,
+        ctx: Context,
+        data: Mapping[str, Any],
+        p: Mapping[str, Any],
+        answer: Mapping[str, Any],
+        setl_id: str,
+    ) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
             output = self.local_output(answer["output"], visit, ctx)
             for sn in p["fees"]:
                 visit.doc["fees"][sn]["setl_id"] = setl_id
-            visit.doc["settlement"] = {"setl_id": setl_id, "msgid": ctx.msgid, "remote": p["request"]["msgid"]}
+            visit.doc["settlement"] = {
+                "setl_id": setl_id,
+                "msgid": ctx.msgid,
+                "remote": p["request"]["msgid"],
+            }
             self.book(conn, ctx, visit, "settle", setl_id, output)
             self.save(conn, visit, p["after"], ctx.infno)
             ctx.effect = {"setl_id": setl_id, "mdtrt_id": visit.mdtrt_id, "remote": p["request"]["msgid"]}
             ctx.output = output
 
-    async def settle_remotely(self, ctx: Context, visit: Visit, peer: Peer, request: dict[str, Any]) -> dict[str, Any]:
-        """Send a claimed call; on any failure undo the claim (reversing remotely when the outcome is unknown)."""
+    async def settle_remotely(
+        self, ctx: Context, visit: Visit, peer: Peer, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Send a claimed call; on failure undo the claim (reversing remotely when the outcome is unknown)."""
         try:
             return await self.ask(peer, request)
         except Relayed as e:
             if e.infcode == -1:
-                await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"])
+                await self.undo_remote(
+                    peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"]
+                )
             self.release(ctx, visit)
             raise
         except BusinessError as refusal:
             try:
-                await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"])
+                await self.undo_remote(
+                    peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"]
+                )
             except Unreachable:
                 raise refusal from None  # the claim stays: recovery reverses it when the insured side is back
             self.release(ctx, visit)
             raise
 
-    def book(self, conn: Connection, ctx: Context, visit: Visit, kind: str, setl_id: str,
-             output: Mapping[str, Any], status: str = "active") -> None:
+    def book(
+        self,
+        conn: Connection,
+        ctx: Context,
+        visit: Visit,
+        kind: str,
+        setl_id: str,
+        output: Mapping[str, Any],
+        status: str = "active",
+    ) -> None:
         s = output["setlinfo"]
         if kind == "settle":  # the items follow after the fact (事后传明细): an outbox the sender empties
             output = {**output, "details": "pending"}
         self.store.q.book.run(
-            conn, node=self.name, msgid=ctx.msgid, setl_id=setl_id, kind=kind, mdtrt_id=visit.mdtrt_id,
-            psn_no=visit.psn_no, fixmedins_code=visit.fixmedins_code, insuplc_admdvs=visit.insuplc_admdvs,
-            infno=ctx.infno, medfee=cents(s["medfee_sumamt"]), fund=cents(s["fund_pay_sumamt"]),
-            acct=cents(s["acct_pay"]), cash=cents(s.get("psn_cash_pay") or s.get("pdn_cash_pay") or 0),
-            status=status, cross=visit.cross, doc=dict(output), sim_time=ctx.now)
+            conn,
+            node=self.name,
+            msgid=ctx.msgid,
+            setl_id=setl_id,
+            kind=kind,
+            mdtrt_id=visit.mdtrt_id,
+            psn_no=visit.psn_no,
+            fixmedins_code=visit.fixmedins_code,
+            insuplc_admdvs=visit.insuplc_admdvs,
+            infno=ctx.infno,
+            medfee=cents(s["medfee_sumamt"]),
+            fund=cents(s["fund_pay_sumamt"]),
+            acct=cents(s["acct_pay"]),
+            cash=cents(s.get("psn_cash_pay") or s.get("pdn_cash_pay") or 0),
+            status=status,
+            cross=visit.cross,
+            doc=dict(output),
+            sim_time=ctx.now,
+        )
 
     def active_settlement(self, conn: Connection, visit: Visit, setl_id: str) -> Any:
-        row = conn.execute(select(settlements).where(
-            settlements.c.node == self.name, settlements.c.setl_id == setl_id, settlements.c.kind == "settle",
-            settlements.c.status == "active")).first()
+        row = conn.execute(
+            select(settlements).where(
+                settlements.c.node == self.name,
+                settlements.c.setl_id == setl_id,
+                settlements.c.kind == "settle",
+                settlements.c.status == "active",
+            )
+        ).first()
         if row is None or row.mdtrt_id != visit.mdtrt_id:
             raise BusinessError("E4005", setl_id=setl_id, mdtrt_id=visit.mdtrt_id)
         return row
@@ -544,38 +791,60 @@ class TreatmentNode(Node):
             after = self.step(visit, ctx.infno)
             row = self.active_settlement(conn, visit, data["setl_id"])
             peer = self.insurer(visit.insuplc_admdvs)
-            request = peer.request("Y2305", {"data": {"mdtrt_id": visit.mdtrt_id, "setl_id": row.setl_id,
-                                                      "psn_no": visit.psn_no}}, insuplc_admdvs=visit.insuplc_admdvs)
-            return {"after": after, "peer": peer, "request": request, "original": row.msgid,
-                    "pending": {"remote": request["msgid"], "oinfno": "Y2305", "setl_id": row.setl_id}}
+            request = peer.request(
+                "Y2305",
+                {"data": {"mdtrt_id": visit.mdtrt_id, "setl_id": row.setl_id, "psn_no": visit.psn_no}},
+                insuplc_admdvs=visit.insuplc_admdvs,
+            )
+            return {
+                "after": after,
+                "peer": peer,
+                "request": request,
+                "original": row.msgid,
+                "pending": {"remote": request["msgid"], "oinfno": "Y2305", "setl_id": row.setl_id},
+            }
 
         with self.in_flight(data["mdtrt_id"]):
             visit, p = self.claim(ctx, data["mdtrt_id"], "cancelling", check)
             answer = await self.settle_remotely(ctx, visit, p["peer"], p["request"])
             self.finish_cancellation(ctx, data, p, answer)
 
-    def finish_cancellation(self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any],
-                            answer: Mapping[str, Any]) -> None:
+    def finish_cancellation(
+        self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any], answer: Mapping[str, Any]
+    ) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
-            original = conn.execute(select(settlements).where(settlements.c.node == self.name,
-                                                              settlements.c.msgid == p["original"])).one()
+            original = conn.execute(
+                select(settlements).where(
+                    settlements.c.node == self.name, settlements.c.msgid == p["original"]
+                )
+            ).one()
             negative = negate(original.doc)
-            negative["setlinfo"].update(setl_time=f"{ctx.now:%Y-%m-%d %H:%M:%S}",
-                                        balc=answer["output"]["setlinfo"].get("balc", 0.0))
-            conn.execute(update(settlements).where(settlements.c.node == self.name,
-                                                   settlements.c.msgid == p["original"]).values(status="cancelled"))
+            negative["setlinfo"].update(
+                setl_time=f"{ctx.now:%Y-%m-%d %H:%M:%S}", balc=answer["output"]["setlinfo"].get("balc", 0.0)
+            )
+            conn.execute(
+                update(settlements)
+                .where(settlements.c.node == self.name, settlements.c.msgid == p["original"])
+                .values(status="cancelled")
+            )
             self.book(conn, ctx, visit, "cancel", original.setl_id, negative)
             for f in visit.doc["fees"].values():
                 if f.get("setl_id") == original.setl_id:
                     del f["setl_id"]
             visit.doc.pop("settlement", None)
             self.save(conn, visit, p["after"], ctx.infno)
-            ctx.effect = {"setl_id": original.setl_id, "of": p["original"], "remote": p["request"]["msgid"],
-                          "mdtrt_id": visit.mdtrt_id}
+            ctx.effect = {
+                "setl_id": original.setl_id,
+                "of": p["original"],
+                "remote": p["request"]["msgid"],
+                "mdtrt_id": visit.mdtrt_id,
+            }
             fields = self.spec.transaction(ctx.infno).output["setlinfo"].fields
-            ctx.output = {"setlinfo": {k: v for k, v in negative["setlinfo"].items() if k in fields},
-                          "setldetail": negative["setldetail"]}
+            ctx.output = {
+                "setlinfo": {k: v for k, v in negative["setlinfo"].items() if k in fields},
+                "setldetail": negative["setldetail"],
+            }
 
     # ── 2601 ───────────────────────────────────────────────────────
 
@@ -583,8 +852,9 @@ class TreatmentNode(Node):
         data = ctx.input["data"]
         oinfno, omsgid = data["oinfno"], data["omsgid"]
         with ctx.work() as conn:
-            original = conn.execute(select(messages).where(messages.c.node == self.name,
-                                                           messages.c.msgid == omsgid)).first()
+            original = conn.execute(
+                select(messages).where(messages.c.node == self.name, messages.c.msgid == omsgid)
+            ).first()
         if original is None or original.infno != oinfno or original.response.get("infcode") not in (0, "0"):
             raise BusinessError("E6002", oinfno=oinfno, omsgid=omsgid)
         if not self.spec.transaction(oinfno).reversible:
@@ -592,62 +862,107 @@ class TreatmentNode(Node):
         if original.reversed_by:
             raise BusinessError("E6004", omsgid=omsgid)
         effect = original.effect
-        remote_infno = {"2401": "Y2401", "2201": "Y2401", "2304": "Y2304", "2207": "Y2304",
-                        "2305": "Y2305", "2208": "Y2305"}[oinfno]
+        remote_infno = {
+            "2401": "Y2401",
+            "2201": "Y2401",
+            "2304": "Y2304",
+            "2207": "Y2304",
+            "2305": "Y2305",
+            "2208": "Y2305",
+        }[oinfno]
 
         def check(conn: Connection, visit: Visit) -> dict[str, Any]:
             after = self.step(visit, ctx.infno, reverse=oinfno)
-            return {"after": after, "pending": {"remote": effect["remote"], "oinfno": remote_infno, "reversal": True}}
+            return {
+                "after": after,
+                "pending": {"remote": effect["remote"], "oinfno": remote_infno, "reversal": True},
+            }
 
         with self.in_flight(effect["mdtrt_id"]):
             visit, p = self.claim(ctx, effect["mdtrt_id"], "reversing", check)
             peer = self.insurer(visit.insuplc_admdvs)
-            await self.settle_remotely(ctx, visit, peer, peer.request("Y2601", {"data": {
-                "psn_no": visit.psn_no, "omsgid": effect["remote"], "oinfno": remote_infno}},
-                insuplc_admdvs=visit.insuplc_admdvs))
+            await self.settle_remotely(
+                ctx,
+                visit,
+                peer,
+                peer.request(
+                    "Y2601",
+                    {"data": {"psn_no": visit.psn_no, "omsgid": effect["remote"], "oinfno": remote_infno}},
+                    insuplc_admdvs=visit.insuplc_admdvs,
+                ),
+            )
             self.finish_reversal(ctx, oinfno, omsgid, effect, p)
 
-    def finish_reversal(self, ctx: Context, oinfno: str, omsgid: str, effect: Mapping[str, Any],
-                        p: Mapping[str, Any]) -> None:
+    def finish_reversal(
+        self, ctx: Context, oinfno: str, omsgid: str, effect: Mapping[str, Any], p: Mapping[str, Any]
+    ) -> None:
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, effect["mdtrt_id"])
             if oinfno in ("2304", "2207"):
-                row = conn.execute(select(settlements).where(settlements.c.node == self.name,
-                                                             settlements.c.msgid == omsgid)).one()
-                conn.execute(update(settlements).where(settlements.c.node == self.name,
-                                                       settlements.c.msgid == omsgid).values(status="reversed"))
+                row = conn.execute(
+                    select(settlements).where(settlements.c.node == self.name, settlements.c.msgid == omsgid)
+                ).one()
+                conn.execute(
+                    update(settlements)
+                    .where(settlements.c.node == self.name, settlements.c.msgid == omsgid)
+                    .values(status="reversed")
+                )
                 self.book(conn, ctx, visit, "reversal", row.setl_id, negate(row.doc))
                 visit.doc.pop("settlement", None)
             elif oinfno in ("2305", "2208"):
-                conn.execute(update(settlements).where(settlements.c.node == self.name,
-                                                       settlements.c.msgid == omsgid).values(status="reversed"))
-                conn.execute(update(settlements).where(settlements.c.node == self.name,
-                                                       settlements.c.msgid == effect["of"]).values(status="active"))
+                conn.execute(
+                    update(settlements)
+                    .where(settlements.c.node == self.name, settlements.c.msgid == omsgid)
+                    .values(status="reversed")
+                )
+                conn.execute(
+                    update(settlements)
+                    .where(settlements.c.node == self.name, settlements.c.msgid == effect["of"])
+                    .values(status="active")
+                )
             self.save(conn, visit, p["after"], ctx.infno)
-            conn.execute(update(messages).where(messages.c.node == self.name, messages.c.msgid == omsgid)
-                         .values(reversed_by=ctx.msgid))
+            conn.execute(
+                update(messages)
+                .where(messages.c.node == self.name, messages.c.msgid == omsgid)
+                .values(reversed_by=ctx.msgid)
+            )
 
     # ── queries ────────────────────────────────────────────────────
 
     async def query_settlement(self, ctx: Context) -> None:
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            row = conn.execute(select(settlements).where(
-                settlements.c.node == self.name, settlements.c.setl_id == data["setl_id"],
-                settlements.c.kind == "settle", settlements.c.fixmedins_code == ctx.account.code)).first()
+            row = conn.execute(
+                select(settlements).where(
+                    settlements.c.node == self.name,
+                    settlements.c.setl_id == data["setl_id"],
+                    settlements.c.kind == "settle",
+                    settlements.c.fixmedins_code == ctx.account.code,
+                )
+            ).first()
             if row is None or row.mdtrt_id != data["mdtrt_id"] or row.psn_no != data["psn_no"]:
                 raise BusinessError("E4005", setl_id=data["setl_id"], mdtrt_id=data["mdtrt_id"])
             visit = self.load(conn, ctx, row.mdtrt_id)
             hospital = self.province.hospitals[row.fixmedins_code]
             s = row.doc["setlinfo"]
             pay_loc = "4" if row.cross else ("3" if row.insuplc_admdvs != hospital.admdvs else "2")
-            ctx.output = {"setlinfo": {
-                **s, "pay_loc": pay_loc, "fixmedins_code": hospital.code, "fixmedins_name": hospital.name,
-                "hosp_lv": hospital.hosp_lv, "insu_optins": row.insuplc_admdvs,
-                "begndate": visit.doc["begntime"][:10], "enddate": (visit.doc.get("endtime") or s["setl_time"])[:10],
-                "psn_pay": s["psn_part_amt"], "cash_payamt": s["psn_cash_pay"],
-                "refd_setl_flag": "0" if row.status == "active" else "1", "year": s["setl_time"][:4],
-            }, "setldetail": row.doc["setldetail"]}
+            ctx.output = {
+                "setlinfo": {
+                    **s,
+                    "pay_loc": pay_loc,
+                    "fixmedins_code": hospital.code,
+                    "fixmedins_name": hospital.name,
+                    "hosp_lv": hospital.hosp_lv,
+                    "insu_optins": row.insuplc_admdvs,
+                    "begndate": visit.doc["begntime"][:10],
+                    "enddate": (visit.doc.get("endtime") or s["setl_time"])[:10],
+                    "psn_pay": s["psn_part_amt"],
+                    "cash_payamt": s["psn_cash_pay"],
+                    "refd_setl_flag": "0" if row.status == "active" else "1",
+                    "year": s["setl_time"][:4],
+                },
+                "setldetail": row.doc["setldetail"],
+            }
 
     async def query_fees(self, ctx: Context) -> None:
         data = ctx.input["data"]
@@ -656,10 +971,20 @@ class TreatmentNode(Node):
             if visit.psn_no != data["psn_no"]:
                 raise BusinessError("E4001", mdtrt_id=data["mdtrt_id"])
             rows = [
-                {**f["result"], "mdtrt_id": visit.mdtrt_id, "setl_id": f.get("setl_id") or "", "med_type":
-                 visit.doc["med_type"], "fee_ocur_time": f["time"], "hilist_code": f["code"], "hilist_name": f["name"],
-                 "list_type": f["list_type"], "med_list_codg": f["code"], "medins_list_codg": f["medins_list_codg"],
-                 "medins_list_name": f["name"], "dosform_name": "无"}
+                {
+                    **f["result"],
+                    "mdtrt_id": visit.mdtrt_id,
+                    "setl_id": f.get("setl_id") or "",
+                    "med_type": visit.doc["med_type"],
+                    "fee_ocur_time": f["time"],
+                    "hilist_code": f["code"],
+                    "hilist_name": f["name"],
+                    "list_type": f["list_type"],
+                    "med_list_codg": f["code"],
+                    "medins_list_codg": f["medins_list_codg"],
+                    "medins_list_name": f["name"],
+                    "dosform_name": "无",
+                }
                 for f in visit.doc["fees"].values()
                 if f["status"] == "active" and data.get("setl_id") in (None, "", f.get("setl_id"))
             ]
@@ -668,20 +993,35 @@ class TreatmentNode(Node):
     async def query_in_hospital(self, ctx: Context) -> None:
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            query = select(visits).where(visits.c.node == self.name, visits.c.kind == "inpatient",
-                                         visits.c.fixmedins_code == ctx.account.code,
-                                         visits.c.state.in_(OPEN))
+            query = select(visits).where(
+                visits.c.node == self.name,
+                visits.c.kind == "inpatient",
+                visits.c.fixmedins_code == ctx.account.code,
+                visits.c.state.in_(OPEN),
+            )
             if data.get("psn_no"):
                 query = query.where(visits.c.psn_no == data["psn_no"])
             rows = []
             for row in conn.execute(query):
                 doc, person = row.doc, row.doc["person"]
                 if data["begntime"] <= doc["begntime"] <= data["endtime"]:
-                    rows.append({"mdtrt_id": row.mdtrt_id, "psn_no": row.psn_no, "psn_cert_type": "01",
-                                 "certno": person["certno"], "psn_name": person["psn_name"], "gend": person["gend"],
-                                 "brdy": person["brdy"], "age": person["age"], "insutype": person["insutype"],
-                                 "begndate": doc["begntime"][:10], "med_type": doc["med_type"],
-                                 "ipt_otp_no": doc["ipt_otp_no"], "out_flag": "1" if row.cross else "0"})
+                    rows.append(
+                        {
+                            "mdtrt_id": row.mdtrt_id,
+                            "psn_no": row.psn_no,
+                            "psn_cert_type": "01",
+                            "certno": person["certno"],
+                            "psn_name": person["psn_name"],
+                            "gend": person["gend"],
+                            "brdy": person["brdy"],
+                            "age": person["age"],
+                            "insutype": person["insutype"],
+                            "begndate": doc["begntime"][:10],
+                            "med_type": doc["med_type"],
+                            "ipt_otp_no": doc["ipt_otp_no"],
+                            "out_flag": "1" if row.cross else "0",
+                        }
+                    )
             ctx.output = {"data": rows}
 
     # ── details after the fact (事后传明细) ─────────────────────────
@@ -691,41 +1031,85 @@ class TreatmentNode(Node):
     async def send_details(self) -> int:
         """Send the classified fee lines of settled visits to their insured side, in batches (Y2301)."""
         with self.store.begin() as conn:
-            pending = [r for r in conn.execute(select(settlements).where(
-                settlements.c.node == self.name, settlements.c.kind == "settle", settlements.c.status == "active"))
-                if r.doc.get("details") == "pending"]
+            pending = [
+                r
+                for r in conn.execute(
+                    select(settlements).where(
+                        settlements.c.node == self.name,
+                        settlements.c.kind == "settle",
+                        settlements.c.status == "active",
+                    )
+                )
+                if r.doc.get("details") == "pending"
+            ]
         sent = 0
         for row in pending:
             with self.store.begin() as conn:
-                visit = Visit(conn.execute(select(visits).where(visits.c.node == self.name,
-                                                                visits.c.mdtrt_id == row.mdtrt_id)).one())
-            lines = [self.detail_line(sn, f) for sn, f in visit.doc["fees"].items() if f.get("setl_id") == row.setl_id]
+                visit = Visit(
+                    conn.execute(
+                        select(visits).where(visits.c.node == self.name, visits.c.mdtrt_id == row.mdtrt_id)
+                    ).one()
+                )
+            lines = [
+                self.detail_line(sn, f)
+                for sn, f in visit.doc["fees"].items()
+                if f.get("setl_id") == row.setl_id
+            ]
             peer = self.insurer(row.insuplc_admdvs)
             try:
                 for start in range(0, len(lines), self.DETAIL_BATCH):
-                    answer = await peer.call("Y2301", {
-                        "data": {"mdtrt_id": row.mdtrt_id, "setl_id": row.setl_id, "psn_no": row.psn_no,
-                                 "totalrow": len(lines)}, "feedetail": lines[start:start + self.DETAIL_BATCH]},
-                        insuplc_admdvs=row.insuplc_admdvs)
+                    answer = await peer.call(
+                        "Y2301",
+                        {
+                            "data": {
+                                "mdtrt_id": row.mdtrt_id,
+                                "setl_id": row.setl_id,
+                                "psn_no": row.psn_no,
+                                "totalrow": len(lines),
+                            },
+                            "feedetail": lines[start : start + self.DETAIL_BATCH],
+                        },
+                        insuplc_admdvs=row.insuplc_admdvs,
+                    )
                     if answer.get("infcode") not in (0, "0"):
                         raise Unreachable(str(answer.get("err_msg")))
             except Unreachable as e:
                 log.warning("%s: details of %s not sent yet: %s", self.name, row.setl_id, e)
                 continue
             with self.store.begin() as conn:
-                conn.execute(update(settlements).where(settlements.c.node == self.name,
-                                                       settlements.c.msgid == row.msgid)
-                             .values(doc={**row.doc, "details": "sent"}))
+                conn.execute(
+                    update(settlements)
+                    .where(settlements.c.node == self.name, settlements.c.msgid == row.msgid)
+                    .values(doc={**row.doc, "details": "sent"})
+                )
             sent += 1
         return sent
 
     @staticmethod
     def detail_line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
         r = fee["result"]
-        return {"feedetl_sn": sn, "fee_ocur_time": fee["time"], "med_list_codg": fee["code"],
-                "medins_list_codg": fee["medins_list_codg"], **{k: r[k] for k in (
-                    "det_item_fee_sumamt", "cnt", "pric", "pric_uplmt_amt", "selfpay_prop", "fulamt_ownpay_amt",
-                    "overlmt_amt", "preselfpay_amt", "inscp_scp_amt", "chrgitm_lv", "med_chrgitm_type")}}
+        return {
+            "feedetl_sn": sn,
+            "fee_ocur_time": fee["time"],
+            "med_list_codg": fee["code"],
+            "medins_list_codg": fee["medins_list_codg"],
+            **{
+                k: r[k]
+                for k in (
+                    "det_item_fee_sumamt",
+                    "cnt",
+                    "pric",
+                    "pric_uplmt_amt",
+                    "selfpay_prop",
+                    "fulamt_ownpay_amt",
+                    "overlmt_amt",
+                    "preselfpay_amt",
+                    "inscp_scp_amt",
+                    "chrgitm_lv",
+                    "med_chrgitm_type",
+                )
+            },
+        }
 
     # ── recovery ───────────────────────────────────────────────────
 
@@ -734,22 +1118,29 @@ class TreatmentNode(Node):
         settling, cancelling or reversing whose call is not under way); what cannot be reached yet is
         tried again next time."""
         with self.store.begin() as conn:
-            stuck = [Visit(r) for r in conn.execute(select(visits).where(
-                visits.c.node == self.name, visits.c.state.in_(TRANSIENT))) if r.mdtrt_id not in self.inflight]
+            stuck = [
+                Visit(r)
+                for r in conn.execute(
+                    select(visits).where(visits.c.node == self.name, visits.c.state.in_(TRANSIENT))
+                )
+                if r.mdtrt_id not in self.inflight
+            ]
         recovered = 0
         for visit in stuck:
             pending = visit.doc.get("pending", {})
             peer = self.insurer(visit.insuplc_admdvs)
             try:
                 if pending.get("remote") and not pending.get("reversal"):
-                    await self.undo_remote(peer, visit.insuplc_admdvs, visit.psn_no, pending["remote"],
-                                           pending["oinfno"])
+                    await self.undo_remote(
+                        peer, visit.insuplc_admdvs, visit.psn_no, pending["remote"], pending["oinfno"]
+                    )
             except Unreachable:
                 continue
             recovered += 1
             with self.store.begin() as conn:
-                row = conn.execute(select(visits).where(visits.c.node == self.name,
-                                                        visits.c.mdtrt_id == visit.mdtrt_id)).one()
+                row = conn.execute(
+                    select(visits).where(visits.c.node == self.name, visits.c.mdtrt_id == visit.mdtrt_id)
+                ).one()
                 fresh = Visit(row)
                 before = fresh.doc.get("pending", {}).get("before", fresh.state)
                 self.save(conn, fresh, before)

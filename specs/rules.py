@@ -34,7 +34,9 @@ def _valid_stamp(text: str) -> bool:
     if len(text) != 14 or not text.isascii() or not text.isdigit():
         return False
     try:
-        datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:]))
+        datetime(
+            int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:])
+        )
     except ValueError:
         return False
     return True

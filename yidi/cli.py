@@ -13,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(spec_app, name="spec")
+app.command("demo")(simulators.demo)
 app.command("serve")(simulators.serve)
 app.command("roster")(simulators.roster_command)
 app.command("mutants")(simulators.mutants)

@@ -31,7 +31,9 @@ def claim(inscp: str, other: str = "0", **kw: object) -> Claim:
 def test_the_example_visit_of_the_spec() -> None:
     # 10000 = 500 self-paid + 100 over limit + 400 pre-self-pay + 9000 in policy; deductible 800, ratio 85 %
     split = Split(D(500), D(100), D(400), D(9000))
-    r = settle(EMPLOYEE, Claim(D(10000), split, "3", use_account=True), retired=False, used=Usage(), balance=D(30))
+    r = settle(
+        EMPLOYEE, Claim(D(10000), split, "3", use_account=True), retired=False, used=Usage(), balance=D(30)
+    )
     assert (r.act_pay_dedc, r.hifp_pay, r.fund_pay_sumamt) == (D(800), D("6970.00"), D("6970.00"))
     assert (r.psn_part_amt, r.acct_pay, r.psn_cash_pay, r.balance_after) == (D(3030), D(30), D(3000), D(0))
     assert r.usage == Usage(D(800), D("6970.00"), D(0))
@@ -47,12 +49,17 @@ def test_the_deductible_is_paid_once_a_year() -> None:
 def test_the_ratio_depends_on_hospital_level_retirement_and_temporary_care() -> None:
     def ratio(**kw: object) -> Decimal:
         retired = bool(kw.pop("retired", False))
-        return settle(EMPLOYEE, claim("1000", **kw), retired=retired, used=Usage(deductible=D(800)),
-                      balance=D(0)).ratio
+        return settle(
+            EMPLOYEE, claim("1000", **kw), retired=retired, used=Usage(deductible=D(800)), balance=D(0)
+        ).ratio
 
     assert (ratio(level="1"), ratio(level="2"), ratio(level="3")) == (D("0.90"), D("0.88"), D("0.85"))
     assert ratio(retired=True) == D("0.90")
-    assert ratio(fil_type="4") == D("0.75") and ratio(fil_type="5") == D("0.65") and ratio(fil_type="1") == D("0.85")
+    assert (
+        ratio(fil_type="4") == D("0.75")
+        and ratio(fil_type="5") == D("0.65")
+        and ratio(fil_type="1") == D("0.85")
+    )
 
 
 def test_the_cap_stops_the_pool_and_the_supplementary_fund_pays_above_it() -> None:
@@ -67,7 +74,10 @@ def test_the_cap_stops_the_pool_and_the_supplementary_fund_pays_above_it() -> No
 
 def test_no_account_for_residents_or_when_not_asked() -> None:
     resident = Policy("390", "390100", EMPLOYEE.inpatient, EMPLOYEE.outpatient)
-    assert settle(resident, claim("100", use_account=True), retired=False, used=Usage(), balance=D(99)).acct_pay == 0
+    assert (
+        settle(resident, claim("100", use_account=True), retired=False, used=Usage(), balance=D(99)).acct_pay
+        == 0
+    )
     assert settle(EMPLOYEE, claim("100"), retired=False, used=Usage(), balance=D(99)).acct_pay == 0
 
 
@@ -80,8 +90,15 @@ def test_no_account_for_residents_or_when_not_asked() -> None:
     balance=st.decimals(min_value=0, max_value=20000, places=2),
     outpatient=st.booleans(),
 )
-def test_money_always_closes_and_caps_hold(inscp: Decimal, other: Decimal, level: str, used_pool: Decimal,
-                                           used_dedc: Decimal, balance: Decimal, outpatient: bool) -> None:
+def test_money_always_closes_and_caps_hold(
+    inscp: Decimal,
+    other: Decimal,
+    level: str,
+    used_pool: Decimal,
+    used_dedc: Decimal,
+    balance: Decimal,
+    outpatient: bool,
+) -> None:
     c = claim(str(inscp), str(other), level=level, outpatient=outpatient, use_account=True)
     used = Usage(used_dedc, used_pool, D(0))
     r = settle(EMPLOYEE, c, retired=False, used=used, balance=balance)

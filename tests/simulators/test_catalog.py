@@ -41,8 +41,9 @@ def test_the_part_above_the_price_cap_is_over_limit_self_pay() -> None:
     pric=st.decimals(min_value=D("0.01"), max_value=10000, places=2),
     cap=st.one_of(st.none(), st.decimals(min_value=D("0.01"), max_value=10000, places=2)),
 )
-def test_a_split_always_adds_up_and_a_refund_is_its_exact_negative(lv: str, selfpay: Decimal, cnt: Decimal,
-                                                                    pric: Decimal, cap: Decimal | None) -> None:
+def test_a_split_always_adds_up_and_a_refund_is_its_exact_negative(
+    lv: str, selfpay: Decimal, cnt: Decimal, pric: Decimal, cap: Decimal | None
+) -> None:
     e = CatalogEntry(DRUG, lv, selfpay if lv == "02" else D(lv == "03"), cap)
     amount = money(cnt * pric)
     split = classify(e, cnt, pric, amount)
@@ -55,6 +56,8 @@ def test_categories_total_by_fee_type() -> None:
     assert categories(lines) == {"01": Split(inscp=D("50")), "09": Split(preselfpay=D("1"), inscp=D("10"))}
 
 
-@pytest.mark.parametrize(("value", "expected"), [(0.005, "0.01"), (2.675, "2.68"), (-0.005, "-0.01"), (1.1, "1.10")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.005, "0.01"), (2.675, "2.68"), (-0.005, "-0.01"), (1.1, "1.10")]
+)
 def test_money_rounds_half_up_from_the_shortest_repr(value: float, expected: str) -> None:
     assert money(value) == D(expected)  # 2.675 is 2.67499999… in binary; the wire meant 2.675

@@ -30,8 +30,21 @@ class Process:
         self.db, self.port = db, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "yidi", "serve", "--port", str(self.port), "--db", f"sqlite:///{db}", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "yidi",
+                "serve",
+                "--port",
+                str(self.port),
+                "--db",
+                f"sqlite:///{db}",
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -39,7 +52,8 @@ class Process:
                 return
             except httpx.HTTPError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"yidi serve did not start: {self.proc.stderr.read()!r}")  # type: ignore[union-attr]
+                    stderr = self.proc.stderr.read()  # type: ignore[union-attr]
+                    raise RuntimeError(f"yidi serve did not start: {stderr!r}") from None
                 time.sleep(0.1)
 
     def kill(self) -> None:
@@ -102,19 +116,29 @@ def test_every_acknowledged_settlement_survives_kill_9(tmp_path: Path, processes
     for code, episode in acknowledged:
         s = episode.settlement["setlinfo"]  # type: ignore[index]
         h = restarted.his(code)
-        found = h.call("5203", {"data": {"psn_no": episode.psn_no, "setl_id": s["setl_id"],
-                                         "mdtrt_id": episode.mdtrt_id}}, insuplc_admdvs=episode.insuplc_admdvs)
+        found = h.call(
+            "5203",
+            {"data": {"psn_no": episode.psn_no, "setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id}},
+            insuplc_admdvs=episode.insuplc_admdvs,
+        )
         assert found.output["setlinfo"]["fund_pay_sumamt"] == s["fund_pay_sumamt"]
     restarted.kill()
     assert all(v.state in ("settled",) for v in rows(db, visits))
     treated = {r.setl_id for r in rows(db, settlements)}
     assert treated == {r.setl_id for r in rows(db, insured_settlements)}
-    assert {r.setl_id for r in rows(db, hub_records)} == {e.settlement["setlinfo"]["setl_id"]  # type: ignore[index]
-                                                          for code, e in acknowledged if e.insuplc_admdvs[:2] != code[1:3]}
+    assert (
+        {r.setl_id for r in rows(db, hub_records)}
+        == {
+            e.settlement["setlinfo"]["setl_id"]  # type: ignore[index]
+            for code, e in acknowledged
+            if e.insuplc_admdvs[:2] != code[1:3]
+        }
+    )
 
 
-def test_a_crash_in_the_middle_of_a_settlement_is_reversed_at_restart(tmp_path: Path,
-                                                                      processes: list[Process]) -> None:
+def test_a_crash_in_the_middle_of_a_settlement_is_reversed_at_restart(
+    tmp_path: Path, processes: list[Process]
+) -> None:
     db = tmp_path / "state.db"
     # the insured side (Sichuan) commits, then sits on its answer for 30 s: the crash comes in between
     server = Process(db, "--fault", "latency:insured:510000/Y2304=30")
@@ -143,7 +167,9 @@ def test_a_crash_in_the_middle_of_a_settlement_is_reversed_at_restart(tmp_path: 
     assert [r.status for r in rows(db, insured_settlements)] == ["reversed"]
     assert rows(db, hub_records) == []  # the hub was still waiting for the answer: it never recorded it
     his = restarted.his("H50000000001")
-    his.reverse(episode, outcome[0].msgid, "2304", tolerate_nothing=True)  # what the HIS does: nothing to undo
+    his.reverse(
+        episode, outcome[0].msgid, "2304", tolerate_nothing=True
+    )  # what the HIS does: nothing to undo
     his.settle(episode)
     assert sorted(r.status for r in rows(db, insured_settlements)) == ["active", "reversed"]
     assert len(rows(db, settlements)) == 1 and [r.status for r in rows(db, hub_records)] == ["active"]

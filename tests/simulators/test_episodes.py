@@ -18,8 +18,16 @@ from .conftest import Served
 D = Decimal
 
 
-def admitted(served: Served, key: str, hospital: str, *, med_type: str = "21", lines: int = 6,
-             cert_type: str = "03", extra: list[tuple[str, float, float]] | None = None) -> tuple[His, Episode]:
+def admitted(
+    served: Served,
+    key: str,
+    hospital: str,
+    *,
+    med_type: str = "21",
+    lines: int = 6,
+    cert_type: str = "03",
+    extra: list[tuple[str, float, float]] | None = None,
+) -> tuple[His, Episode]:
     his = served.his(hospital)
     card = served.card(key)
     info = his.person_info(card, cert_type)
@@ -48,32 +56,43 @@ def count(served: Served, table: Any, **where: Any) -> int:
 
 def ytd(served: Served, insured: str, psn_no: str) -> dict[str, Any]:
     with served.sim.store.begin() as conn:
-        return dict(conn.execute(select(persons.c.doc).where(
-            persons.c.node == f"insured:{insured}", persons.c.psn_no == psn_no)).scalar_one())
+        return dict(
+            conn.execute(
+                select(persons.c.doc).where(
+                    persons.c.node == f"insured:{insured}", persons.c.psn_no == psn_no
+                )
+            ).scalar_one()
+        )
 
 
 def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(served: Served) -> None:
-    his, episode = settled(served, "P01", "H50000000001")  # Sichuan retiree, filed to Chongqing
+    _, episode = settled(served, "P01", "H50000000001")  # Sichuan retiree, filed to Chongqing
     s = episode.settlement["setlinfo"]  # type: ignore[index]
     assert D(str(s["medfee_sumamt"])) == sum(D(str(r["det_item_fee_sumamt"])) for r in episode.fees)
-    # Chongqing's catalog split the fees; Sichuan's employee policy paid: tertiary deductible, 85 % + 5 retirees
+    # Chongqing's catalog split the fees; Sichuan's employee policy paid: tertiary deductible, 85 % + 5
     policy = served.sim.topology.provinces["510000"].policies["310"]
     assert D(str(s["act_pay_dedc"])) == policy.inpatient.deductible["3"]
     assert D(str(s["pool_prop_selfpay"])) == policy.inpatient.ratio["3"] + policy.retiree_extra
-    expected_pool = ((D(str(s["inscp_scp_amt"])) - D(str(s["act_pay_dedc"]))) * D(str(s["pool_prop_selfpay"]))) \
-        .quantize(D("0.01"))
+    expected_pool = (
+        (D(str(s["inscp_scp_amt"])) - D(str(s["act_pay_dedc"]))) * D(str(s["pool_prop_selfpay"]))
+    ).quantize(D("0.01"))
     assert D(str(s["hifp_pay"])) == expected_pool
     assert validate(served.sim.wire, episode.replies[-1].body, infno="2304", response=True).issues == []
     # the presettlement agreed with the settlement (R-AMT-10)
     pre = episode.presettlement["setlinfo"]  # type: ignore[index]
-    assert {k: pre[k] for k in ("fund_pay_sumamt", "psn_part_amt", "hifp_pay")} == \
-        {k: s[k] for k in ("fund_pay_sumamt", "psn_part_amt", "hifp_pay")}
+    assert {k: pre[k] for k in ("fund_pay_sumamt", "psn_part_amt", "hifp_pay")} == {
+        k: s[k] for k in ("fund_pay_sumamt", "psn_part_amt", "hifp_pay")
+    }
     # one record at each of the three places, with the same money
     assert count(served, settlements, setl_id=s["setl_id"]) == 1
     assert count(served, insured_settlements, setl_id=s["setl_id"], node="insured:510000") == 1
     with served.sim.store.begin() as conn:
         record = conn.execute(select(hub_records).where(hub_records.c.setl_id == s["setl_id"])).one()
-    assert (record.treatment, record.insured, record.fund) == ("500000", "510000", round(s["fund_pay_sumamt"] * 100))
+    assert (record.treatment, record.insured, record.fund) == (
+        "500000",
+        "510000",
+        round(s["fund_pay_sumamt"] * 100),
+    )
     # the insured side booked the year's usage and took the account payment
     usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]["inpatient"]
     assert D(usage["deductible"]) == D(str(s["act_pay_dedc"])) and D(usage["pool"]) == D(str(s["hifp_pay"]))
@@ -82,14 +101,21 @@ def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(ser
 def test_5203_and_5204_report_what_was_settled(served: Served) -> None:
     his, episode = settled(served, "P01", "H50000000001")
     s = episode.settlement["setlinfo"]  # type: ignore[index]
-    query = his.call("5203", {"data": {"psn_no": episode.psn_no, "setl_id": s["setl_id"],
-                                       "mdtrt_id": episode.mdtrt_id}}, insuplc_admdvs=episode.insuplc_admdvs)
+    query = his.call(
+        "5203",
+        {"data": {"psn_no": episode.psn_no, "setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id}},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    )
     found = query.output["setlinfo"]
-    assert {k: found[k] for k in ("fund_pay_sumamt", "psn_cash_pay", "acct_pay")} == \
-        {k: s[k] for k in ("fund_pay_sumamt", "psn_cash_pay", "acct_pay")}
+    assert {k: found[k] for k in ("fund_pay_sumamt", "psn_cash_pay", "acct_pay")} == {
+        k: s[k] for k in ("fund_pay_sumamt", "psn_cash_pay", "acct_pay")
+    }
     assert found["pay_loc"] == "4" and found["refd_setl_flag"] == "0"
-    fees = his.call("5204", {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
-                    insuplc_admdvs=episode.insuplc_admdvs).output["data"]
+    fees = his.call(
+        "5204",
+        {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    ).output["data"]
     assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
 
 
@@ -144,17 +170,24 @@ def test_an_emergency_without_a_filing_is_deemed_filed(served: Served) -> None:
     assert D(str(episode.settlement["setlinfo"]["pool_prop_selfpay"])) == expected  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("key", "hospital", "error"), [
-    ("P05", "H50000000001", "E3002"),  # not filed
-    ("P17", "H61010000001", "E3002"),  # filing revoked
-    ("P40", "H50000000001", "E3003"),  # filing expired
-    ("P47", "H11000000001", "E3003"),  # expired yesterday
-    ("P24", "H51010000001", "E3004"),  # filed for Hangzhou, treated in Chengdu
-    ("P41", "H51010000001", "E3004"),  # filed for Panzhihua, treated in Chengdu
-])
-def test_settlement_needs_a_valid_filing_for_the_place(served: Served, key: str, hospital: str, error: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "hospital", "error"),
+    [
+        ("P05", "H50000000001", "E3002"),  # not filed
+        ("P17", "H61010000001", "E3002"),  # filing revoked
+        ("P40", "H50000000001", "E3003"),  # filing expired
+        ("P47", "H11000000001", "E3003"),  # expired yesterday
+        ("P24", "H51010000001", "E3004"),  # filed for Hangzhou, treated in Chengdu
+        ("P41", "H51010000001", "E3004"),  # filed for Panzhihua, treated in Chengdu
+    ],
+)
+def test_settlement_needs_a_valid_filing_for_the_place(
+    served: Served, key: str, hospital: str, error: str
+) -> None:
     his, episode = admitted(served, key, hospital)
-    assert "备案" in episode.replies[1].warn_msg  # admitted, with a warning to file before discharge settlement
+    assert (
+        "备案" in episode.replies[1].warn_msg
+    )  # admitted, with a warning to file before discharge settlement
     with pytest.raises(Refused) as refused:
         his.settle(episode)
     reply = refused.value.reply
@@ -171,18 +204,36 @@ def test_filing_before_discharge_settlement_allows_direct_settlement(served: Ser
     from yidi.simulators.links import HttpLink, Peer
 
     insured = served.sim.insured["510000"]
-    peer = Peer(HttpLink("agency", f"{served.url}/prov/510000", served.sim.http), served.sim.spec, agency,
-                name="国家医保服务平台", admdvs="000000", clock=served.sim.clock, faults=served.sim.faults,
-                caller="agency", store=served.sim.store)
+    peer = Peer(
+        HttpLink("agency", f"{served.url}/prov/510000", served.sim.http),
+        served.sim.spec,
+        agency,
+        name="国家医保服务平台",
+        admdvs="000000",
+        clock=served.sim.clock,
+        faults=served.sim.faults,
+        caller="agency",
+        store=served.sim.store,
+    )
     import asyncio
 
     async def file() -> dict[str, Any]:
         async with httpx.AsyncClient() as client:
             peer.link = HttpLink("agency", f"{served.url}/prov/510000", client)
-            return await peer.call("Y2501", {"fileinfo": {
-                "psn_no": episode.psn_no, "certno": episode.person["baseinfo"]["certno"], "insutype": "310",
-                "fil_type": "2", "mdtrtarea_admdvs": "500000", "begndate": "2026-11-01"}},
-                insuplc_admdvs="510100")
+            return await peer.call(
+                "Y2501",
+                {
+                    "fileinfo": {
+                        "psn_no": episode.psn_no,
+                        "certno": episode.person["baseinfo"]["certno"],
+                        "insutype": "310",
+                        "fil_type": "2",
+                        "mdtrtarea_admdvs": "500000",
+                        "begndate": "2026-11-01",
+                    }
+                },
+                insuplc_admdvs="510100",
+            )
 
     answer = asyncio.run(file())
     assert answer["infcode"] == 0, answer
@@ -191,12 +242,16 @@ def test_filing_before_discharge_settlement_allows_direct_settlement(served: Ser
     assert episode.settlement is not None
 
 
-@pytest.mark.parametrize(("key", "hospital", "cert", "error"), [
-    ("P08", "H50000000001", "03", "E3005"),  # card reported lost
-    ("P46", "H51010000001", "03", "E3005"),  # card cancelled
-])
-def test_a_lost_card_is_refused_but_other_credentials_work(served: Served, key: str, hospital: str, cert: str,
-                                                           error: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "hospital", "cert", "error"),
+    [
+        ("P08", "H50000000001", "03", "E3005"),  # card reported lost
+        ("P46", "H51010000001", "03", "E3005"),  # card cancelled
+    ],
+)
+def test_a_lost_card_is_refused_but_other_credentials_work(
+    served: Served, key: str, hospital: str, cert: str, error: str
+) -> None:
     his = served.his(hospital)
     with pytest.raises(Refused) as refused:
         his.person_info(served.card(key), cert)
@@ -225,8 +280,13 @@ def test_admission_needs_the_person_looked_up_first(served: Served) -> None:
     his = served.his("H50000000001")
     person = served.sim.topology.person("P01")
     assert person is not None
-    ghost = Episode({"baseinfo": {"psn_no": person.psn_no, "certno": person.certno},
-                     "insuinfo": [{"insutype": person.insutype}]}, person.insuplc_admdvs)
+    ghost = Episode(
+        {
+            "baseinfo": {"psn_no": person.psn_no, "certno": person.certno},
+            "insuinfo": [{"insutype": person.insutype}],
+        },
+        person.insuplc_admdvs,
+    )
     with pytest.raises(Refused) as refused:
         his.admit(ghost)
     assert refused.value.reply.err_msg.startswith("[E3011]")
@@ -234,7 +294,9 @@ def test_admission_needs_the_person_looked_up_first(served: Served) -> None:
 
 def test_a_cross_province_outpatient_visit(served: Served) -> None:
     his = served.his("H33010000001")  # Hangzhou
-    episode = his.outpatient_visit(served.card("P02"), served.items("330000", 3, quantity=1))  # stationed there
+    episode = his.outpatient_visit(
+        served.card("P02"), served.items("330000", 3, quantity=1)
+    )  # stationed there
     s = episode.settlement["setlinfo"]  # type: ignore[index]
     policy = served.sim.topology.provinces["510000"].policies["310"]
     assert D(str(s["act_pay_dedc"])) <= policy.outpatient.deductible["3"]
@@ -242,8 +304,11 @@ def test_a_cross_province_outpatient_visit(served: Served) -> None:
     assert validate(served.sim.wire, episode.replies[-1].body, infno="2207", response=True).issues == []
     usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
     assert "outpatient" in usage and D(usage["outpatient"]["deductible"]) == D(str(s["act_pay_dedc"]))
-    cancel = his.call("2208", {"data": {"setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id,
-                                        "psn_no": episode.psn_no}}, insuplc_admdvs=episode.insuplc_admdvs)
+    cancel = his.call(
+        "2208",
+        {"data": {"setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id, "psn_no": episode.psn_no}},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    )
     assert cancel.output["setlinfo"]["fund_pay_sumamt"] == -s["fund_pay_sumamt"]
     assert validate(served.sim.wire, cancel.body, infno="2208", response=True).issues == []
 
@@ -258,5 +323,7 @@ def test_item_details_follow_the_category_totals_after_the_fact(served: Served) 
     with served.sim.store.begin() as conn:
         lines = [r.line for r in conn.execute(select(details).where(details.c.setl_id == setl_id))]
     assert sorted(line["feedetl_sn"] for line in lines) == sorted(r["feedetl_sn"] for r in episode.fees)
-    assert sum(D(str(line["inscp_scp_amt"])) for line in lines) == D(str(episode.settlement["setlinfo"]["inscp_scp_amt"]))  # type: ignore[index]
+    assert sum(D(str(line["inscp_scp_amt"])) for line in lines) == D(
+        str(episode.settlement["setlinfo"]["inscp_scp_amt"])
+    )  # type: ignore[index]
     assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 0  # sent once

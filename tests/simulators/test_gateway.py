@@ -10,17 +10,20 @@ from typing import Any
 import httpx
 import pytest
 
+from yidi.simulators.store import messages, signins, visits
 from yidi.specs import examples, transport
 
 from .conftest import Served
 from .test_episodes import count
-from yidi.simulators.store import messages, signins, visits
 
 
 def post(served: Served, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    return httpx.post(f"{served.url}{path}", content=content,
-                      headers={"content-type": "application/json", **(headers or {})})
+    return httpx.post(
+        f"{served.url}{path}",
+        content=content,
+        headers={"content-type": "application/json", **(headers or {})},
+    )
 
 
 def signed(served: Served, code: str = "H51010000001", **override: str) -> dict[str, str]:
@@ -29,21 +32,30 @@ def signed(served: Served, code: str = "H51010000001", **override: str) -> dict[
 
 
 def sign_in_message(served: Served, code: str = "H51010000001") -> dict[str, Any]:
-    return examples.request(served.sim.spec, "9001", fixmedins_code=code,
-                            msgid=f"{code}{time.strftime('%Y%m%d%H%M%S')}{int(time.time() * 1e6) % 10000:04d}")
+    return examples.request(
+        served.sim.spec,
+        "9001",
+        fixmedins_code=code,
+        msgid=f"{code}{time.strftime('%Y%m%d%H%M%S')}{int(time.time() * 1e6) % 10000:04d}",
+    )
 
 
 def state(served: Served) -> tuple[int, int, int]:
     return count(served, messages), count(served, signins), count(served, visits)
 
 
-@pytest.mark.parametrize(("headers", "error"), [
-    ({"x-tif-signature": ""}, "E2001"),
-    ({"x-tif-signature": "0" * 64}, "E2002"),
-    ({"x-tif-paasid": "nobody"}, "E2003"),
-    ({"x-tif-timestamp": str(int(time.time()) - 3600)}, "E2004"),
-])
-def test_a_bad_signature_is_refused_and_changes_nothing(served: Served, headers: dict[str, str], error: str) -> None:
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({"x-tif-signature": ""}, "E2001"),
+        ({"x-tif-signature": "0" * 64}, "E2002"),
+        ({"x-tif-paasid": "nobody"}, "E2003"),
+        ({"x-tif-timestamp": str(int(time.time()) - 3600)}, "E2004"),
+    ],
+)
+def test_a_bad_signature_is_refused_and_changes_nothing(
+    served: Served, headers: dict[str, str], error: str
+) -> None:
     before = state(served)
     r = post(served, "/gw/510000/9001", sign_in_message(served), signed(served, **headers))
     assert r.status_code == 200 and r.json()["infcode"] == -1 and r.json()["err_msg"].startswith(f"[{error}]")
@@ -66,14 +78,23 @@ def test_a_hospital_cannot_use_another_hospitals_credentials(served: Served) -> 
 
 def test_unsigned_traffic_to_the_hub_is_refused(served: Served) -> None:
     message = examples.request(served.sim.spec, "Y1101")
-    r = post(served, "/hub/Y1101", message, {"x-tif-paasid": "x", "x-tif-timestamp": "1", "x-tif-nonce": "n",
-                                             "x-tif-signature": "s"}).json()
+    r = post(
+        served,
+        "/hub/Y1101",
+        message,
+        {"x-tif-paasid": "x", "x-tif-timestamp": "1", "x-tif-nonce": "n", "x-tif-signature": "s"},
+    ).json()
     assert r["infcode"] == -1 and r["err_msg"].startswith("[E2003]")
 
 
 def test_transactions_need_a_sign_in(served: Served) -> None:
-    message = examples.request(served.sim.spec, "1101", sign_no="nosuchsignin", fixmedins_code="H51010000001",
-                               msgid=f"H51010000001{time.strftime('%Y%m%d%H%M%S')}0001")
+    message = examples.request(
+        served.sim.spec,
+        "1101",
+        sign_no="nosuchsignin",
+        fixmedins_code="H51010000001",
+        msgid=f"H51010000001{time.strftime('%Y%m%d%H%M%S')}0001",
+    )
     r = post(served, "/gw/510000/1101", message, signed(served)).json()
     assert r["err_msg"].startswith("[E2006]")
 
@@ -83,21 +104,32 @@ def test_a_hospital_cannot_settle_another_hospitals_visit(served: Served) -> Non
 
     owner, episode = admitted(served, "P12", "H51010000001")
     other = served.his("H51010000002")
-    reply = other.call("2303", {"data": owner.settlement_data(episode, "2303", use_account=True, mid=False)},
-                       insuplc_admdvs=episode.insuplc_admdvs, check=False)
+    reply = other.call(
+        "2303",
+        {"data": owner.settlement_data(episode, "2303", use_account=True, mid=False)},
+        insuplc_admdvs=episode.insuplc_admdvs,
+        check=False,
+    )
     assert reply.err_msg.startswith("[E2007]")
 
 
-@pytest.mark.parametrize(("body", "path", "error", "named"), [
-    (b"{not json", "/gw/510000/9001", "E1007", ""),
-    (b"[1, 2]", "/gw/510000/9001", "E1007", ""),
-    ({"infno": "0000"}, "/gw/510000/0000", "E1008", "0000"),
-])
-def test_unusable_bodies_get_an_infcode_answer(served: Served, body: Any, path: str, error: str, named: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "path", "error", "named"),
+    [
+        (b"{not json", "/gw/510000/9001", "E1007", ""),
+        (b"[1, 2]", "/gw/510000/9001", "E1007", ""),
+        ({"infno": "0000"}, "/gw/510000/0000", "E1008", "0000"),
+    ],
+)
+def test_unusable_bodies_get_an_infcode_answer(
+    served: Served, body: Any, path: str, error: str, named: str
+) -> None:
     r = post(served, path, body, signed(served))
     assert r.status_code == 200
     answer = r.json()
-    assert answer["infcode"] == -1 and answer["err_msg"].startswith(f"[{error}]") and named in answer["err_msg"]
+    assert (
+        answer["infcode"] == -1 and answer["err_msg"].startswith(f"[{error}]") and named in answer["err_msg"]
+    )
 
 
 def test_a_malformed_message_names_the_field_and_the_rule(served: Served) -> None:
@@ -117,26 +149,34 @@ def test_the_url_and_the_envelope_must_name_the_same_transaction(served: Served)
 
 
 def test_the_named_service_paths_work_too(served: Served) -> None:
-    r = post(served, "/gw/510000/fsi/api/signInSignOutService/signIn", sign_in_message(served), signed(served))
+    r = post(
+        served, "/gw/510000/fsi/api/signInSignOutService/signIn", sign_in_message(served), signed(served)
+    )
     assert r.json()["infcode"] == 0 and r.json()["output"]["signinoutb"]["sign_no"]
 
 
 def test_every_answer_is_valid_for_the_spec(served: Served) -> None:
-    from .test_episodes import settled
     from yidi.specs.validate import validate
+
+    from .test_episodes import settled
 
     _, episode = settled(served, "P01", "H50000000001")
     for reply in episode.replies:
-        assert validate(served.sim.wire, reply.body, infno=reply.infno, response=True).issues == [], reply.infno
+        assert validate(served.sim.wire, reply.body, infno=reply.infno, response=True).issues == [], (
+            reply.infno
+        )
 
 
-def test_a_crashing_handler_answers_minus_1_not_500_and_is_logged(served: Served,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_a_crashing_handler_answers_minus_1_not_500_and_is_logged(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     async def crash(ctx: Any) -> None:
         raise RuntimeError("planted")
 
     served.sim.treatment["510000"].handlers["9001"] = crash
     r = post(served, "/gw/510000/9001", sign_in_message(served), signed(served))
     assert r.status_code == 200 and r.json()["infcode"] == -1 and r.json()["err_msg"].startswith("[E6009]")
-    assert any("unexpected error" in rec.getMessage() for rec in caplog.records)  # what no_simulator_bugs sees
+    assert any(
+        "unexpected error" in rec.getMessage() for rec in caplog.records
+    )  # what no_simulator_bugs sees
     caplog.clear()

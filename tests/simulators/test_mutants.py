@@ -47,9 +47,13 @@ def test_no_ytd_rollback(served: Served) -> None:
 def test_accept_bad_signature(served: Served) -> None:
     served.faults(mutants=("accept-bad-signature",))
     h = served.hospital("H51010000001")
-    headers = {**transport.sign_headers(served.sim.spec, h.paasid, h.secret, now=time.time()),
-               "x-tif-signature": "0" * 64}
-    message = examples.request(served.sim.spec, "9001", msgid=f"H51010000001{time.strftime('%Y%m%d%H%M%S')}0001")
+    headers = {
+        **transport.sign_headers(served.sim.spec, h.paasid, h.secret, now=time.time()),
+        "x-tif-signature": "0" * 64,
+    }
+    message = examples.request(
+        served.sim.spec, "9001", msgid=f"H51010000001{time.strftime('%Y%m%d%H%M%S')}0001"
+    )
     assert httpx.post(f"{served.url}/gw/510000/9001", json=message, headers=headers).json()["infcode"] == 0
 
 
@@ -70,3 +74,20 @@ def test_unknown_mutants_and_faults_are_refused(served: Served) -> None:
     with pytest.raises(Refused):  # and the simulator is unchanged: still correct
         his, episode = admitted(served, "P05", "H50000000001")
         his.settle(episode)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/admin/faults", b"not json"),
+        ("/admin/faults", b"[1, 2]"),
+        ("/admin/clock", b"not json"),
+        ("/admin/clock", b'{"set": "the day after tomorrow"}'),
+        ("/admin/clock", b'{"advance_seconds": "soon"}'),
+    ],
+)
+def test_the_admin_endpoints_answer_bad_input_clearly(served: Served, path: str, body: bytes) -> None:
+    before = httpx.get(f"{served.url}/admin/clock").json()["offset_seconds"]
+    r = httpx.post(f"{served.url}{path}", content=body)
+    assert r.status_code == 400 and r.json()["detail"]
+    assert httpx.get(f"{served.url}/admin/clock").json()["offset_seconds"] == before  # nothing moved

@@ -16,12 +16,14 @@ import pytest
 from yidi.simulators.app import Options
 from yidi.simulators.store import hub_records, insured_settlements
 
-from .conftest import Served, free_port, serve
+from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
 
 
 def _postgres_bin() -> Path | None:
-    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    initdb = shutil.which("initdb") or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None
+    )
     return Path(initdb).parent if initdb else None
 
 
@@ -36,16 +38,34 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(home, "postgres")
     port = free_port()
     data = home / "data"
-    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "yidi"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-w", "-o",
-                    f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "yidi"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(home / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://yidi@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -58,10 +78,8 @@ def on_postgres(postgres_url: str) -> Iterator[Served]:
     engine = create_engine(postgres_url)
     meta.drop_all(engine)  # a clean database for each test
     engine.dispose()
-    handle, thread = serve(Options(db=postgres_url))
-    yield handle
-    handle.server.should_exit = True
-    thread.join(timeout=10)
+    with serving(Options(db=postgres_url)) as handle:
+        yield handle
 
 
 def test_an_episode_settles_reverses_and_settles_again_on_postgres(on_postgres: Served) -> None:
@@ -76,8 +94,14 @@ def test_concurrent_settlements_on_postgres(on_postgres: Served) -> None:
     on_postgres.faults("latency:insured:510000/Y2304=0.3")
     data = {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)}
     replies: list[Any] = []
-    threads = [threading.Thread(target=lambda: replies.append(his.send(
-        his.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs)))) for _ in range(2)]
+    threads = [
+        threading.Thread(
+            target=lambda: replies.append(
+                his.send(his.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs))
+            )
+        )
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -26,15 +26,21 @@ def visit_state(served: Served, mdtrt_id: str) -> str:
 
 def statuses(served: Served, table: Any, setl_id: str) -> list[tuple[str, str]]:
     with served.sim.store.begin() as conn:
-        rows = conn.execute(select(table.c.kind if "kind" in table.c else table.c.infno, table.c.status)
-                            .where(table.c.setl_id == setl_id)).all()
+        rows = conn.execute(
+            select(table.c.kind if "kind" in table.c else table.c.infno, table.c.status).where(
+                table.c.setl_id == setl_id
+            )
+        ).all()
     return sorted((str(a), str(b)) for a, b in rows)
 
 
 def test_the_same_msgid_twice_is_one_settlement_with_one_answer(served: Served) -> None:
     his, episode = admitted(served, "P01", "H50000000001")
-    message = his.message("2304", {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
-                          insuplc_admdvs=episode.insuplc_admdvs)
+    message = his.message(
+        "2304",
+        {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    )
     first, second = his.send(message), his.send(message)  # a retry re-signs with a new nonce
     assert first.ok and first.body == second.body
     assert count(served, settlements) == 1 and count(served, insured_settlements) == 1
@@ -74,7 +80,9 @@ def test_a_reversal_restores_the_visit_and_the_year(served: Served) -> None:
     used = D(before["ytd"]["2026"]["inpatient"]["pool"]) - D(after["ytd"]["2026"]["inpatient"]["pool"])
     assert used == D(str(episode.settlement["setlinfo"]["hifp_pay"]))  # type: ignore[index]
     assert D(after["balance"]) - D(before["balance"]) == D(str(episode.settlement["setlinfo"]["acct_pay"]))  # type: ignore[index]
-    assert reversal(his, episode, episode.settle_msgid, "2304").startswith("[E6004]")  # twice: changes nothing
+    assert reversal(his, episode, episode.settle_msgid, "2304").startswith(
+        "[E6004]"
+    )  # twice: changes nothing
     assert reversal(his, episode, "H51010000001209901010000009999", "2304").startswith("[E6002]")
     assert reversal(his, episode, episode.replies[2].msgid, "2301").startswith("[E6003]")  # not reversible
     assert ytd(served, "500000", episode.psn_no) == after
@@ -82,8 +90,12 @@ def test_a_reversal_restores_the_visit_and_the_year(served: Served) -> None:
 
 def reversal(his: Any, episode: Any, omsgid: str, oinfno: str) -> str:
     """2601 without raising: its err_msg ("" when it succeeded)."""
-    reply = his.call("2601", {"data": {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}},
-                     insuplc_admdvs=episode.insuplc_admdvs, check=False)
+    reply = his.call(
+        "2601",
+        {"data": {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}},
+        insuplc_admdvs=episode.insuplc_admdvs,
+        check=False,
+    )
     return str(reply.err_msg)
 
 

@@ -52,17 +52,27 @@ def test_no_5xx_and_no_answer_the_spec_refuses(served: Served) -> None:
     operations = [r.ok() for r in schemathesis.openapi.from_dict(document(spec)).get_all_operations()]
     failures: list[str] = []
     answered: Counter[str] = Counter()
+
     def explore(operation: Any) -> None:
         infno = operation.path.strip("/")
         base, account = _route(served, infno)
 
-        @settings(max_examples=EXAMPLES, suppress_health_check=list(HealthCheck), deadline=None, database=None,
-                  derandomize=True)
+        @settings(
+            max_examples=EXAMPLES,
+            suppress_health_check=list(HealthCheck),
+            deadline=None,
+            database=None,
+            derandomize=True,
+        )
         @given(case=operation.as_strategy(), reachable=st.booleans())
         def run(case: Any, reachable: bool) -> None:
             if reachable and isinstance(case.body, dict):
-                case.body.update(fixmedins_code=account.code, msgid=ids[account.code](served.sim.clock.now()),
-                                 sign_no=sign_no, infno=infno)
+                case.body.update(
+                    fixmedins_code=account.code,
+                    msgid=ids[account.code](served.sim.clock.now()),
+                    sign_no=sign_no,
+                    infno=infno,
+                )
             headers = transport.sign_headers(spec, account.paasid, account.secret, now=time.time())
             response = case.call(base_url=base, headers=headers)
             answered[_where(response)] += 1

@@ -1,0 +1,91 @@
+"""The simulators served on a real port from a background thread: for ``yidi demo`` and for tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from .app import Options, Simulation
+from .his import His, Hospital
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A running simulator (uvicorn on a real port) and handles to speak to it over HTTP."""
+
+    sim: Simulation
+    url: str
+    server: uvicorn.Server
+
+    @property
+    def roster(self) -> dict[str, Any]:
+        return self.sim.roster()
+
+    def hospital(self, code: str) -> Hospital:
+        entry = next(
+            h for p in self.roster["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == code
+        )
+        return Hospital.from_roster(entry)
+
+    def his(self, code: str, **kw: Any) -> His:
+        """A signed-in HIS client of this hospital."""
+        his = His(self.sim.wire, self.hospital(code), **kw)
+        his.sign_in()
+        return his
+
+    def card(self, key: str) -> dict[str, Any]:
+        card: dict[str, Any] = httpx.get(f"{self.url}/cards/{key}").raise_for_status().json()
+        return card
+
+    def items(self, province: str, n: int = 6, *, quantity: float = 2) -> list[tuple[str, float, float]]:
+        """The first ``n`` items of a province's catalog, at their price."""
+        catalog = self.sim.topology.provinces[province].catalog.values()
+        return [(e.item.code, quantity, float(e.item.price)) for e in list(catalog)[:n]]
+
+    def faults(self, *faults: str, mutants: tuple[str, ...] = ()) -> None:
+        httpx.post(
+            f"{self.url}/admin/faults", json={"faults": list(faults), "mutants": list(mutants)}
+        ).raise_for_status()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+def start(options: Options, port: int | None = None) -> tuple[Served, threading.Thread]:
+    """Serve in a daemon thread; returns once the server accepts connections."""
+    port = port or free_port()
+    options.base_url = f"http://127.0.0.1:{port}"
+    sim = Simulation(options)
+    server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the simulators did not start on port {port}")
+        time.sleep(0.02)
+    return Served(sim, options.base_url, server), thread
+
+
+@contextmanager
+def serving(options: Options, port: int | None = None) -> Iterator[Served]:
+    served, thread = start(options, port)
+    try:
+        yield served
+    finally:
+        served.stop()
+        thread.join(timeout=10)
