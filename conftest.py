@@ -1,6 +1,6 @@
 """pytest wiring shared by yidi's suites: which spec (version and regional profile) they run against.
 
-The suites (issue #4) add the system-under-test options (--sut-role, --sut-url, --roster) here.
+The suites' own options (--sut-role, --sut-url, --roster, --mutant) come with their plugin.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import pytest
 
 from yidi.specs import loader
 from yidi.specs.model import Spec
+
+pytest_plugins = ["yidi.suites.plugin"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,0 +1,160 @@
+"""pytest wiring of the suites: the system under test, the catalogue's cases, and the evidence.
+
+    pytest suites/ --sut-role treatment [--sut-url builtin|URL] [--roster FILE] [--mutant NAME]
+
+``builtin`` (the default) starts yidi's own simulators for the run, so the suites work with no system of
+one's own; ``--mutant`` then makes them deliberately wrong, which is how the suites are shown to catch
+what they guard. A test names its case with ``@case("JT-ADM-002")``; the case's titles, rules and
+severity become Allure labels and JUnit properties, and every message it exchanged is attached.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import allure
+import httpx
+import pytest
+
+from yidi.simulators import topology
+from yidi.simulators.app import Options
+from yidi.simulators.background import serving
+from yidi.simulators.his import His, Hospital, Reply
+from yidi.specs import loader
+from yidi.specs.model import Spec
+
+from . import catalogue
+
+case = pytest.mark.case  # @case("JT-ADM-002")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("yidi suites")
+    group.addoption("--sut-role", default="treatment", choices=catalogue.ROLES, help="the role the SUT plays")
+    group.addoption("--sut-url", default="builtin", help="where the SUT is; builtin: yidi's own simulators")
+    group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
+    group.addoption(
+        "--mutant", action="append", default=[], help="builtin only: a deliberately wrong behaviour"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "case(id): the catalogue case a test performs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cases, role = catalogue.load(), config.getoption("sut_role")
+    for item in items:
+        marker = item.get_closest_marker("case")
+        if marker is None:
+            continue
+        found = cases.get(marker.args[0])
+        if found is None:
+            raise pytest.UsageError(f"{item.nodeid}: no case {marker.args[0]} in the catalogue")
+        if found.role != role:
+            item.add_marker(pytest.mark.skip(reason=f"{found.id} is for the {found.role} role"))
+        item.user_properties += [
+            ("case", found.id),
+            ("rules", " ".join(found.rules)),
+            ("severity", found.severity),
+            ("mandatory", str(found.mandatory).lower()),
+        ]
+
+
+@dataclass
+class Sut:
+    """The system under test as the suites reach it, and the messages each case exchanged."""
+
+    spec: Spec
+    roster: dict[str, Any]
+    exchanged: list[Reply] = field(default_factory=list)
+
+    def hospital(self, code: str) -> Hospital:
+        entry = next(
+            h for p in self.roster["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == code
+        )
+        return Hospital.from_roster(entry)
+
+    def his(self, code: str) -> His:
+        """A signed-in HIS client of the hospital; its messages are kept as the case's evidence."""
+        his = Recording(self.spec, self.hospital(code), self.exchanged)
+        his.sign_in()
+        return his
+
+    def card(self, key: str) -> dict[str, Any]:
+        """What reading the person's card gives, from the roster (真人真卡)."""
+        p = next(p for p in self.roster["persons"] if p["key"] == key)
+        return {
+            "cardno": p["card"]["cardno"],
+            "card_sn": p["card"]["card_sn"],
+            "certno": p["certno"],
+            "psn_name": p["name"],
+            "admdvs": p["insuplc_admdvs"],
+            "ectoken": p["ectoken"],
+        }
+
+    def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
+        """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""
+        catalog = list(topology.load().provinces[f"{code[1:3]}0000"].catalog.values())
+        return [(e.item.code, 1 + i % 3, float(e.item.price)) for i, e in enumerate(catalog[:n])]
+
+
+class Recording(His):
+    def __init__(self, spec: Spec, hospital: Hospital, into: list[Reply]) -> None:
+        super().__init__(spec, hospital)
+        self.into = into
+
+    def send(self, message: Any, *, headers: Any = None) -> Reply:
+        reply = super().send(message, headers=headers)
+        self.into.append(reply)
+        return reply
+
+
+@pytest.fixture(scope="session")
+def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
+    url, roster_file = pytestconfig.getoption("sut_url"), pytestconfig.getoption("roster")
+    mutants = pytestconfig.getoption("mutant")
+    with ExitStack() as stack:
+        if url == "builtin":
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="yidi-sut-"))
+            served = stack.enter_context(serving(Options(db=f"sqlite:///{folder}/state.db", mutants=mutants)))
+            roster = served.roster
+        elif mutants:
+            raise pytest.UsageError("--mutant applies to --sut-url builtin only")
+        elif roster_file is not None:
+            roster = json.loads(roster_file.read_text(encoding="utf-8"))
+        else:
+            roster = httpx.get(f"{url.rstrip('/')}/admin/roster").raise_for_status().json()
+        yield Sut(loader.load(pytestconfig.getoption("yidi_spec") or roster.get("spec")), roster)
+
+
+@pytest.fixture(autouse=True)
+def evidence(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Label the case for Allure and attach every message it exchanged."""
+    marker = request.node.get_closest_marker("case")
+    if marker is None:
+        yield
+        return
+    c = catalogue.load()[marker.args[0]]
+    allure.dynamic.title(f"{c.id} {c.zh}")
+    allure.dynamic.description(f"{c.en}\n\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(c.steps, 1)))
+    allure.dynamic.epic(c.role)
+    allure.dynamic.feature(c.flow)
+    allure.dynamic.story(c.id)
+    allure.dynamic.severity(c.severity)
+    allure.dynamic.tag(*c.rules)
+    sut: Sut = request.getfixturevalue("sut")
+    sut.exchanged.clear()
+    yield
+    for reply in sut.exchanged:
+        allure.attach(
+            json.dumps({"request": reply.request, "response": reply.body}, ensure_ascii=False, indent=2),
+            name=f"{reply.infno} {reply.msgid}",
+            attachment_type=allure.attachment_type.JSON,
+        )
