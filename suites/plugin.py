@@ -134,6 +134,14 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
         yield Sut(loader.load(pytestconfig.getoption("yidi_spec") or roster.get("spec")), roster)
 
 
+@pytest.fixture
+def joint_case(request: pytest.FixtureRequest) -> catalogue.Case:
+    """The catalogue case the test performs (its person, hospital, rules)."""
+    marker = request.node.get_closest_marker("case")
+    assert marker is not None, "joint_case needs @case(ID)"
+    return catalogue.load()[marker.args[0]]
+
+
 @pytest.fixture(autouse=True)
 def evidence(request: pytest.FixtureRequest) -> Iterator[None]:
     """Label the case for Allure and attach every message it exchanged."""

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import pytest
+
+from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import episode_to_discharge, refused
 
 
-@case("JT-ADM-002")
-def test_not_filed_is_refused(sut: Sut) -> None:
-    his, episode = episode_to_discharge(sut, "P05", "H50000000001")
-    refused(lambda: his.presettle(episode), "E3002", "R-FILE-01")
-
-
-@case("JT-ADM-003")
-def test_filing_expired_yesterday_is_refused(sut: Sut) -> None:
-    his, episode = episode_to_discharge(sut, "P47", "H11000000001", cert_type="02")
-    refused(lambda: his.presettle(episode), "E3003", "R-FILE-02")
-
-
-@case("JT-ADM-004")
-def test_filing_for_another_place_is_refused(sut: Sut) -> None:
-    his, episode = episode_to_discharge(sut, "P24", "H51010000001")
-    refused(lambda: his.presettle(episode), "E3004", "R-FILE-03")
+@pytest.mark.parametrize(
+    ("cert_type", "code"),
+    [
+        pytest.param("03", "E3002", marks=case("JT-ADM-002"), id="JT-ADM-002-not-filed"),
+        pytest.param("02", "E3003", marks=case("JT-ADM-003"), id="JT-ADM-003-expired-yesterday"),
+        pytest.param("03", "E3004", marks=case("JT-ADM-004"), id="JT-ADM-004-another-place"),
+    ],
+)
+def test_a_filing_that_does_not_cover_the_visit_is_refused(
+    sut: Sut, joint_case: Case, cert_type: str, code: str
+) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital, cert_type=cert_type)
+    refused(lambda: his.presettle(episode), code, joint_case.rules[0])
 
 
 @case("JT-ADM-006")
-def test_a_wrong_card_sn_is_refused(sut: Sut) -> None:
-    his = sut.his("H50000000001")
-    card = {**sut.card("P01"), "card_sn": "0" * 32}
-    refused(lambda: his.person_info(card, "03"), "E3007", "R-CARD-01")
+def test_a_wrong_card_sn_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    card = {**sut.card(joint_case.person), "card_sn": "0" * 32}
+    refused(lambda: his.person_info(card, "03"), "E3007", joint_case.rules[0])
