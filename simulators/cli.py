@@ -242,15 +242,7 @@ def his_episode(
             raise typer.Exit(2)
         card = client.get(f"{url}/cards/{person}").json()
         spec = loader.load(data["spec"])
-        province = next(
-            p for p in data["provinces"] if any(h["fixmedins_code"] == hospital for h in p["hospitals"])
-        )
-        t = topology_module.load()
-        catalog = list(t.provinces[province["admdvs"]].catalog.values())
-        items = [
-            (e.item.code, 1 + i % 3, float(e.item.price))
-            for i, e in enumerate(catalog[i % len(catalog)] for i in range(lines))
-        ]
+        items = topology_module.load().fee_items(hospital, lines)
         client_his = His(spec, Hospital.from_roster(entry), client=client)
         try:
             episode = client_his.inpatient_episode(card, items, batch=batch)

@@ -58,8 +58,7 @@ class Demo:
         return card
 
     def items(self, code: str, n: int = 8) -> list[tuple[str, float, float]]:
-        catalog = list(self.topology.provinces[f"{code[1:3]}0000"].catalog.values())
-        return [(e.item.code, 1 + i % 3, float(e.item.price)) for i, e in enumerate(catalog[:n])]
+        return self.topology.fee_items(code, n)
 
     def checked(self, reply: Reply) -> Reply:
         """The answer as the spec requires it: shapes, codes and money invariants."""

@@ -270,6 +270,40 @@ class His:
         episode.replies.append(reply)
         return reply
 
+    def fee_lines(
+        self,
+        infno: str,
+        episode: Episode,
+        items: Iterable[tuple[str, float, float]],
+        *,
+        sn_prefix: str,
+        first: int = 0,
+        **values: Any,
+    ) -> list[dict[str, Any]]:
+        """feedetail rows of 2301 / 2204, one per item (national code, quantity, unit price); the fee is
+        quantity × price to the cent."""
+        lines: list[dict[str, Any]] = []
+        for code, cnt, pric in items:
+            self.seq += 1
+            lines.append(
+                self.node(
+                    infno,
+                    "feedetail",
+                    feedetl_sn=f"{sn_prefix}{self.seq:010d}{first + len(lines):04d}",
+                    mdtrt_id=episode.mdtrt_id,
+                    psn_no=episode.psn_no,
+                    med_list_codg=code,
+                    medins_list_codg=f"HOSP-{code}",
+                    cnt=cnt,
+                    pric=pric,
+                    det_item_fee_sumamt=float(
+                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
+                    ),
+                    **values,
+                )
+            )
+        return lines
+
     def upload_fees(
         self,
         episode: Episode,
@@ -279,27 +313,15 @@ class His:
         when: datetime | None = None,
     ) -> list[Reply]:
         """2301 in batches of ``batch`` lines; items are (national code, quantity, unit price)."""
-        lines: list[dict[str, Any]] = []
-        for code, cnt, pric in items:
-            self.seq += 1
-            lines.append(
-                self.node(
-                    "2301",
-                    "feedetail",
-                    feedetl_sn=f"F{self.seq:010d}{len(episode.fees) + len(lines):04d}",
-                    mdtrt_id=episode.mdtrt_id,
-                    psn_no=episode.psn_no,
-                    med_type="21",
-                    fee_ocur_time=f"{when or real_now():{DATETIME}}",
-                    med_list_codg=code,
-                    medins_list_codg=f"HOSP-{code}",
-                    cnt=cnt,
-                    pric=pric,
-                    det_item_fee_sumamt=float(
-                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
-                    ),
-                )
-            )
+        lines = self.fee_lines(
+            "2301",
+            episode,
+            items,
+            sn_prefix="F",
+            first=len(episode.fees),
+            med_type="21",
+            fee_ocur_time=f"{when or real_now():{DATETIME}}",
+        )
         replies = []
         for start in range(0, len(lines), batch):
             reply = self.call(
@@ -457,27 +479,7 @@ class His:
                 insuplc_admdvs=episode.insuplc_admdvs,
             )
         )
-        lines: list[dict[str, Any]] = []
-        for code, cnt, pric in items:
-            self.seq += 1
-            lines.append(
-                self.node(
-                    "2204",
-                    "feedetail",
-                    feedetl_sn=f"M{self.seq:010d}{len(lines):04d}",
-                    mdtrt_id=episode.mdtrt_id,
-                    psn_no=episode.psn_no,
-                    chrg_bchno=batch_no,
-                    fee_ocur_time=now,
-                    med_list_codg=code,
-                    medins_list_codg=f"HOSP-{code}",
-                    cnt=cnt,
-                    pric=pric,
-                    det_item_fee_sumamt=float(
-                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
-                    ),
-                )
-            )
+        lines = self.fee_lines("2204", episode, items, sn_prefix="M", chrg_bchno=batch_no, fee_ocur_time=now)
         reply = self.call("2204", {"feedetail": lines}, insuplc_admdvs=episode.insuplc_admdvs)
         episode.fees += reply.output["result"]
         episode.replies.append(reply)

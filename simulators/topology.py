@@ -197,6 +197,19 @@ class Topology:
     def hospital(self, code: str) -> Hospital | None:
         return next((p.hospitals[code] for p in self.provinces.values() if code in p.hospitals), None)
 
+    def fee_items(self, hospital: str, n: int) -> list[tuple[str, float, float]]:
+        """``n`` fee lines a HIS of this hospital bills: its province's catalog in turn, as
+        (national code, quantity 1–3, unit price)."""
+        found = self.hospital(hospital)
+        province = self.province_of(found.admdvs) if found else None
+        if province is None:
+            raise KeyError(f"no hospital {hospital} in topology {self.name}")
+        catalog = list(province.catalog.values())
+        return [
+            (e.item.code, 1 + i % 3, float(e.item.price))
+            for i, e in ((i, catalog[i % len(catalog)]) for i in range(n))
+        ]
+
     def person(self, key_or_psn_no: str) -> Person | None:
         return self.persons.get(key_or_psn_no) or next(
             (p for p in self.persons.values() if p.key == key_or_psn_no), None

@@ -101,8 +101,7 @@ class Sut:
 
     def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
         """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""
-        catalog = list(topology.load().provinces[f"{code[1:3]}0000"].catalog.values())
-        return [(e.item.code, 1 + i % 3, float(e.item.price)) for i, e in enumerate(catalog[:n])]
+        return topology.load().fee_items(code, n)
 
 
 class Recording(His):
