@@ -1,6 +1,7 @@
-"""The joint-test catalogue (联调测试用例目录): cases as data, read from ``data/catalogue.yaml``.
+"""The joint-test catalogue (联调测试用例目录): cases as data, one YAML file beside each suite module
+(``suites/<role>/<flow>.yaml`` next to ``test_<flow>.py``; the format is in suites/README.md).
 
-A case's metadata lives here once; the pytest function that performs it names it by ID
+A case's metadata lives there once; the pytest function that performs it names it by ID
 (``@case("JT-ADM-002")``), and reports, Allure labels and re-certification scope are derived from it.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,14 +48,30 @@ class Case:
         return cls(id=case_id, **values)
 
 
-def path() -> Path:
-    return Path(__file__).parent / "data" / "catalogue.yaml"
+def files() -> list[Path]:
+    return sorted(Path(__file__).parent.glob("*/*.yaml"))
 
 
 @cache
-def load(file: Path | None = None) -> dict[str, Case]:
-    raw = yaml.safe_load((file or path()).read_text(encoding="utf-8"))
-    return {case_id: Case.from_yaml(case_id, entry) for case_id, entry in raw.items()}
+def load() -> dict[str, Case]:
+    cases: dict[str, Case] = {}
+    for file in files():
+        for case_id, entry in yaml.safe_load(file.read_text(encoding="utf-8")).items():
+            if case_id in cases:
+                raise ValueError(f"{file}: case {case_id} is defined twice")
+            cases[case_id] = Case.from_yaml(case_id, entry)
+    return cases
+
+
+def select(cases: Mapping[str, Case], patterns: str) -> dict[str, Case]:
+    """The cases a ``--cases`` expression names: comma-separated globs over the case ID, its flow, its
+    rules and its transactions (``JT-SET-*``, ``security``, ``R-FILE-*``, ``2304``)."""
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    return {
+        k: c
+        for k, c in cases.items()
+        if any(fnmatchcase(x, p) for p in wanted for x in (c.id, c.flow, *c.rules, *c.transactions))
+    }
 
 
 def lint(cases: Mapping[str, Case], spec: Spec, persons: set[str], hospitals: set[str]) -> list[str]:

@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mutant", action="append", default=[], help="builtin only: a deliberately wrong behaviour"
     )
+    group.addoption(
+        "--cases", help="only these cases: comma-separated globs over ID, flow, rule, infno (JT-SET-*,2304)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,21 +53,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cases, role = catalogue.load(), config.getoption("sut_role")
+    chosen = catalogue.select(cases, config.getoption("cases")) if config.getoption("cases") else cases
+    kept, dropped = [], []
     for item in items:
         marker = item.get_closest_marker("case")
         if marker is None:
+            kept.append(item)
             continue
         found = cases.get(marker.args[0])
         if found is None:
             raise pytest.UsageError(f"{item.nodeid}: no case {marker.args[0]} in the catalogue")
-        if found.role != role:
-            item.add_marker(pytest.mark.skip(reason=f"{found.id} is for the {found.role} role"))
+        if found.id not in chosen or found.role != role:
+            dropped.append(item)
+            continue
+        kept.append(item)
         item.user_properties += [
             ("case", found.id),
             ("rules", " ".join(found.rules)),
             ("severity", found.severity),
             ("mandatory", str(found.mandatory).lower()),
         ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @dataclass

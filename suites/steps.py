@@ -1,19 +1,42 @@
 """Steps the cases share, in the words of a joint test: read the card, admit, upload, discharge, settle.
 
 A refusal that was expected is checked by its error code; one that was not fails the case naming the
-message and what the SUT answered, so a verdict always says why.
+message and what the SUT answered, so a verdict always says why. ``fail`` carries what was expected and
+what came, which the report shows side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from yidi.simulators.his import Episode, His, Refused, Reply, credential
 
 from .plugin import Sut
+
+
+class Mismatch(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """A failed case with what was expected and what the SUT did (shown as a diff in the report)."""
+
+    def __init__(self, why: str, expected: Any, actual: Any) -> None:
+        super().__init__(why, pytrace=False)
+        self.expected, self.actual = expected, actual
+
+
+def fail(why: str, *, expected: Any = None, actual: Any = None) -> NoReturn:
+    """Fail the case: ``why`` names the message and the rule, in the test team's words."""
+    raise Mismatch(why, expected, actual)
+
+
+def unexpected_refusal(e: Refused) -> NoReturn:
+    r = e.reply
+    fail(
+        f"【{r.infno}】{r.msgid} 应成功，实际应答 infcode={r.infcode} {r.err_msg}",
+        expected={"infcode": 0},
+        actual={"infcode": r.infcode, "err_msg": r.err_msg},
+    )
 
 
 def episode_to_discharge(
@@ -28,9 +51,7 @@ def episode_to_discharge(
         his.upload_fees(episode, sut.items(hospital))
         his.discharge(episode)
     except Refused as e:
-        pytest.fail(
-            f"【{e.reply.infno}】{e.reply.msgid} 应成功，实际应答 infcode={e.reply.infcode} {e.reply.err_msg}"
-        )
+        unexpected_refusal(e)
     return his, episode
 
 
@@ -45,9 +66,7 @@ def succeed(step: Callable[[], Reply]) -> Reply:
     try:
         return step()
     except Refused as e:
-        pytest.fail(
-            f"【{e.reply.infno}】{e.reply.msgid} 应成功，实际应答 infcode={e.reply.infcode} {e.reply.err_msg}"
-        )
+        unexpected_refusal(e)
 
 
 def refused(step: Callable[[], Any], code: str, rule: str) -> Reply:
@@ -56,10 +75,20 @@ def refused(step: Callable[[], Any], code: str, rule: str) -> Reply:
         reply = step()
     except Refused as e:
         reply = e.reply
+    expected = {"infcode": "-1 或 -2", "err_msg": f"[{code}]…"}
     if not isinstance(reply, Reply):
-        pytest.fail(f"应拒绝（{code}，{rule}），实际成功")
+        fail(f"应拒绝（{code}，{rule}），实际成功", expected=expected, actual=reply)
+    actual = {"infcode": reply.infcode, "err_msg": reply.err_msg}
     if reply.ok:
-        pytest.fail(f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际成功")
+        fail(
+            f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际成功",
+            expected=expected,
+            actual=actual,
+        )
     if not reply.err_msg.startswith(f"[{code}]"):
-        pytest.fail(f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际应答 {reply.err_msg}")
+        fail(
+            f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际应答 {reply.err_msg}",
+            expected=expected,
+            actual=actual,
+        )
     return reply
