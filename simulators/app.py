@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,7 @@ from yidi.specs.model import Spec
 from . import identity, topology
 from .clock import Clock
 from .faults import FAULTS, MUTANTS, Fault, Faults
-from .gateway import Answer, Node
+from .gateway import Answer, Node, Observer
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
@@ -173,6 +173,19 @@ class Simulation:
     def roster(self) -> dict[str, Any]:
         return roster(self.topology, self.options.base_url, self.wire)
 
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.
+        The observer runs on the serving loop: it must be quick."""
+        for node in self.treatment.values():
+            node.observers.append(observer)
+
+        def stop() -> None:
+            for node in self.treatment.values():
+                if observer in node.observers:
+                    node.observers.remove(observer)
+
+        return stop
+
     def app(self) -> Starlette:
         service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
 
@@ -269,7 +282,9 @@ class Simulation:
             )
 
         async def flush(request: Request) -> Response:
-            return JSONResponse(await self.housekeeping())
+            done = await self.housekeeping()
+            await self.store.durable()  # answered only once what it did is committed
+            return JSONResponse(done)
 
         async def keep_house() -> None:
             while True:
@@ -334,13 +349,20 @@ def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
     return {
         "topology": t.name,
         "spec": spec.ref,
-        "hub": {"url": f"{base}/hub", "code": t.hub.code},
+        # the hub's and the platforms' own credentials: a test team playing the hub (SUT: an insured
+        # platform) or a treatment platform (SUT: the hub) signs with them
+        "hub": {"url": f"{base}/hub", "code": t.hub.code, "paasid": t.hub.paasid, "secret": t.hub.secret},
         "provinces": [
             {
                 "admdvs": p.admdvs,
                 "name": p.name,
                 "regions": dict(p.regions),
                 "insured_url": f"{base}/prov/{p.admdvs}",
+                "platform": {
+                    "code": p.platform.code,
+                    "paasid": p.platform.paasid,
+                    "secret": p.platform.secret,
+                },
                 "hospitals": [
                     {
                         "fixmedins_code": h.code,

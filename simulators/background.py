@@ -65,12 +65,15 @@ class Served:
         self.server.should_exit = True
 
 
-def start(options: Options, port: int | None = None) -> tuple[Served, threading.Thread]:
-    """Serve in a daemon thread; returns once the server accepts connections."""
+def start(
+    options: Options, port: int | None = None, host: str = "127.0.0.1"
+) -> tuple[Served, threading.Thread]:
+    """Serve in a daemon thread; returns once the server accepts connections. ``host`` 0.0.0.0 lets a real
+    system on another machine reach it (a tester's HIS, with --sut-role his --sut-url manual)."""
     port = port or free_port()
-    options.base_url = f"http://127.0.0.1:{port}"
+    options.base_url = f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}"
     sim = Simulation(options)
-    server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(sim.app(), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -82,8 +85,8 @@ def start(options: Options, port: int | None = None) -> tuple[Served, threading.
 
 
 @contextmanager
-def serving(options: Options, port: int | None = None) -> Iterator[Served]:
-    served, thread = start(options, port)
+def serving(options: Options, port: int | None = None, host: str = "127.0.0.1") -> Iterator[Served]:
+    served, thread = start(options, port, host)
     try:
         yield served
     finally:

@@ -18,6 +18,9 @@ class Kind:
     zh: str
     en: str
     rule: str = ""
+    # the mutant's answers break the spec (a money invariant, a required field) and the suites must see them
+    # on the wire: while it is on, the simulator's own check of its answers is off (a wrong platform has none)
+    unchecked: bool = False
 
 
 FAULTS: dict[str, Kind] = {
@@ -33,6 +36,10 @@ FAULTS: dict[str, Kind] = {
     "duplicate-delivery": Kind(
         "平台间每条报文重复投递", "every message between platforms is delivered twice"
     ),
+    "insured-outage": Kind(
+        "参保地平台无响应（国家平台或本省就医地收不到应答）",
+        "the insured platform does not answer (scope: its admdvs, e.g. insured-outage:500000/Y2304)",
+    ),
 }
 
 MUTANTS: dict[str, Kind] = {
@@ -46,6 +53,317 @@ MUTANTS: dict[str, Kind] = {
     ),
     "accept-bad-signature": Kind("接受错误签名", "the gateway accepts a wrong signature", "R-SEC-02"),
     "skip-card-sn-check": Kind("不校验卡识别码", "card_sn is not checked against the card", "R-CARD-01"),
+    # settlement and queries (treatment role, JT-SET / JT-QRY)
+    "presettle-ignores-account": Kind(
+        "预结算不使用个人账户（与结算不一致）",
+        "2303 ignores acct_used_flag, so 2304 differs from it",
+        "R-AMT-10",
+    ),
+    "cash-ignores-account": Kind(
+        "个人现金支出未扣除个人账户支付",
+        "psn_cash_pay is the whole personal share although the account paid part of it",
+        "R-AMT-03",
+        unchecked=True,
+    ),
+    "ratio-ignores-level": Kind(
+        "统筹支付比例与起付线不分医院等级（一律按三级）",
+        "ratio and deductible are the tertiary ones at every level",
+        "R-BEN-02",
+    ),
+    "ignore-annual-cap": Kind(
+        "统筹基金不执行年度最高支付限额",
+        "the pooled fund ignores what the year has used of its cap",
+        "R-BEN-03",
+    ),
+    "no-temporary-reduction": Kind(
+        "临时外出就医不降低统筹支付比例", "temporary care (fil_type 4/5/6) gets the full ratio", "R-BEN-04"
+    ),
+    "account-overdraft": Kind(
+        "个人账户支付超过账户余额",
+        "the personal account pays the whole personal share whatever its balance",
+        "R-BEN-06",
+    ),
+    "account-always-used": Kind(
+        "未申请使用个人账户仍从账户扣款", "the account pays although acct_used_flag is 0", "R-BEN-06"
+    ),
+    "keep-account-on-cancel": Kind(
+        "撤销结算不退回个人账户支付", "2305 does not pay the account back", "R-BEN-06"
+    ),
+    "refuse-mid-settlement": Kind(
+        "不支持中途结算（mid_setl_flag=1仍要求先出院）",
+        "a mid-stay settlement is refused until discharge",
+        "R-LIFE-01",
+    ),
+    "settle-without-discharge": Kind(
+        "未办理出院即可结算（非中途结算）",
+        "2304 settles a visit not discharged (mid_setl_flag 0)",
+        "R-LIFE-01",
+    ),
+    "cancel-discharge-noop": Kind(
+        "撤销出院【2405】应答成功但就诊仍为已出院",
+        "2405 answers success but the visit stays discharged",
+        "R-LIFE-01",
+    ),
+    "skip-fee-total-check": Kind(
+        "不核对医疗费总额与已上传明细合计",
+        "medfee_sumamt is not checked against the uploaded fees",
+        "R-AMT-07",
+    ),
+    "query-answers-presettlement": Kind(
+        "结算信息查询【5203】返回预结算金额",
+        "5203 answers the visit's last pre-settlement amounts",
+        "R-QRY-01",
+    ),
+    "query-ignores-cancellation": Kind(
+        "已撤销的结算在【5203】中仍为正常结算", "5203 shows a cancelled settlement as normal", "R-QRY-01"
+    ),
+    "query-by-visit-only": Kind(
+        "【5203】只按就诊ID查询，不核对结算ID",
+        "5203 finds the settlement by mdtrt_id and ignores setl_id",
+        "R-QRY-01",
+    ),
+    "fee-query-includes-cancelled": Kind(
+        "【5204】返回已撤销的费用明细", "5204 lists cancelled fee lines too", "R-QRY-02", unchecked=True
+    ),
+    "in-hospital-lists-settled": Kind(
+        "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
+    ),
+    # admission and fees (treatment role, JT-ADM / JT-FEE)
+    "filed-warned-as-unfiled": Kind(
+        "已备案人员入院仍提示未备案",
+        "2401 warns 'not filed' although the insured side found a filing",
+        "R-FILE-01",
+    ),
+    "temporary-filing-unknown": Kind(
+        "不认可临时外出就医备案（转诊、急诊、其他临时外出）",
+        "the insured side ignores filings of types 4, 5, 6 (temporary care)",
+        "R-FILE-01",
+    ),
+    "card-sn-optional": Kind(
+        "社保卡就医不校验卡识别码必填",
+        "a card visit (mdtrt_cert_type 03) without card_sn passes validation",
+        "R-CARD-01",
+    ),
+    "accept-lost-card": Kind(
+        "挂失或注销的社保卡仍可就医", "a lost or cancelled card is accepted", "R-CARD-02"
+    ),
+    "lost-card-blocks-all-credentials": Kind(
+        "社保卡挂失后电子凭证、身份证也被拒绝",
+        "a lost card also refuses the e-voucher and the ID number",
+        "R-CARD-02",
+    ),
+    "ignore-suspended-insurance": Kind(
+        "暂停参保人员仍可入院", "a person whose insurance is suspended is admitted", "R-FILE-04"
+    ),
+    "allow-double-admission": Kind(
+        "同一人员可重复办理入院", "a person with an open stay is admitted again", "R-LIFE-03"
+    ),
+    "cancel-admission-with-fees": Kind(
+        "有费用明细仍可撤销入院", "2404 succeeds while fee lines remain", "R-LIFE-02"
+    ),
+    "last-fee-batch-only": Kind(
+        "分批上传费用时只保留最后一批", "each 2301 batch replaces the fee lines uploaded before", "R-AMT-07"
+    ),
+    "accept-unlisted-items": Kind(
+        "就医地目录外项目按丙类受理", "an item outside the treatment catalog is accepted as 丙类", "R-CAT-01"
+    ),
+    "yi-as-jia": Kind(
+        "乙类项目按甲类分割（不计先行自付）", "乙类 lines are split as 甲类 (no pre-self-pay)", "R-BEN-05"
+    ),
+    "ignore-price-cap": Kind("不执行限价（超限价部分未计自费）", "the price cap is not applied", "R-CAT-02"),
+    "refund-counted-positive": Kind(
+        "退费明细按正数计入", "a refund line (negative cnt) is counted as a positive fee", "R-AMT-07"
+    ),
+    "accept-orphan-refund": Kind(
+        "退费明细未指向原明细仍受理", "a refund line pointing at no uploaded line is accepted", "R-LIFE-04"
+    ),
+    "accept-duplicate-feedetl-sn": Kind(
+        "费用明细流水号重复仍受理", "a fee line number already uploaded is accepted again", "R-LIFE-04"
+    ),
+    "cancel-fees-cancels-all": Kind(
+        "按流水号撤销一条费用时撤销了全部费用", "2302 with one feedetl_sn cancels every line", "R-AMT-07"
+    ),
+    "no-cancel-all-fees": Kind(
+        "不支持以“0000”撤销全部费用", "2302 with feedetl_sn 0000 does not cancel all lines", "R-LIFE-04"
+    ),
+    "accept-fees-after-discharge": Kind(
+        "出院或结算后仍可上传费用", "2301 is accepted on a discharged or settled visit", "R-LIFE-05"
+    ),
+    # reliability, security, conformance (treatment role, JT-REL / JT-SEC / JT-CON)
+    "forget-answered-msgid": Kind(
+        "就医地平台不记录已应答的报文ID，重发按新交易办理",
+        "the hospital gateway forgets answered msgids: a resent message is handled again",
+        "R-IDEM-01",
+    ),
+    "msgid-ignores-content": Kind(
+        "同一报文ID内容不同仍返回原应答（不报E6001）",
+        "a reused msgid with other content gets the first answer instead of E6001",
+        "R-IDEM-01",
+    ),
+    "reversal-changes-nothing": Kind(
+        "冲正【2601】应答成功但未撤销任何数据", "2601 answers success and undoes nothing", "R-REV-01"
+    ),
+    "reversal-of-unknown-succeeds": Kind(
+        "冲正从未收到的原交易仍应答成功", "2601 of a message never received answers success", "R-REV-01"
+    ),
+    "no-settlement-lock": Kind(
+        "同一就诊并发结算不加锁（全靠参保地拒绝）",
+        "the treatment side does not lock a visit being settled (only the insured side refuses)",
+        "R-CONC-01",
+    ),
+    "keep-claim-after-refusal": Kind(
+        "参保地拒绝结算后就诊仍停留在“结算中”",
+        "after the insured side refuses, the visit stays claimed (settling)",
+        "R-ROUTE-02",
+    ),
+    "no-claim-recovery": Kind(
+        "国家平台恢复后不冲正滞留的结算",
+        "claims stranded by an outage are never reversed and released",
+        "R-ROUTE-02",
+    ),
+    "accept-unsigned": Kind(
+        "网关受理没有x-tif-signature的请求",
+        "the gateway accepts a request without x-tif-signature",
+        "R-SEC-01",
+    ),
+    "remember-gateway-refusals": Kind(
+        "网关拒绝的报文也登记报文ID，正确重发被当作重复",
+        "a message refused by the gateway is recorded under its msgid, so a proper resend gets the refusal",
+        "R-IDEM-01",
+    ),
+    "any-paasid-any-institution": Kind(
+        "应用账户可代任何机构发送报文",
+        "a paasid may send messages for any institution",
+        "R-SEC-03",
+    ),
+    "no-timestamp-window": Kind(
+        "不校验时间戳x-tif-timestamp的有效窗口", "the timestamp window is not checked", "R-SEC-04"
+    ),
+    "accept-replayed-nonce": Kind(
+        "不校验随机数x-tif-nonce是否重复", "a replayed nonce is accepted", "R-SEC-05"
+    ),
+    "other-hospitals-visits": Kind(
+        "机构可操作其他机构的就诊", "an institution may act on another institution's visit", "R-SEC-07"
+    ),
+    "no-sign-in-check": Kind(
+        "未签到【9001】也可办理业务", "transactions are accepted without a sign-in", "R-SEC-06"
+    ),
+    "sign-out-ignored": Kind(
+        "签退【9002】后原签到编号仍可使用", "a sign_no stays valid after 9002 sign-out", "R-SEC-06"
+    ),
+    "answer-code-outside-table": Kind(
+        "【1101】应答人员证件类型psn_cert_type不在代码表内（“1”而非“01”）",
+        "1101 answers psn_cert_type outside its code table ('1' for '01')",
+        "R-ENV-02",
+    ),
+    "answer-missing-field": Kind(
+        "【2301】应答明细缺少必填字段lmt_used_flag",
+        "2301 answers fee lines without the required lmt_used_flag",
+        "R-ENV-01",
+    ),
+    "answer-money-unbalanced": Kind(
+        "【2303】应答个人负担多算0.01元，金额不平",
+        "2303 answers psn_part_amt one cent too high (the amounts do not add up)",
+        "R-AMT-02",
+    ),
+    "answer-datetime-format": Kind(
+        "【2304】应答结算时间格式为yyyy/MM/dd HH:mm:ss",
+        "2304 answers setl_time as yyyy/MM/dd HH:mm:ss",
+        "R-ENV-01",
+    ),
+    "answer-over-length": Kind(
+        "【2305】应答医药机构结算ID超过30位",
+        "2305 answers a medins_setl_id over its 30 characters",
+        "R-ENV-01",
+    ),
+    "answer-decimal-precision": Kind(
+        "【5204】应答明细金额超出两位小数",
+        "5204 answers det_item_fee_sumamt with more than two decimals",
+        "R-ENV-01",
+    ),
+    # the insured platform (SUT role insured: JT-…-1xx)
+    "person-info-without-filings": Kind(
+        "人员信息查询【Y1101】不返回备案信息", "Y1101 answers no filinginfo", "R-FILE-01"
+    ),
+    "reversal-keeps-usage": Kind(
+        "冲正【Y2601】结算不回退年度累计", "Y2601 of a settlement leaves its year-to-date usage", "R-REV-01"
+    ),
+    "cancel-answer-not-negated": Kind(
+        "结算撤销【Y2305】应答原结算的正数金额",
+        "Y2305 answers the settlement's amounts instead of their negatives",
+        "R-AMT-11",
+    ),
+    "insured-answer-unbalanced": Kind(
+        "参保地结算【Y2304】应答基金支付总额多算0.01元",
+        "Y2304 answers fund_pay_sumamt one cent above the funds it names",
+        "R-AMT-04",
+        unchecked=True,
+    ),
+    # the national hub (SUT role hub: JT-…-2xx)
+    "hub-misroutes": Kind(
+        "国家平台按就医地而非参保地路由",
+        "the hub routes by the treatment area, not the insured one",
+        "R-ROUTE-01",
+    ),
+    "hub-masks-refusal": Kind(
+        "国家平台将参保地的业务拒绝改写为系统错误",
+        "the hub replaces an insured platform's refusal by a system error",
+        "R-ROUTE-01",
+    ),
+    "outage-as-not-connected": Kind(
+        "参保地无响应时国家平台应答未接入（-2，不可重试）",
+        "an unreachable insured platform is answered as not connected (-2, final)",
+        "R-ROUTE-02",
+    ),
+    "hub-forwards-retries": Kind(
+        "国家平台对重发的报文ID再次转发参保地", "the hub forwards a retried msgid again", "R-IDEM-01"
+    ),
+    # the HIS (his role: the SUT is a hospital system; the reference HIS, simulators/his.py, made wrong)
+    "his-omits-card-sn": Kind(
+        "HIS以社保卡读卡获取人员信息【1101】未传卡识别码card_sn",
+        "the HIS reads a card (1101, mdtrt_cert_type 03) without sending its card_sn",
+        "R-CARD-01",
+    ),
+    "his-fees-before-admission": Kind(
+        "HIS在入院登记【2401】之前上传费用明细【2301】",
+        "the HIS uploads fee lines (2301) before the admission (2401)",
+        "R-LIFE-01",
+    ),
+    "his-feedetl-sn-per-batch": Kind(
+        "HIS费用明细流水号每批从1编号，批次之间重复",
+        "the HIS numbers fee lines from 1 in every 2301 batch, so batches reuse feedetl_sn",
+        "R-LIFE-04",
+    ),
+    "his-total-last-batch": Kind(
+        "HIS预结算/结算的医疗费总额只计最后一批费用明细",
+        "the HIS sends medfee_sumamt of the last 2301 batch only",
+        "R-AMT-07",
+    ),
+    "his-new-msgid-on-retry": Kind(
+        "HIS结算【2304】应答丢失后换新报文ID重新结算，未冲正",
+        "after a lost 2304 answer the HIS settles again under a new msgid without reversing",
+        "R-IDEM-01",
+    ),
+    "his-no-reversal": Kind(
+        "HIS结算【2304】应答丢失后既不重发也不冲正【2601】",
+        "after a lost 2304 answer the HIS neither resends it nor reverses it (2601)",
+        "R-REV-01",
+    ),
+    "his-cancel-by-medins-setl-id": Kind(
+        "HIS撤销结算【2305】以医药机构结算ID代替结算ID",
+        "the HIS cancels (2305) with medins_setl_id in place of setl_id",
+        "R-LIFE-01",
+    ),
+    "his-wrong-signature": Kind(
+        "HIS签名缺少末尾时间戳：SHA-256(时间戳+密钥+随机数)",
+        "the HIS signs SHA-256(timestamp + secret + nonce), without the trailing timestamp",
+        "R-SEC-02",
+    ),
+    "his-msgid-format": Kind(
+        "HIS报文ID以行政区划开头（按平台inf_refmsgid格式生成）",
+        "the HIS makes msgids like the platform's inf_refmsgid (admdvs first), not fixmedins_code first",
+        "R-ENV-04",
+    ),
 }
 
 
@@ -112,6 +430,10 @@ class Faults:
         if fault is None:
             return None
         return fault.value if fault.value is not None else default
+
+    def unchecked(self) -> bool:
+        """Whether a mutant whose answers must reach the wire although they break the spec is on."""
+        return any(MUTANTS[m].unchecked for m in self.mutants)
 
     def mutant(self, name: str) -> bool:
         return name in self.mutants

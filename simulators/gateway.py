@@ -126,6 +126,8 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[None]]
+# sees every message a node received (headers, body as received, path infno) and the answer it gave
+Observer = Callable[[Mapping[str, str], bytes | Mapping[str, Any], str | None, Answer], None]
 
 
 class Nonces:
@@ -170,6 +172,7 @@ class Node:
         self.handlers: dict[str, Handler] = {}
         self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))
         self.refmsgids = envelope.RefMsgIds(admdvs, start=int(time.time() * 1000) % 10**9 * 10)
+        self.observers: list[Observer] = []  # off by default: a his-role suite watching what hospitals send
 
     # ── answering ──────────────────────────────────────────────────
 
@@ -199,7 +202,7 @@ class Node:
         )
         if infno in self.wire.transactions:
             report = validate(self.wire, body, infno=infno, response=True)
-            if not report.valid:
+            if not report.valid and not self.faults.unchecked():  # a mutant's wrong answer goes out as it is
                 raise InvalidAnswer(f"{infno}: " + "; ".join(map(str, report.errors)))
         return body
 
@@ -210,7 +213,8 @@ class Node:
 
     def record(self, conn: Connection, ctx: Context, body: Mapping[str, Any]) -> None:
         q = self.store.q
-        if self.faults.mutant("pay-twice-on-retry"):  # the mutant keeps only the latest answer
+        forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
+        if self.faults.mutant("pay-twice-on-retry") or forgets:  # the mutants keep only the latest answer
             q.forget.run(conn, k_node=self.name, k_msgid=ctx.msgid)
         q.record.run(
             conn,
@@ -243,6 +247,11 @@ class Node:
         delay = self.faults.value("latency", self.name, path_infno)
         if delay:
             await asyncio.sleep(delay)
+        for observe in self.observers:  # empty unless someone watches: no cost on the hot path
+            try:
+                observe(headers, body, path_infno, answer)
+            except Exception:
+                log.exception("%s: an observer failed", self.name)
         return answer
 
     async def _handle(
@@ -254,12 +263,19 @@ class Node:
         infno = str(message.get("infno") or "")
         refusal = self.verify(headers)
         if refusal:
-            return Answer(200, self.refuse(None, refusal[0], **refusal[1]))
+            body = self.refuse(None, refusal[0], **refusal[1])
+            if self.hospital_facing and self.faults.mutant("remember-gateway-refusals"):
+                self.remember(message, headers, body)  # the mutant: a refused message takes its msgid
+            return Answer(200, body)
         if path_infno and infno != path_infno:
             return Answer(200, self.refuse(None, "E1012", infno=infno or "（空）", expected=path_infno))
         if infno not in self.handlers:
             return Answer(200, self.refuse(None, "E1008", infno=infno or "（空）"))
         report = validate(self.wire, message, infno=infno)
+        if self.faults.mutant("card-sn-optional"):  # a card visit without card_sn is let through
+            report.issues = [
+                i for i in report.issues if not (i.code in ("E1001", "E1009") and i.path.endswith("card_sn"))
+            ]
         if not report.valid:
             first = report.errors[0]
             more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
@@ -268,7 +284,9 @@ class Node:
             )
         account = self.accounts[_header(headers, self.spec, "paasid")]
         if (
-            self.hospital_facing and message["fixmedins_code"] != account.code
+            self.hospital_facing
+            and message["fixmedins_code"] != account.code
+            and not self.faults.mutant("any-paasid-any-institution")
         ):  # a hospital speaks for itself only
             return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
         ctx = Context(
@@ -280,12 +298,18 @@ class Node:
             self.clock.now(),
         )
         query = self.spec.transaction(infno).query
-        stored = None if query else self.stored(ctx.msgid)
+        forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
+        stored = None if query or forgets else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
-            if stored["digest"] != digest(message):
+            if stored["digest"] != digest(message) and not self.faults.mutant("msgid-ignores-content"):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
             return Answer(200, dict(stored["response"]))
-        if self.hospital_facing and infno != "9001" and not self.signed_in(message):
+        if (
+            self.hospital_facing
+            and infno != "9001"
+            and not self.signed_in(message)
+            and not self.faults.mutant("no-sign-in-check")
+        ):
             return Answer(200, self.refuse(infno, "E2006"))
         try:
             await self.handlers[infno](ctx)
@@ -309,12 +333,40 @@ class Node:
             account = self.accounts.get(paasid)
             return account.secret if account else None
 
+        names = self.spec.transport["signature"]["headers"]
+        stamp = _header_or(headers, names["timestamp"])
+        now = time.time()
+        if self.faults.mutant("no-timestamp-window") and stamp.isdigit():
+            now = float(stamp)  # the mutant: any timestamp is "now"
+        replayed = (lambda p, n: False) if self.faults.mutant("accept-replayed-nonce") else None
         refusal = transport.verify(
-            self.spec, headers, secret_for=secret_for, now=time.time(), nonce_seen=self.nonces.seen_before
+            self.spec, headers, secret_for=secret_for, now=now, nonce_seen=replayed or self.nonces.seen_before
         )
         if refusal and refusal[0] == "E2002" and self.faults.mutant("accept-bad-signature"):
             refusal = None
+        if refusal and refusal[0] == "E2001" and refusal[1]["header"] == names["signature"]:
+            refusal = None if self.faults.mutant("accept-unsigned") else refusal
         return refusal
+
+    def remember(
+        self, message: Mapping[str, Any], headers: Mapping[str, str], body: Mapping[str, Any]
+    ) -> None:
+        """Record a gateway refusal as the msgid's answer (only the remember-gateway-refusals mutant does)."""
+        if not message.get("msgid") or self.stored(str(message["msgid"])) is not None:
+            return
+        with self.store.begin() as conn:
+            self.store.q.record.run(
+                conn,
+                node=self.name,
+                msgid=str(message["msgid"]),
+                infno=str(message.get("infno") or ""),
+                digest=digest(message),
+                sender=_header_or(headers, self.spec.transport["signature"]["headers"]["paasid"]),
+                response=dict(body),
+                effect=None,
+                reversed_by=None,
+                sim_time=self.clock.now(),
+            )
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:
         with self.store.read() as conn:
@@ -335,7 +387,11 @@ class Node:
             return False
         with self.store.read() as conn:
             row = self.store.q.signin.first(conn, k_node=self.name, k_sign_no=sign_no)
-        return row is not None and row.fixmedins_code == message.get("fixmedins_code") and not row.signed_out
+        return (
+            row is not None
+            and row.fixmedins_code == message.get("fixmedins_code")
+            and (not row.signed_out or self.faults.mutant("sign-out-ignored"))
+        )
 
 
 def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
@@ -347,6 +403,11 @@ def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
     except orjson.JSONDecodeError as e:
         return str(e)[:80]
     return message if isinstance(message, dict) else f"got {type(message).__name__}"
+
+
+def _header_or(headers: Mapping[str, str], name: str, default: str = "") -> str:
+    """A header by its case-insensitive name, or ``default``."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), default)
 
 
 def _header(headers: Mapping[str, str], spec: Spec, key: str) -> str:

@@ -8,8 +8,9 @@ the episode's real values set on top. Synchronous (httpx), so suites, the CLI an
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -143,6 +144,7 @@ class His:
         timeout: float = 30.0,
         opter: str = "0001",
         opter_name: str = "收费员甲",
+        mutants: Collection[str] = (),
     ) -> None:
         # the HIS builds messages in the base spec's shapes and speaks ``spec`` (a regional profile)
         self.wire, self.spec, self.hospital = spec, loader.load(version=spec.version), hospital
@@ -152,6 +154,11 @@ class His:
         self.opter, self.opter_name = opter, opter_name
         self.sign_no = ""
         self.seq = 0
+        # his-role mutants (simulators/faults.py): this HIS deliberately wrong, for the his-role suites
+        self.mutants = frozenset(mutants)
+
+    def mutant(self, name: str) -> bool:
+        return name in self.mutants
 
     # ── one transaction ────────────────────────────────────────────
 
@@ -159,6 +166,8 @@ class His:
         self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", msgid: str | None = None
     ) -> dict[str, Any]:
         now = real_now()
+        if msgid is None and self.mutant("his-msgid-format"):  # the platform's inf_refmsgid form, not ours
+            msgid = f"{self.hospital.admdvs}{self.msgids(now)[12:26]}{self.msgids(now)[26:]:0>10}"
         return envelope.request(
             self.wire,
             infno,
@@ -186,6 +195,8 @@ class His:
                 self.spec, self.hospital.paasid, self.hospital.secret, now=time.time()
             )
         )
+        if headers is None and self.mutant("his-wrong-signature"):  # signed without the trailing timestamp
+            signed = _short_signature(self.spec, signed, self.hospital.secret)
         started = time.perf_counter()
         try:
             r = self.client.post(f"{self.hospital.gateway}/{infno}", json=message, headers=dict(signed))
@@ -233,7 +244,7 @@ class His:
         data: dict[str, Any] = dict(
             zip(("mdtrt_cert_type", "mdtrt_cert_no"), credential(card, cert_type), strict=True)
         )
-        if cert_type == "03":
+        if cert_type == "03" and not self.mutant("his-omits-card-sn"):  # the mutant drops the card's card_sn
             data["card_sn"] = card.get("card_sn")
         return self.call("1101", {"data": data})
 
@@ -322,6 +333,8 @@ class His:
             med_type="21",
             fee_ocur_time=f"{when or real_now():{DATETIME}}",
         )
+        if self.mutant("his-feedetl-sn-per-batch"):  # numbered from 1 in every batch: batches collide
+            lines = [{**line, "feedetl_sn": f"F{i % batch + 1:014d}"} for i, line in enumerate(lines)]
         replies = []
         for start in range(0, len(lines), batch):
             reply = self.call(
@@ -355,6 +368,10 @@ class His:
     def settlement_data(
         self, episode: Episode, infno: str, *, use_account: bool, mid: bool
     ) -> dict[str, Any]:
+        totals = episode.totals()
+        if self.mutant("his-total-last-batch"):  # the totals of the last 2301 batch only
+            last = next(r for r in reversed(episode.replies) if r.infno == "2301").output["result"]
+            totals = Episode(episode.person, episode.insuplc_admdvs, fees=last).totals()
         return self.node(
             infno,
             "data",
@@ -366,7 +383,7 @@ class His:
             insutype=episode.insutype,
             acct_used_flag="1" if use_account else "0",
             mid_setl_flag="1" if mid else "0",
-            **episode.totals(),
+            **totals,
         )
 
     def presettle(self, episode: Episode, *, use_account: bool = True, mid: bool = False) -> Reply:
@@ -388,8 +405,10 @@ class His:
         try:
             reply = self.send(message)
         except LostAnswer:
-            if not reverse_lost:
+            if not reverse_lost or self.mutant("his-no-reversal"):  # the mutant gives up: nothing reversed
                 raise
+            if self.mutant("his-new-msgid-on-retry"):  # settles again under a new msgid, nothing reversed
+                return self.settle(episode, use_account=use_account, mid=mid, reverse_lost=False)
             self.reverse(episode, str(message["msgid"]), "2304", tolerate_nothing=True)
             return self.settle(episode, use_account=use_account, mid=mid, reverse_lost=False)
         if not reply.ok:
@@ -417,7 +436,9 @@ class His:
             {
                 "data": {
                     "mdtrt_id": episode.mdtrt_id,
-                    "setl_id": episode.settlement["setlinfo"]["setl_id"],
+                    "setl_id": episode.settlement["setlinfo"][
+                        "medins_setl_id" if self.mutant("his-cancel-by-medins-setl-id") else "setl_id"
+                    ],
                     "psn_no": episode.psn_no,
                 }
             },
@@ -544,16 +565,37 @@ class His:
         use_account: bool = True,
         cert_type: str = "03",
     ) -> Episode:
-        if not self.sign_no:
-            self.sign_in()
-        info = self.person_info(card, cert_type)
-        episode = Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
-        self.admit(episode, cert=credential(card, cert_type), card_sn=card.get("card_sn"))
-        self.upload_fees(episode, items, batch=batch)
+        episode = self.stay(card, items, batch=batch, cert_type=cert_type)
         self.discharge(episode)
         self.presettle(episode, use_account=use_account)
         self.settle(episode, use_account=use_account)
         return episode
+
+    def stay(
+        self,
+        card: Mapping[str, Any],
+        items: Sequence[tuple[str, float, float]],
+        *,
+        batch: int = 50,
+        cert_type: str = "03",
+    ) -> Episode:
+        """1101 → 2401 → 2301 in batches: a patient read from the card, admitted, and the fees uploaded."""
+        if not self.sign_no:
+            self.sign_in()
+        info = self.person_info(card, cert_type)
+        episode = Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
+        if self.mutant("his-fees-before-admission"):  # the fees go before the visit exists
+            self.upload_fees(episode, items, batch=batch)
+        self.admit(episode, cert=credential(card, cert_type), card_sn=card.get("card_sn"))
+        self.upload_fees(episode, items, batch=batch)
+        return episode
+
+
+def _short_signature(spec: Spec, headers: Mapping[str, str], secret: str) -> dict[str, str]:
+    """The his-wrong-signature mutant's headers: x-tif-signature = SHA-256(timestamp + secret + nonce)."""
+    names = spec.transport["signature"]["headers"]
+    text = f"{headers[names['timestamp']]}{secret}{headers[names['nonce']]}"
+    return {**headers, names["signature"]: hashlib.sha256(text.encode()).hexdigest()}
 
 
 def credential(card: Mapping[str, Any], cert_type: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from yidi.specs.model import Spec
 from . import identity
 from .clock import Clock
 from .faults import Faults
-from .gateway import BusinessError, Context, Node
+from .gateway import SYSTEM_ERROR, BusinessError, Context, Node
 from .links import Peer, Unreachable
 from .store import Store, cents, hub_records
 from .topology import Account, Topology
@@ -53,7 +53,8 @@ class HubNode(Node):
             if province is None:
                 raise BusinessError("E3001", psn_no=data["mdtrt_cert_no"])
             return province
-        return str(ctx.message["insuplc_admdvs"])[:2] + "0000"
+        by = "mdtrtarea_admvs" if self.faults.mutant("hub-misroutes") else "insuplc_admdvs"
+        return str(ctx.message[by])[:2] + "0000"
 
     async def route(self, ctx: Context) -> None:
         province = self.destination(ctx)
@@ -63,9 +64,17 @@ class HubNode(Node):
         try:
             answer = await peer.send(ctx.message)
         except Unreachable as e:
-            raise BusinessError("E6006", insuplc=province) from e
+            code = "E6007" if self.faults.mutant("outage-as-not-connected") else "E6006"
+            raise BusinessError(code, insuplc=province) from e
         ok = answer.get("infcode") in (0, "0")
+        if not ok and self.faults.mutant("hub-masks-refusal"):  # the province's reason is lost
+            answer = self.refuse(ctx.infno, SYSTEM_ERROR, detail="参保地处理失败")
         ctx.relay(answer, (lambda conn: self.record_national(conn, ctx, province, answer)) if ok else None)
+
+    def stored(self, msgid: str) -> Mapping[str, Any] | None:
+        if self.faults.mutant("hub-forwards-retries"):  # a retry goes to the insured side again
+            return None
+        return super().stored(msgid)
 
     def record_national(
         self, conn: Connection, ctx: Context, insured: str, answer: Mapping[str, Any]

@@ -152,8 +152,10 @@ class InsuredNode(Node):
 
     def check_card(self, person: Person, data: Mapping[str, Any], doc: Mapping[str, Any]) -> None:
         if data.get("mdtrt_cert_type") != "03":
+            if doc["card_status"] != "1" and self.faults.mutant("lost-card-blocks-all-credentials"):
+                raise BusinessError("E3005")
             return
-        if doc["card_status"] != "1":
+        if doc["card_status"] != "1" and not self.faults.mutant("accept-lost-card"):
             raise BusinessError("E3005")
         if data.get("card_sn") != person.card.card_sn and not self.faults.mutant("skip-card-sn-check"):
             raise BusinessError("E3007")
@@ -165,6 +167,8 @@ class InsuredNode(Node):
         if area[:2] == self.admdvs[:2] or self.faults.mutant("skip-filing-check"):
             return {}  # local care needs no filing
         live = [f for f in doc["filings"] if f["status"] == "1"]
+        if self.faults.mutant("temporary-filing-unknown"):  # an old platform knowing types 1–3 only
+            live = [f for f in live if f["fil_type"] not in ("4", "5", "6")]
         here = [
             f
             for f in live
@@ -232,7 +236,7 @@ class InsuredNode(Node):
                     "enddate": f["enddate"],
                     "fil_stas": f["status"],
                 }
-                for f in doc["filings"]
+                for f in ([] if self.faults.mutant("person-info-without-filings") else doc["filings"])
             ],
             "cardinfo": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "card_stas": doc["card_status"]},
         }
@@ -247,7 +251,7 @@ class InsuredNode(Node):
         with ctx.answer() as conn:
             _, doc = self.state(conn, person.psn_no)
             self.check_card(person, info, doc)
-            if doc["insu_stas"] != "1":
+            if doc["insu_stas"] != "1" and not self.faults.mutant("ignore-suspended-insurance"):
                 raise BusinessError("E3006", psn_no=person.psn_no)
             if self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=info["mdtrt_id"]):
                 raise BusinessError("E4004", psn_no=person.psn_no, mdtrt_id=info["mdtrt_id"])
@@ -332,15 +336,23 @@ class InsuredNode(Node):
         used = Usage(**{k: _d(v) for k, v in doc["ytd"].get(str(ctx.now.year), {}).get(setting, {}).items()})
         if self.faults.mutant("ignore-deductible"):
             used = Usage(Decimal(10**9), used.pool, used.supp)
+        if self.faults.mutant("ignore-annual-cap"):  # the year's pooled-fund usage is forgotten
+            used = Usage(used.deductible, D0, used.supp)
+        use_account = s["acct_used_flag"] == "1" or self.faults.mutant("account-always-used")
+        if ctx.infno == "Y2303" and self.faults.mutant("presettle-ignores-account"):
+            use_account = False
         claim = Claim(
             money(s["medfee_sumamt"]),
             split,
-            dedc_level(s["hosp_lv"]),
+            "3" if self.faults.mutant("ratio-ignores-level") else dedc_level(s["hosp_lv"]),
             outpatient,
-            s["acct_used_flag"] == "1",
-            filing.get("fil_type"),
+            use_account,
+            None if self.faults.mutant("no-temporary-reduction") else filing.get("fil_type"),
         )
-        result = settle(policy, claim, retired=person.retired, used=used, balance=_d(doc["balance"]))
+        balance = _d(doc["balance"])
+        if self.faults.mutant("account-overdraft"):  # as if the balance covered any personal share
+            balance = max(balance, claim.medfee)
+        result = settle(policy, claim, retired=person.retired, used=used, balance=balance)
         output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
         return person, version, doc, result, output
 
@@ -383,7 +395,9 @@ class InsuredNode(Node):
             "fund_pay_sumamt": _f(r.fund_pay_sumamt),
             "psn_part_amt": _f(r.psn_part_amt),
             "acct_pay": _f(r.acct_pay),
-            "psn_cash_pay": _f(r.psn_cash_pay),
+            "psn_cash_pay": _f(
+                r.psn_part_amt if self.faults.mutant("cash-ignores-account") else r.psn_cash_pay
+            ),
             "balc": _f(r.balance_after),
             "acct_mulaid_pay": 0.0,
             "medins_setl_id": s.get("medins_setl_id"),
@@ -413,6 +427,10 @@ class InsuredNode(Node):
         s = ctx.input["setlinfo"]
         with ctx.answer() as conn:
             person, version, doc, result, ctx.output = self.compute(conn, ctx)
+            if self.faults.mutant("insured-answer-unbalanced"):  # a cent the funds do not add up to
+                ctx.output["setlinfo"]["fund_pay_sumamt"] = round(
+                    ctx.output["setlinfo"]["fund_pay_sumamt"] + 0.01, 2
+                )
             setting = "outpatient" if s["med_type"].startswith("1") else "inpatient"
             self.apply(doc, ctx.now.year, setting, result.usage, -result.acct_pay)
             self.save(conn, person.psn_no, version, doc)
@@ -469,8 +487,12 @@ class InsuredNode(Node):
         """Roll a settlement back: usage, account, status; the answer's amounts negated."""
         version, doc = self.state(conn, row.psn_no)
         usage = Usage(**{k: _d(v) for k, v in row.doc["usage"].items()})
-        if not (status == "cancelled" and self.faults.mutant("no-ytd-rollback")):
-            self.apply(doc, row.year, row.setting, -usage, Decimal(row.acct) / 100)
+        if not (
+            (status == "cancelled" and self.faults.mutant("no-ytd-rollback"))
+            or (status == "reversed" and self.faults.mutant("reversal-keeps-usage"))
+        ):
+            refund = D0 if self.faults.mutant("keep-account-on-cancel") else Decimal(row.acct) / 100
+            self.apply(doc, row.year, row.setting, -usage, refund)
         else:
             doc["balance"] = str(_d(doc["balance"]) + Decimal(row.acct) / 100)
         self.save(conn, row.psn_no, version, doc)
@@ -480,7 +502,7 @@ class InsuredNode(Node):
             .values(status=status)
         )
         self.set_visit(conn, row.mdtrt_id, "registered")
-        return negate(row.doc["answer"], balance=_f(_d(doc["balance"])))
+        return negate(row.doc["answer"], balc=_f(_d(doc["balance"])))  # the balance once restored
 
     def redo_settlement(self, conn: Connection, row: Any) -> None:
         """Re-apply a settlement whose cancellation was reversed."""
@@ -524,6 +546,9 @@ class InsuredNode(Node):
             )
             ctx.effect = {"of": row.msgid}
             negative["setlinfo"]["setl_time"] = ctx.now.strftime("%Y-%m-%d %H:%M:%S")
+            if self.faults.mutant("cancel-answer-not-negated"):  # the settlement's amounts, signs kept
+                kept = {k: v for k, v in row.doc["answer"]["setlinfo"].items() if k in AMOUNTS}
+                negative = {**row.doc["answer"], "setlinfo": {**negative["setlinfo"], **kept}}
             ctx.output = _pick_cancel_output(self.spec, "Y2305", negative)
 
     # ── Y2601 ──────────────────────────────────────────────────────

@@ -105,6 +105,10 @@ class Peer:
         await self.store.durable()  # what the call depends on is committed before it leaves
         if self.link.name == "hub" and self.faults.take("hub-outage", "hub", infno):
             raise Unreachable("hub: outage (fault)")
+        # an insured platform is reached as province:{admdvs} from the hub, insured:{admdvs} from its own
+        # province's treatment face: one fault scoped by its admdvs silences both
+        if self.link.name != "hub" and self.faults.take("insured-outage", self.link.name, infno):
+            raise Unreachable(f"{self.link.name}: outage (fault)")
         answer = await self._post(infno, message)
         if self.faults.take("duplicate-delivery", self.caller, infno):
             answer = await self._post(infno, message)

@@ -5,6 +5,7 @@ province can replace with its own (``simulators/data/default.yaml`` is the embed
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -347,7 +348,14 @@ def _person(raw: Mapping[str, Any], seed: int) -> Person:
 
 
 def load(path: Path | str | None = None) -> Topology:
+    """The topology in ``path`` (default: the embedded one). Parsed once per file version: the suites
+    ask for it in every case, and a topology is immutable."""
     path = Path(path) if path else default_path()
+    return _load(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _load(path: Path, version: int) -> Topology:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     items = {
         str(code): Item(str(code), str(i["name"]), str(i["type"]), str(i["list_type"]), _dec(i["price"]))

@@ -12,10 +12,11 @@ that recovery reverses (Y2601), so nothing is half-done and nothing is paid twic
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ from .gateway import BusinessError, Context, Node, Relayed
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
 from .store import Store, cents, messages, settlements, signins, visits
-from .topology import Account, Hospital, Province, Topology
+from .topology import Account, CatalogEntry, Hospital, Item, Province, Topology
 
 log = logging.getLogger("yidi.simulators")
 
@@ -148,6 +149,13 @@ class TreatmentNode(Node):
 
     # ── helpers ────────────────────────────────────────────────────
 
+    def respond(self, infno: str | None, infcode: int, **kw: Any) -> dict[str, Any]:
+        body = super().respond(infno, infcode, **kw)  # checked against the spec before it may leave
+        spoil = SPOILED.get(infno or "")
+        if spoil and isinstance(body.get("output"), dict) and self.faults.mutant(spoil[0]):
+            body = {**body, "output": spoil[1](copy.deepcopy(body["output"]))}  # past the check
+        return body
+
     def new_id(self, now: datetime) -> str:
         return f"{self.admdvs}{now:{STAMP}}{self.ids():010d}"
 
@@ -183,7 +191,9 @@ class TreatmentNode(Node):
         row = self.store.q.visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
         if row is None:
             raise BusinessError("E4001", mdtrt_id=mdtrt_id)
-        if row.fixmedins_code != ctx.message["fixmedins_code"]:
+        if row.fixmedins_code != ctx.message["fixmedins_code"] and not self.faults.mutant(
+            "other-hospitals-visits"
+        ):
             raise BusinessError("E2007", fixmedins_code=ctx.message["fixmedins_code"], mdtrt_id=mdtrt_id)
         return Visit(row)
 
@@ -244,7 +254,7 @@ class TreatmentNode(Node):
         """Move a visit into a transient state before calling another node; concurrent claims lose."""
         with ctx.work() as conn:
             visit = self.load(conn, ctx, mdtrt_id)
-            if visit.state in TRANSIENT:
+            if visit.state in TRANSIENT and not self.faults.mutant("no-settlement-lock"):
                 raise BusinessError("E6005", mdtrt_id=mdtrt_id)
             prepared = check(conn, visit)
             visit.doc["pending"] = {"before": visit.state, **prepared.get("pending", {})}
@@ -375,7 +385,7 @@ class TreatmentNode(Node):
                     visits.c.state.in_(OPEN),
                 )
             ).scalar()
-            if kind is INPATIENT and open_visit:
+            if kind is INPATIENT and open_visit and not self.faults.mutant("allow-double-admission"):
                 raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
             person = self.seen(conn, info)
         insuinfo = next((i for i in person["insuinfo"] if i["insutype"] == info["insutype"]), None)
@@ -445,7 +455,7 @@ class TreatmentNode(Node):
                 sim_time=ctx.now,
             )
             ctx.effect = {"mdtrt_id": mdtrt_id, "remote": notice["msgid"]}
-            if cross and not filing.get("fil_type"):
+            if cross and (not filing.get("fil_type") or self.faults.mutant("filed-warned-as-unfiled")):
                 ctx.warn_msg = (
                     "该人员未办理异地就医备案或备案不适用于本地，出院结算前须办理备案，否则不能直接结算"
                 )
@@ -461,7 +471,8 @@ class TreatmentNode(Node):
         data = ctx.input["data"]
         with ctx.work() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
-            after = self.step(visit, ctx.infno)
+            skip = bool(visit.live_fees()) and self.faults.mutant("cancel-admission-with-fees")  # R-LIFE-02
+            after = "cancelled" if skip else self.step(visit, ctx.infno)
         peer = self.insurer(visit.insuplc_admdvs)
         await self.ask(
             peer,
@@ -499,7 +510,9 @@ class TreatmentNode(Node):
         data = ctx.input["data"]
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, data["mdtrt_id"])
-            after = self.step(visit, ctx.infno)
+            after = (
+                visit.state if self.faults.mutant("cancel-discharge-noop") else self.step(visit, ctx.infno)
+            )
             visit.doc["endtime"] = None
             self.save(conn, visit, after, ctx.infno)
 
@@ -512,21 +525,39 @@ class TreatmentNode(Node):
             raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
         with ctx.answer() as conn:
             visit = self.load(conn, ctx, mdtrt_ids.pop())
-            after = self.step(visit, ctx.infno)
+            thawed = visit.state in ("discharged", "settled") and self.faults.mutant(
+                "accept-fees-after-discharge"
+            )
+            after = visit.state if thawed else self.step(visit, ctx.infno)
             fees = visit.doc["fees"]
+            if self.faults.mutant("last-fee-batch-only"):
+                fees.clear()
             results = []
             for line in lines:
                 sn = line["feedetl_sn"]
                 entry = self.province.catalog.get(line["med_list_codg"])
+                if entry is None and self.faults.mutant("accept-unlisted-items"):
+                    entry = unlisted(line)
                 if entry is None:
                     raise BusinessError("E5003", med_list_codg=line["med_list_codg"])
-                if sn in fees:
+                if sn in fees and not self.faults.mutant("accept-duplicate-feedetl-sn"):
                     raise BusinessError("E4006", feedetl_sn=sn)
                 original = line.get("init_feedetl_sn")
-                if float(line["cnt"]) < 0 and (
-                    not original or fees.get(original, {}).get("status") != "active"
+                if (
+                    float(line["cnt"]) < 0
+                    and (not original or fees.get(original, {}).get("status") != "active")
+                    and not self.faults.mutant("accept-orphan-refund")
                 ):
                     raise BusinessError("E4007", init_feedetl_sn=original or "（空）")
+                if float(line["cnt"]) < 0 and self.faults.mutant("refund-counted-positive"):
+                    line = {
+                        k: -float(line[k]) if k in ("cnt", "det_item_fee_sumamt") else v
+                        for k, v in line.items()
+                    }
+                if entry.chrgitm_lv == "02" and self.faults.mutant("yi-as-jia"):
+                    entry = replace(entry, chrgitm_lv="01", selfpay_prop=Decimal(0))
+                if self.faults.mutant("ignore-price-cap"):
+                    entry = replace(entry, price_cap=None)
                 split = classify(entry, line["cnt"], line["pric"], line["det_item_fee_sumamt"])
                 result = result_line(entry, line, split)
                 fees[sn] = {
@@ -561,7 +592,9 @@ class TreatmentNode(Node):
             chosen = [
                 f
                 for sn, f in live.items()
-                if data[key] == "0000" or (f.get(field) if field else sn) == data[key]
+                if (data[key] == "0000" and not self.faults.mutant("no-cancel-all-fees"))
+                or (f.get(field) if field else sn) == data[key]
+                or self.faults.mutant("cancel-fees-cancels-all")
             ]
             if not chosen:
                 raise BusinessError("E4008")
@@ -577,7 +610,7 @@ class TreatmentNode(Node):
         fees = visit.live_fees(data.get("chrg_bchno") if visit.kind is OUTPATIENT else None)
         split = sum((Split(*(Decimal(x) for x in f["split"])) for f in fees.values()), Split())
         total = sum((Decimal(f["amount"]) for f in fees.values()), Decimal("0.00"))
-        if money(data["medfee_sumamt"]) != total:
+        if money(data["medfee_sumamt"]) != total and not self.faults.mutant("skip-fee-total-check"):
             raise BusinessError("E5002", medfee_sumamt=data["medfee_sumamt"], uploaded=f"{total}")
         given = [
             data.get(k) for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
@@ -671,10 +704,12 @@ class TreatmentNode(Node):
     async def settle(self, ctx: Context) -> None:
         data = ctx.input["data"]
         setl_id = self.new_id(ctx.now)
-        mid = data.get("mid_setl_flag") == "1"
+        mid = data.get("mid_setl_flag") == "1" and not self.faults.mutant("refuse-mid-settlement")
 
         def check(conn: Connection, visit: Visit) -> dict[str, Any]:
-            after = self.step(visit, ctx.infno, mid_setl=mid)
+            after = self.step(
+                visit, ctx.infno, mid_setl=mid or self.faults.mutant("settle-without-discharge")
+            )
             fees, split = self.totals(visit, data)
             peer = self.insurer(visit.insuplc_admdvs)
             request = self.claim_request(peer, visit, data, fees, split, "Y2304", setl_id, ctx.msgid)
@@ -725,7 +760,8 @@ class TreatmentNode(Node):
                 await self.undo_remote(
                     peer, visit.insuplc_admdvs, visit.psn_no, request["msgid"], request["infno"]
                 )
-            self.release(ctx, visit)
+            if not self.faults.mutant("keep-claim-after-refusal"):
+                self.release(ctx, visit)
             raise
         except BusinessError as refusal:
             try:
@@ -855,12 +891,18 @@ class TreatmentNode(Node):
             original = conn.execute(
                 select(messages).where(messages.c.node == self.name, messages.c.msgid == omsgid)
             ).first()
+        if original is None and self.faults.mutant("reversal-of-unknown-succeeds"):
+            with ctx.answer():
+                return
         if original is None or original.infno != oinfno or original.response.get("infcode") not in (0, "0"):
             raise BusinessError("E6002", oinfno=oinfno, omsgid=omsgid)
         if not self.spec.transaction(oinfno).reversible:
             raise BusinessError("E6003", oinfno=oinfno)
         if original.reversed_by:
             raise BusinessError("E6004", omsgid=omsgid)
+        if self.faults.mutant("reversal-changes-nothing"):
+            with ctx.answer():
+                return
         effect = original.effect
         remote_infno = {
             "2401": "Y2401",
@@ -935,7 +977,9 @@ class TreatmentNode(Node):
             row = conn.execute(
                 select(settlements).where(
                     settlements.c.node == self.name,
-                    settlements.c.setl_id == data["setl_id"],
+                    settlements.c.mdtrt_id == data["mdtrt_id"]
+                    if self.faults.mutant("query-by-visit-only")
+                    else settlements.c.setl_id == data["setl_id"],
                     settlements.c.kind == "settle",
                     settlements.c.fixmedins_code == ctx.account.code,
                 )
@@ -945,6 +989,8 @@ class TreatmentNode(Node):
             visit = self.load(conn, ctx, row.mdtrt_id)
             hospital = self.province.hospitals[row.fixmedins_code]
             s = row.doc["setlinfo"]
+            if self.faults.mutant("query-answers-presettlement"):  # the trial's amounts, not the settlement's
+                s = {**s, **visit.doc.get("presettlement", {})}
             pay_loc = "4" if row.cross else ("3" if row.insuplc_admdvs != hospital.admdvs else "2")
             ctx.output = {
                 "setlinfo": {
@@ -958,7 +1004,9 @@ class TreatmentNode(Node):
                     "enddate": (visit.doc.get("endtime") or s["setl_time"])[:10],
                     "psn_pay": s["psn_part_amt"],
                     "cash_payamt": s["psn_cash_pay"],
-                    "refd_setl_flag": "0" if row.status == "active" else "1",
+                    "refd_setl_flag": "0"
+                    if row.status == "active" or self.faults.mutant("query-ignores-cancellation")
+                    else "1",
                     "year": s["setl_time"][:4],
                 },
                 "setldetail": row.doc["setldetail"],
@@ -986,7 +1034,8 @@ class TreatmentNode(Node):
                     "dosform_name": "无",
                 }
                 for f in visit.doc["fees"].values()
-                if f["status"] == "active" and data.get("setl_id") in (None, "", f.get("setl_id"))
+                if (f["status"] == "active" or self.faults.mutant("fee-query-includes-cancelled"))
+                and data.get("setl_id") in (None, "", f.get("setl_id"))
             ]
             ctx.output = {"data": rows}
 
@@ -997,7 +1046,9 @@ class TreatmentNode(Node):
                 visits.c.node == self.name,
                 visits.c.kind == "inpatient",
                 visits.c.fixmedins_code == ctx.account.code,
-                visits.c.state.in_(OPEN),
+                visits.c.state.in_(
+                    (*OPEN, "settled") if self.faults.mutant("in-hospital-lists-settled") else OPEN
+                ),
             )
             if data.get("psn_no"):
                 query = query.where(visits.c.psn_no == data["psn_no"])
@@ -1117,6 +1168,8 @@ class TreatmentNode(Node):
         """Reverse every claim left behind by a crash or an unreachable insured side (a visit still
         settling, cancelling or reversing whose call is not under way); what cannot be reached yet is
         tried again next time."""
+        if self.faults.mutant("no-claim-recovery"):
+            return 0
         with self.store.begin() as conn:
             stuck = [
                 Visit(r)
@@ -1146,3 +1199,50 @@ class TreatmentNode(Node):
                 self.save(conn, fresh, before)
             log.warning("%s: recovered %s from %s to %s", self.name, visit.mdtrt_id, visit.state, before)
         return recovered
+
+
+def unlisted(line: Mapping[str, Any]) -> CatalogEntry:
+    """An item outside the catalog as the accept-unlisted-items mutant takes it: 丙类, self-paid in full."""
+    item = Item(line["med_list_codg"], line.get("medins_list_name") or "目录外项目", "14", "201", Decimal(0))
+    return CatalogEntry(item, "03", Decimal(1), None)
+
+
+def _spoil_rows(node: str, **change: Callable[[Any], Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An output whose ``node`` (one object or a list of them) has some fields changed."""
+
+    def spoil(output: dict[str, Any]) -> dict[str, Any]:
+        rows = output.get(node)
+        for row in rows if isinstance(rows, list) else [rows] if isinstance(rows, dict) else []:
+            for key, how in change.items():
+                if key in row:
+                    row[key] = how(row[key])
+        return output
+
+    return spoil
+
+
+def _drop(node: str, key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def spoil(output: dict[str, Any]) -> dict[str, Any]:
+        for row in output.get(node) or []:
+            row.pop(key, None)
+        return output
+
+    return spoil
+
+
+# Conformance mutants: an answer spoiled after its own check against the spec, as a platform that does not
+# check what it sends would answer (infno → mutant, spoiler). Each is caught by a JT-CON case.
+SPOILED: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "1101": (
+        "answer-code-outside-table",
+        _spoil_rows("baseinfo", psn_cert_type=lambda v: str(v).lstrip("0")),
+    ),
+    "2301": ("answer-missing-field", _drop("result", "lmt_used_flag")),
+    "2303": (
+        "answer-money-unbalanced",
+        _spoil_rows("setlinfo", psn_part_amt=lambda v: round(float(v) + 0.01, 2)),
+    ),
+    "2304": ("answer-datetime-format", _spoil_rows("setlinfo", setl_time=lambda v: str(v).replace("-", "/"))),
+    "2305": ("answer-over-length", _spoil_rows("setlinfo", medins_setl_id=lambda v: f"{v}-CANCELLED")),
+    "5204": ("answer-decimal-precision", _spoil_rows("data", det_item_fee_sumamt=lambda v: float(v) + 0.005)),
+}

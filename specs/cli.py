@@ -237,9 +237,18 @@ def openapi(
 
 
 @app.command()
-def diff(old: str, new: str, spec_dir: SpecDir = None, as_json: AsJson = False) -> None:
+def diff(
+    old: str,
+    new: str,
+    spec_dir: SpecDir = None,
+    as_json: AsJson = False,
+    cases: Annotated[
+        bool, typer.Option("--cases", help="Also list the joint-test cases the change affects.")
+    ] = False,
+) -> None:
     """Every change between two versions or profiles, breaking or compatible. Exit 1 if any breaks."""
     result = spec_diff(_spec(old, root=spec_dir), _spec(new, root=spec_dir))
+    touched = _affected_cases(result) if cases else {}
     if as_json:
         _print_json(
             {
@@ -251,6 +260,7 @@ def diff(old: str, new: str, spec_dir: SpecDir = None, as_json: AsJson = False) 
                     asdict(c) | {"breaking": c.breaking, "zh": c.zh, "en": c.en} for c in result.changes
                 ],
             }
+            | ({"cases": touched} if cases else {})
         )
     else:
         table = Table(title=f"{result.old} → {result.new}", title_justify="left")
@@ -264,7 +274,23 @@ def diff(old: str, new: str, spec_dir: SpecDir = None, as_json: AsJson = False) 
             f"{len(result.changes)} change(s), {len(result.breaking)} breaking; "
             f"affected transactions: {', '.join(sorted(result.affected)) or 'none'}"
         )
+        if cases:
+            table = Table(
+                title="受影响的联调用例 affected cases (yidi certify --since)", title_justify="left"
+            )
+            for column in ("case", "role", "用例 title"):
+                table.add_column(column, overflow="fold")
+            for case_id, (role, zh) in touched.items():
+                table.add_row(case_id, role, zh)
+            out.print(table)
     raise typer.Exit(1 if result.breaking else 0)
+
+
+def _affected_cases(result: Any) -> dict[str, tuple[str, str]]:
+    from yidi.suites import catalogue  # the catalogue sits above the spec: imported only when asked
+
+    found = catalogue.affected(catalogue.load(), result)
+    return {k: (c.role, c.zh) for k, c in sorted(found.items())}
 
 
 @app.command()

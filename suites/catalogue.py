@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from yidi.simulators.faults import MUTANTS
+from yidi.specs.diff import Diff
 from yidi.specs.model import Spec
 
 ROLES = ("treatment", "insured", "hub", "his")
@@ -39,6 +40,7 @@ class Case:
     hospital: str
     steps: tuple[str, ...]
     catches: tuple[str, ...]
+    smoke: bool = False  # the smoke set: always re-run on re-certification (yidi certify --since)
 
     @classmethod
     def from_yaml(cls, case_id: str, raw: Mapping[str, Any]) -> Case:
@@ -72,6 +74,12 @@ def select(cases: Mapping[str, Case], patterns: str) -> dict[str, Case]:
         for k, c in cases.items()
         if any(fnmatchcase(x, p) for p in wanted for x in (c.id, c.flow, *c.rules, *c.transactions))
     }
+
+
+def affected(cases: Mapping[str, Case], change: Diff) -> dict[str, Case]:
+    """The cases a spec change touches: one of their transactions, or one of their rules, changed."""
+    rules = {c.where for c in change.changes if c.kind.startswith("rule-")}
+    return {k: c for k, c in cases.items() if change.affected & set(c.transactions) or rules & set(c.rules)}
 
 
 def lint(cases: Mapping[str, Case], spec: Spec, persons: set[str], hospitals: set[str]) -> list[str]:

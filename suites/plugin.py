@@ -1,6 +1,7 @@
 """pytest wiring of the suites: the system under test, the catalogue's cases, and the evidence.
 
-    pytest suites/ --sut-role treatment [--sut-url builtin|URL] [--roster FILE] [--mutant NAME]
+    pytest suites/ --sut-role treatment [--sut-url builtin|URL] [--spec V1.1] [--profile guangzhou]
+                   [--roster FILE] [--mutant NAME] [--cases 'JT-SET-*,2304']
 
 ``builtin`` (the default) starts yidi's own simulators for the run, so the suites work with no system of
 one's own; ``--mutant`` then makes them deliberately wrong, which is how the suites are shown to catch
@@ -24,7 +25,7 @@ import pytest
 
 from yidi.simulators import topology
 from yidi.simulators.app import Options
-from yidi.simulators.background import serving
+from yidi.simulators.background import Served, serving
 from yidi.simulators.his import His, Hospital, Reply
 from yidi.specs import loader
 from yidi.specs.model import Spec
@@ -36,8 +37,20 @@ case = pytest.mark.case  # @case("JT-ADM-002")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("yidi suites")
+    group.addoption(
+        "--spec",
+        dest="yidi_spec",
+        default=None,
+        help="spec version and profile, e.g. V1.1+guangzhou, or an overlay file (default: what the SUT says)",
+    )
+    group.addoption("--profile", dest="yidi_profile", help="regional profile, e.g. guangzhou")
     group.addoption("--sut-role", default="treatment", choices=catalogue.ROLES, help="the role the SUT plays")
-    group.addoption("--sut-url", default="builtin", help="where the SUT is; builtin: yidi's own simulators")
+    group.addoption(
+        "--sut-url",
+        default="builtin",
+        help="where the SUT is; builtin: yidi's own simulators; manual[:PORT] (his role): serve the platform "
+        "on PORT (8000) for a tester's real HIS",
+    )
     group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
     group.addoption(
         "--mutant", action="append", default=[], help="builtin only: a deliberately wrong behaviour"
@@ -78,13 +91,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+SUT = pytest.StashKey["Sut"]()  # the run's SUT, for whoever reports on the run
+EXCHANGED = pytest.StashKey[list[Reply]]()  # the messages a case exchanged
+
+
+def spec_ref(config: pytest.Config, default: str | None = None) -> str | None:
+    """``--spec`` and ``--profile`` as one reference (V1.1+guangzhou); None: the base spec."""
+    ref, profile = config.getoption("yidi_spec") or default, config.getoption("yidi_profile")
+    if profile:
+        version = loader.load(ref).version if ref else None
+        return f"{version}+{profile}" if version else profile
+    return ref
+
+
 @dataclass
 class Sut:
     """The system under test as the suites reach it, and the messages each case exchanged."""
 
     spec: Spec
     roster: dict[str, Any]
+    url: str  # its base URL (the simulators' own when builtin)
+    builtin: bool  # yidi's own simulators: faults and the clock can be set through /admin
     exchanged: list[Reply] = field(default_factory=list)
+    served: Served | None = None  # the simulators when yidi serves them in this process
 
     def hospital(self, code: str) -> Hospital:
         entry = next(
@@ -129,19 +158,43 @@ class Recording(His):
 @pytest.fixture(scope="session")
 def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
     url, roster_file = pytestconfig.getoption("sut_url"), pytestconfig.getoption("roster")
-    mutants = pytestconfig.getoption("mutant")
+    mutants, builtin = pytestconfig.getoption("mutant"), url == "builtin"
+    manual = url == "manual" or url.startswith("manual:")  # yidi serves the platform; a person drives the SUT
+    serves = builtin or manual
     with ExitStack() as stack:
-        if url == "builtin":
+        if manual and mutants:
+            raise pytest.UsageError("--mutant applies to --sut-url builtin only")
+        if serves:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="yidi-sut-"))
-            served = stack.enter_context(serving(Options(db=f"sqlite:///{folder}/state.db", mutants=mutants)))
-            roster = served.roster
+            options = Options(db=f"sqlite:///{folder}/state.db", mutants=mutants, spec=spec_ref(pytestconfig))
+            port = int(url.partition(":")[2] or 8000) if manual else None
+            served = stack.enter_context(serving(options, port, host="0.0.0.0" if manual else "127.0.0.1"))
+            url, roster = served.url, served.roster
         elif mutants:
             raise pytest.UsageError("--mutant applies to --sut-url builtin only")
         elif roster_file is not None:
             roster = json.loads(roster_file.read_text(encoding="utf-8"))
         else:
-            roster = httpx.get(f"{url.rstrip('/')}/admin/roster").raise_for_status().json()
-        yield Sut(loader.load(pytestconfig.getoption("yidi_spec") or roster.get("spec")), roster)
+            roster = fetch_roster(url)
+        spec = loader.load(spec_ref(pytestconfig, roster.get("spec")))
+        sut = Sut(spec, roster, url.rstrip("/"), serves, served=served if serves else None)
+        pytestconfig.stash[SUT] = sut
+        yield sut
+
+
+def fetch_roster(url: str) -> dict[str, Any]:
+    try:
+        roster: dict[str, Any] = httpx.get(f"{url.rstrip('/')}/admin/roster").raise_for_status().json()
+    except httpx.HTTPError as e:
+        why = f"无法从被测系统取得测试名册 {url}/admin/roster（{e}），请用 --roster 提供"
+        raise ConnectionError(why) from None
+    return roster
+
+
+@pytest.fixture(scope="session")
+def yidi_spec(pytestconfig: pytest.Config) -> Spec:
+    """The spec the run is certified against (what --spec and --profile name)."""
+    return loader.load(spec_ref(pytestconfig))
 
 
 @pytest.fixture
@@ -170,6 +223,7 @@ def evidence(request: pytest.FixtureRequest) -> Iterator[None]:
     sut: Sut = request.getfixturevalue("sut")
     sut.exchanged.clear()
     yield
+    request.node.stash[EXCHANGED] = list(sut.exchanged)
     for reply in sut.exchanged:
         allure.attach(
             json.dumps({"request": reply.request, "response": reply.body}, ensure_ascii=False, indent=2),

@@ -7,12 +7,20 @@ what came, which the report shows side by side.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any, NoReturn, TypeVar
 
+import httpx
 import pytest
 
+from yidi.simulators import topology
+from yidi.simulators.adapt import Adapter
 from yidi.simulators.his import Episode, His, Refused, Reply, credential
+from yidi.simulators.topology import CatalogEntry
+from yidi.specs import loader, rules
+from yidi.specs.validate import validate
 
 from .plugin import Sut
 
@@ -23,6 +31,7 @@ class Mismatch(pytest.fail.Exception):  # type: ignore[name-defined,misc]
     def __init__(self, why: str, expected: Any, actual: Any) -> None:
         super().__init__(why, pytrace=False)
         self.expected, self.actual = expected, actual
+        self.__suppress_context__ = True  # the verdict is what the SUT answered, not the refusal it came from
 
 
 def fail(why: str, *, expected: Any = None, actual: Any = None) -> NoReturn:
@@ -92,3 +101,149 @@ def refused(step: Callable[[], Any], code: str, rule: str) -> Reply:
             actual=actual,
         )
     return reply
+
+
+# ── admission and fees (shared by the admission, fees and other flows) ──
+
+
+def read_card(his: His, card: Mapping[str, Any], cert_type: str = "03") -> Episode:
+    """【1101】 with what the card reader gave; the episode starts from the person the SUT returned."""
+    info = succeed(lambda: his.person_info(card, cert_type))
+    return Episode(info.output, str(info.output["insuinfo"][0]["insuplc_admdvs"]), replies=[info])
+
+
+def admit(his: His, episode: Episode, card: Mapping[str, Any], cert_type: str = "03") -> Reply:
+    """【2401】 with the credential 1101 was read with (card visits carry card_sn)."""
+    return his.admit(episode, cert=credential(card, cert_type), card_sn=card.get("card_sn"))
+
+
+def admitted(sut: Sut, person: str, hospital: str, *, cert_type: str = "03") -> tuple[His, Episode]:
+    """1101 → 2401, both expected to succeed."""
+    his, card = sut.his(hospital), sut.card(person)
+    episode = read_card(his, card, cert_type)
+    succeed(lambda: admit(his, episode, card, cert_type))
+    return his, episode
+
+
+def close_stay(his: His, episode: Episode) -> None:
+    """Undo what an unsettled stay holds (2405 discharge, 2302 every fee line, 2404 admission), so that the
+    person can be admitted again by a later case; a step the visit's state does not allow is skipped."""
+    for infno, extra in (("2405", {}), ("2302", {"feedetl_sn": "0000"}), ("2404", {})):
+        with suppress(Refused):
+            his.simple(episode, infno, **extra)
+
+
+def catalog(hospital: str) -> Mapping[str, CatalogEntry]:
+    """The treatment province's catalog (就医地目录) the hospital bills against, by national code."""
+    t = topology.load()
+    found = t.hospital(hospital)
+    province = t.province_of(found.admdvs) if found else None
+    if province is None:
+        raise KeyError(f"no hospital {hospital} in the topology")
+    return province.catalog
+
+
+def warned_not_filed(reply: Reply) -> bool:
+    """Whether an admission answer (2401) warns that the person is not filed for this place."""
+    return "备案" in reply.warn_msg
+
+
+# ── conformance (every answer the SUT sends must meet the spec it speaks) ──
+
+
+def conforms(sut: Sut, reply: Reply) -> None:
+    """The answer validates against the spec the SUT speaks (``sut.spec``, its profile included): fields
+    present, lengths, code tables, datetimes ``yyyy-MM-dd HH:mm:ss``, decimals, and the money rules
+    (R-AMT-…). A failure names the message, each broken field with its rule, what the spec wants and
+    what came."""
+    body = reply.body
+    if isinstance(body.get("output"), dict):  # the HIS client reads outputs in the base shapes: as sent again
+        base = loader.load(version=sut.spec.version)
+        body = {**body, "output": Adapter(base, sut.spec).to_wire(reply.infno, "output", body["output"])}
+    report = validate(sut.spec, body, infno=reply.infno, response=True)
+    if report.valid:
+        return
+    first, more = report.errors[0], len(report.errors) - 1
+    fail(
+        f"【{reply.infno}】{reply.msgid} 应答不符合接口规范（{first.rule}）：{first.zh}"
+        + (f"（另有{more}处）" if more else ""),
+        expected={i.path or "应答": f"{i.expected or '符合规范'}（{i.rule}）" for i in report.errors},
+        actual={i.path or "应答": _value_at(body, i.path) for i in report.errors},
+    )
+
+
+def _value_at(body: Any, path: str) -> Any:
+    """The value at a validation path (``output.result[0].lmt_used_flag``), or "（缺失）"."""
+    node = body
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        key: Any = int(part[1:-1]) if part.startswith("[") else part
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return "（缺失）"
+    return node
+
+
+# ── settlement and queries (shared by the settlement, queries and other flows) ──
+
+T = TypeVar("T")
+
+
+def accepted(step: Callable[[], T], rule: str, why: str) -> T:
+    """The step must succeed; a refusal fails the case naming what the step is for (``why``) and the rule
+    that says it must be allowed."""
+    try:
+        return step()
+    except Refused as e:
+        r = e.reply
+        fail(
+            f"【{r.infno}】{r.msgid} {why}（{rule}），实际应答 infcode={r.infcode} {r.err_msg}",
+            expected={"infcode": 0},
+            actual={"infcode": r.infcode, "err_msg": r.err_msg},
+        )
+
+
+def balanced(his: His, reply: Reply, *, cross_province: bool) -> None:
+    """Every money invariant of the spec (R-AMT-01…04: medfee = the four ranges = fund + personal,
+    fund = the sum of the funds, personal = account + cash) holds on this answer, as ``specs.rules``
+    evaluates them under the SUT's profile (e.g. whether the fund total includes the account)."""
+    broken = rules.check_message(
+        his.spec,  # the HIS reads answers in the base shapes; the profile's semantics come with the context
+        reply.infno,
+        reply.body,
+        response=True,
+        context={**his.wire.semantics, "cross_province": cross_province},
+    )
+    if broken:
+        fail(
+            f"【{reply.infno}】{reply.msgid} 金额不平："
+            + "；".join(f"{v.rule.zh}（{v.rule.id}：{v.detail}）" for v in broken),
+            expected={v.rule.id: v.rule.zh for v in broken},
+            actual={v.rule.id: v.detail for v in broken},
+        )
+
+
+def query_settlement(his: His, episode: Episode, setl_id: str) -> Reply:
+    """【5203】 the settlement ``setl_id`` of the episode's visit (refusals raise Refused)."""
+    data = his.node("5203", "data", psn_no=episode.psn_no, setl_id=setl_id, mdtrt_id=episode.mdtrt_id)
+    return his.call("5203", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+
+
+# ── faults (the builtin simulators made to fail for a while) ──
+
+
+@contextmanager
+def fault(sut: Sut, spec: str) -> Iterator[None]:
+    """One more fault in yidi's own simulators for the ``with`` block (``yidi serve --fault`` syntax, e.g.
+    ``insured-outage:500000/Y2304*1``); the mutants of the run stay on. A system of one's own cannot be made
+    to fail from here: the case is skipped, saying so."""
+    if not sut.builtin:
+        pytest.skip(f"故障注入（{spec}）仅适用于内置模拟器（--sut-url builtin）")
+    admin = f"{sut.url}/admin/faults"
+    before = httpx.get(admin).raise_for_status().json()
+    now = {"faults": [*before["faults"], spec], "mutants": before["mutants"]}
+    httpx.post(admin, json=now).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(admin, json={"faults": before["faults"], "mutants": before["mutants"]}).raise_for_status()

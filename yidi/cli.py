@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from yidi.reports.cli import app as reports_app
 from yidi.simulators import cli as simulators
 from yidi.specs.cli import app as spec_app
+from yidi.suites.cli import certify
 
 app = typer.Typer(
     name="yidi",
@@ -13,6 +15,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(spec_app, name="spec")
+app.command("certify")(certify)
+app.add_typer(reports_app, name="report")
 app.command("demo")(simulators.demo)
 app.command("serve")(simulators.serve)
 app.command("roster")(simulators.roster_command)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from yidi.simulators.his import Episode, His
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import episode_to_discharge, refused
+from yidi.suites.steps import (
+    admit,
+    admitted,
+    close_stay,
+    episode_to_discharge,
+    fail,
+    read_card,
+    refused,
+    succeed,
+    warned_not_filed,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,3 +40,128 @@ def test_a_wrong_card_sn_is_refused(sut: Sut, joint_case: Case) -> None:
     his = sut.his(joint_case.hospital)
     card = {**sut.card(joint_case.person), "card_sn": "0" * 32}
     refused(lambda: his.person_info(card, "03"), "E3007", joint_case.rules[0])
+
+
+def settle_directly(his: His, episode: Episode, rule: str) -> None:
+    """2303 → 2304 after discharge; cross-province direct settlement means the fund pays its share."""
+    succeed(lambda: his.presettle(episode))
+    reply = succeed(lambda: his.settle(episode))
+    fund = reply.output["setlinfo"]["fund_pay_sumamt"]
+    if not fund > 0:
+        fail(
+            f"【2304】{reply.msgid} 应直接结算、基金支付大于0（{rule}），实际fund_pay_sumamt={fund}",
+            expected={"fund_pay_sumamt": "> 0"},
+            actual={"fund_pay_sumamt": fund},
+        )
+
+
+@pytest.mark.parametrize(
+    "fil_type",
+    [
+        pytest.param("1", marks=case("JT-ADM-007"), id="JT-ADM-007-retired-resettled"),
+        pytest.param("2", marks=case("JT-ADM-008"), id="JT-ADM-008-living-there"),
+        pytest.param("3", marks=case("JT-ADM-009"), id="JT-ADM-009-working-there"),
+        pytest.param("4", marks=case("JT-ADM-010"), id="JT-ADM-010-referral"),
+        pytest.param("5", marks=case("JT-ADM-011"), id="JT-ADM-011-temporary"),
+        pytest.param("6", marks=case("JT-ADM-012"), id="JT-ADM-012-emergency"),
+    ],
+)
+def test_a_filed_person_of_each_filing_type_is_admitted_and_settles(
+    sut: Sut, joint_case: Case, fil_type: str
+) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    admission = next(r for r in episode.replies if r.infno == "2401")
+    if warned_not_filed(admission):
+        fail(
+            f"【2401】{admission.msgid} {joint_case.person}已办理备案（类型{fil_type}），入院不应提示未备案"
+            f"（R-FILE-01），实际提示：{admission.warn_msg}",
+            expected={"warn_msg": "无未备案提示"},
+            actual={"warn_msg": admission.warn_msg},
+        )
+    settle_directly(his, episode, "R-FILE-01")
+
+
+@case("JT-ADM-013")
+def test_a_lost_card_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    refused(lambda: his.person_info(sut.card(joint_case.person), "03"), "E3005", "R-CARD-02")
+
+
+@pytest.mark.parametrize(
+    "cert_type",
+    [
+        pytest.param("02", marks=case("JT-ADM-014"), id="JT-ADM-014-id-number"),
+        pytest.param("01", marks=case("JT-ADM-015"), id="JT-ADM-015-e-voucher"),
+    ],
+)
+def test_without_a_usable_card_the_id_number_or_e_voucher_admits(
+    sut: Sut, joint_case: Case, cert_type: str
+) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital, cert_type=cert_type)
+    settle_directly(his, episode, "R-CARD-02")
+
+
+@case("JT-ADM-016")
+def test_suspended_insurance_is_refused_at_admission(sut: Sut, joint_case: Case) -> None:
+    his, card = sut.his(joint_case.hospital), sut.card(joint_case.person)
+    episode = read_card(his, card)
+    status = episode.person["insuinfo"][0].get("psn_insu_stas")
+    if status == "1":
+        fail(
+            f"【1101】{episode.replies[0].msgid} {joint_case.person}已暂停参保，"
+            "参保状态不应为1正常参保（R-FILE-04）",
+            expected={"psn_insu_stas": "非1（暂停参保）"},
+            actual={"psn_insu_stas": status},
+        )
+    try:
+        refused(lambda: admit(his, episode, card), "E3006", "R-FILE-04")
+    finally:
+        if episode.mdtrt_id:  # admitted although it should not have been: leave no open stay behind
+            close_stay(his, episode)
+
+
+@case("JT-ADM-017")
+def test_a_card_visit_without_card_sn_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    card = {**sut.card(joint_case.person), "card_sn": None}
+    reply = refused(lambda: his.person_info(card, "03"), "E1001", "R-CARD-01")
+    if "card_sn" not in reply.err_msg:
+        fail(
+            f"【1101】{reply.msgid} 拒绝原因应指明卡识别码card_sn必填（R-CARD-01），实际{reply.err_msg}",
+            expected={"err_msg": "[E1001]…card_sn…"},
+            actual={"err_msg": reply.err_msg},
+        )
+
+
+@case("JT-ADM-018")
+def test_admission_is_cancelled_only_without_fees(sut: Sut, joint_case: Case) -> None:
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    succeed(lambda: his.simple(episode, "2404"))  # no fees yet: cancelled
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    try:
+        succeed(lambda: his.upload_fees(episode, sut.items(joint_case.hospital, 3))[0])
+        refused(lambda: his.simple(episode, "2404"), "E4003", "R-LIFE-02")
+        succeed(lambda: his.simple(episode, "2302", feedetl_sn="0000"))
+        succeed(lambda: his.simple(episode, "2404"))
+    finally:
+        close_stay(his, episode)
+
+
+@case("JT-ADM-019")
+def test_a_second_admission_during_a_stay_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, first = admitted(sut, joint_case.person, joint_case.hospital)
+    card = sut.card(joint_case.person)
+    second = read_card(his, card)
+    try:
+        reply = refused(lambda: admit(his, second, card), "E4004", "R-LIFE-03")
+        if first.mdtrt_id not in reply.err_msg:
+            fail(
+                f"【2401】{reply.msgid} 拒绝原因应指明已有的在院登记{first.mdtrt_id}（R-LIFE-03），"
+                f"实际{reply.err_msg}",
+                expected={"err_msg": f"[E4004]…{first.mdtrt_id}…"},
+                actual={"err_msg": reply.err_msg},
+            )
+    finally:
+        close_stay(his, first)
+        if second.mdtrt_id:
+            close_stay(his, second)

@@ -1,34 +1,176 @@
-"""Gateway security (网关安全) cases against a treatment-province platform."""
+"""Gateway security (网关安全) cases against a treatment-province platform.
+
+Every refusal comes with the infcode the spec's error table gives it (-1 at the gateway, -2 for a business
+refusal) and leaves nothing behind: the same message, sent properly afterwards, succeeds under its msgid.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
+from yidi.simulators.his import His, Reply
 from yidi.specs import transport
+from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, refused
+from yidi.suites.steps import episode_to_discharge, fail, refused, succeed
 
 
-@case("JT-SEC-002")
-def test_a_wrong_signature_is_refused_and_changes_nothing(sut: Sut) -> None:
-    his = sut.his("H50000000001")
-    hospital = sut.hospital("H50000000001")
-    message = his.message("9001", {"signIn": his.node("9001", "signIn", opter_no=his.opter)})
-    forged = {
-        **transport.sign_headers(sut.spec, hospital.paasid, hospital.secret, now=time.time()),
-        "x-tif-signature": "0" * 64,
-    }
-    reply = refused(lambda: his.send(message, headers=forged), "E2002", "R-SEC-02")
-    if reply.infcode != -1:
+def signed(sut: Sut, hospital: str, *, now: float | None = None, **override: str | None) -> dict[str, str]:
+    """The x-tif headers of a hospital's account; ``override`` sets a header by its key (paasid,
+    timestamp, nonce, signature), or drops it with None."""
+    account = sut.hospital(hospital)
+    headers = transport.sign_headers(
+        sut.spec, account.paasid, account.secret, now=time.time() if now is None else now
+    )
+    names = sut.spec.transport["signature"]["headers"]
+    for key, value in override.items():
+        headers.pop(names[key])
+        if value is not None:
+            headers[names[key]] = value
+    return headers
+
+
+def refused_by_gateway(sut: Sut, step: Callable[[], Any], code: str, rule: str) -> Reply:
+    """Refused with ``code`` and the infcode the spec's error table gives it."""
+    reply = refused(step, code, rule)
+    infcode = sut.spec.errors[code].infcode
+    if reply.infcode != infcode:
         fail(
-            f"签名错误应答infcode应为-1，实际{reply.infcode}",
-            expected={"infcode": -1},
-            actual={"infcode": reply.infcode},
+            f"【{reply.infno}】{reply.msgid} 拒绝（{code}，{rule}）应答infcode应为{infcode}，"
+            f"实际{reply.infcode}",
+            expected={"infcode": infcode},
+            actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
         )
-    again = his.send(message)  # properly signed, same msgid: the forged one must have left no trace
+    return reply
+
+
+def resent_succeeds(his: His, message: dict[str, Any]) -> Reply:
+    """The refused message, sent again properly under the same msgid, succeeds: the refusal left no trace."""
+    again = his.send(message)
     if not again.ok:
         fail(
-            f"【9001】{again.msgid} 正确签名重发同一msgid应成功（错签报文不留记录），实际{again.err_msg}",
+            f"【{again.infno}】{again.msgid} 被拒后以正确签名重发同一msgid应成功（被拒报文不应留下记录），"
+            f"实际{again.err_msg}",
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
         )
+    return again
+
+
+def neighbour(sut: Sut, hospital: str) -> str:
+    """Another hospital behind the same gateway (the same treatment province)."""
+    gateway = sut.hospital(hospital).gateway
+    return next(
+        str(h["fixmedins_code"])
+        for p in sut.roster["provinces"]
+        for h in p["hospitals"]
+        if h["gateway"] == gateway and h["fixmedins_code"] != hospital
+    )
+
+
+def sign_in_message(his: His) -> dict[str, Any]:
+    return his.message("9001", {"signIn": his.node("9001", "signIn", opter_no=his.opter)})
+
+
+def card_read_message(his: His, card: dict[str, Any]) -> dict[str, Any]:
+    """【1101】 by social security card, as the HIS builds it (not sent)."""
+    data = {"mdtrt_cert_type": "03", "mdtrt_cert_no": card["cardno"], "card_sn": card["card_sn"]}
+    return his.message("1101", {"data": data})
+
+
+@case("JT-SEC-001")
+def test_a_request_without_signature_headers_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    message = sign_in_message(his)
+    unsigned = signed(sut, joint_case.hospital, signature=None)
+    refused_by_gateway(sut, lambda: his.send(message, headers=unsigned), "E2001", "R-SEC-01")
+    refused_by_gateway(sut, lambda: his.send(message, headers={}), "E2001", "R-SEC-01")
+    resent_succeeds(his, message)
+
+
+@case("JT-SEC-002")
+def test_a_wrong_signature_is_refused_and_changes_nothing(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    message = sign_in_message(his)
+    forged = signed(sut, joint_case.hospital, signature="0" * 64)
+    refused_by_gateway(sut, lambda: his.send(message, headers=forged), "E2002", "R-SEC-02")
+    resent_succeeds(his, message)
+
+
+@case("JT-SEC-003")
+def test_an_unknown_paasid_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    message = sign_in_message(his)
+    stranger = transport.sign_headers(sut.spec, "his-not-registered", "no-secret", now=time.time())
+    refused_by_gateway(sut, lambda: his.send(message, headers=stranger), "E2003", "R-SEC-03")
+    resent_succeeds(his, message)
+
+
+@case("JT-SEC-004")
+def test_a_hospital_cannot_send_under_another_hospitals_account(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    message = card_read_message(his, sut.card(joint_case.person))
+    borrowed = signed(sut, neighbour(sut, joint_case.hospital))  # a valid signature, of another's paasid
+    refused_by_gateway(sut, lambda: his.send(message, headers=borrowed), "E2008", "R-SEC-03")
+    resent_succeeds(his, message)
+
+
+@case("JT-SEC-005")
+def test_a_timestamp_outside_the_window_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    message = sign_in_message(his)
+    window = int(sut.spec.transport["signature"]["timestamp_window_seconds"])
+    for offset in (-window - 120, window + 120):  # signed correctly, but too old / from the future
+        stale = signed(sut, joint_case.hospital, now=time.time() + offset)
+        refused_by_gateway(sut, partial(his.send, message, headers=stale), "E2004", "R-SEC-04")
+    resent_succeeds(his, message)
+
+
+@case("JT-SEC-006")
+def test_a_replayed_nonce_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    captured = signed(sut, joint_case.hospital)
+    first = his.send(sign_in_message(his), headers=captured)
+    if not first.ok:
+        fail(
+            f"【9001】{first.msgid} 正确签名的签到应成功，实际{first.err_msg}",
+            expected={"infcode": 0},
+            actual={"infcode": first.infcode, "err_msg": first.err_msg},
+        )
+    replay = sign_in_message(his)  # another message under the captured headers (same nonce)
+    refused_by_gateway(sut, lambda: his.send(replay, headers=captured), "E2005", "R-SEC-05")
+    resent_succeeds(his, replay)
+
+
+@case("JT-SEC-007")
+def test_a_hospital_cannot_settle_another_hospitals_visit(sut: Sut, joint_case: Case) -> None:
+    owner, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    other = sut.his(neighbour(sut, joint_case.hospital))
+    refused_by_gateway(sut, lambda: other.presettle(episode), "E2007", "R-SEC-07")
+    refused_by_gateway(sut, lambda: other.settle(episode, reverse_lost=False), "E2007", "R-SEC-07")
+    succeed(lambda: owner.presettle(episode))  # the visit is as it was: its own hospital settles it
+    succeed(lambda: owner.settle(episode))
+
+
+@case("JT-SEC-008")
+def test_a_message_before_sign_in_is_refused(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    his.sign_no = ""  # a HIS that has not signed in (9001) today
+    unsigned_in = card_read_message(his, sut.card(joint_case.person))
+    refused_by_gateway(sut, lambda: his.send(unsigned_in), "E2006", "R-SEC-06")
+    his.sign_in()
+    resent_succeeds(his, {**unsigned_in, "sign_no": his.sign_no})
+
+
+@case("JT-SEC-009")
+def test_a_sign_no_is_refused_after_sign_out(sut: Sut, joint_case: Case) -> None:
+    his = sut.his(joint_case.hospital)
+    sign_out = {"signOut": his.node("9002", "signOut", sign_no=his.sign_no, opter_no=his.opter)}
+    succeed(lambda: his.call("9002", sign_out))
+    after = card_read_message(his, sut.card(joint_case.person))  # still carries the old sign_no
+    refused_by_gateway(sut, lambda: his.send(after), "E2006", "R-SEC-06")
+    his.sign_in()
+    resent_succeeds(his, {**after, "sign_no": his.sign_no})

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+
+from yidi.simulators import topology
+from yidi.simulators.his import Episode, His, Refused, Reply
+from yidi.simulators.topology import Policy
+from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, settled, succeed
+from yidi.suites.steps import (
+    accepted,
+    admit,
+    admitted,
+    balanced,
+    episode_to_discharge,
+    fail,
+    refused,
+    settled,
+    succeed,
+    unexpected_refusal,
+)
 
 
 @case("JT-SET-003")
@@ -42,3 +63,352 @@ def test_cancel_and_settle_again_for_the_same_amounts(sut: Sut) -> None:
             actual={k: v[1] for k, v in changed.items()},
         )
     assert after["setl_id"] != before["setl_id"], "重新结算应产生新的结算ID"
+
+
+# ── what the cases below share ─────────────────────────────────────
+
+# the amounts of a settlement answer (setlinfo) a cancellation negates and a query repeats
+MONEY = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifob_pay",
+    "hifmi_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+
+
+def yuan(value: Any) -> Decimal:
+    """An amount as the platform states it, to the cent (half up, as the insured side rounds)."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def setlinfo(reply: Reply) -> dict[str, Any]:
+    return dict(reply.output["setlinfo"])
+
+
+def stay(
+    sut: Sut,
+    person: str,
+    hospital: str,
+    items: Sequence[tuple[str, float, float]] | None = None,
+    *,
+    discharge: bool = True,
+) -> tuple[His, Episode]:
+    """1101 → 2401 → 2301 (these items, or the hospital's usual six) → 2402 unless told not to."""
+    his, episode = admitted(sut, person, hospital)
+    try:
+        his.upload_fees(episode, items or sut.items(hospital))
+        if discharge:
+            his.discharge(episode)
+    except Refused as e:
+        unexpected_refusal(e)
+    return his, episode
+
+
+def settle(his: His, episode: Episode, *, use_account: bool = True) -> Reply:
+    """2303 then 2304, both expected to succeed; the 2304 answer."""
+    succeed(lambda: his.presettle(episode, use_account=use_account))
+    return succeed(lambda: his.settle(episode, use_account=use_account))
+
+
+def policy(person: str) -> Policy:
+    """The insured province's published policy for the person's insutype (参保地待遇): the oracle."""
+    t = topology.load()
+    p = t.person(person)
+    province = t.province_of(p.insuplc_admdvs) if p else None
+    assert p is not None and province is not None, f"{person} is not in the topology"
+    return province.policies[p.insutype]
+
+
+def expected_ratio(person: str, hospital: str) -> Decimal:
+    """The pooled-fund ratio the policy gives this person at this hospital's level: the level's ratio, plus
+    the retirees' extra, minus the reduction for temporary care (fil_type 4/5/6) of the filing used there."""
+    t = topology.load()
+    p, h = t.person(person), t.hospital(hospital)
+    assert p is not None and h is not None and t.clock is not None
+    rules = policy(person)
+    filing = next((f for f in p.filings if f.covers(h.admdvs, t.clock.date())), None)
+    ratio = rules.inpatient.ratio[h.dedc_level] + (rules.retiree_extra if p.retired else 0)
+    return ratio - rules.temporary_reduction.get(filing.fil_type if filing else "", Decimal(0))
+
+
+def hospital_name(sut: Sut, code: str) -> str:
+    return sut.hospital(code).name
+
+
+# ── JT-SET-001 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-001")
+def test_the_presettlement_equals_the_settlement(sut: Sut, joint_case: Case) -> None:
+    his, episode = stay(sut, joint_case.person, joint_case.hospital)
+    trial = succeed(lambda: his.presettle(episode))
+    final = succeed(lambda: his.settle(episode))
+    a, b = setlinfo(trial), setlinfo(final)
+    own = {"setl_id", "medins_setl_id", "setl_time"}  # each message's own identity and time
+    differ = {k: (a[k], b[k]) for k in sorted(a.keys() & b.keys() - own) if a[k] != b[k]}
+    lines = {
+        "setldetail": (
+            [(x["fund_pay_type"], x["fund_payamt"]) for x in trial.output["setldetail"]],
+            [(x["fund_pay_type"], x["fund_payamt"]) for x in final.output["setldetail"]],
+        )
+    }
+    differ |= {k: v for k, v in lines.items() if v[0] != v[1]}
+    if differ:
+        fail(
+            f"【2304】{final.msgid} 结算结果应与预结算【2303】{trial.msgid}逐项一致（R-AMT-10），"
+            "不一致："
+            + "；".join(f"{k} 预结算{v[0]}、结算{v[1]}" for k, v in differ.items() if k != "setldetail")
+            + ("；基金分项setldetail" if "setldetail" in differ else ""),
+            expected={k: v[0] for k, v in differ.items()},
+            actual={k: v[1] for k, v in differ.items()},
+        )
+
+
+# ── JT-SET-002 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-002")
+def test_every_settlement_answer_balances(sut: Sut, joint_case: Case) -> None:
+    his, episode = stay(sut, joint_case.person, joint_case.hospital)
+    cross = episode.insuplc_admdvs[:2] != sut.hospital(joint_case.hospital).admdvs[:2]
+    answers = [succeed(lambda: his.presettle(episode)), succeed(lambda: his.settle(episode))]
+    answers.append(succeed(lambda: his.cancel_settlement(episode)))
+    answers.append(succeed(lambda: his.settle(episode)))
+    for reply in answers:
+        balanced(his, reply, cross_province=cross)
+
+
+# ── JT-SET-004 / JT-SET-010 ────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "visits",
+    [
+        pytest.param(
+            (("P02", "H33010000001"), ("P02", "H33010000003")),
+            marks=case("JT-SET-004"),
+            id="JT-SET-004-tertiary-and-primary",
+        ),
+        pytest.param(
+            (("P02", "H33010000001"), ("P04", "H11000000001")),
+            marks=case("JT-SET-010"),
+            id="JT-SET-010-settled-there-and-temporary",
+        ),
+    ],
+)
+def test_the_pooled_fund_pays_the_policy_ratio(
+    sut: Sut, joint_case: Case, visits: tuple[tuple[str, str], ...]
+) -> None:
+    for person, hospital in visits:
+        _, episode = settled(sut, person, hospital)
+        s = episode.settlement["setlinfo"]  # type: ignore[index]
+        ratio = expected_ratio(person, hospital)
+        expected = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * ratio)
+        if yuan(s["hifp_pay"]) != expected:
+            fail(
+                f"【2304】{episode.settle_msgid} {person}在{hospital_name(sut, hospital)}住院，"
+                f"统筹基金应按参保地政策比例{ratio}支付（{joint_case.rules[0]}）："
+                f"（符合范围{s['inscp_scp_amt']} − 起付线"
+                f"{s['act_pay_dedc']}）× {ratio} = {expected}，实际{s['hifp_pay']}",
+                expected={"hifp_pay": float(expected), "比例": float(ratio)},
+                actual={"hifp_pay": s["hifp_pay"], "pool_prop_selfpay": s.get("pool_prop_selfpay")},
+            )
+
+
+# ── JT-SET-005 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-005")
+def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    his, episode = stay(sut, person, hospital, sut.items(hospital, 40))
+    final = settle(his, episode)
+    s, rules = setlinfo(final), policy(person)
+    lines = {x["fund_pay_type"]: x for x in final.output["setldetail"]}
+    who = topology.load().person(person)
+    assert who is not None and rules.supplementary is not None
+    used = who.ytd.get(int(s["setl_time"][:4]), {}).get("pool", Decimal(0))
+    left = rules.inpatient.annual_cap - used  # what the roster says was left at the start of the day
+    pool, supp = yuan(s["hifp_pay"]), lines.get(rules.supplementary.fund_pay_type, {})
+    limit = yuan(lines.get(rules.fund_pay_type, {}).get("crt_payb_lmt_amt"))
+    uncapped = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(person, hospital))
+    if not (pool <= left and pool == limit and pool < uncapped):
+        fail(
+            f"【2304】{final.msgid} {person}本年统筹基金仅剩{left}元可支付，统筹基金应支付至限额为止"
+            f"（R-BEN-03），实际hifp_pay={s['hifp_pay']}（不设限额应为{uncapped}）",
+            expected={"hifp_pay": f"= 本次可支付限额 ≤ {left}", "crt_payb_lmt_amt": f"≤ {left}"},
+            actual={"hifp_pay": s["hifp_pay"], "crt_payb_lmt_amt": float(limit)},
+        )
+    paid = yuan(supp.get("inscp_scp_amt")) * rules.supplementary.ratio
+    supp_paid = yuan(s["hifob_pay"]) + yuan(s["hifmi_pay"])  # 大额 for employees, 大病 for residents
+    if yuan(supp.get("fund_payamt")) != yuan(paid) or supp_paid != yuan(paid):
+        fail(
+            f"【2304】{final.msgid} 超出统筹限额部分应由补充保险按"
+            f"{rules.supplementary.ratio}支付（R-BEN-03）",
+            expected={"fund_payamt": float(yuan(paid))},
+            actual={"setldetail": supp, "hifob_pay": s["hifob_pay"], "hifmi_pay": s["hifmi_pay"]},
+        )
+    personal = yuan(s["medfee_sumamt"]) - pool - yuan(paid)
+    if yuan(s["psn_part_amt"]) != personal:
+        fail(
+            f"【2304】{final.msgid} 个人负担应为医疗费总额减统筹与补充保险支付（R-BEN-03）",
+            expected={"psn_part_amt": float(personal)},
+            actual={"psn_part_amt": s["psn_part_amt"]},
+        )
+
+
+# ── JT-SET-006 / JT-SET-007 ────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "use_account",
+    [
+        pytest.param(True, marks=case("JT-SET-006"), id="JT-SET-006-account-up-to-balance"),
+        pytest.param(False, marks=case("JT-SET-007"), id="JT-SET-007-no-account"),
+    ],
+)
+def test_the_personal_account_pays_only_when_asked_and_up_to_its_balance(
+    sut: Sut, joint_case: Case, use_account: bool
+) -> None:
+    his, episode = stay(sut, joint_case.person, joint_case.hospital)
+    balance = yuan(episode.person["insuinfo"][0]["balc"])  # what 1101 said
+    final = settle(his, episode, use_account=use_account)
+    s = setlinfo(final)
+    personal = yuan(s["psn_part_amt"])
+    account = min(balance, personal) if use_account else Decimal(0)
+    expected = {"acct_pay": account, "psn_cash_pay": personal - account, "balc": balance - account}
+    actual = {k: yuan(s[k]) for k in expected}
+    if actual != expected:
+        fail(
+            f"【2304】{final.msgid} acct_used_flag={int(use_account)}：个人账户"
+            + (f"应支付个人负担{personal}，以1101余额{balance}为限" if use_account else "不应支付")
+            + "，其余现金支付（R-BEN-06）；实际"
+            + "、".join(f"{k}={s[k]}" for k in expected),
+            expected={k: float(v) for k, v in expected.items()},
+            actual={k: s[k] for k in expected},
+        )
+
+
+# ── JT-SET-009 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-009")
+def test_a_mid_stay_settlement_then_the_rest(sut: Sut, joint_case: Case) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    items = sut.items(hospital, 8)
+    his, episode = stay(sut, person, hospital, items[:5], discharge=False)
+    succeed(lambda: his.presettle(episode, mid=True))
+    part = accepted(
+        lambda: his.settle(episode, mid=True), "R-LIFE-01", "未出院时中途结算（mid_setl_flag=1）应成功"
+    )
+    rest = Episode(episode.person, episode.insuplc_admdvs)  # the rest of the stay: admitted again
+    card = sut.card(person)
+    accepted(lambda: admit(his, rest, card), "R-LIFE-01", "中途结算后应可再次办理入院登记")
+    try:
+        his.upload_fees(rest, items[5:])
+        his.discharge(rest)
+    except Refused as e:
+        unexpected_refusal(e)
+    final = settle(his, rest)
+    for reply, covered in ((part, episode), (rest.replies[-1], rest)):
+        billed = yuan(covered.totals()["medfee_sumamt"])
+        if yuan(setlinfo(reply)["medfee_sumamt"]) != billed:
+            fail(
+                f"【2304】{reply.msgid} 中途结算后每次结算只含本段上传的费用（R-AMT-07）",
+                expected={"medfee_sumamt": float(billed)},
+                actual={"medfee_sumamt": setlinfo(reply)["medfee_sumamt"]},
+            )
+    if setlinfo(final)["setl_id"] == setlinfo(part)["setl_id"]:
+        fail("【2304】两次结算应为不同的结算ID", expected="不同", actual=setlinfo(final)["setl_id"])
+
+
+# ── JT-SET-011 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-011")
+def test_a_cancelled_discharge_takes_more_fees(sut: Sut, joint_case: Case) -> None:
+    items = sut.items(joint_case.hospital, 6)
+    his, episode = stay(sut, joint_case.person, joint_case.hospital, items[:4])
+    rule = "R-LIFE-01"
+    accepted(lambda: his.simple(episode, "2405"), rule, "已出院未结算的就诊应可撤销出院")
+    accepted(lambda: his.upload_fees(episode, items[4:]), rule, "撤销出院后应可继续上传费用")
+    accepted(lambda: his.discharge(episode), rule, "补传费用后应可再次办理出院")
+    final = settle(his, episode)
+    billed = yuan(episode.totals()["medfee_sumamt"])
+    if yuan(setlinfo(final)["medfee_sumamt"]) != billed:
+        fail(
+            f"【2304】{final.msgid} 结算应包含撤销出院前后上传的全部费用（{rule}，R-AMT-07）",
+            expected={"medfee_sumamt": float(billed)},
+            actual={"medfee_sumamt": setlinfo(final)["medfee_sumamt"]},
+        )
+
+
+# ── JT-SET-012 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-012")
+def test_a_visit_not_discharged_does_not_settle(sut: Sut, joint_case: Case) -> None:
+    his, episode = stay(sut, joint_case.person, joint_case.hospital, discharge=False)
+    refused(lambda: his.settle(episode), "E4002", "R-LIFE-01")
+    succeed(lambda: his.discharge(episode))  # the refusal left nothing behind: the stay ends normally
+    settle(his, episode)
+
+
+# ── JT-SET-013 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-013")
+def test_a_total_that_disagrees_with_the_fees_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    more = 100.0  # yuan more than was uploaded
+
+    def claim(infno: str) -> Reply:
+        data = his.settlement_data(episode, infno, use_account=True, mid=False)
+        data["medfee_sumamt"] = round(data["medfee_sumamt"] + more, 2)
+        if infno == "2303":  # 2303 must still add up (R-AMT-01): the in-policy amount is overstated too
+            data["inscp_scp_amt"] = round(data["inscp_scp_amt"] + more, 2)
+        else:  # 2304 may leave the four ranges out: only the total is checked against the fees
+            for key in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"):
+                data.pop(key, None)
+        return his.call(infno, {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+
+    refused(lambda: claim("2304"), "E5002", "R-AMT-07")
+    refused(lambda: claim("2303"), "E5002", "R-AMT-07")
+    settle(his, episode)  # the true total settles
+
+
+# ── JT-SET-014 ─────────────────────────────────────────────────────
+
+
+@case("JT-SET-014")
+def test_a_cancellation_is_the_exact_negative_and_pays_the_account_back(sut: Sut, joint_case: Case) -> None:
+    his, episode = stay(sut, joint_case.person, joint_case.hospital)
+    balance = yuan(episode.person["insuinfo"][0]["balc"])
+    s = setlinfo(settle(his, episode))
+    cancel = succeed(lambda: his.cancel_settlement(episode))
+    c = setlinfo(cancel)
+    wrong = {k: (-yuan(s[k]), c.get(k)) for k in MONEY if k in s and k in c and yuan(c[k]) != -yuan(s[k])}
+    if wrong:
+        fail(
+            f"【2305】{cancel.msgid} 撤销结算应返回原结算金额的相反数（R-AMT-11），不符：{'、'.join(wrong)}",
+            expected={k: float(v[0]) for k, v in wrong.items()},
+            actual={k: v[1] for k, v in wrong.items()},
+        )
+    again = succeed(lambda: his.person_info(sut.card(joint_case.person)))
+    after = {"2305 balc": yuan(c.get("balc")), "1101 balc": yuan(again.output["insuinfo"][0]["balc"])}
+    if any(v != balance for v in after.values()):
+        fail(
+            f"【2305】{cancel.msgid} 撤销结算后个人账户支付{s['acct_pay']}应退回，余额应恢复为结算前的"
+            f"{balance}（R-BEN-06）",
+            expected={k: float(balance) for k in after},
+            actual={k: float(v) for k, v in after.items()},
+        )

@@ -327,3 +327,11 @@ def test_item_details_follow_the_category_totals_after_the_fact(served: Served) 
         str(episode.settlement["setlinfo"]["inscp_scp_amt"])
     )  # type: ignore[index]
     assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 0  # sent once
+
+
+def test_a_cancellation_answers_the_restored_account_balance(served: Served) -> None:
+    his, episode = settled(served, "P12", "H51010000001")  # Chongqing retiree, account 4300.00
+    paid = D(str(episode.settlement["setlinfo"]["acct_pay"]))  # type: ignore[index]
+    assert D(str(episode.settlement["setlinfo"]["balc"])) == D("4300.00") - paid > 0  # type: ignore[index]
+    reply = his.cancel_settlement(episode)
+    assert D(str(reply.output["setlinfo"]["balc"])) == D("4300.00")  # the account paid back

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from yidi.simulators.his import Refused
+from yidi.simulators.his import Episode, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, settlements, visits
 
 from .conftest import Served
@@ -185,3 +185,21 @@ def test_two_simultaneous_settlements_of_one_visit_cannot_both_succeed(served: S
     loser = next(r for r in replies if r.infcode != 0)
     assert loser.err_msg.startswith(("[E6005]", "[E4002]"))
     assert count(served, insured_settlements) == 1 and count(served, settlements) == 1
+
+
+def test_an_insured_outage_is_answered_e6006_and_leaves_nothing_half_done(served: Served) -> None:
+    his = served.his("H50000000001")
+    card = served.card("P01")  # Sichuan insured, treated in Chongqing: through the hub
+    info = his.person_info(card, "03")
+    episode = Episode(info.output, info.output["insuinfo"][0]["insuplc_admdvs"])
+    served.faults("insured-outage:510000/Y2401*1")
+    with pytest.raises(Refused) as refused:
+        his.admit(episode, cert=credential(card, "03"), card_sn=card["card_sn"])
+    assert refused.value.reply.infcode == -1 and refused.value.reply.err_msg.startswith("[E6006]")
+    assert count(served, visits) == 0
+    his.admit(episode, cert=credential(card, "03"), card_sn=card["card_sn"])  # the fault fired once
+    local = served.his("H51010000001")
+    served.faults("insured-outage:510000")  # the province's own insured side, reached without the hub
+    with pytest.raises(Refused) as refused:
+        local.person_info(served.card("P09"), "03")
+    assert refused.value.reply.err_msg.startswith("[E6006]")

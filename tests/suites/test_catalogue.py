@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -14,26 +13,21 @@ from yidi.simulators import topology
 from yidi.simulators.faults import MUTANTS
 from yidi.specs import loader
 from yidi.suites import catalogue
+from yidi.suites.certify import Listener, Request, run
 
-ROOT = Path(__file__).resolve().parents[2]
 CASES = catalogue.load()
 
 
-def run_suites(tmp_path: Path, role: str, *options: str) -> dict[str, str]:
-    """Run the suites as a user would (in this process: imports are paid once); each case's outcome, read
-    back from the JUnit report."""
-    report = tmp_path / "junit.xml"
-    with contextlib.chdir(ROOT), contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(
-            ["suites", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "--sut-role", role, *options]
-        )
-    outcomes = {}
-    for testcase in ET.parse(report).iter("testcase"):
-        props = {p.get("name"): p.get("value") for p in testcase.iter("property")}
-        failed = testcase.find("failure") is not None or testcase.find("error") is not None
-        skipped = testcase.find("skipped") is not None
-        outcomes[str(props["case"])] = "failed" if failed else "skipped" if skipped else "passed"
-    return outcomes
+def run_suites(
+    tmp_path: Path, role: str, *, cases: str | None = None, mutant: str | None = None
+) -> dict[str, str]:
+    """Each case's outcome, run as `yidi certify` runs it (in this process: imports are paid once)."""
+    listener = Listener(lambda total: None, lambda outcome: None)
+    request = Request(role, cases=cases, mutants=[mutant] if mutant else [], out=tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        run(request, listener)
+    assert listener.problems == []
+    return {case: o.outcome for case, o in listener.outcomes.items()}
 
 
 def _roster() -> tuple[set[str], set[str]]:
@@ -68,17 +62,7 @@ def test_every_case_passes_on_the_reference_simulators(tmp_path: Path, role: str
     assert run_suites(tmp_path, role) == expected
 
 
-@pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(
-            m, marks=pytest.mark.xfail(strict=True, reason="needs the insured-role suite (yidi as hub)")
-        )
-        if m == "pay-twice-on-retry"
-        else m
-        for m in MUTANTS
-    ],
-)
+@pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_each_mutant_is_caught_by_the_cases_that_declare_it(tmp_path: Path, mutant: str) -> None:
     # Only the declaring cases run: the reference run above shows the rest pass, and a mutant run of the
     # whole catalogue per mutant would cost minutes.
@@ -86,5 +70,5 @@ def test_each_mutant_is_caught_by_the_cases_that_declare_it(tmp_path: Path, muta
     assert declared, f"no case declares it catches {mutant}"
     outcomes = {}
     for role in sorted(set(declared.values())):
-        outcomes |= run_suites(tmp_path, role, "--mutant", mutant, "--cases", ",".join(sorted(declared)))
+        outcomes |= run_suites(tmp_path, role, mutant=mutant, cases=",".join(sorted(declared)))
     assert outcomes == dict.fromkeys(declared, "failed")

@@ -1,0 +1,198 @@
+"""``report.html``: the certification document as one self-contained page a ministry can open from disk.
+
+Everything it shows is inline (CSS, SVG charts, no script needed), the text is Chinese with English beside
+it, and jinja2 autoescapes every value: reasons and messages come from the system under test.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from yidi.simulators.faults import MUTANTS
+from yidi.specs import loader
+
+from . import charts, evidence
+from .document import FLOW_ZH, OUTCOME_ZH, ROLE_ZH, SEVERITY_ZH, contradictions, gating, summary
+
+TEMPLATES = Path(__file__).parent / "templates"
+ORDER = {"failed": 0, "error": 1, "skipped": 2, "passed": 3}  # what needs reading comes first
+# what the template reads, for documents that leave some of it out (older or hand-made ones)
+DOC_DEFAULTS: dict[str, Any] = {"format": "", "yidi_version": "", "role": "", "sut": "", "command": ""}
+CASE_DEFAULTS: dict[str, Any] = {
+    "id": "?",
+    "zh": "",
+    "en": "",
+    "flow": "",
+    "severity": "",
+    "mandatory": False,
+    "person": "",
+    "hospital": "",
+    "transactions": [],
+    "steps": [],
+    "reason": None,
+}
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # reasons and messages are the SUT's words: never markup
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(doc: Mapping[str, Any]) -> str:
+    """The HTML report of a certification document."""
+    return _environment().get_template("report.html.j2").render(**view(doc))
+
+
+def view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What the template shows, worked out from the document (the template only lays it out)."""
+    names = _names(doc.get("spec") or {})
+    cases = sorted(doc.get("cases") or [], key=lambda c: (ORDER.get(str(c.get("outcome")), 9), c.get("id")))
+    rows = [_case(c, names) for c in cases]
+    sealed = evidence.KEY in doc
+    counts = summary(doc.get("cases") or []) | (doc.get("summary") or {})
+    return {
+        "doc": DOC_DEFAULTS | dict(doc),
+        "role_zh": ROLE_ZH.get(str(doc.get("role")), str(doc.get("role"))),
+        "spec": {"version": "", "profile": None} | (doc.get("spec") or {}),
+        "started": _when(doc.get("started")),
+        "finished": _when(doc.get("finished")),
+        "duration": _seconds(doc.get("duration_s")),
+        "mutants": [_mutant(m) for m in doc.get("mutants") or []],
+        "passed": doc.get("verdict") == "pass",
+        "counts": counts,
+        "contradictions": contradictions(doc),
+        "run_problems": [str(p) for p in doc.get("problems") or []],
+        "why": _why(doc),
+        "digest": doc.get(evidence.KEY, ""),
+        "seal": ("consistent" if evidence.verify(doc) else "edited") if sealed else "absent",
+        "donut": charts.donut(counts),
+        "flows": charts.flow_bars(cases),
+        "cases": rows,
+        "not_passed": [r for r in rows if r["outcome"] in ("failed", "error")],
+        "others": [r for r in rows if r["outcome"] not in ("failed", "error")],
+        "by_outcome": {o: sum(r["outcome"] == o for r in rows) for o in ORDER},
+        "mandatory": sum(bool(r["mandatory"]) for r in rows),
+        "outcome_zh": OUTCOME_ZH,
+    }
+
+
+def _why(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Why the verdict is what it is, in a sentence each (Chinese, English)."""
+    cases, counts = doc.get("cases") or [], doc.get("summary") or {}
+    if doc.get("verdict") == "pass":
+        return [("全部必测用例通过。", "Every mandatory case passed.")]
+    why = []
+    failed = counts.get("mandatory_failed") or sum(gating(c) for c in cases)
+    if failed:
+        why.append((f"{failed} 个必测用例未通过，不予认证。", f"{failed} mandatory case(s) did not pass."))
+    if doc.get("problems"):
+        why.append(("测试运行出现问题，部分用例未能执行。", "Some cases could not run."))
+    if not cases:
+        why.append(("未执行任何用例。", "No case ran."))
+    if doc.get("mutants") and any(c.get("outcome") in ("failed", "error") for c in cases):
+        why.append(("演示运行：用例发现了变异体引入的错误行为。", "The cases caught the mutants."))
+    return why or [("不予认证。", "Not certified.")]
+
+
+def _case(c: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    outcome = str(c.get("outcome"))
+    expected, actual = c.get("expected"), c.get("actual")
+    return {
+        **CASE_DEFAULTS,
+        **c,
+        "outcome": outcome,
+        "outcome_zh": OUTCOME_ZH.get(outcome, outcome),
+        "flow_zh": FLOW_ZH.get(str(c.get("flow")), ""),
+        "severity_zh": SEVERITY_ZH.get(str(c.get("severity")), ""),
+        "rules": [(r, names.get(r, "")) for r in c.get("rules") or []],
+        "gating": gating(c),
+        "duration": "—" if outcome == "skipped" else _seconds(c.get("duration_s")),
+        "diff": diff(expected, actual) if expected is not None or actual is not None else [],
+        "messages": [_message(m, names, str(c.get("reason") or "")) for m in c.get("messages") or []],
+    }
+
+
+def _message(m: Mapping[str, Any], names: Mapping[str, str], reason: str) -> dict[str, Any]:
+    response = m.get("response") if isinstance(m.get("response"), Mapping) else {}
+    infcode = response.get("infcode") if response else None
+    return {
+        "infno": str(m.get("infno", "")),
+        "name": names.get(str(m.get("infno", "")), ""),
+        "msgid": str(m.get("msgid") or ""),
+        "named": bool(m.get("msgid")) and str(m.get("msgid")) in reason,  # the message the failure cites
+        "ms": round(float(m.get("seconds") or 0) * 1000),
+        "infcode": infcode,
+        "ok": infcode in (0, "0"),
+        "err_msg": (response.get("err_msg") or "") if response else "",
+        "request": pretty(m.get("request")),
+        "response": pretty(m.get("response")) if m.get("response") is not None else "（无应答 no answer）",
+    }
+
+
+def pretty(value: Any) -> str:
+    """JSON as a person reads it: indented, Chinese as Chinese (never \\u escapes)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def diff(expected: Any, actual: Any) -> list[tuple[str, str]]:
+    """A whole-text line diff of expected against actual: (' ' | '-' | '+', line), expected as '-'."""
+    a, b = pretty(expected).splitlines(), pretty(actual).splitlines()
+    lines: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            lines += [(" ", x) for x in a[i1:i2]]
+            continue
+        lines += [("-", x) for x in a[i1:i2]]
+        lines += [("+", x) for x in b[j1:j2]]
+    return lines
+
+
+def _names(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Transaction and rule titles of the spec the run was certified against, where yidi knows it."""
+    try:
+        s = loader.load(version=spec.get("version"), profile=spec.get("profile"))
+    except (loader.SpecError, OSError, ValueError, KeyError):
+        return {}  # a spec of the ministry's own: the report shows codes without titles
+    return {k: t.zh for k, t in s.transactions.items()} | {k: r.zh for k, r in s.rules.items()}
+
+
+def _mutant(name: str) -> dict[str, str]:
+    kind = MUTANTS.get(name)
+    if kind is None:  # a mutant this yidi does not know (a document from another version)
+        return {"name": name, "zh": "", "en": "", "rule": ""}
+    return {"name": name, "zh": kind.zh, "en": kind.en, "rule": kind.rule}
+
+
+def _when(value: Any) -> str:
+    try:
+        t = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")
+    offset = t.strftime("%z")
+    zone = f" (UTC{offset[:3]}:{offset[3:]})" if offset else ""
+    return t.strftime("%Y-%m-%d %H:%M:%S") + zone
+
+
+def _seconds(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return ""
+    if value < 60:
+        return f"{value:.2f} 秒" if value < 10 else f"{value:.1f} 秒"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} 分 {seconds:02d} 秒"

@@ -1,0 +1,161 @@
+"""``yidi certify``: the catalogue against a system under test, with progress, a summary, the reports,
+and an exit code a CI gate can use (0 only when every mandatory case passed)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yidi import reports
+from yidi.reports.document import FLOW_ZH, OUTCOMES
+from yidi.simulators.faults import MUTANTS
+
+from . import catalogue
+from .certify import Listener, Outcome, Request, document, run, since
+
+console = Console(highlight=False)
+
+MARK = {
+    "passed": "[green]✓[/green]",
+    "failed": "[red]✗[/red]",
+    "error": "[red]![/red]",
+    "skipped": "[dim]-[/dim]",
+}
+
+
+def certify(
+    role: Annotated[
+        str, typer.Option("--role", "-r", help="The SUT's role: treatment, insured, hub, his, or all.")
+    ] = "treatment",
+    sut: Annotated[
+        str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
+    ] = "builtin",
+    spec: Annotated[str | None, typer.Option(help="Spec version (and profile), e.g. V1.1+guangzhou.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Regional profile, e.g. guangzhou.")] = None,
+    cases: Annotated[
+        str | None, typer.Option(help="Only these: globs over case ID, flow, rule, infno (JT-SET-*,2304).")
+    ] = None,
+    since_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Re-certify after a spec change from this version: affected cases + smoke."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("yidi-report"),
+    mutant: Annotated[
+        list[str] | None,
+        typer.Option(help="builtin only: make the simulators wrong on purpose (demonstration)."),
+    ] = None,
+    roster: Annotated[
+        Path | None, typer.Option(help="The SUT's test persons, hospitals, credentials.")
+    ] = None,
+) -> None:
+    """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
+    roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
+    if role != "all" and role not in catalogue.ROLES:
+        raise typer.BadParameter(
+            f"{role!r} is not one of {', '.join(catalogue.ROLES)}, all", param_hint="--role"
+        )
+    unknown = set(mutant or ()) - set(MUTANTS)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
+        )
+    verdicts = {}
+    for one in roles if role == "all" else [role]:
+        request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, out)
+        if role == "all":
+            request.out = out / one
+        if since_spec:
+            request.cases = since(since_spec, request)
+            console.print(
+                f"自 {since_spec} 以来受影响的用例 cases affected since {since_spec}: {request.cases}"
+            )
+        verdicts[one] = _certify(request)
+    if len(verdicts) > 1:
+        console.print("  ".join(f"{r}: {VERDICT[v]}" for r, v in verdicts.items()))
+    if "error" in verdicts.values():
+        raise typer.Exit(2)
+    raise typer.Exit(0 if set(verdicts.values()) == {"pass"} else 1)
+
+
+VERDICT = {
+    "pass": "[bold green]通过 PASS[/bold green]",
+    "fail": "[bold red]不通过 FAIL[/bold red]",
+    "error": "[red]出错 ERROR[/red]",
+}
+
+
+def _certify(request: Request) -> str:
+    """One role: run, summarise, write the reports; its verdict (pass, fail, error: the run itself broke)."""
+    started = time.time()
+    outcomes, exit_code = _run_with_progress(request)
+    doc = document(request, outcomes, started, time.time())
+    written = reports.write(doc, request.out)
+    _summary(doc)
+    for name, path in written.items():
+        console.print(f"  {name}: {path}")
+    console.print(f"  JUnit: {request.out / 'junit.xml'}")
+    console.print(f"  Allure: {request.out / 'allure-results'} (yidi report {request.out})")
+    if exit_code not in (0, 1, 5):  # 5: no case selected, the document says so
+        console.print(f"[red]pytest ended with exit code {exit_code}[/red]")
+        return "error"
+    return str(doc["verdict"])
+
+
+def _run_with_progress(request: Request) -> tuple[Listener, int]:
+    seen: Counter[str] = Counter()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"认证 certify · {request.role}", total=None, counts="")
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+
+        def finished(o: Outcome) -> None:
+            seen[o.outcome] += 1
+            counts = " ".join(f"{MARK[k]} {seen[k]}" for k in OUTCOMES if seen[k])
+            progress.update(task, advance=1, counts=counts)
+            if o.outcome in ("failed", "error"):
+                progress.console.print(f"{MARK[o.outcome]} {o.case.id} {o.case.zh}\n    {o.reason}")
+
+        listener = Listener(started, finished)
+        exit_code = run(request, listener)
+    for problem in listener.problems:
+        console.print(f"[red]未能收集 could not collect:[/red] {problem}")
+    return listener, exit_code
+
+
+def _summary(doc: dict[str, Any]) -> None:
+    table = Table(title="认证结果 Results", title_justify="left")
+    table.add_column("流程 flow")
+    for outcome in OUTCOMES:
+        table.add_column(f"{MARK[outcome]} {outcome}", justify="right")
+    by_flow: dict[str, Counter[str]] = {}
+    for c in doc["cases"]:
+        by_flow.setdefault(c["flow"], Counter())[c["outcome"]] += 1
+    for flow in catalogue.FLOWS:
+        if flow in by_flow:
+            table.add_row(f"{FLOW_ZH[flow]} {flow}", *(str(by_flow[flow][o] or "") for o in OUTCOMES))
+    console.print(table)
+    s = doc["summary"]
+    mandatory = f"，必测未通过 {s['mandatory_failed']} mandatory not passed" if s["mandatory_failed"] else ""
+    console.print(f"{doc['role']} 认证 {VERDICT[doc['verdict']]}  {s['passed']}/{s['total']} 通过{mandatory}")
+    if doc["mutants"]:
+        caught = [c["id"] for c in doc["cases"] if c["outcome"] in ("failed", "error")]
+        mutants = ", ".join(doc["mutants"])
+        console.print(f"[yellow]变异体演示，不作为认证 a demonstration with mutant(s) {mutants}[/yellow]")
+        console.print(f"发现它的用例 caught by: {', '.join(caught) or '无 none'}")

@@ -1,0 +1,63 @@
+"""The his role's fixtures: yidi is the platform; the SUT is the HIS a tester (or, builtin, yidi's own
+reference HIS) operates.
+
+    pytest suites --sut-role his                      # builtin: the reference HIS performs every step
+    pytest suites --sut-role his --mutant his-no-reversal   # … made wrong: the cases that guard it fail
+    pytest suites --sut-role his --sut-url manual     # a tester performs the printed steps at a real HIS
+
+``YIDI_HIS_TIMEOUT`` (seconds) bounds the wait for each message (600 manual, 30 builtin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from yidi.suites.catalogue import Case
+from yidi.suites.his.desk import Clerk, Desk, Speaker, timeout
+from yidi.suites.plugin import Sut
+
+
+@pytest.fixture(scope="session")
+def briefed() -> set[str]:
+    """The hospitals whose tester has been told how to reach the platform."""
+    return set()
+
+
+@pytest.fixture
+def desk(sut: Sut, joint_case: Case, pytestconfig: pytest.Config, briefed: set[str]) -> Iterator[Desk]:
+    """The platform's desk for one case: the case's hospital watched, its person's card at hand."""
+    manual = str(pytestconfig.getoption("sut_url")).startswith("manual")
+    if sut.served is None:
+        raise pytest.UsageError(
+            "his角色中yidi即医保平台：请用 --sut-url builtin（yidi参考HIS自动操作）"
+            "或 manual（测试人员在HIS上操作）"
+        )
+    person = next(p for p in sut.roster["persons"] if p["key"] == joint_case.person)
+    hospital = sut.hospital(joint_case.hospital)
+    items = sut.items(joint_case.hospital)
+    mutants = pytestconfig.getoption("mutant")
+    clerk = None if manual else Clerk(sut.spec, hospital, sut.card(joint_case.person), items, mutants)
+    tester = Speaker(pytestconfig, loud=manual or (pytestconfig.getoption("verbose", 0) or 0) > 0)
+    if manual and hospital.fixmedins_code not in briefed:
+        briefed.add(hospital.fixmedins_code)
+        tester.say(
+            f"〔{hospital.name} {hospital.fixmedins_code}〕请将HIS的医保接口地址配置为{hospital.gateway}，"
+            f"x-tif-paasid={hospital.paasid}，密钥{hospital.secret}，签到【9001】后按以下指令操作"
+        )
+    found = Desk(
+        sut.served.sim,
+        sut.spec,
+        hospital,
+        person,
+        items,
+        tester,
+        sut.exchanged,
+        clerk=clerk,
+        timeout=timeout(manual),
+    )
+    try:
+        yield found
+    finally:
+        found.close()

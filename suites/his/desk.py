@@ -1,0 +1,572 @@
+"""The his role: the SUT is a hospital HIS, and yidi is the platform it talks to.
+
+A case tells the tester what to do at the HIS (请在HIS为测试人员P30…办理入院登记), waits for the messages
+that hospital sends its gateway, and judges them: the order of the transactions, the person and card, the
+x-tif signature, the message against the spec, and what must hold between messages (fee totals, a retry
+after a lost answer). A message that does not count fails the case when it arrives, naming the message and
+the rule, rather than ending in a bare timeout.
+
+With ``--sut-url builtin`` yidi's own reference HIS (simulators/his.py, made wrong by ``--mutant his-…``)
+performs each instruction from a background thread while the case waits and judges exactly as it does
+for a real HIS; with ``--sut-url manual`` a person performs them and the instructions are printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import orjson
+import pytest
+
+from yidi.simulators.adapt import Adapter
+from yidi.simulators.app import Simulation
+from yidi.simulators.faults import Fault
+from yidi.simulators.gateway import Answer
+from yidi.simulators.his import Episode, His, Hospital, Reply
+from yidi.specs import loader, transport
+from yidi.specs.model import Spec
+from yidi.specs.validate import validate
+from yidi.suites.steps import fail
+
+log = logging.getLogger("yidi.suites.his")
+
+ANY_TIME = ("9001", "9002")  # sign-in and sign-out may come whenever the HIS needs them
+Check = Callable[["Seen"], None]
+
+
+@dataclass
+class Seen:
+    """One message a hospital sent its gateway and what the platform answered (None: no answer left)."""
+
+    headers: dict[str, str]
+    message: dict[str, Any] | None  # as sent; None when it was not a JSON object
+    path_infno: str | None
+    status: int
+    answer: dict[str, Any] | None
+    at: float  # wall-clock time it arrived (the x-tif timestamp is checked against it)
+    input: dict[str, Any] = field(default_factory=dict)  # in the base spec's shapes
+    output: Any = None  # in the base spec's shapes
+
+    @property
+    def infno(self) -> str:
+        return str((self.message or {}).get("infno") or self.path_infno or "")
+
+    @property
+    def msgid(self) -> str:
+        return str((self.message or {}).get("msgid") or "")
+
+    @property
+    def label(self) -> str:
+        """How a verdict names it: 【2304】H50000000001202611230900000001."""
+        return f"【{self.infno}】{self.msgid}"
+
+    @property
+    def lost(self) -> bool:
+        return self.answer is None
+
+    @property
+    def accepted(self) -> bool:
+        return self.answer is not None and str(self.answer.get("infcode")) == "0"
+
+    @property
+    def err_msg(self) -> str:
+        return str((self.answer or {}).get("err_msg") or "")
+
+    def data(self, node: str = "data") -> dict[str, Any]:
+        found = self.input.get(node)
+        return found if isinstance(found, dict) else {}
+
+
+class Watch:
+    """Every message one hospital sends to yidi's gateways, in the order they arrive, with their answers."""
+
+    def __init__(self, sim: Simulation, hospital: Hospital, spec: Spec, into: list[Reply]) -> None:
+        self.hospital, self.spec, self.into = hospital, spec, into
+        self.adapter = Adapter(loader.load(version=spec.version), spec)
+        self.arrived: deque[Seen] = deque()
+        self.changed = threading.Condition()
+        self.stop = sim.observe(self.observe)
+
+    def observe(
+        self,
+        headers: Mapping[str, str],
+        body: bytes | Mapping[str, Any],
+        path_infno: str | None,
+        answer: Answer,
+    ) -> None:
+        """On the serving loop: keep what this hospital sent (by institution code or by its paasid)."""
+        message = _parse(body)
+        paasid = next((v for k, v in headers.items() if k.lower() == "x-tif-paasid"), None)
+        if (message or {}).get("fixmedins_code") != self.hospital.fixmedins_code and (
+            paasid != self.hospital.paasid
+        ):
+            return
+        seen = Seen(dict(headers), message, path_infno, answer.status, answer.body, time.time())
+        self.into.append(Reply(seen.infno, seen.msgid, message or {}, answer.body or {}, 0.0))  # evidence
+        with self.changed:
+            self.arrived.append(seen)
+            self.changed.notify_all()
+
+    def next(self, deadline: float, idle: Callable[[], bool], tick: Callable[[], None]) -> Seen | None:
+        """The next message; None once ``idle()`` says no more will come, or at the deadline."""
+        with self.changed:
+            while not self.arrived:
+                if idle() or time.monotonic() >= deadline:
+                    return None
+                self.changed.wait(0.05)
+                tick()
+            seen = self.arrived.popleft()
+        if seen.message is not None and seen.infno in self.spec.transactions:  # read in the base shapes
+            raw, output = seen.message.get("input"), (seen.answer or {}).get("output")
+            seen.input = self.adapter.to_base(seen.infno, "input", raw) if isinstance(raw, dict) else {}
+            if isinstance(output, dict):
+                seen.output = self.adapter.to_base(seen.infno, "output", output)
+        return seen
+
+
+class Speaker:
+    """Where instructions and progress go: the terminal when a person performs them (or with -v), and
+    always the log."""
+
+    def __init__(self, config: pytest.Config, loud: bool) -> None:
+        self.config, self.loud = config, loud
+
+    def say(self, text: str) -> None:
+        log.info("%s", text)
+        if not self.loud:
+            return
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        terminal = self.config.pluginmanager.getplugin("terminalreporter")
+        shown: AbstractContextManager[Any] = (
+            capture.global_and_fixture_disabled() if capture is not None else nullcontext()
+        )
+        with shown:
+            if terminal is not None:
+                terminal.write_line(text)
+            else:  # yidi certify runs pytest without its terminal
+                print(text, file=sys.stderr, flush=True)
+
+
+class Clerk:
+    """yidi's reference HIS at the hospital's desk (builtin): performs each instruction from a thread, as
+    the cashier would, while the case waits and judges what arrives."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        hospital: Hospital,
+        card: Mapping[str, Any],
+        items: list[tuple[str, float, float]],
+        mutants: Collection[str],
+    ) -> None:
+        self.his = His(spec, hospital, mutants=mutants)
+        self.card, self.items = card, items
+        self.episode: Episode | None = None
+        self.thread: threading.Thread | None = None
+        self.error: Exception | None = None
+
+    def perform(self, action: Callable[[Clerk], object]) -> None:
+        self.wait()
+
+        def run() -> None:
+            try:
+                action(self)
+            except Exception as e:  # a refusal or a lost answer: the HIS shows it and stops, as a real one
+                self.error = e
+
+        self.error = None
+        self.thread = threading.Thread(target=run, name="yidi-reference-his", daemon=True)
+        self.thread.start()
+
+    def done(self) -> bool:
+        return self.thread is None or not self.thread.is_alive()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+
+    # ── what the instructions ask ───────────────────────────────────
+
+    def admit(self, batch: int) -> None:
+        """读卡【1101】 → 入院【2401】 → 费用【2301】 in batches of ``batch`` lines (none when batch is 0)."""
+        self.episode = self.his.stay(self.card, self.items if batch else [], batch=batch or 1)
+
+    def discharge_and_settle(self) -> None:
+        """出院【2402】 → 预结算【2303】 → 结算【2304】 (when its answer is lost: 2601, and settle again)."""
+        assert self.episode is not None
+        self.his.discharge(self.episode)
+        self.his.presettle(self.episode)
+        self.his.settle(self.episode)
+
+    def cancel_settlement(self) -> None:
+        assert self.episode is not None
+        self.his.cancel_settlement(self.episode)
+
+
+class Desk:
+    """One case at the platform's desk: the tester's instructions, the hospital's messages, the verdicts."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        spec: Spec,
+        hospital: Hospital,
+        person: Mapping[str, Any],
+        items: list[tuple[str, float, float]],
+        tester: Speaker,
+        into: list[Reply],
+        *,
+        clerk: Clerk | None,
+        timeout: float,
+    ) -> None:
+        self.sim, self.spec, self.hospital, self.person, self.items = sim, spec, hospital, person, items
+        self.tester, self.clerk, self.timeout = tester, clerk, timeout
+        self.watch = Watch(sim, hospital, spec, into)
+        self.received: list[Seen] = []  # every message of the case, judged, in order
+
+    @property
+    def who(self) -> str:
+        """The test person as the tester finds them: key, name, card number."""
+        p = self.person
+        return f"测试人员{p['key']}（{p['name']}，社保卡号{p['card']['cardno']}）"
+
+    def close(self) -> None:
+        if self.clerk is not None:
+            self.clerk.wait()
+            self.clerk.his.client.close()
+        self.watch.stop()
+
+    # ── instructing and waiting ─────────────────────────────────────
+
+    def instruct(self, text: str, robot: Callable[[Clerk], object]) -> None:
+        """Tell the tester what to do at the HIS; builtin, the reference HIS does it."""
+        self.tester.say(f"〔{self.hospital.name} {self.hospital.fixmedins_code}〕{text}")
+        if self.clerk is not None:
+            self.clerk.perform(robot)
+
+    def next(self, *awaiting: str) -> Seen | None:
+        """The next message that counts for the flow: one of ``awaiting`` (else the order is wrong), judged
+        as it arrives (signature, card, spec, institution). Sign-in and queries the flow is not waiting for
+        are judged and passed over. None: no more will come (the reference HIS has finished, or the time
+        is up)."""
+        started = time.monotonic()
+        shown = [started]
+        wanted = "或".join(f"【{i}】{self.name(i)}" for i in awaiting)
+
+        def tick() -> None:
+            if time.monotonic() - shown[0] >= 30:
+                shown[0] = time.monotonic()
+                self.tester.say(f"  等待HIS发送{wanted}……已等待{int(shown[0] - started)}秒")
+
+        idle = self.clerk.done if self.clerk is not None else (lambda: False)
+        while True:
+            seen = self.watch.next(started + self.timeout, idle, tick)
+            if seen is None:
+                return None
+            self.received.append(seen)
+            query = seen.infno in self.spec.transactions and self.spec.transaction(seen.infno).query
+            if seen.infno not in awaiting and not (seen.infno in ANY_TIME or query):
+                self.out_of_order(seen, wanted)
+            self.judge(seen)
+            if seen.infno in awaiting:
+                return seen
+
+    def expect(self, *infnos: str, check: Check | None = None) -> list[Seen]:
+        """These transactions in this order; ``check`` judges each before the platform's answer counts."""
+        got = []
+        for infno in infnos:
+            seen = self.next(infno) or self.nothing_came(f"【{infno}】{self.name(infno)}")
+            if check is not None:
+                check(seen)
+            self.accepted(seen)
+            got.append(seen)
+        return got
+
+    def out_of_order(self, seen: Seen, wanted: str) -> NoReturn:
+        fail(
+            f"{seen.label} 交易顺序不符（R-LIFE-01）：此时应发送{wanted}，"
+            f"实际收到【{seen.infno}】{self.name(seen.infno)}",
+            expected=wanted,
+            actual={"infno": seen.infno, "msgid": seen.msgid},
+        )
+
+    def nothing_came(self, wanted: str, why: str = "") -> NoReturn:
+        """Fail: what the flow waits for did not come; say what did, and what the reference HIS reported."""
+        came = "、".join(s.label for s in self.received) or "无"
+        if self.clerk is None:
+            ended = f"等待{int(self.timeout)}秒超时"
+        else:
+            ended = "参考HIS已结束操作" + (f"，HIS提示：{self.clerk.error}" if self.clerk.error else "")
+        fail(
+            f"未收到HIS发送的{wanted}{why}（{ended}）；本用例已收到：{came}",
+            expected=wanted,
+            actual=[s.label for s in self.received],
+        )
+
+    def name(self, infno: str) -> str:
+        return self.spec.transaction(infno).zh if infno in self.spec.transactions else "（非接口交易）"
+
+    # ── judging ─────────────────────────────────────────────────────
+
+    def judge(self, seen: Seen) -> None:
+        """What every message must be, whatever the flow: JSON, signed, a card read with its card_sn,
+        valid against the spec, from this institution."""
+        if seen.message is None:
+            fail(
+                f"【{seen.infno or '?'}】报文不是JSON对象（E1007，R-ENV-01）",
+                expected="JSON对象",
+                actual=None,
+            )
+        self.signed(seen)
+        data = seen.data()
+        if data.get("mdtrt_cert_type") == "03" and not data.get("card_sn") and self.has(seen, "card_sn"):
+            fail(
+                f"{seen.label} 以社保卡就医（mdtrt_cert_type=03）应传卡识别码card_sn（R-CARD-01），实际未传",
+                expected={"card_sn": self.person["card"]["card_sn"]},
+                actual={"card_sn": data.get("card_sn")},
+            )
+        report = validate(self.spec, seen.message)
+        if not report.valid:
+            first = report.errors[0]
+            more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
+            fail(
+                f"{seen.label} 不符合接口规范（{first.code}，{first.rule}）：{first.zh}{more}",
+                expected="符合接口规范",
+                actual=[str(i) for i in report.errors],
+            )
+        code = seen.message.get("fixmedins_code")
+        if code != self.hospital.fixmedins_code:
+            fail(
+                f"{seen.label} 机构编号应为本院{self.hospital.fixmedins_code}（R-SEC-03），实际{code}",
+                expected={"fixmedins_code": self.hospital.fixmedins_code},
+                actual={"fixmedins_code": code},
+            )
+
+    def signed(self, seen: Seen) -> None:
+        """x-tif headers signed with this hospital's secret (the nonce replay is the gateway's to refuse)."""
+        refusal = transport.verify(
+            self.spec,
+            seen.headers,
+            secret_for=lambda p: self.hospital.secret if p == self.hospital.paasid else None,
+            now=seen.at,
+            nonce_seen=lambda paasid, nonce: False,
+        )
+        if refusal is not None:
+            err = self.spec.errors[refusal[0]]
+            fail(
+                f"{seen.label} 签名校验不通过（{err.code}，{err.rule}）：{err.render(**refusal[1])[0]}",
+                expected={"x-tif-signature": "SHA-256(时间戳+密钥+随机数+时间戳)，小写十六进制"},
+                actual={k: v for k, v in seen.headers.items() if k.lower().startswith("x-tif-")},
+            )
+
+    def has(self, seen: Seen, name: str, node: str = "data") -> bool:
+        nodes = self.spec.transaction(seen.infno).input if seen.infno in self.spec.transactions else {}
+        return node in nodes and name in nodes[node].fields
+
+    def accepted(self, seen: Seen) -> None:
+        """The platform answered it with success; a refusal is quoted with the rule its code belongs to."""
+        if seen.lost:
+            fail(f"{seen.label} 平台未应答（HTTP {seen.status}）", expected={"infcode": 0}, actual=None)
+        if not seen.accepted:
+            code = re.match(r"\[(E\d{4})\]", seen.err_msg)
+            rule = self.spec.errors[code[1]].rule if code and code[1] in self.spec.errors else ""
+            named = f"（{rule}）" if rule.startswith("R-") else ""  # E1010 names its rule in the text
+            fail(
+                f"{seen.label} 未被平台受理{named}：{seen.err_msg}",
+                expected={"infcode": 0},
+                actual={"infcode": (seen.answer or {}).get("infcode"), "err_msg": seen.err_msg},
+            )
+
+    def same(self, seen: Seen, what: str, rule: str, expected: Mapping[str, Any], node: str = "data") -> None:
+        """The message's ``node`` carries these values (the visit, the person, the card)."""
+        data = seen.data(node)
+        actual = {k: data.get(k) for k in expected}
+        wrong = [k for k in expected if str(actual[k]) != str(expected[k])]
+        if wrong:
+            fail(
+                f"{seen.label} {what}不符（{rule}）："
+                + "，".join(f"{k}应为{expected[k]}，实际{actual[k]}" for k in wrong),
+                expected=dict(expected),
+                actual=actual,
+            )
+
+    @contextmanager
+    def answer_dropped(self, infno: str) -> Iterator[None]:
+        """The platform commits the hospital's next ``infno`` and drops its answer (the HIS times out)."""
+        province = self.hospital.gateway.rstrip("/").rsplit("/", 1)[-1]
+        fault = Fault.parse(f"drop-answer:treatment:{province}/{infno}*1")
+        self.sim.faults.faults.append(fault)
+        try:
+            yield
+        finally:
+            if fault in self.sim.faults.faults:
+                self.sim.faults.faults.remove(fault)
+
+
+# ── the steps the his-role flows share ─────────────────────────────
+
+
+@dataclass
+class Stay:
+    """One inpatient stay as the platform saw the HIS report it."""
+
+    psn_no: str
+    insuplc_admdvs: str
+    mdtrt_id: str
+    lines: list[dict[str, Any]]  # every 2301 line, in the order sent
+
+    @property
+    def total(self) -> Decimal:
+        return sum((money(line.get("det_item_fee_sumamt")) for line in self.lines), Decimal("0.00"))
+
+
+def admitted(desk: Desk, batches: int = 2) -> Stay:
+    """读卡【1101】 with the card and its card_sn → 入院【2401】 of that person → the instructed fees【2301】
+    in ``batches`` batches, every line on this visit, each feedetl_sn once, the lines and total as billed."""
+    per = -(-len(desk.items) // batches) if batches else 0
+    bill = "；".join(f"{code} 数量{cnt:g} 单价{pric:.2f}" for code, cnt, pric in desk.items)
+    fees = (
+        f"，并分{batches}批上传以下{len(desk.items)}条费用明细【2301】（每批{per}条）：{bill}"
+        if batches
+        else ""
+    )
+    desk.instruct(
+        f"请在HIS为{desk.who}读社保卡获取人员信息【1101】，办理住院入院登记【2401】{fees}",
+        robot=lambda clerk: clerk.admit(per),
+    )
+    card = desk.person["card"]
+    (read,) = desk.expect(
+        "1101",
+        check=lambda s: desk.same(
+            s,
+            "读卡凭证",
+            "R-CARD-01",
+            {"mdtrt_cert_type": "03", "mdtrt_cert_no": card["cardno"], "card_sn": card["card_sn"]},
+        ),
+    )
+    psn_no, insuplc = read.output["baseinfo"]["psn_no"], read.output["insuinfo"][0]["insuplc_admdvs"]
+    (admission,) = desk.expect(
+        "2401",
+        check=lambda s: desk.same(
+            s,
+            "入院登记的人员或凭证与【1101】读卡",
+            "R-LIFE-01",
+            {"psn_no": psn_no, "mdtrt_cert_type": "03", "mdtrt_cert_no": card["cardno"]},
+            node="mdtrtinfo",
+        ),
+    )
+    stay = Stay(psn_no, insuplc, admission.output["result"]["mdtrt_id"], [])
+    desk.expect(*["2301"] * batches, check=lambda s: fee_batch(desk, stay, s))
+    if batches:
+        as_billed(desk, stay)
+    return stay
+
+
+def fee_batch(desk: Desk, stay: Stay, seen: Seen) -> None:
+    """Every line of a 2301 batch is on this visit and numbered once in it (R-LIFE-04)."""
+    known = {line.get("feedetl_sn") for line in stay.lines}
+    for line in seen.input.get("feedetail") or []:
+        sn, visit = line.get("feedetl_sn"), {"mdtrt_id": line.get("mdtrt_id"), "psn_no": line.get("psn_no")}
+        if visit != {"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no}:
+            fail(
+                f"{seen.label} 费用明细{sn}不属于【2401】登记的就诊{stay.mdtrt_id}（R-LIFE-01）",
+                expected={"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no},
+                actual=visit,
+            )
+        if sn in known:
+            fail(
+                f"{seen.label} 费用明细流水号feedetl_sn={sn}在本次就诊内重复（R-LIFE-04）："
+                "流水号须在就诊内唯一",
+                expected={"feedetl_sn": "本次就诊内未用过的流水号"},
+                actual={"feedetl_sn": sn, "已上传": sorted(str(k) for k in known)},
+            )
+        known.add(sn)
+        stay.lines.append(line)
+
+
+def as_billed(desk: Desk, stay: Stay) -> None:
+    """The uploaded lines are the items the tester was asked to bill, and add up to the bill (R-AMT-07)."""
+    billed = sorted(f"{code} ×{cnt:g} @{pric:.2f}" for code, cnt, pric in desk.items)
+    sent = sorted(f"{x.get('med_list_codg')} ×{x.get('cnt')} @{x.get('pric')}" for x in stay.lines)
+    bill = sum((money(Decimal(str(cnt)) * Decimal(str(pric))) for _, cnt, pric in desk.items), Decimal(0))
+    if len(sent) != len(billed) or stay.total != bill:
+        fail(
+            f"【2301】上传的费用明细与应录入的费用不符（R-AMT-07）：应为{len(billed)}条、合计{bill}元，"
+            f"实际{len(sent)}条、合计{stay.total}元",
+            expected={"lines": billed, "total": str(bill)},
+            actual={"lines": sent, "total": str(stay.total)},
+        )
+
+
+def totals_match(desk: Desk, stay: Stay) -> Check:
+    """2303 / 2304: this visit, and medfee_sumamt equal to the fee lines uploaded for it (R-AMT-07)."""
+
+    def check(seen: Seen) -> None:
+        desk.same(seen, "结算的就诊", "R-LIFE-01", {"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no})
+        claimed = seen.data().get("medfee_sumamt")
+        if money(claimed) != stay.total:
+            fail(
+                f"{seen.label} 医疗费总额medfee_sumamt={claimed}，应等于本次就诊已上传的费用明细合计"
+                f"{stay.total}（R-AMT-07）",
+                expected={"medfee_sumamt": str(stay.total)},
+                actual={"medfee_sumamt": claimed},
+            )
+
+    return check
+
+
+def discharged(desk: Desk, stay: Stay, *, lost_answer: str = "") -> tuple[Seen, Seen]:
+    """Tell the tester to discharge, pre-settle and settle; 2402 and 2303 of this visit, at the uploaded
+    total. Returns the discharge and the pre-settlement; the settlement is the caller's to wait for."""
+    desk.instruct(
+        f"请为{desk.who}办理出院【2402】，预结算【2303】，核对无误后结算【2304】{lost_answer}",
+        robot=Clerk.discharge_and_settle,
+    )
+    (discharge,) = desk.expect(
+        "2402",
+        check=lambda s: desk.same(
+            s, "出院的就诊", "R-LIFE-01", {"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no}, node="dscginfo"
+        ),
+    )
+    (presettlement,) = desk.expect("2303", check=totals_match(desk, stay))
+    return discharge, presettlement
+
+
+def settled(desk: Desk, stay: Stay) -> Seen:
+    """出院【2402】 → 预结算【2303】 → 结算【2304】, each of this visit at the uploaded total."""
+    discharged(desk, stay)
+    (settlement,) = desk.expect("2304", check=totals_match(desk, stay))
+    return settlement
+
+
+def money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        return Decimal("NaN")
+
+
+def timeout(manual: bool) -> float:
+    """Seconds to wait for each message: a person needs minutes, the reference HIS a moment."""
+    return float(os.environ.get("YIDI_HIS_TIMEOUT") or (600 if manual else 30))
+
+
+def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | None:
+    if isinstance(body, Mapping):
+        return dict(body)
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return message if isinstance(message, dict) else None

@@ -1,0 +1,68 @@
+"""Reliability (可靠性) cases against the national hub: regions it does not serve, an insured platform
+that does not answer, and a settlement sent again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from yidi.suites.catalogue import Case
+from yidi.suites.insured.client import Platform, admitted, ok
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, fault, refused, succeed
+
+UNCONNECTED = "990000"  # an insured region no hub serves
+AMOUNTS = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
+
+
+@case("JT-REL-201")
+def test_an_unconnected_insured_region_is_refused(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    via_hub, code = province(joint_case.hospital), joint_case.hospital
+    info = ok(via_hub.person_info(sut.card(joint_case.person), "02", code))
+    message = {**via_hub.admission(via_hub.visit(info.output, code)), "insuplc_admdvs": UNCONNECTED}
+    refused(lambda: via_hub.send(message), "E6007", "R-ROUTE-01")
+
+
+@case("JT-REL-202")
+def test_an_unreachable_insured_platform_is_answered_minus_one_and_may_be_retried(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    via_hub, code = province(joint_case.hospital), joint_case.hospital
+    info = ok(via_hub.person_info(sut.card(joint_case.person), "02", code))
+    visit = via_hub.visit(info.output, code)
+    message = via_hub.admission(visit)
+    with fault(sut, f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2401*1"):
+        reply = refused(lambda: via_hub.send(message), "E6006", "R-ROUTE-02")
+    if reply.infcode != -1:
+        fail(
+            f"【Y2401】{reply.msgid} 参保地无响应应答infcode=-1（R-ROUTE-02），实际{reply.infcode}",
+            expected={"infcode": -1},
+            actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
+        )
+    again = via_hub.send(message)
+    if not again.ok:
+        fail(
+            f"【Y2401】{again.msgid} 参保地恢复后以同一msgid重发应成功（R-ROUTE-02），实际{again.err_msg}",
+            expected={"infcode": 0},
+            actual={"infcode": again.infcode, "err_msg": again.err_msg},
+        )
+
+
+@case("JT-REL-203")
+def test_a_retried_settlement_is_answered_from_the_hubs_record(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    via_hub = province(joint_case.hospital)
+    visit = admitted(via_hub, sut.card(joint_case.person), joint_case.hospital)
+    first = succeed(lambda: via_hub.settle(visit))
+    with fault(sut, f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2304"):  # a forwarded retry would fail
+        retry = via_hub.send(first.request)
+    if not retry.ok or retry.output != first.output:
+        fail(
+            f"【Y2304】{first.msgid} 同一报文ID重发，国家平台应返回首次应答而不再转发参保地（R-IDEM-01）",
+            expected={k: first.output["setlinfo"][k] for k in AMOUNTS},
+            actual={"infcode": retry.infcode, "err_msg": retry.err_msg}
+            if not retry.ok
+            else {k: retry.output["setlinfo"][k] for k in AMOUNTS},
+        )

@@ -1,0 +1,58 @@
+"""Query (查询) cases against an insured-province platform, yidi relaying as the national hub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from yidi.suites.catalogue import Case
+from yidi.suites.insured.client import Platform, ok, roster_person
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail
+
+CREDENTIALS = {"01": "医保电子凭证", "02": "身份证号", "03": "社保卡"}
+
+
+@case("JT-QRY-101")
+def test_person_info_names_the_card_holder_and_their_filings(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay, card, person = (
+        hub(joint_case.hospital),
+        sut.card(joint_case.person),
+        roster_person(sut, joint_case.person),
+    )
+    holder = {
+        "psn_no": person["psn_no"],
+        "certno": person["certno"],
+        "psn_name": person["name"],
+        "insuplc_admdvs": person["insuplc_admdvs"],
+    }
+    filed = [
+        (f["fil_type"], f["mdtrtarea"], f["begndate"], f["enddate"])
+        for f in person["filings"]
+        if f["status"] == "1"
+    ]
+    for cert_type, name in CREDENTIALS.items():
+        reply = ok(relay.person_info(card, cert_type, joint_case.hospital))
+        base, insu = reply.output["baseinfo"], reply.output["insuinfo"][0]
+        answered = {
+            **{k: base[k] for k in ("psn_no", "certno", "psn_name")},
+            "insuplc_admdvs": insu["insuplc_admdvs"],
+        }
+        if answered != holder:
+            fail(
+                f"【Y1101】{reply.msgid} 以{name}查询应返回持卡人本人（R-CARD-01）",
+                expected=holder,
+                actual=answered,
+            )
+        listed = [
+            (f["fil_type"], f["mdtrtarea_admdvs"], f["begndate"], f["enddate"])
+            for f in reply.output.get("filinginfo") or []
+        ]
+        missing = [f for f in filed if f not in listed]
+        if missing:
+            fail(
+                f"【Y1101】{reply.msgid} 以{name}查询，应答应包含人员的异地就医备案（R-FILE-01）",
+                expected={"filinginfo（类型、就医地、开始、结束）": filed},
+                actual={"filinginfo（类型、就医地、开始、结束）": listed},
+            )

@@ -1,0 +1,71 @@
+"""Reliability (可靠性) cases against an insured-province platform: retries and reversals as the national
+hub relays them when a treatment province lost an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from yidi.suites.catalogue import Case
+from yidi.suites.insured.client import Platform, admitted, ok
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, refused, succeed
+
+AMOUNTS = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
+
+
+def balance(relay: Platform, card: dict[str, Any], hospital: str) -> Decimal:
+    """The personal account's balance as the insured platform reports it (Y1101 insuinfo.balc)."""
+    reply = ok(relay.person_info(card, "02", hospital))
+    return Decimal(str(reply.output["insuinfo"][0]["balc"]))
+
+
+@case("JT-REL-101")
+def test_a_retried_settlement_gets_the_first_answer_and_pays_once(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay, card = hub(joint_case.hospital), sut.card(joint_case.person)
+    before = balance(relay, card, joint_case.hospital)
+    visit = admitted(relay, card, joint_case.hospital)
+    first = succeed(lambda: relay.settle(visit))
+    retry = relay.send(first.request)  # the same msgid and content: the treatment side never got the answer
+    if not retry.ok or retry.output != first.output:
+        fail(
+            f"【Y2304】{first.msgid} 同一报文ID重发应返回首次应答（R-IDEM-01），实际应答不同",
+            expected={k: first.output["setlinfo"][k] for k in AMOUNTS},
+            actual={"infcode": retry.infcode, "err_msg": retry.err_msg}
+            if not retry.ok
+            else {k: retry.output["setlinfo"][k] for k in AMOUNTS},
+        )
+    paid = Decimal(str(first.output["setlinfo"]["acct_pay"]))
+    after = balance(relay, card, joint_case.hospital)
+    if after != before - paid:
+        fail(
+            f"【Y1101】重发结算后个人账户应只扣减一次（R-IDEM-01）：原余额{before}，本次账户支付{paid}",
+            expected={"balc": f"{before - paid}"},
+            actual={"balc": f"{after}"},
+        )
+
+
+@case("JT-REL-102")
+def test_a_reversed_settlement_is_rolled_back_once(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
+    first = succeed(lambda: relay.settle(visit))
+    ok(relay.reverse(visit, first.msgid, "Y2304"))
+    again = succeed(lambda: relay.settle(visit))
+    changed = {
+        k: (first.output["setlinfo"][k], again.output["setlinfo"][k])
+        for k in AMOUNTS
+        if first.output["setlinfo"][k] != again.output["setlinfo"][k]
+    }
+    if changed:
+        fail(
+            f"【Y2304】{again.msgid} 冲正【Y2601】后再次结算，金额应与原结算一致（年度累计应回退，R-REV-01）",
+            expected={k: v[0] for k, v in changed.items()},
+            actual={k: v[1] for k, v in changed.items()},
+        )
+    refused(lambda: relay.reverse(visit, first.msgid, "Y2304"), "E6004", "R-REV-03")

@@ -1,0 +1,116 @@
+"""Settlement (结算) cases against an insured-province platform: yidi relays, as the national hub, the
+category totals (实时传大类) of stays in other provinces, and checks the benefits the platform pays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from yidi.simulators import topology
+from yidi.suites.catalogue import Case
+from yidi.suites.insured.client import Platform, Visit, admitted
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, succeed
+
+KEPT = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
+
+
+def presettled(sut: Sut, hub: Callable[[str], Platform], person: str, hospital: str, **kw: Any) -> Visit:
+    """Y1101 → Y2401 → Y2303 for a new stay; the pre-settlement changes nothing at the insured side."""
+    relay = hub(hospital)
+    visit = admitted(relay, sut.card(person), hospital, **kw)
+    succeed(lambda: relay.presettle(visit))
+    return visit
+
+
+def pooled_ratio(visit: Visit) -> Decimal:
+    """The ratio the pooled fund paid: hifp_pay ÷ (the in-policy amount − the deductible)."""
+    s = visit.presettlement["setlinfo"]  # type: ignore[index]
+    return Decimal(str(s["hifp_pay"])) / (Decimal(str(s["inscp_scp_amt"])) - Decimal(str(s["act_pay_dedc"])))
+
+
+@case("JT-SET-101")
+def test_the_deductible_once_a_year(sut: Sut, hub: Callable[[str], Platform], joint_case: Case) -> None:
+    first = presettled(sut, hub, joint_case.person, joint_case.hospital)  # no stay yet this year
+    again = presettled(sut, hub, "P28", "H11000000001")  # paid this year's tertiary deductible already
+    paid = first.presettlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
+    if not paid > 0:
+        fail(
+            f"【Y2303】{joint_case.person}本年首次住院应扣起付线（R-BEN-01），实际act_pay_dedc={paid}",
+            expected={"act_pay_dedc": "> 0"},
+            actual={"act_pay_dedc": paid},
+        )
+    paid = again.presettlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
+    if paid != 0:
+        fail(
+            f"【Y2303】P28本年已付满起付线，不应再扣（R-BEN-01），实际act_pay_dedc={paid}",
+            expected={"act_pay_dedc": 0},
+            actual={"act_pay_dedc": paid},
+        )
+
+
+@case("JT-SET-102")
+def test_temporary_care_pays_a_lower_ratio(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    temporary = pooled_ratio(presettled(sut, hub, joint_case.person, joint_case.hospital))  # fil_type 5
+    resident = pooled_ratio(presettled(sut, hub, "P02", "H33010000001"))  # fil_type 3, same policy and level
+    if not (resident - Decimal("0.20") - Decimal("0.001") <= temporary < resident - Decimal("0.001")):
+        fail(
+            f"【Y2303】{joint_case.person}临时外出就医的统筹支付比例应低于长期异地居住的{resident:.2f}，"
+            f"且降低不超过20个百分点（R-BEN-04），实际{temporary:.4f}",
+            expected={"统筹支付比例": f"[{resident - Decimal('0.20'):.2f}, {resident:.2f})"},
+            actual={"统筹支付比例": f"{temporary:.4f}"},
+        )
+
+
+@case("JT-SET-103")
+def test_the_pooled_fund_stops_at_its_annual_cap(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    visit = presettled(sut, hub, joint_case.person, joint_case.hospital, lines=40)
+    s = visit.presettlement["setlinfo"]  # type: ignore[index]
+    left = cap_left(joint_case.person, visit.insutype, int(str(s["setl_time"])[:4]))
+    if Decimal(str(s["hifp_pay"])) > left:
+        fail(
+            f"【Y2303】{joint_case.person}本年统筹基金只余{left}元，统筹支付不得超过年度最高支付限额（R-BEN-03），"
+            f"实际hifp_pay={s['hifp_pay']}",
+            expected={"hifp_pay": f"≤ {left}"},
+            actual={"hifp_pay": s["hifp_pay"]},
+        )
+    if not s["hifob_pay"] > 0:
+        fail(
+            f"【Y2303】超过统筹年度限额的部分应由大额医疗费用补助支付（R-BEN-03），实际hifob_pay={s['hifob_pay']}",
+            expected={"hifob_pay": "> 0"},
+            actual={"hifob_pay": s["hifob_pay"]},
+        )
+
+
+def cap_left(person: str, insutype: str, year: int) -> Decimal:
+    """What the test data (the topology the insured platform was loaded with) leaves of the person's pooled
+    inpatient cap this year."""
+    t = topology.load()
+    p = t.person(person)
+    assert p is not None, person
+    policy = t.provinces[p.province].policies[insutype]
+    return Decimal(str(policy.inpatient.annual_cap)) - Decimal(str(p.ytd.get(year, {}).get("pool", 0)))
+
+
+@case("JT-SET-104")
+def test_cancel_and_settle_again_for_the_same_amounts(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
+    before = succeed(lambda: relay.settle(visit)).output["setlinfo"]
+    succeed(lambda: relay.cancel(visit))
+    again = succeed(lambda: relay.settle(visit))
+    after = again.output["setlinfo"]
+    changed = {k: (before[k], after[k]) for k in KEPT if before[k] != after[k]}
+    if changed:
+        fail(
+            f"【Y2304】{again.msgid} 撤销【Y2305】后再次结算，金额应与原结算一致（年度累计应回退，R-AMT-12）",
+            expected={k: v[0] for k, v in changed.items()},
+            actual={k: v[1] for k, v in changed.items()},
+        )

@@ -1,0 +1,226 @@
+"""Query (查询) cases against a treatment-province platform: 5203 settlement, 5204 fees, 5303 in hospital.
+
+What a query answers is checked against what the platform answered when the business happened (the 2304,
+2301 and 2401 answers of the same case), never against constants.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from yidi.simulators.clock import real_now
+from yidi.simulators.his import Episode, His, Refused, Reply
+from yidi.suites.catalogue import Case
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import (
+    accepted,
+    admitted,
+    fail,
+    query_settlement,
+    refused,
+    settled,
+    succeed,
+    unexpected_refusal,
+)
+
+# the amounts of setlinfo a query must repeat as the settlement answered them
+MONEY = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifob_pay",
+    "hifmi_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+SPLIT = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
+
+
+def cents(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def setlinfo(reply: Reply) -> dict[str, Any]:
+    return dict(reply.output["setlinfo"])
+
+
+def lookup(his: His, episode: Episode, setl_id: str) -> Reply:
+    """【5203】 expected to succeed (R-QRY-01)."""
+    return accepted(lambda: query_settlement(his, episode, setl_id), "R-QRY-01", "查询本院结算信息应成功")
+
+
+def same_as_settled(query: Reply, settlement: Reply) -> None:
+    """5203 repeats the settlement's identity, amounts and fund lines (R-QRY-01)."""
+    q, s = setlinfo(query), setlinfo(settlement)
+    differ = {k: (s.get(k), q.get(k)) for k in ("setl_id", "mdtrt_id", "psn_no") if q.get(k) != s.get(k)}
+    differ |= {k: (s[k], q.get(k)) for k in MONEY if k in s and cents(q.get(k)) != cents(s[k])}
+    funds = [(x["fund_pay_type"], cents(x["fund_payamt"])) for x in settlement.output["setldetail"]]
+    found = [(x["fund_pay_type"], cents(x["fund_payamt"])) for x in query.output.get("setldetail") or []]
+    if sorted(funds) != sorted(found):
+        differ["setldetail"] = (funds, found)
+    if differ:
+        fail(
+            f"【5203】{query.msgid} 结算信息应与结算【2304】{settlement.msgid}的应答一致（R-QRY-01），"
+            "不一致："
+            + "；".join(f"{k} 结算{v[0]}、查询{v[1]}" for k, v in differ.items() if k != "setldetail")
+            + ("；基金分项setldetail" if "setldetail" in differ else ""),
+            expected={k: str(v[0]) for k, v in differ.items()},
+            actual={k: str(v[1]) for k, v in differ.items()},
+        )
+
+
+def refund_flag(query: Reply, expected: str, why: str) -> None:
+    flag = setlinfo(query).get("refd_setl_flag")
+    if flag != expected:
+        fail(
+            f"【5203】{query.msgid} {why}，退费结算标志refd_setl_flag应为{expected}（R-QRY-01），实际{flag}",
+            expected={"refd_setl_flag": expected},
+            actual={"refd_setl_flag": flag},
+        )
+
+
+# ── 5203 ───────────────────────────────────────────────────────────
+
+
+@case("JT-QRY-001")
+def test_the_settlement_query_repeats_the_settlement(sut: Sut, joint_case: Case) -> None:
+    items = sut.items(joint_case.hospital, 6)
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    try:  # a trial during the stay, then more fees: the settlement differs from the trial
+        his.upload_fees(episode, items[:4])
+        his.presettle(episode)
+        his.upload_fees(episode, items[4:])
+        his.discharge(episode)
+        final = his.settle(episode)
+    except Refused as e:
+        unexpected_refusal(e)
+    query = lookup(his, episode, setlinfo(final)["setl_id"])
+    same_as_settled(query, final)
+    refund_flag(query, "0", "有效的结算")
+
+
+@case("JT-QRY-002")
+def test_a_cancelled_settlement_shows_as_refunded(sut: Sut, joint_case: Case) -> None:
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    first = setlinfo(episode.replies[-1])["setl_id"]
+    succeed(lambda: his.cancel_settlement(episode))
+    refund_flag(lookup(his, episode, first), "1", f"结算{first}已撤销【2305】")
+    again = succeed(lambda: his.settle(episode))
+    query = lookup(his, episode, setlinfo(again)["setl_id"])
+    same_as_settled(query, again)
+    refund_flag(query, "0", "撤销后重新结算的结算")
+
+
+@case("JT-QRY-005")
+def test_an_unknown_settlement_id_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    real = setlinfo(episode.replies[-1])["setl_id"]
+    unknown = real[:-6] + ("999999" if not real.endswith("999999") else "888888")
+    refused(lambda: query_settlement(his, episode, unknown), "E4005", "R-QRY-01")
+    lookup(his, episode, real)  # the visit's real settlement is still found
+
+
+# ── 5204 ───────────────────────────────────────────────────────────
+
+
+@case("JT-QRY-003")
+def test_the_fee_query_lists_the_live_lines_with_their_settlement(sut: Sut, joint_case: Case) -> None:
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    try:
+        his.upload_fees(episode, sut.items(joint_case.hospital, 6))
+        gone = str(episode.fees[0]["feedetl_sn"])
+        his.simple(episode, "2302", feedetl_sn=gone)
+        episode.fees = [f for f in episode.fees if f["feedetl_sn"] != gone]  # what remains to be settled
+        his.discharge(episode)
+        his.presettle(episode)
+        setl_id = setlinfo(his.settle(episode))["setl_id"]
+    except Refused as e:
+        unexpected_refusal(e)
+    data = his.node("5204", "data", psn_no=episode.psn_no, mdtrt_id=episode.mdtrt_id, setl_id=None)
+    query = accepted(
+        lambda: his.call("5204", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs),
+        "R-QRY-02",
+        "查询本次就诊费用明细应成功",
+    )
+    rows = {str(r["feedetl_sn"]): r for r in query.output.get("data") or []}
+    uploaded = {str(f["feedetl_sn"]): f for f in episode.fees}
+    if rows.keys() != uploaded.keys():
+        fail(
+            f"【5204】{query.msgid} 应恰好返回未撤销的{len(uploaded)}条明细（R-QRY-02），"
+            f"实际{len(rows)}条" + (f"，含已撤销的{gone}" if gone in rows else ""),
+            expected=sorted(uploaded),
+            actual=sorted(rows),
+        )
+    for sn, line in uploaded.items():
+        differ = {
+            k: (line.get(k), rows[sn].get(k)) for k in SPLIT if cents(rows[sn].get(k)) != cents(line.get(k))
+        }
+        if rows[sn].get("setl_id") != setl_id:
+            differ["setl_id"] = (setl_id, rows[sn].get("setl_id"))
+        if differ:
+            fail(
+                f"【5204】{query.msgid} 明细{sn}应与上传应答【2301】一致并带本次结算ID（R-QRY-02），不一致："
+                + "、".join(differ),
+                expected={k: v[0] for k, v in differ.items()},
+                actual={k: v[1] for k, v in differ.items()},
+            )
+
+
+# ── 5303 ───────────────────────────────────────────────────────────
+
+
+def in_hospital(his: His, episode: Episode) -> tuple[Reply, dict[str, Any] | None]:
+    """【5303】 for the person, today; the row of the episode's visit if listed."""
+    today = f"{real_now():%Y-%m-%d}"
+    data = his.node(
+        "5303", "data", psn_no=episode.psn_no, begntime=f"{today} 00:00:00", endtime=f"{today} 23:59:59"
+    )
+    reply = accepted(
+        lambda: his.call("5303", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs),
+        "R-QRY-03",
+        "查询在院信息应成功",
+    )
+    row = next((r for r in reply.output.get("data") or [] if r.get("mdtrt_id") == episode.mdtrt_id), None)
+    return reply, row
+
+
+@case("JT-QRY-004")
+def test_the_in_hospital_query_lists_the_stay_until_it_is_settled(sut: Sut, joint_case: Case) -> None:
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    admission = his.adapter.to_base("2401", "input", episode.replies[-1].request["input"])["mdtrtinfo"]
+    reply, row = in_hospital(his, episode)
+    expected = {
+        "psn_no": episode.psn_no,
+        "certno": episode.person["baseinfo"]["certno"],
+        "insutype": admission["insutype"],
+        "begndate": admission["begntime"][:10],
+        "med_type": admission["med_type"],
+        "out_flag": "1",  # the person is insured in another province
+    }
+    if row is None or any(row.get(k) != v for k, v in expected.items()):
+        fail(
+            f"【5303】{reply.msgid} 在院的就诊{episode.mdtrt_id}应列出且与入院登记【2401】一致（R-QRY-03）",
+            expected=expected,
+            actual={k: row.get(k) for k in expected} if row else "未列出",
+        )
+    try:
+        his.upload_fees(episode, sut.items(joint_case.hospital))
+        his.discharge(episode)
+        his.presettle(episode)
+        his.settle(episode)
+    except Refused as e:
+        unexpected_refusal(e)
+    reply, row = in_hospital(his, episode)
+    if row is not None:
+        fail(
+            f"【5303】{reply.msgid} 已出院结算的就诊{episode.mdtrt_id}不应再列为在院（R-QRY-03）",
+            expected="不列出",
+            actual=row,
+        )

@@ -1,0 +1,354 @@
+"""Reliability (可靠性) cases against a treatment-province platform: idempotency by msgid, reversal (2601)
+of every reversible transaction, concurrent settlement, and what the platform does when the insured side
+or the national hub fails.
+
+Faults are injected through the simulators' admin endpoint (``POST /admin/faults``), which only yidi's
+own simulators have: against another SUT those cases are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from yidi.simulators.his import Episode, His, LostAnswer, Refused, Reply
+from yidi.suites.catalogue import Case
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import (
+    admit,
+    close_stay,
+    episode_to_discharge,
+    fail,
+    read_card,
+    refused,
+    settled,
+    succeed,
+    unexpected_refusal,
+)
+
+MONEY = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
+
+
+class Admin:
+    """The builtin simulators' admin endpoint: faults switched on for one step, housekeeping on demand."""
+
+    def __init__(self, url: str) -> None:
+        self.url = f"{url}/admin"
+
+    @contextmanager
+    def faults(self, *faults: str) -> Iterator[None]:
+        mutants = httpx.get(f"{self.url}/faults").raise_for_status().json()["mutants"]  # keep the run's
+        self._set(list(faults), mutants)
+        try:
+            yield
+        finally:
+            self._set([], mutants)
+
+    def _set(self, faults: list[str], mutants: list[str]) -> None:
+        httpx.post(f"{self.url}/faults", json={"faults": faults, "mutants": mutants}).raise_for_status()
+
+    def housekeeping(self) -> None:
+        """What the platform does in the background: reverse stranded claims (else every few seconds)."""
+        httpx.post(f"{self.url}/flush", timeout=30).raise_for_status()
+
+
+@pytest.fixture
+def admin(sut: Sut) -> Admin:
+    if not sut.builtin:
+        pytest.skip(
+            "本用例需向被测系统注入故障（应答丢失、参保地异常、国家平台中断），"
+            "仅yidi内置模拟器（--sut-url builtin）支持"
+        )
+    return Admin(sut.url)
+
+
+# ── steps these cases share ────────────────────────────────────────
+
+
+def presettled(sut: Sut, case: Case) -> tuple[His, Episode]:
+    """1101 → 2401 → 2301 → 2402 → 2303: what the visit will cost, as the SUT computed it just now."""
+    his, episode = episode_to_discharge(sut, case.person, case.hospital)
+    succeed(lambda: his.presettle(episode))
+    return his, episode
+
+
+def settlement_message(his: His, episode: Episode) -> dict[str, Any]:
+    """【2304】 as the HIS builds it, not yet sent."""
+    data = {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)}
+    return his.message("2304", data, insuplc_admdvs=episode.insuplc_admdvs)
+
+
+def sent(his: His, message: Mapping[str, Any]) -> Reply:
+    reply = his.send(message)
+    if not reply.ok:
+        unexpected_refusal(Refused(reply))
+    return reply
+
+
+def same_money(what: str, expected: Mapping[str, Any], reply: Reply, rule: str) -> None:
+    """The settlement in ``reply`` pays what ``expected`` (an earlier answer's setlinfo) said, to the cent."""
+    actual = reply.output["setlinfo"]
+    changed = {k: (expected.get(k), actual.get(k)) for k in MONEY if expected.get(k) != actual.get(k)}
+    if changed:
+        fail(
+            f"【{reply.infno}】{reply.msgid} {what}（{rule}）",
+            expected={k: v[0] for k, v in changed.items()},
+            actual={k: v[1] for k, v in changed.items()},
+        )
+
+
+def answer_of(step: Callable[[], Reply]) -> Reply:
+    """The answer to a step, whether it succeeded or was refused."""
+    try:
+        return step()
+    except Refused as e:
+        return e.reply
+
+
+def query_settlement(his: His, episode: Episode, setl_id: str) -> dict[str, Any]:
+    """【5203】 the settlement's record at the platform."""
+    data = {"psn_no": episode.psn_no, "setl_id": setl_id, "mdtrt_id": episode.mdtrt_id}
+    reply = succeed(lambda: his.call("5203", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs))
+    return dict(reply.output["setlinfo"])
+
+
+def stands(his: His, episode: Episode, setl_id: str, rule: str) -> None:
+    """The settlement is in force again (5203: refd_setl_flag 0, not refunded)."""
+    record = query_settlement(his, episode, setl_id)
+    if str(record.get("refd_setl_flag")) != "0":
+        fail(
+            f"【5203】结算{setl_id}应恢复有效（退费结算标志refd_setl_flag=0，{rule}），实际{record.get('refd_setl_flag')}",
+            expected={"refd_setl_flag": "0"},
+            actual={"refd_setl_flag": record.get("refd_setl_flag")},
+        )
+
+
+# ── idempotency (R-IDEM-01) ────────────────────────────────────────
+
+
+@case("JT-REL-001")
+def test_the_same_settlement_sent_twice_is_settled_once(sut: Sut, joint_case: Case) -> None:
+    his, episode = presettled(sut, joint_case)
+    quoted = dict(episode.presettlement["setlinfo"])  # type: ignore[index]
+    message = settlement_message(his, episode)
+    first = sent(his, message)
+    again = his.send(message)  # the HIS timed out and sends the very same message again (new signature)
+    if again.body != first.body:
+        fail(
+            f"【2304】{message['msgid']} 同一报文ID重发应返回首次应答，且不重复结算（R-IDEM-01）",
+            expected={"infcode": 0, "setl_id": first.output["setlinfo"]["setl_id"]},
+            actual={
+                "infcode": again.infcode,
+                "err_msg": again.err_msg,
+                "setl_id": (again.output or {}).get("setlinfo", {}).get("setl_id"),
+            },
+        )
+    episode.settlement = first.output
+    succeed(lambda: his.cancel_settlement(episode))  # one cancellation undoes everything if it settled once
+    quote = succeed(lambda: his.presettle(episode))
+    same_money("撤销一次后重新预结算应与首次预结算相同（重发未重复结算）", quoted, quote, "R-IDEM-01")
+    succeed(lambda: his.settle(episode))
+
+
+@case("JT-REL-002")
+def test_a_msgid_reused_with_other_content_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, episode = presettled(sut, joint_case)
+    message = settlement_message(his, episode)
+    first = sent(his, message)
+    data = message["input"]["data"]
+    other = {
+        **message,
+        "input": {"data": {**data, "acct_used_flag": "0" if data["acct_used_flag"] == "1" else "1"}},
+    }
+    refused(lambda: his.send(other), "E6001", "R-IDEM-01")
+    again = his.send(message)
+    if again.body != first.body:
+        fail(
+            f"【2304】{message['msgid']} 被拒的异内容报文之后，原报文重发应仍返回首次应答（R-IDEM-01）",
+            expected=first.body,
+            actual=again.body,
+        )
+
+
+# ── reversal (2601, R-REV-01..03) ──────────────────────────────────
+
+
+@case("JT-REL-003")
+def test_a_lost_settlement_answer_is_reversed_and_the_visit_settles_again(
+    sut: Sut, joint_case: Case, admin: Admin
+) -> None:
+    his, episode = presettled(sut, joint_case)
+    quoted = dict(episode.presettlement["setlinfo"])  # type: ignore[index]
+    message = settlement_message(his, episode)
+    with admin.faults("drop-answer:2304*1"):
+        try:
+            reply = his.send(message)
+        except LostAnswer:
+            pass
+        else:
+            fail(
+                f"【2304】{message['msgid']} 故障注入drop-answer应使应答丢失，实际收到应答",
+                expected="HTTP 504（无应答）",
+                actual=reply.body,
+            )
+    succeed(lambda: his.reverse(episode, str(message["msgid"]), "2304"))  # the HIS reverses by msgid
+    again = succeed(lambda: his.settle(episode, reverse_lost=False))
+    same_money("冲正后重新结算应与预结算相同（丢失应答的结算已全部撤销）", quoted, again, "R-REV-01")
+
+
+@case("JT-REL-004")
+def test_2601_reverses_an_admission(sut: Sut, joint_case: Case) -> None:
+    his, card = sut.his(joint_case.hospital), sut.card(joint_case.person)
+    episode = read_card(his, card)
+    admission = succeed(lambda: admit(his, episode, card))
+    succeed(lambda: his.reverse(episode, admission.msgid, "2401"))
+    refused(lambda: his.upload_fees(episode, sut.items(joint_case.hospital, 1))[0], "E4002", "R-REV-01")
+    readmitted = read_card(his, card)  # the person is no longer in hospital: a new admission is accepted
+    succeed(lambda: admit(his, readmitted, card))
+    close_stay(his, readmitted)
+
+
+@case("JT-REL-005")
+def test_2601_reverses_a_settlement(sut: Sut, joint_case: Case) -> None:
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    first = dict(episode.settlement["setlinfo"])  # type: ignore[index]
+    succeed(lambda: his.reverse(episode, episode.settle_msgid, "2304"))
+    again = succeed(lambda: his.settle(episode))
+    same_money("冲正后重新结算应与原结算相同（年度累计已回退）", first, again, "R-REV-01")
+
+
+@case("JT-REL-006")
+def test_2601_reverses_a_settlement_cancellation(sut: Sut, joint_case: Case) -> None:
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    setl_id = str(episode.settlement["setlinfo"]["setl_id"])  # type: ignore[index]
+    cancellation = succeed(lambda: his.cancel_settlement(episode))
+    succeed(lambda: his.reverse(episode, cancellation.msgid, "2305"))
+    stands(his, episode, setl_id, "R-REV-01")
+
+
+def outpatient(sut: Sut, case: Case) -> tuple[His, Episode, str]:
+    """1101 → 2201 → 2203 → 2204 → 2206 → 2207; the charge batch settled."""
+    his = sut.his(case.hospital)
+    try:
+        episode = his.outpatient_visit(sut.card(case.person), sut.items(case.hospital, 3))
+    except Refused as e:
+        unexpected_refusal(e)
+    return his, episode, str(episode.replies[-1].request["input"]["data"]["chrg_bchno"])
+
+
+@case("JT-REL-007")
+def test_2601_reverses_an_outpatient_settlement(sut: Sut, joint_case: Case) -> None:
+    his, episode, batch = outpatient(sut, joint_case)
+    first = dict(episode.settlement["setlinfo"])  # type: ignore[index]
+    succeed(lambda: his.reverse(episode, episode.settle_msgid, "2207"))
+    again = succeed(lambda: his.outpatient_settle(episode, batch))
+    same_money("冲正后重新结算门诊应与原结算相同", first, again, "R-REV-01")
+
+
+@case("JT-REL-008")
+def test_2601_reverses_an_outpatient_settlement_cancellation(sut: Sut, joint_case: Case) -> None:
+    his, episode, _ = outpatient(sut, joint_case)
+    setl_id = str(episode.settlement["setlinfo"]["setl_id"])  # type: ignore[index]
+    data = {"setl_id": setl_id, "mdtrt_id": episode.mdtrt_id, "psn_no": episode.psn_no}
+    cancellation = succeed(lambda: his.call("2208", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs))
+    succeed(lambda: his.reverse(episode, cancellation.msgid, "2208"))
+    stands(his, episode, setl_id, "R-REV-01")
+
+
+@case("JT-REL-009")
+def test_2601_of_what_cannot_be_reversed_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, card = sut.his(joint_case.hospital), sut.card(joint_case.person)
+    episode = read_card(his, card)
+
+    def reverse(omsgid: str, oinfno: str) -> Reply:
+        data = {"psn_no": episode.psn_no, "omsgid": omsgid, "oinfno": oinfno}
+        return his.call("2601", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs, check=False)
+
+    never_sent = f"{joint_case.hospital}20260101000000" + "9999"
+    refused(lambda: reverse(never_sent, "2304"), "E6002", "R-REV-01")
+    sign_in = succeed(lambda: his.call("9001", {"signIn": his.node("9001", "signIn", opter_no=his.opter)}))
+    his.sign_no = sign_in.output["signinoutb"]["sign_no"]
+    refused(lambda: reverse(sign_in.msgid, "9001"), "E6003", "R-REV-02")
+    admission = succeed(lambda: admit(his, episode, card))
+    succeed(lambda: reverse(admission.msgid, "2401"))
+    refused(lambda: reverse(admission.msgid, "2401"), "E6004", "R-REV-03")
+
+
+# ── concurrency (R-CONC-01) ────────────────────────────────────────
+
+
+@case("JT-REL-010")
+def test_two_settlements_of_one_visit_at_once_settle_once(sut: Sut, joint_case: Case, admin: Admin) -> None:
+    his, episode = presettled(sut, joint_case)
+    messages = [settlement_message(his, episode) for _ in range(2)]
+    replies: list[Reply] = []
+    start = threading.Barrier(2)
+
+    def send(message: dict[str, Any]) -> None:
+        start.wait()
+        replies.append(his.send(message))
+
+    with admin.faults("latency:hub=1"):  # keeps the first settlement in flight while the second arrives
+        threads = [threading.Thread(target=send, args=(m,)) for m in messages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    winners = [r for r in replies if r.ok]
+    if len(winners) != 1:
+        fail(
+            f"【2304】同一就诊{episode.mdtrt_id}的两笔并发结算应恰好一笔成功（R-CONC-01），实际{len(winners)}笔成功",
+            expected={"成功": 1},
+            actual={r.msgid: {"infcode": r.infcode, "err_msg": r.err_msg} for r in replies},
+        )
+    loser = next(r for r in replies if not r.ok)
+    refused(lambda: loser, "E6005", "R-CONC-01")
+    episode.settlement = winners[0].output
+    stands(his, episode, str(winners[0].output["setlinfo"]["setl_id"]), "R-CONC-01")
+
+
+# ── the insured side or the hub failing (R-ROUTE-02) ───────────────
+
+
+@case("JT-REL-011")
+def test_an_insured_side_failure_is_relayed_and_leaves_nothing(
+    sut: Sut, joint_case: Case, admin: Admin
+) -> None:
+    his, episode = presettled(sut, joint_case)
+    quoted = dict(episode.presettlement["setlinfo"])  # type: ignore[index]
+    with admin.faults("insured-error:Y2304"):
+        failed = answer_of(lambda: his.settle(episode, reverse_lost=False))
+    if failed.infcode != -1:
+        fail(
+            f"【2304】{failed.msgid} 参保地应答-1时就医地应原样转发infcode=-1（R-ROUTE-02），"
+            f"实际{failed.infcode}",
+            expected={"infcode": -1},
+            actual={"infcode": failed.infcode, "err_msg": failed.err_msg},
+        )
+    again = succeed(
+        lambda: his.settle(episode, reverse_lost=False)
+    )  # nothing held: the visit settles at once
+    same_money("参保地恢复后结算应与预结算相同（失败的结算未留下任何数据）", quoted, again, "R-ROUTE-02")
+
+
+@case("JT-REL-012")
+def test_a_hub_outage_is_refused_clearly_and_leaves_nothing(sut: Sut, joint_case: Case, admin: Admin) -> None:
+    his, episode = presettled(sut, joint_case)
+    quoted = dict(episode.presettlement["setlinfo"])  # type: ignore[index]
+    with admin.faults("hub-outage"):
+        outage = refused(lambda: his.settle(episode, reverse_lost=False), "E6008", "R-ROUTE-02")
+    if outage.infcode != -1:
+        fail(
+            f"【2304】{outage.msgid} 国家平台不可用应答infcode应为-1（HIS据此冲正重试，R-ROUTE-02），"
+            f"实际{outage.infcode}",
+            expected={"infcode": -1},
+            actual={"infcode": outage.infcode, "err_msg": outage.err_msg},
+        )
+    admin.housekeeping()  # the hub is back: the platform reverses the stranded claim
+    again = succeed(lambda: his.settle(episode, reverse_lost=False))
+    same_money("国家平台恢复后结算应与预结算相同（中断时未留下半完成的结算）", quoted, again, "R-ROUTE-02")

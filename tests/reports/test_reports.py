@@ -1,0 +1,260 @@
+"""The reports without a browser: the seal, the verdict rule, escaping, and ``yidi report``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from yidi.reports import allure, evidence, write
+from yidi.reports.cli import app
+from yidi.reports.document import contradictions, summary, verdict
+from yidi.reports.html import diff, render
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+# ── the seal ─────────────────────────────────────────────────────────
+
+
+def test_the_digest_is_sha256_of_the_canonical_json() -> None:
+    doc = {"b": 1, "a": "中文", evidence.KEY: "whatever was there"}
+    expected = hashlib.sha256('{"a":"中文","b":1}'.encode()).hexdigest()
+    assert evidence.digest(doc) == expected
+
+
+def test_a_sealed_document_verifies_and_an_edited_one_does_not(document: dict[str, Any]) -> None:
+    sealed = evidence.seal(document)
+    assert evidence.verify(sealed)
+    assert evidence.verify(json.loads(json.dumps(sealed, ensure_ascii=False, indent=2)))  # layout is free
+    edited = json.loads(json.dumps(sealed))
+    edited["cases"][0]["outcome"] = "passed"
+    assert not evidence.verify(edited)
+    assert not evidence.verify({**sealed, "verdict": "pass"})
+    assert not evidence.verify({**sealed, evidence.KEY: "0" * 64})
+    assert not evidence.verify(document)  # never sealed
+
+
+def test_write_seals_the_json_and_keeps_chinese_as_chinese(document: dict[str, Any], tmp_path: Path) -> None:
+    paths = write(document, tmp_path / "out")
+    assert set(paths) == {"json", "html"}
+    text = paths["json"].read_text(encoding="utf-8")
+    assert "未备案人员跨省结算应被拒绝" in text and "\\u" not in text
+    written = json.loads(text)
+    assert evidence.verify(written)
+    assert written[evidence.KEY] == evidence.digest(document)
+
+
+# ── the verdict rule ─────────────────────────────────────────────────
+
+
+def case(outcome: str, mandatory: bool = True) -> dict[str, Any]:
+    return {"id": "JT-X", "outcome": outcome, "mandatory": mandatory}
+
+
+@pytest.mark.parametrize(
+    ("cases", "expected"),
+    [
+        ([case("passed"), case("passed", False)], "pass"),
+        ([case("passed"), case("failed")], "fail"),
+        ([case("passed"), case("error")], "fail"),
+        ([case("passed"), case("failed", False), case("error", False)], "pass"),  # optional cases never gate
+        ([case("passed"), case("skipped")], "fail"),  # a mandatory case must pass, not be skipped
+        ([case("passed"), case("skipped", False)], "pass"),
+        ([], "pass"),
+    ],
+)
+def test_the_verdict_fails_on_a_mandatory_case_that_did_not_pass(
+    cases: list[dict[str, Any]], expected: str
+) -> None:
+    assert verdict(cases) == expected
+
+
+def test_the_fixture_counts_and_fails(document: dict[str, Any]) -> None:
+    assert summary(document["cases"]) == document["summary"]
+    assert verdict(document["cases"]) == document["verdict"] == "fail"
+    assert contradictions(document) == []
+
+
+def test_a_pass_over_a_failed_mandatory_case_is_refused(document: dict[str, Any], tmp_path: Path) -> None:
+    document["verdict"] = "pass"
+    with pytest.raises(ValueError, match="JT-ADM-002"):
+        write(document, tmp_path)
+    assert not (tmp_path / "certification.json").exists()
+
+
+def test_a_stricter_producer_is_no_contradiction(document: dict[str, Any]) -> None:
+    """A FAIL that the rule alone would not give (problems of the run)."""
+    document["cases"] = [c for c in document["cases"] if c["outcome"] in ("passed", "skipped")]
+    document["summary"] = summary(document["cases"])
+    document["problems"] = ["suites/treatment/test_x.py: ImportError"]
+    assert contradictions(document) == []
+    html = render(evidence.seal(document))
+    assert "测试运行出现问题" in html and "ImportError" in html
+
+
+# ── the page ─────────────────────────────────────────────────────────
+
+
+def test_hostile_text_from_the_sut_is_escaped(document: dict[str, Any]) -> None:
+    failed = document["cases"][0]
+    failed["reason"] = f"【2303】{HOSTILE}"
+    failed["actual"] = {"err_msg": HOSTILE}
+    failed["messages"][-1]["response"]["err_msg"] = HOSTILE
+    html = render(document)
+    assert "<script" not in html  # the report has no script of its own either
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_the_page_is_self_contained_and_shows_chinese(document: dict[str, Any]) -> None:
+    html = render(evidence.seal(document))
+    assert "收费员甲" in html and "\\u" not in html  # messages: Chinese as Chinese
+    for pattern in ('src="', 'href="http', "@import", "url(", "<link", "<iframe"):
+        assert pattern not in html, pattern
+    assert "跨省异地就医直接结算联调测试认证报告" in html and "Joint-test certification report" in html
+    assert evidence.digest(document) in html and "yidi report verify certification.json" in html
+
+
+def test_a_demonstration_run_says_it_certifies_nothing(document: dict[str, Any]) -> None:
+    document["mutants"] = ["skip-filing-check"]
+    html = render(evidence.seal(document))
+    assert 'id="demonstration"' in html and "演示运行，非认证结论" in html and "不校验异地就医备案" in html
+    assert 'id="demonstration"' not in render(evidence.seal({**document, "mutants": []}))
+
+
+def test_an_edited_document_is_reported_as_such(document: dict[str, Any]) -> None:
+    sealed = evidence.seal(document)
+    sealed["cases"][0]["reason"] = "（已修改）"
+    html = render(sealed)
+    assert 'id="seal-broken"' in html and "不一致 edited" in html
+    assert 'id="seal-broken"' not in render(evidence.seal(document))
+
+
+def test_the_diff_marks_expected_as_removed_and_actual_as_added() -> None:
+    lines = diff({"infcode": "-1 或 -2", "msgid": "M1"}, {"infcode": 0, "msgid": "M1"})
+    assert ("-", '  "infcode": "-1 或 -2",') in lines
+    assert ("+", '  "infcode": 0,') in lines
+    assert (" ", '  "msgid": "M1"') in lines
+
+
+# ── yidi report ──────────────────────────────────────────────────────
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def folder(document: dict[str, Any], tmp_path: Path) -> Path:
+    """A certify folder: the sealed document and some Allure results."""
+    out = tmp_path / "run"
+    write(document, out)
+    (out / "report.html").unlink()
+    (out / "allure-results").mkdir()
+    (out / "allure-results" / "0-result.json").write_text("{}", encoding="utf-8")
+    return out
+
+
+def test_verify_says_consistent_or_edited(folder: Path) -> None:
+    file = folder / "certification.json"
+    done = runner.invoke(app, ["verify", str(file)])
+    assert done.exit_code == 0 and "一致" in done.output and "不一致" not in done.output
+    doc = json.loads(file.read_text(encoding="utf-8"))
+    doc["cases"][0]["outcome"] = "passed"
+    file.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    done = runner.invoke(app, ["verify", str(file)])
+    assert done.exit_code == 1 and "不一致" in done.output
+
+
+def test_verify_of_a_missing_or_broken_file_is_no_traceback(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["verify", str(tmp_path / "nope.json")])
+    assert done.exit_code == 2 and "No such file" in done.output
+    assert isinstance(done.exception, SystemExit)  # a message, not a traceback
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    done = runner.invoke(app, ["verify", str(tmp_path / "bad.json")])
+    assert done.exit_code == 2 and "not a JSON document" in done.output
+
+
+def test_report_without_allure_renders_the_html_and_says_how_to_get_allure(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # neither allure nor npx
+    done = runner.invoke(app, [str(folder)])
+    assert done.exit_code == 1, done.output
+    assert isinstance(done.exception, SystemExit)  # typer.Exit, not a traceback
+    assert "npx --yes allure@3" in done.output and "npm install -g allure" in done.output
+    assert "--no-allure" in done.output
+    assert (folder / "report.html").is_file()
+    done = runner.invoke(app, [str(folder), "--no-allure"])
+    assert done.exit_code == 0, done.output
+
+
+def test_report_runs_the_allure_it_finds(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in ``allure`` (Allure 3's options) on PATH: yidi asks for one offline file and strips the
+    analytics script Allure 3 puts in it."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "argv.txt"
+    bin_dir.mkdir()
+    fake = bin_dir / "allure"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'if [ "$1" = "--version" ]; then echo 3.18.0; exit 0; fi\n'
+        'out=$4; mkdir -p "$out"\n'
+        "cat > \"$out/index.html\" <<'HTML'\n"
+        '<html><body><div id="app"></div>\n'
+        '<script async src="https://www.googletagmanager.com/gtag/js?id=G-X"></script>\n'
+        "<script>\n  window.dataLayer = window.dataLayer || [];\n  gtag('js', new Date());\n</script>\n"
+        "<script>window.allure = 1;</script></body></html>\nHTML\n",
+        encoding="utf-8",
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
+    done = runner.invoke(app, [str(folder)])
+    assert done.exit_code == 0, done.output
+    argv = log.read_text(encoding="utf-8").splitlines()[-1].split()
+    assert argv[:4] == ["awesome", str(folder / "allure-results"), "-o", str(folder / "allure-report")]
+    assert "--single-file" in argv
+    page = (folder / "allure-report" / "index.html").read_text(encoding="utf-8")
+    assert "googletagmanager" not in page and "dataLayer" not in page and "window.allure = 1" in page
+    assert (folder / "report.html").is_file()
+
+
+def test_allure_2_is_asked_to_clean_its_folder() -> None:
+    command = allure.Cli(("allure",), 2).generate(Path("r"), Path("o"), "x")
+    assert command == ["allure", "generate", "r", "-o", "o", "--clean", "--single-file"]
+
+
+def test_report_of_something_that_is_not_a_certify_folder(tmp_path: Path) -> None:
+    done = runner.invoke(app, [str(tmp_path)])
+    assert done.exit_code == 2 and "not a `yidi certify` folder" in done.output
+    done = runner.invoke(app, [str(tmp_path / "missing")])
+    assert done.exit_code == 2 and "no such folder" in done.output
+
+
+def test_an_npx_that_cannot_fetch_allure_says_how_to_get_it(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No registry: npx fails, and the command says so and how to get Allure (no traceback)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npx = bin_dir / "npx"
+    npx.write_text("#!/bin/sh\necho 'npm error code ENOTFOUND' >&2\nexit 1\n", encoding="utf-8")
+    npx.chmod(npx.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    done = runner.invoke(app, [str(folder)])
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
+    assert "ENOTFOUND" in done.output and "npm install -g allure" in done.output
+    assert (folder / "report.html").is_file()
+
+
+def test_a_sparse_document_still_renders_and_says_what_is_wrong() -> None:
+    """An old or hand-made document: the page still draws, and names what does not add up."""
+    html = render({"verdict": "fail", "cases": [{"outcome": "error", "messages": [{"infno": "2304"}]}]})
+    assert 'id="inconsistent"' in html and "format is None" in html
+    assert "（无应答 no answer）" in html

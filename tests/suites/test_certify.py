@@ -1,0 +1,99 @@
+"""`yidi certify`: the verdict, the exit code a CI gate reads, the evidence, and re-certification scope."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from yidi.cli import app
+from yidi.reports import evidence
+from yidi.simulators.app import Options
+from yidi.simulators.background import serving
+from yidi.suites import catalogue
+from yidi.suites.certify import Request, since
+
+TWO = "JT-ADM-002,JT-SET-008"  # a refusal and a cancel-then-settle-again
+
+
+def certify(*args: str) -> Result:
+    return CliRunner().invoke(app, ["certify", *args], env={"COLUMNS": "200"})
+
+
+def report(out: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((out / "certification.json").read_text(encoding="utf-8"))
+    return doc
+
+
+def test_a_passing_run_exits_0_and_keeps_every_message_as_evidence(tmp_path: Path) -> None:
+    result = certify("--cases", TWO, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "treatment 认证 通过 PASS  2/2" in result.output
+    doc = report(tmp_path)
+    assert doc["verdict"] == "pass"
+    assert doc["summary"] == {
+        "total": 2,
+        "passed": 2,
+        "failed": 0,
+        "error": 0,
+        "skipped": 0,
+        "mandatory_failed": 0,
+    }
+    resettled = next(c for c in doc["cases"] if c["id"] == "JT-SET-008")
+    infnos = [m["infno"] for m in resettled["messages"]]
+    assert infnos.count("2304") == 2 and "2305" in infnos
+    assert all(m["response"]["infcode"] == 0 for m in resettled["messages"])
+    assert evidence.verify(doc)
+    junit = (tmp_path / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="case" value="JT-SET-008"' in junit
+    allure = [json.loads(p.read_text()) for p in (tmp_path / "allure-results").glob("*-result.json")]
+    assert {label["value"] for r in allure for label in r["labels"] if label["name"] == "story"} == set(
+        TWO.split(",")
+    )
+
+
+def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path: Path) -> None:
+    result = certify("--cases", TWO, "--mutant", "skip-filing-check", "--out", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "caught by: JT-ADM-002" in result.output
+    doc = report(tmp_path)
+    caught = next(c for c in doc["cases"] if c["id"] == "JT-ADM-002")
+    assert caught["outcome"] == "failed"
+    assert "【2303】" in caught["reason"] and "E3002" in caught["reason"] and "R-FILE-01" in caught["reason"]
+    assert caught["actual"]["infcode"] == 0 and caught["expected"]["err_msg"].startswith("[E3002]")
+    assert next(c for c in doc["cases"] if c["id"] == "JT-SET-008")["outcome"] == "passed"
+    assert doc["mutants"] == ["skip-filing-check"]
+
+
+def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) -> None:
+    with serving(Options(db=f"sqlite:///{tmp_path}/sut.db")) as sut:
+        result = certify("--sut", sut.url, "--cases", "JT-ADM-002", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    doc = report(tmp_path / "out")
+    assert doc["sut"] == sut.url and doc["summary"]["passed"] == 1
+
+
+def test_an_unreachable_system_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    result = certify("--sut", "http://127.0.0.1:9", "--cases", "JT-ADM-002", "--out", str(tmp_path))
+    assert result.exit_code != 0
+    doc = report(tmp_path)
+    assert doc["verdict"] == "fail"
+    assert [c["outcome"] for c in doc["cases"]] == ["error"]
+
+
+def test_bad_options_get_a_clear_answer(tmp_path: Path) -> None:
+    result = certify("--role", "clinic", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "treatment, insured, hub, his" in result.output
+    result = certify("--mutant", "no-such-thing", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "yidi mutants" in result.output
+
+
+def test_since_selects_the_cases_a_spec_change_touches_and_the_smoke_set() -> None:
+    cases = catalogue.load()
+    chosen = set(since("V1.0", Request(spec="V1.1")).split(","))
+    assert "JT-SET-003" in chosen  # 2303/2304 changed from V1.0 to V1.1
+    assert "JT-ADM-006" not in chosen or cases["JT-ADM-006"].smoke  # 1101 only: untouched
+    assert {c.id for c in cases.values() if c.smoke} <= chosen
+    assert since("V1.1", Request(spec="V1.1")).split(",") == sorted(c.id for c in cases.values() if c.smoke)
