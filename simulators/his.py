@@ -52,9 +52,10 @@ class Refused(Exception):
 class Reply:
     infno: str
     msgid: str
-    request: dict[str, Any]
-    body: dict[str, Any]
+    request: dict[str, Any]  # as sent
+    body: dict[str, Any]  # as read: in the base spec's shapes and meanings
     seconds: float
+    received: dict[str, Any] | None = None  # as the platform sent it, when its profile differs from the base
 
     @property
     def infcode(self) -> int:
@@ -204,10 +205,11 @@ class His:
             raise LostAnswer(infno, msgid, repr(e)) from e
         if r.status_code != 200:
             raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
-        body = r.json()
+        received = body = r.json()
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
-        return Reply(infno, msgid, dict(message), body, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return Reply(infno, msgid, dict(message), body, seconds, received if body is not received else None)
 
     def call(
         self,

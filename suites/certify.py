@@ -219,7 +219,7 @@ def _case(o: Outcome) -> dict[str, Any]:
                 "infno": m.infno,
                 "msgid": m.msgid,
                 "request": m.request,
-                "response": m.body,
+                "response": m.received or m.body,  # the evidence is what the SUT sent
                 "seconds": round(m.seconds, 4),
             }
             for m in o.messages

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -130,12 +131,14 @@ def _run_with_progress(request: Request) -> tuple[Listener, int]:
             counts = " ".join(f"{MARK[k]} {seen[k]}" for k in OUTCOMES if seen[k])
             progress.update(task, advance=1, counts=counts)
             if o.outcome in ("failed", "error"):
-                progress.console.print(f"{MARK[o.outcome]} {o.case.id} {o.case.zh}\n    {o.reason}")
+                progress.console.print(
+                    f"{MARK[o.outcome]} {o.case.id} {escape(o.case.zh)}\n    {escape(o.reason or '')}"
+                )
 
         listener = Listener(started, finished)
         exit_code = run(request, listener)
     for problem in listener.problems:
-        console.print(f"[red]未能收集 could not collect:[/red] {problem}")
+        console.print(f"[red]未能收集 could not collect:[/red] {escape(problem)}")
     return listener, exit_code
 
 

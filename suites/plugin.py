@@ -226,7 +226,11 @@ def evidence(request: pytest.FixtureRequest) -> Iterator[None]:
     request.node.stash[EXCHANGED] = list(sut.exchanged)
     for reply in sut.exchanged:
         allure.attach(
-            json.dumps({"request": reply.request, "response": reply.body}, ensure_ascii=False, indent=2),
+            json.dumps(
+                {"request": reply.request, "response": reply.received or reply.body},
+                ensure_ascii=False,
+                indent=2,
+            ),
             name=f"{reply.infno} {reply.msgid}",
             attachment_type=allure.attachment_type.JSON,
         )

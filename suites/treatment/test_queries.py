@@ -6,7 +6,6 @@ What a query answers is checked against what the platform answered when the busi
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from yidi.simulators.clock import real_now
@@ -14,6 +13,7 @@ from yidi.simulators.his import Episode, His, Refused, Reply
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import (
+    MONEY,
     accepted,
     admitted,
     fail,
@@ -22,29 +22,10 @@ from yidi.suites.steps import (
     settled,
     succeed,
     unexpected_refusal,
+    yuan,
 )
 
-# the amounts of setlinfo a query must repeat as the settlement answered them
-MONEY = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifob_pay",
-    "hifmi_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-)
 SPLIT = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
-
-
-def cents(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 def setlinfo(reply: Reply) -> dict[str, Any]:
@@ -60,9 +41,9 @@ def same_as_settled(query: Reply, settlement: Reply) -> None:
     """5203 repeats the settlement's identity, amounts and fund lines (R-QRY-01)."""
     q, s = setlinfo(query), setlinfo(settlement)
     differ = {k: (s.get(k), q.get(k)) for k in ("setl_id", "mdtrt_id", "psn_no") if q.get(k) != s.get(k)}
-    differ |= {k: (s[k], q.get(k)) for k in MONEY if k in s and cents(q.get(k)) != cents(s[k])}
-    funds = [(x["fund_pay_type"], cents(x["fund_payamt"])) for x in settlement.output["setldetail"]]
-    found = [(x["fund_pay_type"], cents(x["fund_payamt"])) for x in query.output.get("setldetail") or []]
+    differ |= {k: (s[k], q.get(k)) for k in MONEY if k in s and yuan(q.get(k)) != yuan(s[k])}
+    funds = [(x["fund_pay_type"], yuan(x["fund_payamt"])) for x in settlement.output["setldetail"]]
+    found = [(x["fund_pay_type"], yuan(x["fund_payamt"])) for x in query.output.get("setldetail") or []]
     if sorted(funds) != sorted(found):
         differ["setldetail"] = (funds, found)
     if differ:
@@ -160,7 +141,7 @@ def test_the_fee_query_lists_the_live_lines_with_their_settlement(sut: Sut, join
         )
     for sn, line in uploaded.items():
         differ = {
-            k: (line.get(k), rows[sn].get(k)) for k in SPLIT if cents(rows[sn].get(k)) != cents(line.get(k))
+            k: (line.get(k), rows[sn].get(k)) for k in SPLIT if yuan(rows[sn].get(k)) != yuan(line.get(k))
         }
         if rows[sn].get("setl_id") != setl_id:
             differ["setl_id"] = (setl_id, rows[sn].get("setl_id"))

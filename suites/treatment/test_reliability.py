@@ -160,11 +160,9 @@ def test_a_msgid_reused_with_other_content_is_refused(sut: Sut, joint_case: Case
     his, episode = presettled(sut, joint_case)
     message = settlement_message(his, episode)
     first = sent(his, message)
-    data = message["input"]["data"]
-    other = {
-        **message,
-        "input": {"data": {**data, "acct_used_flag": "0" if data["acct_used_flag"] == "1" else "1"}},
-    }
+    data = his.adapter.to_base("2304", "input", message["input"])["data"]  # in the base shapes
+    changed = {**data, "acct_used_flag": "0" if data["acct_used_flag"] == "1" else "1"}
+    other = {**message, "input": his.adapter.to_wire("2304", "input", {"data": changed})}
     refused(lambda: his.send(other), "E6001", "R-IDEM-01")
     again = his.send(message)
     if again.body != first.body:
@@ -238,7 +236,12 @@ def outpatient(sut: Sut, case: Case) -> tuple[His, Episode, str]:
         episode = his.outpatient_visit(sut.card(case.person), sut.items(case.hospital, 3))
     except Refused as e:
         unexpected_refusal(e)
-    return his, episode, str(episode.replies[-1].request["input"]["data"]["chrg_bchno"])
+    last = episode.replies[-1]
+    return (
+        his,
+        episode,
+        str(his.adapter.to_base(last.infno, "input", last.request["input"])["data"]["chrg_bchno"]),
+    )
 
 
 @case("JT-REL-007")

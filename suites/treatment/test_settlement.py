@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from yidi.simulators.topology import Policy
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import (
+    MONEY,
     accepted,
     admit,
     admitted,
@@ -24,6 +25,7 @@ from yidi.suites.steps import (
     settled,
     succeed,
     unexpected_refusal,
+    yuan,
 )
 
 
@@ -66,28 +68,6 @@ def test_cancel_and_settle_again_for_the_same_amounts(sut: Sut) -> None:
 
 
 # ── what the cases below share ─────────────────────────────────────
-
-# the amounts of a settlement answer (setlinfo) a cancellation negates and a query repeats
-MONEY = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifob_pay",
-    "hifmi_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-)
-
-
-def yuan(value: Any) -> Decimal:
-    """An amount as the platform states it, to the cent (half up, as the insured side rounds)."""
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def setlinfo(reply: Reply) -> dict[str, Any]:

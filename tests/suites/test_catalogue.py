@@ -19,11 +19,16 @@ CASES = catalogue.load()
 
 
 def run_suites(
-    tmp_path: Path, role: str, *, cases: str | None = None, mutant: str | None = None
+    tmp_path: Path,
+    role: str,
+    *,
+    cases: str | None = None,
+    mutant: str | None = None,
+    profile: str | None = None,
 ) -> dict[str, str]:
     """Each case's outcome, run as `yidi certify` runs it (in this process: imports are paid once)."""
     listener = Listener(lambda total: None, lambda outcome: None)
-    request = Request(role, cases=cases, mutants=[mutant] if mutant else [], out=tmp_path)
+    request = Request(role, cases=cases, mutants=[mutant] if mutant else [], profile=profile, out=tmp_path)
     with contextlib.redirect_stdout(io.StringIO()):
         run(request, listener)
     assert listener.problems == []
@@ -72,3 +77,13 @@ def test_each_mutant_is_caught_by_the_cases_that_declare_it(tmp_path: Path, muta
     for role in sorted(set(declared.values())):
         outcomes |= run_suites(tmp_path, role, mutant=mutant, cases=",".join(sorted(declared)))
     assert outcomes == dict.fromkeys(declared, "failed")
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in (loader.data_dir() / "profiles").glob("*.yaml")))
+def test_the_treatment_cases_pass_under_every_regional_profile(tmp_path: Path, profile: str) -> None:
+    """Regional drift (Guangzhou's node names and flattened inputs, Zhuhai's fund total counting the personal
+    account, …) is absorbed by the simulators and the suites alike: the flows whose messages it reshapes."""
+    outcomes = run_suites(
+        tmp_path, "treatment", cases="conformance,settlement,queries,reliability", profile=profile
+    )
+    assert outcomes and {k: v for k, v in outcomes.items() if v != "passed"} == {}
