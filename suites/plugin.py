@@ -116,10 +116,10 @@ class Sut:
     served: Served | None = None  # the simulators when yidi serves them in this process
 
     def hospital(self, code: str) -> Hospital:
-        entry = next(
+        hospitals = (
             h for p in self.roster["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == code
         )
-        return Hospital.from_roster(entry)
+        return Hospital.from_roster(_named(hospitals, f"定点医疗机构{code}"))
 
     def his(self, code: str) -> His:
         """A signed-in HIS client of the hospital; its messages are kept as the case's evidence."""
@@ -129,7 +129,7 @@ class Sut:
 
     def card(self, key: str) -> dict[str, Any]:
         """What reading the person's card gives, from the roster (真人真卡)."""
-        p = next(p for p in self.roster["persons"] if p["key"] == key)
+        p = _named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}")
         return {
             "cardno": p["card"]["cardno"],
             "card_sn": p["card"]["card_sn"],
@@ -142,6 +142,16 @@ class Sut:
     def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
         """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""
         return topology.load().fee_items(code, n)
+
+
+def _named(found: Iterator[dict[str, Any]], what: str) -> dict[str, Any]:
+    """The roster entry a case names; a roster without it is a clear error, not a StopIteration."""
+    entry = next(found, None)
+    if entry is None:
+        raise LookupError(
+            f"测试名册中没有本用例所需的{what}：请在 --roster 中提供（或用 --cases 排除本用例）"
+        )
+    return entry
 
 
 class Recording(His):

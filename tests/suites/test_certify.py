@@ -97,3 +97,22 @@ def test_since_selects_the_cases_a_spec_change_touches_and_the_smoke_set() -> No
     assert "JT-ADM-006" not in chosen or cases["JT-ADM-006"].smoke  # 1101 only: untouched
     assert {c.id for c in cases.values() if c.smoke} <= chosen
     assert since("V1.1", Request(spec="V1.1")).split(",") == sorted(c.id for c in cases.values() if c.smoke)
+
+
+def test_a_roster_without_the_case_person_says_so(tmp_path: Path) -> None:
+    with serving(Options(db=f"sqlite:///{tmp_path}/sut.db")) as sut:
+        roster = {**sut.roster, "persons": [p for p in sut.roster["persons"] if p["key"] != "P05"]}
+        (tmp_path / "roster.json").write_text(json.dumps(roster, ensure_ascii=False), encoding="utf-8")
+        result = certify(
+            "--sut",
+            sut.url,
+            "--roster",
+            str(tmp_path / "roster.json"),
+            "--cases",
+            "JT-ADM-002",
+            "--out",
+            str(tmp_path / "out"),
+        )
+    assert result.exit_code == 1, result.output
+    (case,) = report(tmp_path / "out")["cases"]
+    assert case["outcome"] == "error" and "测试名册中没有本用例所需的测试人员P05" in case["reason"]
