@@ -231,20 +231,41 @@ def query_settlement(his: His, episode: Episode, setl_id: str) -> Reply:
 
 
 @contextmanager
-def fault(sut: Sut, spec: str) -> Iterator[None]:
-    """One more fault in yidi's own simulators for the ``with`` block (``yidi serve --fault`` syntax, e.g.
-    ``insured-outage:500000/Y2304*1``); the mutants of the run stay on. A system of one's own cannot be made
-    to fail from here: the case is skipped, saying so."""
-    if not sut.builtin:
-        pytest.skip(f"故障注入（{spec}）仅适用于内置模拟器（--sut-url builtin）")
-    admin = f"{sut.url}/admin/faults"
+def fault(sut: Sut, *faults: str, at: str | None = None) -> Iterator[None]:
+    """Faults in yidi's own simulators for the ``with`` block (``yidi serve --fault`` syntax, e.g.
+    ``drop-answer:2304*1``, ``insured-outage:500000/Y2304``); the run's mutants stay on. ``at``: the base URL
+    of the yidi server hosting the faulted node when that is not the SUT (the insured provinces yidi serves
+    behind a hub under test). A system of one's own cannot be made to fail: the case is skipped, saying so."""
+    admin = f"{injectable(sut, at=at)}/admin/faults"
     before = httpx.get(admin).raise_for_status().json()
-    now = {"faults": [*before["faults"], spec], "mutants": before["mutants"]}
-    httpx.post(admin, json=now).raise_for_status()
+
+    def switch(to: list[str]) -> None:  # the admin endpoint sets faults and mutants together
+        httpx.post(admin, json={"faults": to, "mutants": before["mutants"]}).raise_for_status()
+
+    switch([*before["faults"], *faults])
     try:
         yield
     finally:
-        httpx.post(admin, json={"faults": before["faults"], "mutants": before["mutants"]}).raise_for_status()
+        switch(before["faults"])
+
+
+def injectable(sut: Sut, *, at: str | None = None) -> str:
+    """Where faults can be injected (a yidi server's base URL), else the case is skipped, saying so. A case
+    whose fault comes after steps that change the SUT asks first, so a skip leaves nothing half-done."""
+    base = at or (sut.url if sut.builtin else None)
+    cannot = "本用例需注入故障，仅yidi模拟器支持（--sut-url builtin）"
+    if base is None:
+        pytest.skip(cannot)
+    try:
+        httpx.get(f"{base}/admin/faults").raise_for_status()
+    except httpx.HTTPError as e:
+        pytest.skip(f"{cannot}：{base}/admin/faults 不可用（{e}）")
+    return base
+
+
+def housekeeping(sut: Sut) -> None:
+    """What yidi's platform does in the background every few seconds, now: reverse stranded claims."""
+    httpx.post(f"{sut.url}/admin/flush", timeout=30).raise_for_status()
 
 
 # the amounts of a settlement answer (setlinfo) a cancellation negates and a query repeats

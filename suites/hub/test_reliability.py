@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, admitted, ok
+from yidi.suites.insured.client import Platform, Visit, admitted, ok
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import fail, fault, refused, succeed
 
 UNCONNECTED = "990000"  # an insured region no hub serves
 AMOUNTS = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
+
+
+def behind(sut: Sut, visit: Visit) -> str:
+    """The yidi server hosting the visit's insured province behind the hub (the SUT itself when builtin)."""
+    province = visit.insuplc_admdvs[:2]
+    url = next(p["insured_url"] for p in sut.roster["provinces"] if p["admdvs"][:2] == province)
+    return str(url).rsplit("/prov/", 1)[0]
 
 
 @case("JT-REL-201")
@@ -32,7 +39,7 @@ def test_an_unreachable_insured_platform_is_answered_minus_one_and_may_be_retrie
     info = ok(via_hub.person_info(sut.card(joint_case.person), "02", code))
     visit = via_hub.visit(info.output, code)
     message = via_hub.admission(visit)
-    with fault(sut, f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2401*1"):
+    with fault(sut, f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2401*1", at=behind(sut, visit)):
         reply = refused(lambda: via_hub.send(message), "E6006", "R-ROUTE-02")
     if reply.infcode != -1:
         fail(
@@ -56,7 +63,8 @@ def test_a_retried_settlement_is_answered_from_the_hubs_record(
     via_hub = province(joint_case.hospital)
     visit = admitted(via_hub, sut.card(joint_case.person), joint_case.hospital)
     first = succeed(lambda: via_hub.settle(visit))
-    with fault(sut, f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2304"):  # a forwarded retry would fail
+    outage = f"insured-outage:{visit.insuplc_admdvs[:2]}0000/Y2304"  # a retry forwarded again would fail
+    with fault(sut, outage, at=behind(sut, visit)):
         retry = via_hub.send(first.request)
     if not retry.ok or retry.output != first.output:
         fail(

@@ -69,10 +69,19 @@ def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path:
 
 def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) -> None:
     with serving(Options(db=f"sqlite:///{tmp_path}/sut.db")) as sut:
-        result = certify("--sut", sut.url, "--cases", "JT-ADM-002", "--out", str(tmp_path / "out"))
-    assert result.exit_code == 0, result.output
-    doc = report(tmp_path / "out")
-    assert doc["sut"] == sut.url and doc["summary"]["passed"] == 1
+        treatment = certify(
+            "--sut", sut.url, "--cases", "JT-ADM-002,JT-REL-003,JT-REL-011", "--out", str(tmp_path / "t")
+        )
+        hub = certify("--role", "hub", "--sut", sut.url, "--out", str(tmp_path / "h"))
+    assert treatment.exit_code == 0, treatment.output
+    outcomes = {c["id"]: c["outcome"] for c in report(tmp_path / "t")["cases"]}
+    # a lost answer needs no fault (the HIS just never reads it); an insured-side failure behind a system of
+    # one's own cannot be caused from here: skipped, and optional for that reason
+    assert outcomes == {"JT-ADM-002": "passed", "JT-REL-003": "passed", "JT-REL-011": "skipped"}
+    assert report(tmp_path / "t")["sut"] == sut.url
+    # the hub's cases inject faults in the insured provinces behind it, which are yidi's
+    assert hub.exit_code == 0, hub.output
+    assert {c["outcome"] for c in report(tmp_path / "h")["cases"]} == {"passed"}
 
 
 def test_an_unreachable_system_is_an_error_not_a_pass(tmp_path: Path) -> None:
