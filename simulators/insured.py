@@ -157,7 +157,10 @@ class InsuredNode(Node):
             return
         if doc["card_status"] != "1" and not self.faults.mutant("accept-lost-card"):
             raise BusinessError("E3005")
-        if data.get("card_sn") != person.card.card_sn and not self.faults.mutant("skip-card-sn-check"):
+        unchecked = self.faults.mutant("skip-card-sn-check") or (
+            not data.get("card_sn") and self.faults.mutant("card-sn-optional")  # reads no card_sn at all
+        )
+        if data.get("card_sn") != person.card.card_sn and not unchecked:
             raise BusinessError("E3007")
 
     def filing_for(
