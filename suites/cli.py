@@ -29,6 +29,11 @@ MARK = {
     "error": "[red]![/red]",
     "skipped": "[dim]-[/dim]",
 }
+VERDICT = {
+    "pass": "[bold green]通过 PASS[/bold green]",
+    "fail": "[bold red]不通过 FAIL[/bold red]",
+    "error": "[red]出错 ERROR[/red]",
+}
 
 
 def certify(
@@ -36,7 +41,8 @@ def certify(
         str, typer.Option("--role", "-r", help="The SUT's role: treatment, insured, hub, his, or all.")
     ] = "treatment",
     sut: Annotated[
-        str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
+        str,
+        typer.Option(help="The SUT's base URL; builtin: yidi's own simulators; manual[:PORT]: a real HIS."),
     ] = "builtin",
     spec: Annotated[str | None, typer.Option(help="Spec version (and profile), e.g. V1.1+guangzhou.")] = None,
     profile: Annotated[str | None, typer.Option(help="Regional profile, e.g. guangzhou.")] = None,
@@ -71,9 +77,8 @@ def certify(
         )
     verdicts = {}
     for one in roles if role == "all" else [role]:
-        request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, out)
-        if role == "all":
-            request.out = out / one
+        where = out / one if role == "all" else out
+        request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where)
         if since_spec:
             request.cases = since(since_spec, request)
             console.print(
@@ -85,13 +90,6 @@ def certify(
     if "error" in verdicts.values():
         raise typer.Exit(2)
     raise typer.Exit(0 if set(verdicts.values()) == {"pass"} else 1)
-
-
-VERDICT = {
-    "pass": "[bold green]通过 PASS[/bold green]",
-    "fail": "[bold red]不通过 FAIL[/bold red]",
-    "error": "[red]出错 ERROR[/red]",
-}
 
 
 def _certify(request: Request) -> str:

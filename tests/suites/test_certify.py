@@ -52,6 +52,9 @@ def test_a_passing_run_exits_0_and_keeps_every_message_as_evidence(tmp_path: Pat
     assert {label["value"] for r in allure for label in r["labels"] if label["name"] == "story"} == set(
         TWO.split(",")
     )
+    assert {link["name"] for r in allure for link in r["links"] if link["type"] == "tms"} == set(
+        TWO.split(",")
+    )
 
 
 def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path: Path) -> None:
