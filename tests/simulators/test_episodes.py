@@ -119,6 +119,17 @@ def test_5203_and_5204_report_what_was_settled(served: Served) -> None:
     assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
 
 
+def test_5204_before_settlement_lists_the_uploaded_lines_without_a_settlement_id(served: Served) -> None:
+    his, episode = admitted(served, "P01", "H50000000001")  # a HIS checks its upload before settling
+    fees = his.call(
+        "5204",
+        {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    ).output["data"]
+    assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
+    assert {f.get("setl_id") or "" for f in fees} == {""}
+
+
 def test_a_local_patient_settles_without_the_hub(served: Served) -> None:
     _, episode = settled(served, "P09", "H51010000001")
     assert episode.settlement is not None
