@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from yidi.load.cli import load
 from yidi.reports.cli import app as reports_app
 from yidi.simulators import cli as simulators
 from yidi.specs.cli import app as spec_app
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(spec_app, name="spec")
 app.command("certify")(certify)
+app.command("load")(load)
 app.add_typer(reports_app, name="report")
 app.command("demo")(simulators.demo)
 app.command("serve")(simulators.serve)

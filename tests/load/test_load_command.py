@@ -1,0 +1,25 @@
+"""`yidi load` end to end: Locust against the built-in simulators, its reports, and the ledger check."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "yidi", "load", "--shape", "step", "--duration", "6", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "账本一致 ledger OK" in done.stdout
+    rows = {r["Name"]: r for r in csv.DictReader((out / "locust_stats.csv").open(encoding="utf-8"))}
+    assert {"1101", "2401", "2301", "2304", "inpatient episode"} <= set(rows)  # each transaction its own name
+    assert int(rows["inpatient episode"]["Request Count"]) > 0
+    assert (out / "locust.html").stat().st_size > 10_000
+    assert list(out.glob("acknowledged-*.jsonl"))
