@@ -23,7 +23,7 @@ from locust import LoadTestShape, User, constant_pacing, task
 
 from yidi.load import shapes
 from yidi.simulators import topology
-from yidi.simulators.his import His, Hospital, LostAnswer, Refused, Reply
+from yidi.simulators.his import His, Hospital, LostAnswer, Refused, Reply, card_read
 from yidi.specs import loader
 
 SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))
@@ -139,14 +139,7 @@ class HisUser(User):
 
     def one(self, person: str, code: str) -> bool:
         his, p = self.his(code), self.desk.cards[person]
-        card = {
-            "cardno": p["card"]["cardno"],
-            "card_sn": p["card"]["card_sn"],
-            "certno": p["certno"],
-            "psn_name": p["name"],
-            "admdvs": p["insuplc_admdvs"],
-            "ectoken": p["ectoken"],
-        }
+        card = card_read(p)
         items = topology.load().fee_items(code, 6)
         inpatient = random.random() < self.inpatient_share
         cross = p["insuplc_admdvs"][:2] != code[1:3]

@@ -600,6 +600,18 @@ def _short_signature(spec: Spec, headers: Mapping[str, str], secret: str) -> dic
     return {**headers, names["signature"]: hashlib.sha256(text.encode()).hexdigest()}
 
 
+def card_read(person: Mapping[str, Any]) -> dict[str, Any]:
+    """What reading a roster person's card gives (真人真卡): the fields 1101 and 2401 take."""
+    return {
+        "cardno": person["card"]["cardno"],
+        "card_sn": person["card"]["card_sn"],
+        "certno": person["certno"],
+        "psn_name": person["name"],
+        "admdvs": person["insuplc_admdvs"],
+        "ectoken": person["ectoken"],
+    }
+
+
 def credential(card: Mapping[str, Any], cert_type: str) -> tuple[str, str]:
     """(mdtrt_cert_type, mdtrt_cert_no) from a card read: 01 e-voucher token, 02 ID number, 03 card number."""
     return cert_type, str(card[{"01": "ectoken", "02": "certno", "03": "cardno"}[cert_type]])

@@ -26,7 +26,7 @@ import pytest
 from yidi.simulators import topology
 from yidi.simulators.app import Options
 from yidi.simulators.background import Served, serving
-from yidi.simulators.his import His, Hospital, Reply
+from yidi.simulators.his import His, Hospital, Reply, card_read
 from yidi.specs import loader
 from yidi.specs.model import Spec
 
@@ -129,15 +129,7 @@ class Sut:
 
     def card(self, key: str) -> dict[str, Any]:
         """What reading the person's card gives, from the roster (真人真卡)."""
-        p = _named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}")
-        return {
-            "cardno": p["card"]["cardno"],
-            "card_sn": p["card"]["card_sn"],
-            "certno": p["certno"],
-            "psn_name": p["name"],
-            "admdvs": p["insuplc_admdvs"],
-            "ectoken": p["ectoken"],
-        }
+        return card_read(_named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}"))
 
     def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
         """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""
