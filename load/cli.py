@@ -74,6 +74,9 @@ def load(
         str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
     ] = "builtin",
     db: Annotated[str | None, typer.Option(help="The built-in simulators' database URL.")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Locust worker processes on this machine (0: one process).")
+    ] = 0,
     pacing: Annotated[float, typer.Option(help="Seconds between the starts of one user's episodes.")] = 2.0,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
 ) -> None:
@@ -87,6 +90,7 @@ def load(
     with simulators(sut, db, out) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
+        cmd += ["--processes", str(workers)] if workers else []
         cmd += ["--stop-timeout", "60"]  # an episode in flight at the end finishes: its settlement is seen
         env = {**os.environ, "YIDI_LOAD": json.dumps({**settings, "out": str(out.resolve())})}
         console.print(f"压力测试 load · {shape} ×{scale} compress {compress} → {url}")

@@ -7,6 +7,7 @@ every settlement a user saw acknowledged is written to ``acknowledged-<pid>.json
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from locust import LoadTestShape, User, constant_pacing, task
 from yidi.load import shapes
 from yidi.simulators import topology
 from yidi.simulators.his import His, Hospital, LostAnswer, Refused, Reply, card_read
-from yidi.specs import loader
+from yidi.specs import envelope, loader
 
 SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))
 PACING = float(SETTINGS.get("pacing", 2.0))  # seconds between the starts of one user's episodes
@@ -47,11 +48,12 @@ def shape() -> shapes.Shape:
 class Desk:
     """The (person, hospital) pairs users take turns with: a person has one open stay at a time."""
 
-    def __init__(self, roster: Mapping[str, Any]) -> None:
+    def __init__(self, roster: Mapping[str, Any], share: int = 0, shares: int = 1) -> None:
         self.hospitals = {h["fixmedins_code"]: h for p in roster["provinces"] for h in p["hospitals"]}
         self.cards = {p["key"]: p for p in roster["persons"]}
         self.free: queue.Queue[tuple[str, str]] = queue.Queue()
-        for pair in pairs(roster):
+        self.share, self.shares = share, shares
+        for pair in pairs(roster)[share::shares]:
             self.free.put(pair)
 
 
@@ -71,17 +73,26 @@ def pairs(roster: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def msgids(code: str, share: int, shares: int) -> envelope.MsgIds:
+    """One msgid sequence per hospital and worker process, in its own range: workers never collide."""
+    return envelope.MsgIds(code, start=1 + share * (10_000 // shares))
+
+
 ROSTER: dict[str, Any] = {}
 DESK: Desk | None = None
 ONCE = threading.Lock()  # cooperative under gevent: users starting together build one desk
 
 
-def desk(host: str) -> Desk:
+def desk(environment: Any) -> Desk:
+    """This process's desk: with Locust workers (``--processes``), each takes its own share of the persons."""
     global DESK, ROSTER
     with ONCE:
         if DESK is None:
-            ROSTER = httpx.get(f"{host}/admin/roster").raise_for_status().json()
-            DESK = Desk(ROSTER)
+            ROSTER = httpx.get(f"{environment.host}/admin/roster").raise_for_status().json()
+            processes = getattr(environment.parsed_options, "processes", None) or 1
+            count = (os.cpu_count() or 1) if processes == -1 else processes
+            DESK = Desk(ROSTER, max(environment.runner.worker_index, 0), count)
     return DESK
 
 
@@ -110,7 +121,7 @@ class HisUser(User):
     out = Path(SETTINGS.get("out", "."))
 
     def on_start(self) -> None:
-        self.desk = desk(self.host or "")
+        self.desk = desk(self.environment)
         self.spec = loader.load(ROSTER.get("spec"))
         self.clients: dict[str, TimedHis] = {}
 
@@ -127,7 +138,7 @@ class HisUser(User):
     def his(self, code: str) -> TimedHis:
         if code not in self.clients:
             client = TimedHis(self.spec, Hospital.from_roster(self.desk.hospitals[code]))
-            client.user = self
+            client.msgids, client.user = msgids(code, self.desk.share, self.desk.shares), self
             self.clients[code] = client
         return self.clients[code]
 

@@ -21,11 +21,13 @@ STAMP = "%Y%m%d%H%M%S"
 class MsgIds:
     """msgids for one sender: unique per sender while fewer than 10,000 are made in one second."""
 
-    def __init__(self, sender_code: str) -> None:
+    def __init__(self, sender_code: str, start: int = 1) -> None:
+        """``start``: where the sequence begins, so that processes sending for one sender can take
+        disjoint ranges (Locust workers of one hospital)."""
         if len(sender_code) != 12:
             raise ValueError(f"a msgid needs a 12-character sender code, got {sender_code!r}")
         self.sender_code = sender_code
-        self._seq = itertools.count(1)
+        self._seq = itertools.count(start)
         self._lock = threading.Lock()
 
     def __call__(self, when: datetime) -> str:

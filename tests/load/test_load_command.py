@@ -7,11 +7,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
+def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
+    tmp_path: Path, workers: list[str]
+) -> None:
     out = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "yidi", "load", "--shape", "step", "--duration", "6", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "yidi",
+            "load",
+            "--shape",
+            "step",
+            "--duration",
+            "6",
+            "--out",
+            str(out),
+            *workers,
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -22,4 +39,5 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(tmp_path:
     assert {"1101", "2401", "2301", "2304", "inpatient episode"} <= set(rows)  # each transaction its own name
     assert int(rows["inpatient episode"]["Request Count"]) > 0
     assert (out / "locust.html").stat().st_size > 10_000
-    assert list(out.glob("acknowledged-*.jsonl"))
+    assert len(list(out.glob("acknowledged-*.jsonl"))) == (2 if workers else 1)  # one file per process
+    assert "E6001" not in done.stdout  # workers of one hospital never reuse each other's msgids

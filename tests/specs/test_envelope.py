@@ -21,6 +21,11 @@ def test_msgids_have_the_documented_shape_and_do_not_repeat_within_a_second() ->
         envelope.MsgIds("H5101")
 
 
+def test_two_senders_of_one_institution_take_disjoint_ranges() -> None:
+    first, second = envelope.MsgIds("H51010000001"), envelope.MsgIds("H51010000001", start=5001)
+    assert not {first(WHEN) for _ in range(5000)} & {second(WHEN) for _ in range(4999)}
+
+
 def test_refmsgids_have_the_documented_shape() -> None:
     ids = envelope.RefMsgIds("510100")
     assert ids(WHEN) == "510100202611101030000000000001"
