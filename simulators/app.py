@@ -34,7 +34,7 @@ from yidi.specs.model import Spec
 from . import identity, topology
 from .clock import Clock
 from .faults import FAULTS, MUTANTS, Fault, Faults
-from .gateway import Answer, Node, Observer
+from .gateway import Answer, Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
@@ -81,29 +81,17 @@ class Simulation:
         self.treatment: dict[str, TreatmentNode] = {}
         self.hub: HubNode | None = None
         accounts = self.topology.accounts()
+        world = World(self.topology, self.spec, self.store, self.clock, self.faults)
         insured_accounts = {a.paasid: a for a in (self.topology.hub, self.topology.agency)}
         for admdvs, province in self.topology.provinces.items():
             if not self.serves(f"province:{admdvs}"):
                 continue
             own = {**insured_accounts, province.platform.paasid: province.platform}
-            self.insured[admdvs] = InsuredNode(
-                province, self.topology, self.spec, self.spec, self.store, self.clock, self.faults, own
-            )
-            self.treatment[admdvs] = TreatmentNode(
-                province,
-                self.topology,
-                self.spec,
-                self.wire,
-                self.store,
-                self.clock,
-                self.faults,
-                self.insured[admdvs],
-            )
+            self.insured[admdvs] = InsuredNode(province, world, own)
+            self.treatment[admdvs] = TreatmentNode(province, world, self.wire, self.insured[admdvs])
         if self.serves("hub"):
             platforms = {p.platform.paasid: p.platform for p in self.topology.provinces.values()}
-            self.hub = HubNode(
-                self.topology, self.spec, self.spec, self.store, self.clock, self.faults, platforms
-            )
+            self.hub = HubNode(world, platforms)
         self._wire_links(accounts)
 
     def serves(self, name: str) -> bool:

@@ -31,7 +31,7 @@ from .adapt import Adapter
 from .clock import Clock
 from .faults import Faults
 from .store import Store
-from .topology import Account
+from .topology import Account, Topology
 
 log = logging.getLogger("yidi.simulators")
 
@@ -148,6 +148,17 @@ class Nonces:
         return False
 
 
+@dataclass(frozen=True)
+class World:
+    """What every node of one simulation shares."""
+
+    topology: Topology
+    spec: Spec  # the base spec the handlers speak
+    store: Store
+    clock: Clock
+    faults: Faults
+
+
 class Node:
     """One simulated system behind one gateway: a province's hospital face, its insured face, the hub."""
 
@@ -158,16 +169,15 @@ class Node:
         self,
         name: str,
         admdvs: str,
-        spec: Spec,
-        wire: Spec,
-        store: Store,
-        clock: Clock,
-        faults: Faults,
+        world: World,
         accounts: Mapping[str, Account],
+        wire: Spec | None = None,
     ) -> None:
-        self.name, self.admdvs, self.store, self.clock, self.faults = name, admdvs, store, clock, faults
-        self.spec, self.wire = spec, wire  # base shapes for handlers; the regional profile on the wire
-        self.adapter = Adapter(spec, wire)
+        self.name, self.admdvs, self.world = name, admdvs, world
+        self.store, self.clock, self.faults = world.store, world.clock, world.faults
+        spec = self.spec = world.spec  # base shapes for handlers
+        self.wire = wire or spec  # the regional profile on the wire
+        self.adapter = Adapter(spec, self.wire)
         self.accounts = accounts
         self.handlers: dict[str, Handler] = {}
         self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))

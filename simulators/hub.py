@@ -10,40 +10,27 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from yidi.specs.model import Spec
-
 from . import identity
-from .clock import Clock
-from .faults import Faults
-from .gateway import SYSTEM_ERROR, BusinessError, Context, Node
+from .gateway import SYSTEM_ERROR, BusinessError, Context, Node, World
 from .links import Peer, Unreachable
-from .store import Store, cents, hub_records
-from .topology import Account, Topology
+from .store import cents, hub_records
+from .topology import Account
 
 KINDS = {"Y2304": "settle", "Y2305": "cancel"}
 
 
 class HubNode(Node):
-    def __init__(
-        self,
-        topology: Topology,
-        spec: Spec,
-        wire: Spec,
-        store: Store,
-        clock: Clock,
-        faults: Faults,
-        accounts: Mapping[str, Account],
-    ) -> None:
-        super().__init__("hub", "000000", spec, wire, store, clock, faults, accounts)
+    def __init__(self, world: World, accounts: Mapping[str, Account]) -> None:
+        super().__init__("hub", "000000", world, accounts)
         self.peers: dict[str, Peer] = {}  # insured province admdvs → its endpoint, as the hub calls it
         self.index: dict[
             tuple[str, str], str
         ] = {}  # the national person index: credential → insured province
-        for p in topology.persons.values():
+        for p in world.topology.persons.values():
             for kind, number in (("01", identity.ectoken(p.psn_no)), ("02", p.certno), ("03", p.card.cardno)):
                 self.index[(kind, number)] = p.province
         self.handlers = {
-            infno: self.route for infno, t in spec.transactions.items() if "hub" in t.route[1:-1]
+            infno: self.route for infno, t in self.spec.transactions.items() if "hub" in t.route[1:-1]
         }
 
     def destination(self, ctx: Context) -> str:

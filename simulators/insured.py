@@ -20,12 +20,10 @@ from yidi.specs.model import Spec
 from . import identity
 from .benefits import Claim, Result, Usage, settle
 from .catalog import Split, money
-from .clock import Clock
-from .faults import Faults
-from .gateway import BusinessError, Context, Node
+from .gateway import BusinessError, Context, Node, World
 from .links import Serials
-from .store import Store, insured_settlements, messages, persons
-from .topology import Account, Person, Province, Topology, dedc_level
+from .store import insured_settlements, messages, persons
+from .topology import Account, Person, Province, dedc_level
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
 D0 = Decimal("0.00")
@@ -69,23 +67,11 @@ def initial_state(person: Person) -> dict[str, Any]:
 class InsuredNode(Node):
     pays = True
 
-    def __init__(
-        self,
-        province: Province,
-        topology: Topology,
-        spec: Spec,
-        wire: Spec,
-        store: Store,
-        clock: Clock,
-        faults: Faults,
-        accounts: Mapping[str, Account],
-    ) -> None:
-        super().__init__(
-            f"insured:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts
-        )
-        self.province, self.topology = province, topology
-        self.people = {p.psn_no: p for p in topology.persons.values() if p.province == province.admdvs}
-        self.filing_sn = Serials(store, f"{self.name}:filing")
+    def __init__(self, province: Province, world: World, accounts: Mapping[str, Account]) -> None:
+        super().__init__(f"insured:{province.admdvs}", province.admdvs, world, accounts)
+        self.province, self.topology = province, world.topology
+        self.people = {p.psn_no: p for p in self.topology.persons.values() if p.province == province.admdvs}
+        self.filing_sn = Serials(self.store, f"{self.name}:filing")
         for infno, handler in {
             "Y1101": self.person_info,
             "Y2401": self.admit,
@@ -101,7 +87,7 @@ class InsuredNode(Node):
             "Y2504": self.query_filings,
         }.items():
             self.handlers[infno] = self._faulty(infno, handler)
-        with store.begin() as conn:
+        with self.store.begin() as conn:
             known = set(conn.execute(select(persons.c.psn_no).where(persons.c.node == self.name)).scalars())
             rows = [
                 {"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p)}

@@ -27,13 +27,11 @@ from yidi.specs import lifecycle
 from yidi.specs.model import Machine, Spec
 
 from .catalog import Split, categories, classify, money, result_line
-from .clock import Clock
-from .faults import Faults
-from .gateway import BusinessError, Context, Node, Relayed
+from .gateway import BusinessError, Context, Node, Relayed, World
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
-from .store import Store, cents, messages, settlements, signins, visits
-from .topology import Account, CatalogEntry, Hospital, Item, Province, Topology
+from .store import cents, messages, settlements, signins, visits
+from .topology import Account, CatalogEntry, Hospital, Item, Province
 
 log = logging.getLogger("yidi.simulators")
 
@@ -100,23 +98,11 @@ class Visit:
 class TreatmentNode(Node):
     hospital_facing = True
 
-    def __init__(
-        self,
-        province: Province,
-        topology: Topology,
-        spec: Spec,
-        wire: Spec,
-        store: Store,
-        clock: Clock,
-        faults: Faults,
-        insured: InsuredNode,
-    ) -> None:
+    def __init__(self, province: Province, world: World, wire: Spec, insured: InsuredNode) -> None:
         accounts: dict[str, Account] = {h.paasid: h.account for h in province.hospitals.values()}
-        super().__init__(
-            f"treatment:{province.admdvs}", province.admdvs, spec, wire, store, clock, faults, accounts
-        )
-        self.province, self.topology, self.insured = province, topology, insured
-        self.ids = Serials(store, self.name)
+        super().__init__(f"treatment:{province.admdvs}", province.admdvs, world, accounts, wire)
+        self.province, self.topology, self.insured = province, world.topology, insured
+        self.ids = Serials(self.store, self.name)
         self.own: Peer | None = None  # the province's own insured face, in-process
         self.hub: Peer | None = None
         self.inflight: set[str] = set()  # visits whose claimed call is under way: recovery leaves them alone
