@@ -101,8 +101,22 @@ class Hospital:
         )
 
 
+class Insured:
+    """A visit's person as the person-info answer (1101, Y1101) gave them."""
+
+    person: dict[str, Any]
+
+    @property
+    def psn_no(self) -> str:
+        return str(self.person["baseinfo"]["psn_no"])
+
+    @property
+    def insutype(self) -> str:
+        return str(self.person["insuinfo"][0]["insutype"])
+
+
 @dataclass
-class Episode:
+class Episode(Insured):
     """One visit as the HIS sees it."""
 
     person: dict[str, Any]  # 1101 output
@@ -113,14 +127,6 @@ class Episode:
     settlement: dict[str, Any] | None = None
     settle_msgid: str = ""
     replies: list[Reply] = field(default_factory=list)
-
-    @property
-    def psn_no(self) -> str:
-        return str(self.person["baseinfo"]["psn_no"])
-
-    @property
-    def insutype(self) -> str:
-        return str(self.person["insuinfo"][0]["insutype"])
 
     def totals(self) -> dict[str, float]:
         def d(key: str) -> Decimal:

@@ -24,7 +24,7 @@ import httpx
 from yidi.simulators import topology
 from yidi.simulators.catalog import Split, categories, classify, money
 from yidi.simulators.clock import real_now
-from yidi.simulators.his import DATETIME, LostAnswer, Refused, Reply, credential, msgids
+from yidi.simulators.his import DATETIME, Insured, LostAnswer, Refused, Reply, credential, msgids
 from yidi.specs import envelope, examples, loader, transport
 from yidi.specs.model import Spec
 from yidi.suites.plugin import Sut
@@ -77,7 +77,7 @@ def bill(code: str, lines: int) -> dict[str, Split]:
 
 
 @dataclass
-class Visit:
+class Visit(Insured):
     """One cross-province stay as the treatment province reports it to the insured side."""
 
     person: dict[str, Any]  # the Y1101 output
@@ -91,14 +91,6 @@ class Visit:
     presettlement: dict[str, Any] | None = None
     settlement: dict[str, Any] | None = None  # the Y2304 output
     settle_msgid: str = ""
-
-    @property
-    def psn_no(self) -> str:
-        return str(self.person["baseinfo"]["psn_no"])
-
-    @property
-    def insutype(self) -> str:
-        return str(self.person["insuinfo"][0]["insutype"])
 
     @property
     def insuplc_admdvs(self) -> str:
