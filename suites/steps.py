@@ -289,3 +289,23 @@ MONEY = (
 def yuan(value: Any) -> Decimal:
     """An amount as the platform states it, to the cent (half up, as the insured side rounds)."""
     return Decimal(str(value or 0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def deductible_once_a_year(
+    infno: str, first: tuple[str, Mapping[str, Any]], again: tuple[str, Mapping[str, Any]]
+) -> None:
+    """R-BEN-01 on two settlements (setlinfo): ``first`` is a person's first stay of the year and pays the
+    deductible; ``again`` is a person who paid it already this year and pays none."""
+    (who, s), (other, t) = first, again
+    if not s["act_pay_dedc"] > 0:
+        fail(
+            f"【{infno}】{who}本年首次住院应扣起付线（R-BEN-01），实际act_pay_dedc={s['act_pay_dedc']}",
+            expected={"act_pay_dedc": "> 0"},
+            actual={"act_pay_dedc": s["act_pay_dedc"]},
+        )
+    if t["act_pay_dedc"] != 0:
+        fail(
+            f"【{infno}】{other}本年已付满起付线，不应再扣（R-BEN-01），实际act_pay_dedc={t['act_pay_dedc']}",
+            expected={"act_pay_dedc": 0},
+            actual={"act_pay_dedc": t["act_pay_dedc"]},
+        )

@@ -11,7 +11,7 @@ from yidi.simulators import topology
 from yidi.suites.catalogue import Case
 from yidi.suites.insured.client import Platform, Visit, admitted
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, succeed
+from yidi.suites.steps import deductible_once_a_year, fail, succeed
 
 KEPT = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
 
@@ -34,20 +34,11 @@ def pooled_ratio(visit: Visit) -> Decimal:
 def test_the_deductible_once_a_year(sut: Sut, hub: Callable[[str], Platform], joint_case: Case) -> None:
     first = presettled(sut, hub, joint_case.person, joint_case.hospital)  # no stay yet this year
     again = presettled(sut, hub, "P28", "H11000000001")  # paid this year's tertiary deductible already
-    paid = first.presettlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
-    if not paid > 0:
-        fail(
-            f"【Y2303】{joint_case.person}本年首次住院应扣起付线（R-BEN-01），实际act_pay_dedc={paid}",
-            expected={"act_pay_dedc": "> 0"},
-            actual={"act_pay_dedc": paid},
-        )
-    paid = again.presettlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
-    if paid != 0:
-        fail(
-            f"【Y2303】P28本年已付满起付线，不应再扣（R-BEN-01），实际act_pay_dedc={paid}",
-            expected={"act_pay_dedc": 0},
-            actual={"act_pay_dedc": paid},
-        )
+    deductible_once_a_year(
+        "Y2303",
+        (joint_case.person, first.presettlement["setlinfo"]),  # type: ignore[index]
+        ("P28", again.presettlement["setlinfo"]),  # type: ignore[index]
+    )
 
 
 @case("JT-SET-102")

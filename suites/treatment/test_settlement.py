@@ -19,6 +19,7 @@ from yidi.suites.steps import (
     admit,
     admitted,
     balanced,
+    deductible_once_a_year,
     episode_to_discharge,
     fail,
     refused,
@@ -33,20 +34,11 @@ from yidi.suites.steps import (
 def test_the_deductible_once_a_year(sut: Sut) -> None:
     _, first = settled(sut, "P01", "H50000000001")  # no stay yet this year, tertiary hospital
     _, again = settled(sut, "P07", "H50000000001")  # paid the deductible already this year
-    deductible = first.settlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
-    if not deductible > 0:
-        fail(
-            f"【2304】P01本年首次住院应扣起付线（R-BEN-01），实际act_pay_dedc={deductible}",
-            expected={"act_pay_dedc": "> 0"},
-            actual={"act_pay_dedc": deductible},
-        )
-    paid = again.settlement["setlinfo"]["act_pay_dedc"]  # type: ignore[index]
-    if paid != 0:
-        fail(
-            f"【2304】P07本年已付满起付线，不应再扣（R-BEN-01），实际act_pay_dedc={paid}",
-            expected={"act_pay_dedc": 0},
-            actual={"act_pay_dedc": paid},
-        )
+    deductible_once_a_year(
+        "2304",
+        ("P01", first.settlement["setlinfo"]),  # type: ignore[index]
+        ("P07", again.settlement["setlinfo"]),  # type: ignore[index]
+    )
 
 
 @case("JT-SET-008")
