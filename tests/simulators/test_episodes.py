@@ -98,6 +98,17 @@ def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(ser
     assert D(usage["deductible"]) == D(str(s["act_pay_dedc"])) and D(usage["pool"]) == D(str(s["hifp_pay"]))
 
 
+def fee_query(his: His, episode: Episode) -> list[dict[str, Any]]:
+    """5204: the visit's fee lines as the platform lists them."""
+    return list(
+        his.call(
+            "5204",
+            {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
+            insuplc_admdvs=episode.insuplc_admdvs,
+        ).output["data"]
+    )
+
+
 def test_5203_and_5204_report_what_was_settled(served: Served) -> None:
     his, episode = settled(served, "P01", "H50000000001")
     s = episode.settlement["setlinfo"]  # type: ignore[index]
@@ -111,21 +122,13 @@ def test_5203_and_5204_report_what_was_settled(served: Served) -> None:
         k: s[k] for k in ("fund_pay_sumamt", "psn_cash_pay", "acct_pay")
     }
     assert found["pay_loc"] == "4" and found["refd_setl_flag"] == "0"
-    fees = his.call(
-        "5204",
-        {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
-        insuplc_admdvs=episode.insuplc_admdvs,
-    ).output["data"]
+    fees = fee_query(his, episode)
     assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
 
 
 def test_5204_before_settlement_lists_the_uploaded_lines_without_a_settlement_id(served: Served) -> None:
     his, episode = admitted(served, "P01", "H50000000001")  # a HIS checks its upload before settling
-    fees = his.call(
-        "5204",
-        {"data": {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id}},
-        insuplc_admdvs=episode.insuplc_admdvs,
-    ).output["data"]
+    fees = fee_query(his, episode)
     assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
     assert {f.get("setl_id") or "" for f in fees} == {""}
 
