@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -31,7 +31,6 @@ import pytest
 
 from yidi.simulators.adapt import Adapter
 from yidi.simulators.app import Simulation
-from yidi.simulators.faults import Fault
 from yidi.simulators.gateway import Answer
 from yidi.simulators.his import Episode, His, Hospital, Reply
 from yidi.specs import loader, transport
@@ -401,17 +400,11 @@ class Desk:
                 actual=actual,
             )
 
-    @contextmanager
-    def answer_dropped(self, infno: str) -> Iterator[None]:
-        """The platform commits the hospital's next ``infno`` and drops its answer (the HIS times out)."""
+    def answer_dropped(self, infno: str) -> str:
+        """The fault (for ``steps.fault``) by which the platform commits the hospital's next ``infno`` and
+        drops its answer, so that the HIS times out."""
         province = self.hospital.gateway.rstrip("/").rsplit("/", 1)[-1]
-        fault = Fault.parse(f"drop-answer:treatment:{province}/{infno}*1")
-        self.sim.faults.faults.append(fault)
-        try:
-            yield
-        finally:
-            if fault in self.sim.faults.faults:
-                self.sim.faults.faults.remove(fault)
+        return f"drop-answer:treatment:{province}/{infno}*1"
 
 
 # ── the steps the his-role flows share ─────────────────────────────

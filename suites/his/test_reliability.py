@@ -4,16 +4,16 @@ reversed (2601) and settled again, never settled anew under another msgid."""
 from __future__ import annotations
 
 from yidi.suites.his.desk import Desk, Seen, admitted, discharged, totals_match
-from yidi.suites.plugin import case
-from yidi.suites.steps import fail
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, fault
 
 LOST = "。平台将丢弃该笔结算的应答（模拟网络中断）：HIS应以原报文ID重发，或冲正【2601】后重新结算"
 
 
 @case("JT-REL-301")
-def test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew(desk: Desk) -> None:
+def test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew(sut: Sut, desk: Desk) -> None:
     stay = admitted(desk)
-    with desk.answer_dropped("2304"):
+    with fault(sut, desk.answer_dropped("2304")):
         discharged(desk, stay, lost_answer=LOST)
         lost = desk.next("2304") or desk.nothing_came("【2304】医保结算")
     totals_match(desk, stay)(lost)

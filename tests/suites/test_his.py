@@ -18,6 +18,7 @@ from yidi.suites.his.desk import Clerk, Desk, Speaker, admitted
 from yidi.suites.his.test_reliability import (
     test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew as lost_answer_case,
 )
+from yidi.suites.plugin import Sut
 from yidi.suites.steps import Mismatch
 
 HOSPITAL, PERSON = "H50000000001", "P01"
@@ -95,7 +96,8 @@ def test_a_his_that_resends_a_lost_settlement_under_its_msgid_passes_too(
         served.sim, served.sim.wire, hospital, person, items, speaker, evidence, clerk=clerk, timeout=10
     )
     try:
-        lost_answer_case(desk)  # JT-REL-301 as the catalogue runs it
+        sut = Sut(served.sim.wire, served.roster, served.url, builtin=True, served=served)
+        lost_answer_case(sut, desk)  # JT-REL-301 as the catalogue runs it
     finally:
         desk.close()
     settlements = [r for r in evidence if r.infno == "2304"]
