@@ -127,9 +127,13 @@ class Sut:
         his.sign_in()
         return his
 
+    def person(self, key: str) -> dict[str, Any]:
+        """The roster's test person (真人真卡)."""
+        return _named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}")
+
     def card(self, key: str) -> dict[str, Any]:
-        """What reading the person's card gives, from the roster (真人真卡)."""
-        return card_read(_named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}"))
+        """What reading the person's card gives."""
+        return card_read(self.person(key))
 
     def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
         """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""

@@ -34,7 +34,7 @@ def desk(sut: Sut, joint_case: Case, pytestconfig: pytest.Config, briefed: set[s
             "his角色中yidi即医保平台：请用 --sut-url builtin（yidi参考HIS自动操作）"
             "或 manual（测试人员在HIS上操作）"
         )
-    person = next(p for p in sut.roster["persons"] if p["key"] == joint_case.person)
+    person = sut.person(joint_case.person)
     hospital = sut.hospital(joint_case.hospital)
     items = sut.items(joint_case.hospital)
     mutants = pytestconfig.getoption("mutant")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, ok, roster_person
+from yidi.suites.insured.client import Platform, ok
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import fail, refused
 
@@ -28,7 +28,7 @@ def test_the_hub_routes_to_the_insured_province_and_relays_its_answers(
     area = visit.hospital["admdvs"]
     filing = next(
         f["sn"]
-        for f in roster_person(sut, joint_case.person)["filings"]
+        for f in sut.person(joint_case.person)["filings"]
         if f["status"] == "1" and f["mdtrtarea"] in (area, area[:2] + "0000")
     )
     reply = via_hub.send(via_hub.admission(visit))

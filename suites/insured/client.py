@@ -389,11 +389,6 @@ def admitted(
     return visit
 
 
-def roster_person(sut: Sut, key: str) -> Mapping[str, Any]:
-    """The roster's entry of a test person (真人真卡): identity, insured place, filings, scenario."""
-    return next(p for p in sut.roster["persons"] if p["key"] == key)
-
-
 def refused_unsigned(platform: Platform, message: Mapping[str, Any]) -> None:
     """A message with a wrong signature is refused (-1, E2002, R-SEC-02) and leaves no trace: the same msgid,
     properly signed, then goes through."""

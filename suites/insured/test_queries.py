@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, ok, roster_person
+from yidi.suites.insured.client import Platform, ok
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import fail
 
@@ -19,7 +19,7 @@ def test_person_info_names_the_card_holder_and_their_filings(
     relay, card, person = (
         hub(joint_case.hospital),
         sut.card(joint_case.person),
-        roster_person(sut, joint_case.person),
+        sut.person(joint_case.person),
     )
     holder = {
         "psn_no": person["psn_no"],
