@@ -11,16 +11,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from yidi.simulators.background import free_port
+from yidi.specs import loader
+from yidi.specs.model import Spec
 
-from . import ledger, shapes
+from . import ledger, shapes, slo
 
 console = Console(highlight=False)
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -32,7 +36,9 @@ def simulators(sut: str, db: str | None, out: Path) -> Iterator[tuple[str, str |
     if sut != "builtin":
         yield sut.rstrip("/"), db
         return
-    db = db or f"sqlite:///{out.resolve()}/state.db"
+    if db is None:  # a fresh default database: the ledger check is about this run
+        (out / "state.db").unlink(missing_ok=True)
+        db = f"sqlite:///{out.resolve()}/state.db"
     port = free_port()
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
     log = (out / "simulators.log").open("w", encoding="utf-8")
@@ -63,13 +69,64 @@ def acknowledged(out: Path) -> list[ledger.Seen]:
     ]
 
 
+HELD = 0.99  # a run holds its shape when this share of the settlements asked for is done in time (by 5 s
+# after its end, the locustfile's GRACE)
+
+
+def tally(out: Path, shape: shapes.Shape) -> dict[str, Any]:
+    """What the Locust processes report (``summary-<pid>.json``), added up, against what the shape asks."""
+    parts = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(out.glob("summary-*.json"))]
+    total = {key: sum(p[key] for p in parts) for key in ("done", "in_time", "requests", "cpu_s")}
+    asked = sum(1 for _ in shapes.arrivals(shape))
+    return {
+        **total,
+        "asked": asked,
+        "behind_s": max((p["behind_s"] for p in parts), default=0.0),
+        "held": total["in_time"] >= HELD * asked,
+        "requests_per_cpu_s": round(total["requests"] / total["cpu_s"]) if total["cpu_s"] else None,
+    }
+
+
+def targets_table(verdicts: list[slo.Verdict], spec: Spec) -> Table:
+    """The service-level targets, one row per request name: each metric against its target, misses in red."""
+    table = Table(
+        title=f"服务水平目标 service-level targets ({spec.ref}: service.yaml)", title_justify="left"
+    )
+    for column in ("request", "p95 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "request" else "right")
+    by_name: dict[str, dict[str, slo.Verdict]] = {}
+    for v in verdicts:
+        by_name.setdefault(v.name, {})[v.metric] = v
+
+    def cell(v: slo.Verdict | None) -> str:
+        if v is None or v.actual is None:
+            return "–"
+        actual, target = (
+            (f"{v.actual:.2%}", f"{v.target:.2%}")
+            if v.metric == "errors"
+            else (
+                f"{v.actual:.0f}",
+                f"{v.target:.0f}",
+            )
+        )
+        return f"{actual} ≤ {target}" if v.ok else f"[red]{actual} > {target}[/red]"
+
+    for name, metrics in by_name.items():
+        table.add_row(name, *(cell(metrics.get(m)) for m in ("p95", "p99", "errors")))
+    return table
+
+
 def load(
-    shape: Annotated[str, typer.Option(help="day-2017, day-2025, step or spike.")] = "day-2017",
+    shape: Annotated[str, typer.Option(help=f"{', '.join(shapes.NAMES)}.")] = "day-2017",
     scale: Annotated[float, typer.Option(help="Multiply the shape's rate.")] = 1.0,
     compress: Annotated[
         float, typer.Option(help="Replay a day this many times faster (1440: in a minute).")
     ] = 1.0,
+    rate: Annotated[float, typer.Option(help="Settlements/s of the flat shape.")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    users: Annotated[
+        int | None, typer.Option(help="HIS users (default: enough for the shape's rate).")
+    ] = None,
     sut: Annotated[
         str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
     ] = "builtin",
@@ -77,38 +134,72 @@ def load(
     workers: Annotated[
         int, typer.Option(help="Locust worker processes on this machine (0: one process).")
     ] = 0,
-    pacing: Annotated[float, typer.Option(help="Seconds between the starts of one user's episodes.")] = 2.0,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
-    if shape not in (*shapes.DAYS, "step", "spike"):
-        raise typer.BadParameter(f"{shape!r}: one of {', '.join((*shapes.DAYS, 'step', 'spike'))}")
+    try:
+        the_shape = shapes.named(shape, scale=scale, compress=compress, duration=duration, rate=rate)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("acknowledged-*.jsonl"):
+    for old in (*out.glob("acknowledged-*.jsonl"), *out.glob("summary-*.json")):
         old.unlink()
-    settings = {"shape": shape, "scale": scale, "compress": compress, "duration": duration, "pacing": pacing}
+    settings = {
+        "shape": shape,
+        "scale": scale,
+        "compress": compress,
+        "rate": rate,
+        "duration": duration,
+        "users": users,
+        "out": str(out.resolve()),
+    }
     with simulators(sut, db, out) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         cmd += ["--processes", str(workers)] if workers else []
         cmd += ["--stop-timeout", "60"]  # an episode in flight at the end finishes: its settlement is seen
-        env = {**os.environ, "YIDI_LOAD": json.dumps({**settings, "out": str(out.resolve())})}
-        console.print(f"压力测试 load · {shape} ×{scale} compress {compress} → {url}")
+        env = {**os.environ, "YIDI_LOAD": json.dumps(settings)}
+        asked = sum(1 for _ in shapes.arrivals(the_shape))
+        console.print(
+            f"压力测试 load · {shape} ×{scale} compress {compress}: {asked} settlements"
+            f" in {the_shape.duration:.0f} s → {url}"
+        )
+        spec = loader.load(httpx.get(f"{url}/admin/roster", timeout=60).json().get("spec"))
+        earlier = ledger.read(database) if database else None  # settlements of runs before on this database
         locust = subprocess.run(cmd, env=env, check=False)
-    seen = acknowledged(out)
+    run, seen = tally(out, the_shape), acknowledged(out)
+    stays = [s.fund for s in seen if s.inpatient and not s.cancelled]
+    run["fund_per_stay"] = round(sum(stays) / len(stays) / 100) if stays else None
+    console.print(f"Locust: {out / 'locust.html'}, {out / 'locust_stats.csv'}")
     console.print(
-        f"Locust: {out / 'locust.html'}, {out / 'locust_stats.csv'}; 已确认结算 acknowledged: {len(seen)}"
+        f"{'[green]保持 held[/green]' if run['held'] else '[red]未保持 NOT held[/red]'}: {run['in_time']} of"
+        f" {run['asked']} settlements done in time ({run['done']} in all), at most {run['behind_s']:.1f} s"
+        f" behind; Locust {run['requests_per_cpu_s']} requests per CPU second"
     )
-    if database is None:
+    if stays:
+        console.print(f"统筹支付 fund per inpatient settlement: {run['fund_per_stay']:,} yuan (2017: 13,660)")
+    verdicts = slo.check(slo.read_stats(out / "locust_stats.csv"), spec)
+    console.print(targets_table(verdicts, spec))
+    problems = ledger.check(seen, ledger.read(database).after(earlier)) if database and earlier else None
+    (out / "summary.json").write_text(
+        json.dumps(
+            {**settings, **run, "spec": spec.ref, "slo": [asdict(v) for v in verdicts], "ledger": problems},
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    if problems is None:
         console.print("[yellow]账本核对跳过 ledger check skipped: no database of the SUT to read[/yellow]")
-        raise typer.Exit(locust.returncode)
-    problems = ledger.check(seen, ledger.read(database))
-    for problem in problems:
-        console.print(f"[red]✗[/red] {problem}")
-    if problems:
-        console.print(f"[bold red]账本不一致 ledger FAILED[/bold red]: {len(problems)} problem(s)")
-        raise typer.Exit(1)
-    console.print(
-        f"[bold green]账本一致 ledger OK[/bold green]: {len(seen)} settlements, once each in every book"
+    else:
+        for problem in problems:
+            console.print(f"[red]✗[/red] {problem}")
+        if problems:
+            console.print(f"[bold red]账本不一致 ledger FAILED[/bold red]: {len(problems)} problem(s)")
+        else:
+            ok = f"{len(seen)} settlements, once each in every book"
+            console.print(f"[bold green]账本一致 ledger OK[/bold green]: {ok}")
+    failed = (
+        bool(problems) or not run["held"] or bool(slo.failed(verdicts)) or locust.returncode not in (0, 1)
     )
-    raise typer.Exit(0 if locust.returncode in (0, 1) else locust.returncode)
+    raise typer.Exit(1 if failed else 0)

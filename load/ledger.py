@@ -30,6 +30,7 @@ class Seen:
     acct: int
     cross: bool = True  # a local settlement is booked by the treatment and insured sides only
     cancelled: bool = False  # the user also saw its cancellation (2305) acknowledged
+    inpatient: bool = True  # a whole stay's settlement (2304), not an outpatient visit's (2207)
 
     @property
     def books(self) -> tuple[str, ...]:
@@ -52,6 +53,11 @@ class Entry:
 class Books:
     entries: tuple[Entry, ...]
     half_done: int = 0  # visits left settling, cancelling or reversing
+
+    def after(self, earlier: Books) -> Books:
+        """These books without the settlements already in ``earlier`` (a run on a database used before)."""
+        old = {e.setl_id for e in earlier.entries}
+        return Books(tuple(e for e in self.entries if e.setl_id not in old), self.half_done)
 
 
 def check(seen: Iterable[Seen], books: Books) -> list[str]:

@@ -1,131 +1,135 @@
-"""The Locust side of ``yidi load``: hospitals' HIS systems running whole episodes at the rate a shape asks.
+"""The Locust side of ``yidi load``: hospitals' HIS systems running whole episodes when a shape asks.
 
-``yidi load`` runs ``locust -f`` on this file with its settings in ``YIDI_LOAD`` (JSON). Each transaction is
-its own Locust request name (1101, 2401, 2304 …) and each whole episode another ("inpatient episode");
-every settlement a user saw acknowledged is written to ``acknowledged-<pid>.jsonl`` for the ledger check.
+``yidi load`` runs ``locust -f`` on this file with its settings in ``YIDI_LOAD`` (JSON). The shape's
+settlements arrive at set times (``shapes.arrivals``); a user takes the next one, waits until it is due and
+runs the episode, so a slow platform falls behind rather than being asked for less. Each transaction is its
+own Locust request name (1101, 2401, 2304 …) and each whole episode another ("inpatient episode"). Every
+settlement a user saw acknowledged goes to ``acknowledged-<pid>.jsonl`` for the ledger check, and each
+process's count of what it was asked and did, to ``summary-<pid>.json``.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
 import json
 import math
 import os
 import queue
 import random
+import ssl
+import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import gevent
 import httpx
-from locust import LoadTestShape, User, constant_pacing, task
+from locust import LoadTestShape, User, constant, events, task
+from locust.runners import WorkerRunner
 
-from yidi.load import shapes
+from yidi.load import bills, shapes
 from yidi.simulators import topology
 from yidi.simulators.his import His, Hospital, LostAnswer, Refused, Reply, card_read
 from yidi.specs import envelope, loader
 
 SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))
-PACING = float(SETTINGS.get("pacing", 2.0))  # seconds between the starts of one user's episodes
-CANCEL = float(SETTINGS.get("cancel", 0.05))  # share of settlements cancelled afterwards (2305)
+OUT = Path(SETTINGS.get("out", "."))
+CANCEL = float(SETTINGS.get("cancel", 0.05))  # settlements cancelled (2305) and settled again
+WITHDRAW = float(SETTINGS.get("withdraw", 0.01))  # admissions withdrawn (2404) before any fee
+LOSE = float(SETTINGS.get("lose", 0.01))  # 2304 answers lost after the commit: 2601 and settled again
+RETRY = float(SETTINGS.get("retry", 0.01))  # messages the HIS sends twice (same msgid): one answer
+GRACE = 5.0  # an episode done this long after the run's end is in time: the last ones are due at the end
+CONCURRENCY = 3.0  # users per settlement/s the shape asks: an episode takes well under 3 s when held
 
 
-def shape() -> shapes.Shape:
-    name, scale, compress = (
-        SETTINGS.get("shape", "day-2017"),
-        SETTINGS.get("scale", 1),
-        SETTINGS.get("compress", 1),
-    )
-    if name in shapes.DAYS:
-        return shapes.day(name, scale=scale, compress=compress)
-    if name == "step":
-        return shapes.step(start=1, step=2, every=10, steps=5, scale=scale)
-    return shapes.spike(base=2, peak=10, at=20, width=10, duration=60, scale=scale)
-
-
-class Desk:
-    """The (person, hospital) pairs users take turns with: a person has one open stay at a time."""
-
-    def __init__(self, roster: Mapping[str, Any], share: int = 0, shares: int = 1) -> None:
-        self.hospitals = {h["fixmedins_code"]: h for p in roster["provinces"] for h in p["hospitals"]}
-        self.cards = {p["key"]: p for p in roster["persons"]}
-        self.free: queue.Queue[tuple[str, str]] = queue.Queue()
-        self.share, self.shares = share, shares
-        for pair in pairs(roster)[share::shares]:
-            self.free.put(pair)
+SHAPE = shapes.named(
+    SETTINGS.get("shape", "day-2017"),
+    scale=SETTINGS.get("scale", 1.0),
+    compress=SETTINGS.get("compress", 1.0),
+    duration=SETTINGS.get("duration"),
+    rate=SETTINGS.get("rate", 1.0),
+)
+USERS = SETTINGS.get("users")  # a fixed number of users instead of CONCURRENCY per settlement/s
 
 
 def pairs(roster: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A person whose card is in use, and a hospital of the place their live filing names (a whole
-    province when it ends in 0000). A person the platform still refuses is set aside at the first refusal."""
+    """(person, hospital) pairs: each person of the load crowd (or, without one, the roster's persons) whose
+    card is in use, with a hospital of the place their live filing names (a whole province when it ends in
+    0000), the hospitals there taken in turn."""
     hospitals = [h for p in roster["provinces"] for h in p["hospitals"]]
     found = []
-    for person in roster["persons"]:
+    for i, person in enumerate(roster.get("crowd") or roster["persons"]):
         live = [f["mdtrtarea"] for f in person["filings"] if f["status"] == "1" and not f["enddate"]]
         if person["card"]["status"] != "1" or not live:
             continue
         area = str(live[0])
         place = area[:2] if area.endswith("0000") else area
         there = [h["fixmedins_code"] for h in hospitals if str(h["admdvs"]).startswith(place)]
-        found += [(person["key"], there[0])] if there else []
+        found += [(person["key"], there[i % len(there)])] if there else []
     return found
 
 
-@functools.cache
-def msgids(code: str, share: int, shares: int) -> envelope.MsgIds:
-    """One msgid sequence per hospital and worker process, in its own range: workers never collide."""
-    return envelope.MsgIds(code, start=1 + share * (10_000 // shares))
+class Desk:
+    """What this process's users share: its persons (one open stay each), one HIS per hospital, the
+    shape's arrivals (this process's share of them) and its counts."""
 
+    def __init__(self, environment: Any, roster: Mapping[str, Any], share: int, shares: int) -> None:
+        self.environment, self.share, self.shares = environment, share, shares
+        self.spec = loader.load(roster.get("spec"))
+        self.hospitals = {h["fixmedins_code"]: h for p in roster["provinces"] for h in p["hospitals"]}
+        people = {p["key"]: p for p in (*roster["persons"], *roster.get("crowd", ()))}
+        self.free: queue.Queue[tuple[dict[str, Any], str]] = queue.Queue()
+        for key, code in pairs(roster)[share::shares]:
+            self.free.put((people[key], code))
+        self.msgids: dict[str, envelope.MsgIds] = {}
+        self.sign_nos: dict[str, str] = {}  # a hospital signs in (9001) once in a process, not per user
+        self.tls = ssl.create_default_context()  # loaded once: a context per client costs ~50 ms
+        self.catalogs: dict[str, list[tuple[str, float]]] = {}
+        self.due: Iterator[float] = itertools.islice(shapes.arrivals(SHAPE), share, None, shares)
+        self.start, self.cpu = time.monotonic(), time.process_time()  # from here: the generator's own cost
+        self.asked = self.done = self.in_time = self.requests = 0
+        self.behind = 0.0  # the most an episode started after it was due (s)
 
-ROSTER: dict[str, Any] = {}
-DESK: Desk | None = None
-ONCE = threading.Lock()  # cooperative under gevent: users starting together build one desk
+    def his(self, code: str, http: httpx.Client) -> TimedHis:
+        """A HIS workstation of the hospital, sending through ``http`` (a user's own connections: one pool
+        for all users costs time in every request); msgids in this process's own range."""
+        client = TimedHis(self.spec, Hospital.from_roster(self.hospitals[code]), client=http)
+        start = 1 + self.share * (10_000 // self.shares)
+        client.msgids, client.desk = self.msgids.setdefault(code, envelope.MsgIds(code, start=start)), self
+        client.sign_no = self.sign_nos.get(code, "")
+        return client
 
+    def catalog(self, code: str) -> list[tuple[str, float]]:
+        """What the hospital bills: its province's catalog in yidi's topology (a SUT of one's own uses the
+        national codes of the same list)."""
+        if code not in self.catalogs:
+            t = topology.load()
+            province = t.province_of(t.hospital(code).admdvs)  # type: ignore[union-attr]
+            self.catalogs[code] = [(e.item.code, float(e.item.price)) for e in province.catalog.values()]  # type: ignore[union-attr]
+        return self.catalogs[code]
 
-def desk(environment: Any) -> Desk:
-    """This process's desk: with Locust workers (``--processes``), each takes its own share of the persons."""
-    global DESK, ROSTER
-    with ONCE:
-        if DESK is None:
-            ROSTER = httpx.get(f"{environment.host}/admin/roster").raise_for_status().json()
-            processes = getattr(environment.parsed_options, "processes", None) or 1
-            count = (os.cpu_count() or 1) if processes == -1 else processes
-            DESK = Desk(ROSTER, max(environment.runner.worker_index, 0), count)
-    return DESK
+    def now(self) -> float:
+        """Seconds into the run."""
+        return time.monotonic() - self.start
 
+    def next_due(self) -> float | None:
+        """When this process's next settlement is due (seconds into the run), or None when the shape asks
+        for no more."""
+        due = next(self.due, None)
+        self.asked += due is not None
+        return due
 
-class TimedHis(His):
-    """The HIS client, each message reported to Locust under its infno."""
+    def started(self, due: float) -> None:
+        self.behind = max(self.behind, self.now() - due)
 
-    user: HisUser
-
-    def send(self, message: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Reply:
-        infno, started = str(message["infno"]), time.perf_counter()
-        try:
-            reply = super().send(message, headers=headers)
-        except LostAnswer as e:
-            self.user.report(infno, started, 0, e)
-            raise
-        self.user.report(infno, started, len(str(reply.body)), None if reply.ok else Refused(reply))
-        return reply
-
-
-class HisUser(User):
-    """A hospital's HIS: one whole inpatient episode (9001 → 1101 → 2401 → 2301 → 2402 → 2303 → 2304, now
-    and then 2305) or outpatient visit per turn, for the persons of the roster in turn."""
-
-    wait_time = constant_pacing(PACING)
-    inpatient_share = shape().inpatient
-    out = Path(SETTINGS.get("out", "."))
-
-    def on_start(self) -> None:
-        self.desk = desk(self.environment)
-        self.spec = loader.load(ROSTER.get("spec"))
-        self.clients: dict[str, TimedHis] = {}
+    def finished(self) -> None:
+        self.done += 1
+        self.in_time += self.now() <= SHAPE.duration + GRACE
 
     def report(self, name: str, started: float, length: int, exception: Exception | None) -> None:
+        self.requests += 1
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
@@ -135,45 +139,9 @@ class HisUser(User):
             context={},
         )
 
-    def his(self, code: str) -> TimedHis:
-        if code not in self.clients:
-            client = TimedHis(self.spec, Hospital.from_roster(self.desk.hospitals[code]))
-            client.msgids, client.user = msgids(code, self.desk.share, self.desk.shares), self
-            self.clients[code] = client
-        return self.clients[code]
-
-    @task
-    def episode(self) -> None:
-        person, code = self.desk.free.get()
-        if self.one(person, code):  # a refused person may have a stay left open: set aside
-            self.desk.free.put((person, code))
-
-    def one(self, person: str, code: str) -> bool:
-        his, p = self.his(code), self.desk.cards[person]
-        card = card_read(p)
-        items = topology.load().fee_items(code, 6)
-        inpatient = random.random() < self.inpatient_share
-        cross = p["insuplc_admdvs"][:2] != code[1:3]
-        kind, started = ("inpatient" if inpatient else "outpatient"), time.perf_counter()
-        try:
-            if inpatient:
-                episode = his.inpatient_episode(card, items)
-                settlement = episode.settlement
-            else:
-                episode = his.outpatient_visit(card, items[:3])
-                settlement = episode.settlement
-            if inpatient and random.random() < CANCEL:  # cancelled (2305) and settled again, as corrected
-                his.cancel_settlement(episode)
-                self.acknowledge(settlement or {}, cross=cross, cancelled=True)
-                settlement = his.settle(episode).output
-        except (Refused, LostAnswer) as e:
-            self.report(f"{kind} episode", started, 0, e)
-            return False
-        self.report(f"{kind} episode", started, 0, None)
-        self.acknowledge(settlement or {}, cross=cross, cancelled=False)
-        return True
-
-    def acknowledge(self, settlement: Mapping[str, Any], *, cross: bool, cancelled: bool) -> None:
+    def acknowledge(
+        self, settlement: Mapping[str, Any], *, cross: bool, cancelled: bool, inpatient: bool = True
+    ) -> None:
         s = settlement.get("setlinfo") or {}
         line = {
             "setl_id": s.get("setl_id"),
@@ -181,22 +149,176 @@ class HisUser(User):
             "acct": round(float(s.get("acct_pay") or 0) * 100),
             "cross": cross,
             "cancelled": cancelled,
+            "inpatient": inpatient,
         }
-        with (self.out / f"acknowledged-{os.getpid()}.jsonl").open("a", encoding="utf-8") as f:
+        with (OUT / f"acknowledged-{os.getpid()}.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "asked": self.asked,
+            "done": self.done,
+            "in_time": self.in_time,
+            "behind_s": round(self.behind, 3),
+            "requests": self.requests,
+            "cpu_s": round(time.process_time() - self.cpu, 3),
+        }
+
+
+class TimedHis(His):
+    """The HIS client, each message reported to Locust under its infno; now and then a message sent twice
+    (a HIS retrying: the platform must answer the same) or a settlement's answer lost after the commit."""
+
+    desk: Desk
+
+    def sign_in(self) -> str:
+        self.desk.sign_nos[self.hospital.fixmedins_code] = sign_no = super().sign_in()
+        return sign_no
+
+    def send(self, message: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> Reply:
+        infno, started = str(message["infno"]), time.perf_counter()
+        try:
+            reply = super().send(message, headers=headers)
+            if random.random() < RETRY and self.spec.machine_for(infno):  # a state-changing transaction
+                again = super().send(message, headers=headers)
+                if again.received != reply.received:
+                    raise RetryAnswered(infno, reply, again)
+        except (LostAnswer, RetryAnswered) as e:
+            self.desk.report(infno, started, 0, e)
+            raise
+        self.desk.report(infno, started, len(str(reply.body)), None if reply.ok else Refused(reply))
+        if infno == "2304" and reply.ok and random.random() < LOSE:
+            raise LostAnswer(infno, str(message["msgid"]), "answer dropped by the load user (after commit)")
+        return reply
+
+
+class RetryAnswered(Exception):
+    def __init__(self, infno: str, first: Reply, again: Reply) -> None:
+        super().__init__(f"{infno} sent twice (msgid {first.msgid}) answered differently: {again.body}")
+
+
+DESK: Desk | None = None
+ONCE = threading.Lock()  # cooperative under gevent: users starting together build one desk
+
+
+def desk(environment: Any) -> Desk:
+    """This process's desk: with Locust workers (``--processes``), each takes its own share."""
+    global DESK
+    with ONCE:
+        if DESK is None:
+            roster = httpx.get(f"{environment.host}/admin/roster", timeout=60).raise_for_status().json()
+            processes = getattr(environment.parsed_options, "processes", None) or 1
+            count = (os.cpu_count() or 1) if processes == -1 else processes
+            DESK = Desk(environment, roster, max(environment.runner.worker_index, 0), count)
+    return DESK
+
+
+class HisUser(User):
+    """A hospital's HIS desk: takes the next settlement the shape asks for, waits until it is due, and runs
+    a whole inpatient episode (9001 → 1101 → 2401 → 2301 batches → 2402 → 2303 → 2304, now and then 2305
+    and settled again, or 2404) or an outpatient visit (1101 → 2201 → 2203 → 2204 → 2206 → 2207)."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.desk = desk(self.environment)
+        # idle connections dropped before the server's keep-alive (uvicorn: 5 s) closes them under a request
+        self.http = httpx.Client(timeout=60, verify=self.desk.tls, limits=httpx.Limits(keepalive_expiry=2))
+        self.workstations: dict[str, TimedHis] = {}
+
+    def on_stop(self) -> None:
+        self.http.close()
+
+    def his(self, code: str) -> TimedHis:
+        if code not in self.workstations:
+            self.workstations[code] = self.desk.his(code, self.http)
+        return self.workstations[code]
+
+    @task
+    def episode(self) -> None:
+        due = self.desk.next_due()
+        if due is None:  # the shape asks for no more: idle until the run ends
+            gevent.sleep(1)
+            return
+        gevent.sleep(max(0.0, due - self.desk.now()))
+        person, code = self.desk.free.get()
+        self.desk.started(due)
+        if self.one(person, code):  # a refused person may have a stay left open: set aside
+            self.desk.free.put((person, code))
+
+    def one(self, person: Mapping[str, Any], code: str) -> bool:
+        desk, rng = self.desk, random.Random()
+        his, card = self.his(code), card_read(person)
+        inpatient = rng.random() < SHAPE.inpatient
+        cross = person["insuplc_admdvs"][:2] != code[1:3]
+        kind, started = ("inpatient" if inpatient else "outpatient"), time.perf_counter()
+        try:
+            if not inpatient:
+                settlement = his.outpatient_visit(card, bills.outpatient(desk.catalog(code), rng)).settlement
+            elif rng.random() < WITHDRAW:  # admitted in error and withdrawn (2404): nothing to settle
+                his.simple(his.stay(card, []), "2404")
+                settlement = None
+            else:
+                episode = his.inpatient_episode(card, bills.inpatient(desk.catalog(code), rng), batch=20)
+                settlement = episode.settlement
+                if rng.random() < CANCEL:  # cancelled (2305) and settled again, as corrected
+                    his.cancel_settlement(episode)
+                    desk.acknowledge(settlement or {}, cross=cross, cancelled=True)
+                    settlement = his.settle(episode).output
+        except (Refused, LostAnswer, RetryAnswered) as e:
+            desk.report(f"{kind} episode", started, 0, e)
+            return False
+        desk.report(f"{kind} episode", started, 0, None)
+        desk.finished()
+        if settlement is not None:
+            desk.acknowledge(settlement, cross=cross, cancelled=False, inpatient=inpatient)
+        return True
 
 
 class RateShape(LoadTestShape):
-    """The shape's settlement rate as users: each user starts an episode every PACING seconds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shape = shape()
-        self.duration = float(SETTINGS.get("duration") or self.shape.duration)
+    """Users enough for the shape's rate (``CONCURRENCY`` per settlement/s at the next seconds' peak) or
+    ``--users``; the arrivals, not the users, set the pace."""
 
     def tick(self) -> tuple[int, float] | None:
         t = self.get_run_time()
-        if t >= self.duration:
+        if t >= SHAPE.duration:
             return None
-        users = max(1, math.ceil(self.shape.rate(t) * PACING))
-        return users, max(users, 1.0)
+        peak = max(SHAPE.rate(min(t + ahead, SHAPE.duration - 0.01)) for ahead in (0, 1, 2, 3))
+        users = int(USERS or max(1, math.ceil(peak * CONCURRENCY)))
+        return users, float(users)
+
+
+@events.quitting.add_listener
+def _write_summary(environment: Any, **_: Any) -> None:
+    if DESK is not None:
+        (OUT / f"summary-{os.getpid()}.json").write_text(json.dumps(DESK.summary()), encoding="utf-8")
+
+
+@events.test_start.add_listener
+def _progress(environment: Any, **_: Any) -> None:
+    """A live progress line on the master (or the only process): asked so far, done, behind, requests."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    asked = list(shapes.arrivals(SHAPE))
+    start, tty = time.monotonic(), sys.stderr.isatty()
+
+    def line() -> None:
+        last = 0.0
+        while True:
+            gevent.sleep(1)
+            t = time.monotonic() - start
+            stats = environment.runner.stats
+            done = sum(stats.get(f"{k} episode", "POST").num_requests for k in ("inpatient", "outpatient"))
+            due = sum(1 for a in asked if a <= t)
+            text = (
+                f"{min(t, SHAPE.duration):5.0f}/{SHAPE.duration:.0f} s · 应结算 asked {due}/{len(asked)} · "
+                f"完成 done {done} · 请求 {stats.total.num_requests} ({stats.total.current_rps:.0f}/s) · "
+                f"失败 {stats.total.num_failures}"
+            )
+            if tty:
+                print(f"\r{text}   ", end="", file=sys.stderr, flush=True)
+            elif t - last >= 10:
+                print(text, file=sys.stderr, flush=True)
+                last = t
+
+    gevent.spawn(line)

@@ -10,7 +10,7 @@ seed documents, [S] a public page, [D] derived).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # Share (%) of a weekday's settlements in each hour 00–23 (§1.4 "proposed day shape" [D]: admissions advised
@@ -77,6 +77,11 @@ def step(*, start: float, step: float, every: float, steps: int, scale: float = 
     return Shape("step", every * (steps + 1), lambda t: scale * (start + step * min(int(t // every), steps)))
 
 
+def flat(*, rate: float, duration: float) -> Shape:
+    """``rate`` settlements/s for ``duration`` seconds: does the platform hold it (capacity runs)?"""
+    return Shape("flat", duration, lambda t: rate)
+
+
 def spike(*, base: float, peak: float, at: float, width: float, duration: float, scale: float = 1.0) -> Shape:
     """``base`` settlements/s with ``peak`` for ``width`` seconds from ``at``: does it recover?"""
     return Shape("spike", duration, lambda t: scale * (peak if at <= t < at + width else base))
@@ -86,3 +91,42 @@ def settlements(shape: Shape, dt: float = 1.0) -> float:
     """How many settlements the shape asks for over the whole run."""
     steps = int(shape.duration / dt)
     return sum(shape.rate((i + 0.5) * dt) for i in range(steps)) * dt
+
+
+NAMES = (*DAYS, "flat", "step", "spike")
+
+
+def named(
+    name: str,
+    *,
+    scale: float = 1.0,
+    compress: float = 1.0,
+    duration: float | None = None,
+    rate: float = 1.0,
+) -> Shape:
+    """The shape ``yidi load --shape NAME`` runs, cut at ``duration`` seconds when given."""
+    if name in DAYS:
+        found = day(name, scale=scale, compress=compress)
+    elif name == "flat":
+        found = flat(rate=scale * rate, duration=duration or 60)
+    elif name == "step":
+        found = step(start=1, step=2, every=10, steps=5, scale=scale)
+    elif name == "spike":
+        found = spike(base=2, peak=10, at=20, width=10, duration=60, scale=scale)
+    else:
+        raise ValueError(f"no shape {name!r}: one of {', '.join(NAMES)}")
+    return Shape(found.name, min(duration or found.duration, found.duration), found.rate, found.inpatient)
+
+
+def arrivals(shape: Shape, dt: float = 0.05) -> Iterator[float]:
+    """When each settlement the shape asks for is due, in seconds into the run: the k-th when the shape's
+    running count reaches k (the rate taken as constant within each ``dt``). Users start episodes at these
+    times whatever the latency, so a slow platform falls behind instead of being asked for less."""
+    count, k, t = 0.0, 1, 0.0
+    while t < shape.duration:
+        step = min(dt, shape.duration - t)
+        rate = shape.rate(t + step / 2)
+        while rate > 0 and count + rate * step >= k:
+            yield t + (k - count) / rate
+            k += 1
+        count, t = count + rate * step, t + step

@@ -39,7 +39,7 @@ from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
-from .topology import Topology
+from .topology import Person, Topology
 from .treatment import TreatmentNode
 
 log = logging.getLogger("yidi.simulators")
@@ -366,32 +366,35 @@ def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
             }
             for p in t.provinces.values()
         ],
-        "persons": [
+        "persons": [_roster_person(p) for p in t.persons.values() if not p.crowd],
+        # the load crowd (压力测试人员): persons for load runs, apart from the joint-test scenarios
+        "crowd": [_roster_person(p) for p in t.persons.values() if p.crowd],
+    }
+
+
+def _roster_person(p: Person) -> dict[str, Any]:
+    return {
+        "key": p.key,
+        "psn_no": p.psn_no,
+        "name": p.name,
+        "certno": p.certno,
+        "gend": p.gend,
+        "brdy": p.brdy.isoformat(),
+        "insuplc_admdvs": p.insuplc_admdvs,
+        "insutype": p.insutype,
+        "psn_type": p.psn_type,
+        "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "status": p.card.status},
+        "ectoken": identity.ectoken(p.psn_no),
+        "filings": [
             {
-                "key": p.key,
-                "psn_no": p.psn_no,
-                "name": p.name,
-                "certno": p.certno,
-                "gend": p.gend,
-                "brdy": p.brdy.isoformat(),
-                "insuplc_admdvs": p.insuplc_admdvs,
-                "insutype": p.insutype,
-                "psn_type": p.psn_type,
-                "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "status": p.card.status},
-                "ectoken": identity.ectoken(p.psn_no),
-                "filings": [
-                    {
-                        "sn": f.sn,
-                        "fil_type": f.fil_type,
-                        "mdtrtarea": f.mdtrtarea,
-                        "begndate": str(f.begndate),
-                        "enddate": str(f.enddate) if f.enddate else None,
-                        "status": f.status,
-                    }
-                    for f in p.filings
-                ],
-                "scenario": p.scenario,
+                "sn": f.sn,
+                "fil_type": f.fil_type,
+                "mdtrtarea": f.mdtrtarea,
+                "begndate": str(f.begndate),
+                "enddate": str(f.enddate) if f.enddate else None,
+                "status": f.status,
             }
-            for p in t.persons.values()
+            for f in p.filings
         ],
+        "scenario": p.scenario,
     }

@@ -194,6 +194,9 @@ def roster_command(
             person["scenario"],
         )
     out.print(persons)
+    if data.get("crowd"):
+        keys = [p["key"] for p in data["crowd"]]
+        out.print(f"压力测试人员 load crowd: {len(keys)} persons ({keys[0]}–{keys[-1]}), listed by --json")
 
 
 def mutants() -> None:

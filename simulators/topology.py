@@ -6,6 +6,7 @@ province can replace with its own (``simulators/data/default.yaml`` is the embed
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -171,6 +172,7 @@ class Person:
     ytd: Mapping[int, Mapping[str, Decimal]] = field(default_factory=dict)  # year → deductible/pool/supp
     filings: tuple[Filing, ...] = ()
     scenario: str = ""  # 中文: what this person is for in joint tests
+    crowd: bool = False  # one of the load crowd (压力测试人员), not a joint-test scenario
 
     @property
     def province(self) -> str:
@@ -344,7 +346,39 @@ def _person(raw: Mapping[str, Any], seed: int) -> Person:
         ytd={int(y): {k: _dec(v) for k, v in u.items()} for y, u in (raw.get("ytd") or {}).items()},
         filings=filings,
         scenario=str(raw.get("scenario", "")),
+        crowd=bool(raw.get("crowd", False)),
     )
+
+
+def _crowd(raw: Mapping[str, Any], provinces: Mapping[str, Province]) -> list[dict[str, Any]]:
+    """The load crowd (压力测试人员) as person entries: insured in every province's regions in turn, each
+    filed for the whole next province from 2020 on, so that any of them can be treated there at any time of
+    a load run: retired persons (a third) under 异地安置 (type 1), the employed under 常驻异地工作 (3)."""
+    order = list(provinces)
+    homes = [(p, region) for p in order for region in provinces[p].regions]
+    entries = []
+    for i in range(int(raw.get("size", 0))):
+        province, region = homes[i % len(homes)]
+        retired = i % 3 == 0
+        entries.append(
+            {
+                "key": f"{raw.get('key', 'L')}{i + 1:05d}",
+                "insured": region,
+                "insutype": "310",
+                "psn_type": "1201" if retired else "1101",
+                "account": raw.get("account", 2000),
+                "filings": [
+                    {
+                        "type": "1" if retired else "3",
+                        "at": order[(order.index(province) + 1) % len(order)],
+                        "from": "2020-01-01",
+                    }
+                ],
+                "scenario": "压力测试人员：异地长期居住，直接结算，用于 yidi load",
+                "crowd": True,
+            }
+        )
+    return entries
 
 
 def load(path: Path | str | None = None) -> Topology:
@@ -362,11 +396,13 @@ def _load(path: Path, version: int) -> Topology:
         for code, i in raw["items"].items()
     }
     seed = int(raw.get("seed", 0))
-    keys = [str(p["key"]) for p in raw["persons"]]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    provinces = {str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()}
+    entries = [*raw["persons"], *_crowd(raw.get("crowd") or {}, provinces)]
+    keys = Counter(str(p["key"]) for p in entries)
+    repeated = sorted(k for k, n in keys.items() if n > 1)
     if repeated:
         raise ValueError(f"topology {path}: person key(s) used twice: {', '.join(repeated)}")
-    persons = [_person(p, seed) for p in raw["persons"]]
+    persons = [_person(p, seed) for p in entries]
     topology = Topology(
         name=str(raw["name"]),
         hub=_account(raw["hub"]),
@@ -375,7 +411,7 @@ def _load(path: Path, version: int) -> Topology:
             or {"code": "A00000000000", "paasid": "yidi-agency", "secret": "yidi-agency-secret"}
         ),
         items=items,
-        provinces={str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()},
+        provinces=provinces,
         persons={p.psn_no: p for p in persons},
         clock=datetime.fromisoformat(str(raw["clock"])) if raw.get("clock") else None,
         source=str(path),

@@ -18,6 +18,8 @@ import yaml
 
 from . import overlay
 from .model import (
+    DEFAULT_TARGET,
+    EPISODES,
     CodeTable,
     ErrorDef,
     Field,
@@ -28,6 +30,7 @@ from .model import (
     Role,
     Rule,
     Spec,
+    Target,
     Transaction,
     Transition,
 )
@@ -35,6 +38,7 @@ from .rules import RuleSyntaxError, compile_expression
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BASE_PROFILE = "base"
+OPTIONAL = ("service",)  # files a spec folder of one's own may leave out
 
 
 class SpecError(ValueError):
@@ -54,9 +58,17 @@ def _read(path: Path) -> Any:
         return yaml.load(f, Loader=_Loader)
 
 
+def _read_part(root: Path, name: str) -> dict[str, Any]:
+    """One file of the spec folder as a mapping: {} when empty, or when an optional file is missing."""
+    path = root / f"{name}.yaml"
+    if name in OPTIONAL and not path.exists():
+        return {}
+    return _read(path) or {}
+
+
 @functools.lru_cache(maxsize=8)
 def _raw_base(root: Path) -> dict[str, Any]:
-    raw: dict[str, Any] = {name: _read(root / f"{name}.yaml") or {} for name in ("spec", *overlay.PATCHABLE)}
+    raw: dict[str, Any] = {name: _read_part(root, name) for name in ("spec", *overlay.PATCHABLE)}
     raw["transactions"] = {}
     for path in sorted((root / "transactions").rglob("*.yaml")):
         txn = _read(path)
@@ -268,6 +280,37 @@ def _machine(name: str, raw: Mapping[str, Any]) -> Machine:
     )
 
 
+_METRICS = ("p95_ms", "p99_ms", "error_rate")
+
+
+def _targets(service: Any) -> dict[str, Target]:
+    """``service.targets`` as Targets; each entry takes what it leaves out from ``default``."""
+    raw = service.get("targets") if isinstance(service, Mapping) else service
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SpecError([f"service.targets: expected a mapping of Locust request names, got {raw!r}"])
+    entries: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name, entry in raw.items():
+        if not isinstance(entry, Mapping):
+            problems.append(f"service.targets.{name}: expected a mapping of {', '.join(_METRICS)}")
+            continue
+        for metric, value in entry.items():
+            if metric not in _METRICS:
+                problems.append(f"service.targets.{name}: unknown metric {metric!r} ({', '.join(_METRICS)})")
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                problems.append(f"service.targets.{name}.{metric}: expected a number, got {value!r}")
+        entries.setdefault(str(name), {}).update(entry)  # a profile's 2304 (unquoted) patches '2304'
+    if problems:
+        raise SpecError(problems)
+    default = entries.get(DEFAULT_TARGET, {})
+    return {
+        name: Target(**{m: None if v is None else float(v) for m, v in {**default, **entry}.items()})
+        for name, entry in entries.items()
+    }
+
+
 def _build(raw: Mapping[str, Any], version: str, profile: str, status: str) -> Spec:
     head = raw["spec"]
     dictionary = raw["dictionary"]
@@ -324,6 +367,7 @@ def _build(raw: Mapping[str, Any], version: str, profile: str, status: str) -> S
         guards={k: (str(v["zh"]), str(v["en"])) for k, v in raw["lifecycle"]["guards"].items()},
         machines={k: _machine(k, v) for k, v in raw["lifecycle"]["machines"].items()},
         transactions={k: _transaction(v, raw["nodes"], dictionary) for k, v in raw["transactions"].items()},
+        targets=_targets(raw["service"]),
     )
 
 
@@ -345,7 +389,8 @@ def _all_fields(spec: Spec) -> Iterable[tuple[str, Field, Node | None]]:
 
 
 def lint(spec: Spec) -> list[str]:
-    """Every dangling reference in the spec: codes, formats, conditions, errors, rules, life-cycle."""
+    """Every dangling reference in the spec (codes, formats, conditions, errors, rules, life-cycle, service
+    targets) and every service target that is not a number ≥ 0."""
     problems: list[str] = []
     for where, f, node in _all_fields(spec):
         if f.code and f.code not in spec.codes:
@@ -404,4 +449,21 @@ def lint(spec: Spec) -> list[str]:
                 for e in t.refuse.values()
                 if e not in spec.errors
             ]
+    return problems + _lint_targets(spec)
+
+
+def _lint_targets(spec: Spec) -> list[str]:
+    problems: list[str] = []
+    for name, target in spec.targets.items():
+        if name not in (DEFAULT_TARGET, *EPISODES) and name not in spec.transactions:
+            problems.append(f"service.targets: {name!r} is neither an infno of the spec nor an episode")
+        for metric in _METRICS:
+            value = getattr(target, metric)
+            if value is not None and not value >= 0:
+                problems.append(f"service.targets.{name}.{metric}: {value:g} is not a number ≥ 0")
+        rate = target.error_rate
+        if rate is not None and rate > 1:
+            problems.append(
+                f"service.targets.{name}.error_rate: {rate:g} is over 1 (a fraction: 0.001 = 0.1 %)"
+            )
     return problems

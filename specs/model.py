@@ -211,6 +211,19 @@ class Role:
     en: str
 
 
+DEFAULT_TARGET = "default"
+EPISODES = ("inpatient episode", "outpatient episode")  # Locust request names of whole episodes (load/)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A service-level target (服务水平目标) of one Locust request name; None: no target for that metric."""
+
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    error_rate: float | None = None  # a fraction: 0.001 = 0.1 %
+
+
 @dataclass
 class Spec:
     """One resolved specification: a version with a regional profile applied."""
@@ -233,6 +246,7 @@ class Spec:
     machines: Mapping[str, Machine]
     transactions: Mapping[str, Transaction]
     status: str = "release"
+    targets: Mapping[str, Target] = field(default_factory=dict)  # service.yaml, by Locust request name
     # Compiled artefacts, built on first use and kept for the life of the spec (see compiler).
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -249,3 +263,7 @@ class Spec:
 
     def machine_for(self, infno: str) -> Machine | None:
         return next((m for m in self.machines.values() if infno in m.infnos), None)
+
+    def target(self, name: str) -> Target:
+        """The service-level target of a Locust request name (an infno or an episode), else the default."""
+        return self.targets.get(name) or self.targets.get(DEFAULT_TARGET) or Target()

@@ -20,6 +20,7 @@ PATCHABLE = (
     "lifecycle",
     "formats",
     "transport",
+    "service",
 )
 
 

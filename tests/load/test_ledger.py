@@ -110,3 +110,10 @@ def test_the_books_of_a_real_run_pass_and_a_planted_loss_and_double_are_caught(
     assert f"结算丢失 lost: {lost} 在 hub 无记录，而医院已收到确认" in problems
     assert f"重复结算 paid twice: {doubled} 在 insured 记账2次" in problems
     assert any(p.startswith("半途 half-done") for p in problems)
+
+
+def test_a_run_on_a_database_used_before_is_checked_on_its_own_settlements() -> None:
+    earlier = Books(tuple(Entry(book, "S0", "settle", 500, 0) for book in ("treatment", "hub", "insured")))
+    now = Books(earlier.entries + BOOKED)
+    assert check([SEEN], now) != []  # S0, not acknowledged in this run, looks in force
+    assert check([SEEN], now.after(earlier)) == []

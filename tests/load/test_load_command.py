@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,7 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
     assert (out / "locust.html").stat().st_size > 10_000
     assert len(list(out.glob("acknowledged-*.jsonl"))) == (2 if workers else 1)  # one file per process
     assert "E6001" not in done.stdout  # workers of one hospital never reuse each other's msgids
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["held"] and summary["in_time"] == summary["asked"] > 0 and summary["ledger"] == []
+    assert {v["name"] for v in summary["slo"]} >= {"2304", "inpatient episode"}
+    assert all(v["ok"] for v in summary["slo"]) and "服务水平目标" in done.stdout

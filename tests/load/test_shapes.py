@@ -40,3 +40,22 @@ def test_step_and_spike() -> None:
     assert s.duration == 120
     k = shapes.spike(base=2, peak=20, at=10, width=5, duration=30)
     assert [k.rate(t) for t in (9.9, 10, 14.9, 15)] == [2, 20, 20, 2]
+
+
+def test_arrivals_are_when_the_running_count_reaches_each_settlement() -> None:
+    minute = shapes.day("day-2017", compress=1440)
+    due = list(shapes.arrivals(minute))
+    assert len(due) == pytest.approx(1_115, abs=2)
+    assert due == sorted(due) and 0 < due[0] and due[-1] <= minute.duration
+    peak = [t for t in due if 25 <= t < 27.5]  # 10:00–11:00 of the compressed day: 14 % of it
+    assert len(peak) == pytest.approx(1_115 * 0.14, abs=2)
+    assert list(shapes.arrivals(shapes.flat(rate=4, duration=1))) == pytest.approx([0.25, 0.5, 0.75, 1.0])
+
+
+def test_a_shape_by_name_is_cut_at_the_duration_asked() -> None:
+    assert shapes.named("day-2017", compress=1440, duration=30).duration == 30
+    assert shapes.named("day-2017", compress=1440, duration=600).duration == 60
+    flat = shapes.named("flat", rate=5, scale=2, duration=10)
+    assert (flat.duration, flat.rate(3)) == (10, 10)
+    with pytest.raises(ValueError, match="no shape 'night'"):
+        shapes.named("night")

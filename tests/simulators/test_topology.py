@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from yidi.simulators import identity, topology
+from yidi.simulators.app import roster
 from yidi.simulators.topology import Person, Policy, Topology
+from yidi.specs import loader
 
 TODAY = date(2026, 11, 23)  # the simulated "today" the roster is written for
 YEAR = TODAY.year
@@ -50,7 +52,8 @@ def raw() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def persons(topo: Topology) -> list[Person]:
-    return sorted(topo.persons.values(), key=lambda p: p.key)
+    """The joint-test persons (真人真卡), without the load crowd."""
+    return sorted((p for p in topo.persons.values() if not p.crowd), key=lambda p: p.key)
 
 
 def active(person: Person, admdvs: str, day: date = TODAY) -> bool:
@@ -231,6 +234,29 @@ def test_policies(topo: Topology) -> None:
 
 
 # ── the persons ───────────────────────────────────────────────────────
+
+
+def test_the_load_crowd_can_each_be_treated_in_another_province(topo: Topology, raw: dict[str, Any]) -> None:
+    crowd = [p for p in topo.persons.values() if p.crowd]
+    assert len(crowd) == raw["crowd"]["size"] >= 1000
+    everyone = list(topo.persons.values())
+    for attribute in ("psn_no", "certno"):
+        assert len({getattr(p, attribute) for p in everyone}) == len(everyone), attribute
+    assert len({p.card.card_sn for p in everyone}) == len(everyone)
+    for p in crowd:
+        (filing,) = p.filings
+        assert filing.mdtrtarea[:2] != p.insuplc_admdvs[:2], p.key
+        assert filed_in(topo, p, filing.mdtrtarea) and topo.provinces[filing.mdtrtarea].hospitals, p.key
+        assert p.card.status == "1" and p.psn_insu_stas == "1" and identity.valid_certno(p.certno)
+    assert {p.province for p in crowd} == set(topo.provinces)
+    assert {p.retired for p in crowd} == {True, False}
+
+
+def test_the_roster_lists_the_crowd_apart_from_the_joint_test_persons(topo: Topology) -> None:
+    listed = roster(topo, "http://x", loader.load())
+    assert {p["key"] for p in listed["persons"]} == {p.key for p in topo.persons.values() if not p.crowd}
+    assert len(listed["crowd"]) == sum(p.crowd for p in topo.persons.values())
+    assert listed["crowd"][0].keys() == listed["persons"][0].keys()
 
 
 def test_persons_are_complete_and_unique(topo: Topology, raw: dict[str, Any], persons: list[Person]) -> None:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from yidi.specs import loader, overlay
-from yidi.specs.model import Form, Spec
+from yidi.specs.model import Form, Spec, Target
 
 # What issue #2 asks the spec to hold, at the least.
 REQUIRED_INFNOS = {
@@ -166,6 +166,55 @@ def test_a_profile_file_of_ones_own_applies(tmp_path: Path) -> None:
     )
     s = loader.load(profile=str(own))
     assert s.profile == "henan" and s.codes["psn_type"].values["1199"] == "本地扩展"
+
+
+def test_the_service_targets_have_a_default_and_settlement_and_episode_entries(spec: Spec) -> None:
+    assert spec.target("default") == spec.target("1101") == Target(2000, 5000, 0.001)
+    assert spec.target("2304") == spec.target("2303") == Target(3000, 8000, 0.001)  # error rate of default
+    assert spec.target("inpatient episode") == spec.target("outpatient episode") == Target(20000, 30000, 0.01)
+
+
+def test_a_profile_overrides_one_service_target_and_leaves_the_rest(tmp_path: Path, spec: Spec) -> None:
+    own = tmp_path / "fast.yaml"
+    own.write_text(
+        yaml.safe_dump({"profile": "fast", "service": {"targets": {"2304": {"p95_ms": 1500}}}}),
+        encoding="utf-8",
+    )
+    s = loader.load(profile=str(own))
+    assert s.target("2304") == Target(1500, 8000, 0.001)
+    assert {k: v for k, v in s.targets.items() if k != "2304"} == {
+        k: v for k, v in spec.targets.items() if k != "2304"
+    }
+
+
+@pytest.mark.parametrize(
+    ("targets", "problem"),
+    [
+        ({"2304": {"p95_ms": -1}}, "service.targets.2304.p95_ms: -1 is not a number ≥ 0"),
+        ({"2304": {"error_rate": 5}}, "service.targets.2304.error_rate: 5 is over 1"),
+        ({"9999": {"p95_ms": 100}}, "service.targets: '9999' is neither an infno of the spec nor an episode"),
+        ({"2304": {"p95": 100}}, "service.targets.2304: unknown metric 'p95'"),
+        ({"2304": {"p95_ms": "fast"}}, "service.targets.2304.p95_ms: expected a number, got 'fast'"),
+    ],
+)
+def test_a_bad_service_target_is_reported(tmp_path: Path, targets: dict[str, object], problem: str) -> None:
+    own = tmp_path / "bad.yaml"
+    own.write_text(yaml.safe_dump({"profile": "bad", "service": {"targets": targets}}), encoding="utf-8")
+    with pytest.raises(loader.SpecError) as caught:
+        loader.load(profile=str(own))
+    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("service", [None, "# no targets\n"])
+def test_a_spec_folder_without_service_targets_has_none(tmp_path: Path, service: str | None) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(loader.data_dir(), root)
+    if service is None:
+        (root / "service.yaml").unlink()
+    else:
+        (root / "service.yaml").write_text(service, encoding="utf-8")
+    s = loader.load(root=root)
+    assert s.targets == {} and s.target("2304") == Target(None, None, None)
 
 
 def test_a_broken_spec_folder_fails_with_every_problem_listed(tmp_path: Path) -> None:
