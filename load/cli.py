@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -30,9 +31,18 @@ console = Console(highlight=False)
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
+def this_host() -> str:
+    """This machine's name as others reach it; where the name does not resolve, the loopback address."""
+    try:
+        return socket.gethostbyname(socket.gethostname()) and socket.gethostname()
+    except OSError:
+        return "127.0.0.1"
+
+
 @contextmanager
-def simulators(sut: str, db: str | None, out: Path) -> Iterator[tuple[str, str | None]]:
-    """The base URL to load and the database to check afterwards (none for a SUT of one's own)."""
+def simulators(sut: str, db: str | None, out: Path, public: bool = False) -> Iterator[tuple[str, str | None]]:
+    """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
+    reachable from other machines (workers elsewhere), under this host's name."""
     if sut != "builtin":
         yield sut.rstrip("/"), db
         return
@@ -41,9 +51,10 @@ def simulators(sut: str, db: str | None, out: Path) -> Iterator[tuple[str, str |
         db = f"sqlite:///{out.resolve()}/state.db"
     port = free_port()
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
+    cmd += ["--host", "0.0.0.0"] if public else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
     try:
         for _ in range(300):
             try:
@@ -85,6 +96,15 @@ def tally(out: Path, shape: shapes.Shape) -> dict[str, Any]:
         "held": total["in_time"] >= HELD * asked,
         "requests_per_cpu_s": round(total["requests"] / total["cpu_s"]) if total["cpu_s"] else None,
     }
+
+
+def worker(master: str) -> int:
+    """A Locust worker of a ``yidi load`` master elsewhere: it runs its share and reports back."""
+    host, _, port = master.partition(":")
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", host]
+    cmd += ["--master-port", port] if port else []
+    env = {**os.environ, "YIDI_LOAD": json.dumps({"join": True})}
+    return subprocess.run(cmd, env=env, check=False).returncode
 
 
 def targets_table(verdicts: list[slo.Verdict], spec: Spec) -> Table:
@@ -134,9 +154,22 @@ def load(
     workers: Annotated[
         int, typer.Option(help="Locust worker processes on this machine (0: one process).")
     ] = 0,
+    remote_workers: Annotated[
+        int,
+        typer.Option(help="Wait for this many workers started elsewhere with --join (Locust's master)."),
+    ] = 0,
+    master_port: Annotated[
+        int, typer.Option(help="The port the master listens on for --remote-workers.")
+    ] = 5557,
+    join: Annotated[
+        str | None,
+        typer.Option(help="Be a worker of the yidi load master on this host (the plan comes from it)."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
+    if join:
+        raise typer.Exit(worker(join))
     try:
         the_shape = shapes.named(shape, scale=scale, compress=compress, duration=duration, rate=rate)
     except ValueError as e:
@@ -153,10 +186,24 @@ def load(
         "users": users,
         "out": str(out.resolve()),
     }
-    with simulators(sut, db, out) as (url, database):
+    with simulators(sut, db, out, public=remote_workers > 0) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
-        cmd += ["--processes", str(workers)] if workers else []
+        if workers:  # forked workers reach the master on a port of this run's own
+            port = str(free_port())
+            cmd += ["--processes", str(workers), "--master-bind-port", port, "--master-port", port]
+        if remote_workers:
+            cmd += [
+                "--master",
+                "--expect-workers",
+                str(remote_workers),
+                "--master-bind-port",
+                str(master_port),
+            ]
+            console.print(
+                f"等待 waiting for {remote_workers} worker(s): on each machine, "
+                f"[bold]yidi load --join {this_host()}:{master_port}[/bold]"
+            )
         cmd += ["--stop-timeout", "60"]  # an episode in flight at the end finishes: its settlement is seen
         env = {**os.environ, "YIDI_LOAD": json.dumps(settings)}
         asked = sum(1 for _ in shapes.arrivals(the_shape))

@@ -3,15 +3,21 @@
 ``yidi load`` runs ``locust -f`` on this file with its settings in ``YIDI_LOAD`` (JSON). The shape's
 settlements arrive at set times (``shapes.arrivals``); a user takes the next one, waits until it is due and
 runs the episode, so a slow platform falls behind rather than being asked for less. Each transaction is its
-own Locust request name (1101, 2401, 2304 …) and each whole episode another ("inpatient episode"). Every
-settlement a user saw acknowledged goes to ``acknowledged-<pid>.jsonl`` for the ledger check, and each
-process's count of what it was asked and did, to ``summary-<pid>.json``.
+own Locust request name (1101, 2401, 2304 …) and each whole episode another ("inpatient episode").
+
+With workers (on this machine or others) the master sends each the plan, and each takes its share of the
+persons and arrivals; at the end each sends back every settlement its users saw acknowledged, which the
+master writes to ``acknowledged-<process>.jsonl`` (and its counts to ``summary-<process>.json``) for the
+ledger check.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
+import logging
 import math
 import os
 import queue
@@ -21,37 +27,54 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
 import httpx
 from locust import LoadTestShape, User, constant, events, task
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from yidi.load import bills, shapes
 from yidi.simulators import topology
 from yidi.simulators.his import His, Hospital, LostAnswer, Refused, Reply, card_read
 from yidi.specs import envelope, loader
 
-SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))
-OUT = Path(SETTINGS.get("out", "."))
-CANCEL = float(SETTINGS.get("cancel", 0.05))  # settlements cancelled (2305) and settled again
-WITHDRAW = float(SETTINGS.get("withdraw", 0.01))  # admissions withdrawn (2404) before any fee
-LOSE = float(SETTINGS.get("lose", 0.01))  # 2304 answers lost after the commit: 2601 and settled again
-RETRY = float(SETTINGS.get("retry", 0.01))  # messages the HIS sends twice (same msgid): one answer
+SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))  # yidi load's options
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request in a worker's log
 GRACE = 5.0  # an episode done this long after the run's end is in time: the last ones are due at the end
 CONCURRENCY = 3.0  # users per settlement/s the shape asks: an episode takes well under 3 s when held
 
 
-SHAPE = shapes.named(
-    SETTINGS.get("shape", "day-2017"),
-    scale=SETTINGS.get("scale", 1.0),
-    compress=SETTINGS.get("compress", 1.0),
-    duration=SETTINGS.get("duration"),
-    rate=SETTINGS.get("rate", 1.0),
-)
-USERS = SETTINGS.get("users")  # a fixed number of users instead of CONCURRENCY per settlement/s
+@dataclass(frozen=True)
+class Plan:
+    """What every process of a run follows: ``yidi load``'s settings, and how many processes share the
+    work. The master (or the only process) reads them from ``YIDI_LOAD``; workers, on this machine or
+    others, receive them from the master when the run starts, so ``yidi load --join`` needs no options."""
+
+    settings: Mapping[str, Any]
+    shares: int = 1
+
+    @functools.cached_property
+    def shape(self) -> shapes.Shape:
+        s = self.settings
+        return shapes.named(
+            s.get("shape", "day-2017"),
+            scale=s.get("scale", 1.0),
+            compress=s.get("compress", 1.0),
+            duration=s.get("duration"),
+            rate=s.get("rate", 1.0),
+        )
+
+    def share(self, name: str, default: float) -> float:
+        """A share of the mix: ``cancel`` settlements cancelled (2305) and settled again, ``withdraw``
+        admissions withdrawn (2404), ``lose`` 2304 answers lost after the commit (2601, settled again),
+        ``retry`` state-changing messages sent twice under one msgid (the platform must answer the same)."""
+        return float(self.settings.get(name, default))
+
+
+PLAN: Plan | None = None if SETTINGS.get("join") else Plan(SETTINGS)
 
 
 def pairs(roster: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -75,21 +98,22 @@ class Desk:
     """What this process's users share: its persons (one open stay each), one HIS per hospital, the
     shape's arrivals (this process's share of them) and its counts."""
 
-    def __init__(self, environment: Any, roster: Mapping[str, Any], share: int, shares: int) -> None:
-        self.environment, self.share, self.shares = environment, share, shares
+    def __init__(self, environment: Any, roster: Mapping[str, Any], plan: Plan, share: int) -> None:
+        self.environment, self.plan, self.share, self.shares = environment, plan, share, plan.shares
         self.spec = loader.load(roster.get("spec"))
         self.hospitals = {h["fixmedins_code"]: h for p in roster["provinces"] for h in p["hospitals"]}
         people = {p["key"]: p for p in (*roster["persons"], *roster.get("crowd", ()))}
         self.free: queue.Queue[tuple[dict[str, Any], str]] = queue.Queue()
-        for key, code in pairs(roster)[share::shares]:
+        for key, code in pairs(roster)[share :: plan.shares]:
             self.free.put((people[key], code))
         self.msgids: dict[str, envelope.MsgIds] = {}
         self.sign_nos: dict[str, str] = {}  # a hospital signs in (9001) once in a process, not per user
         self.tls = ssl.create_default_context()  # loaded once: a context per client costs ~50 ms
         self.catalogs: dict[str, list[tuple[str, float]]] = {}
-        self.due: Iterator[float] = itertools.islice(shapes.arrivals(SHAPE), share, None, shares)
+        self.due: Iterator[float] = itertools.islice(shapes.arrivals(plan.shape), share, None, plan.shares)
         self.start, self.cpu = time.monotonic(), time.process_time()  # from here: the generator's own cost
         self.asked = self.done = self.in_time = self.requests = 0
+        self.acknowledged: list[dict[str, Any]] = []  # every settlement a user saw acknowledged
         self.behind = 0.0  # the most an episode started after it was due (s)
 
     def his(self, code: str, http: httpx.Client) -> TimedHis:
@@ -126,7 +150,7 @@ class Desk:
 
     def finished(self) -> None:
         self.done += 1
-        self.in_time += self.now() <= SHAPE.duration + GRACE
+        self.in_time += self.now() <= self.plan.shape.duration + GRACE
 
     def report(self, name: str, started: float, length: int, exception: Exception | None) -> None:
         self.requests += 1
@@ -151,8 +175,12 @@ class Desk:
             "cancelled": cancelled,
             "inpatient": inpatient,
         }
-        with (OUT / f"acknowledged-{os.getpid()}.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+        self.acknowledged.append(line)
+
+    @staticmethod
+    def idle() -> dict[str, Any]:
+        """The counts of a process that had no users."""
+        return dict.fromkeys(("asked", "done", "in_time", "requests", "behind_s", "cpu_s"), 0)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -170,6 +198,7 @@ class TimedHis(His):
     (a HIS retrying: the platform must answer the same) or a settlement's answer lost after the commit."""
 
     desk: Desk
+    lost = False  # the last 2304's answer was dropped
 
     def sign_in(self) -> str:
         self.desk.sign_nos[self.hospital.fixmedins_code] = sign_no = super().sign_in()
@@ -179,7 +208,9 @@ class TimedHis(His):
         infno, started = str(message["infno"]), time.perf_counter()
         try:
             reply = super().send(message, headers=headers)
-            if random.random() < RETRY and self.spec.machine_for(infno):  # a state-changing transaction
+            if random.random() < self.desk.plan.share("retry", 0.01) and self.spec.machine_for(
+                infno
+            ):  # a state-changing transaction
                 again = super().send(message, headers=headers)
                 if again.received != reply.received:
                     raise RetryAnswered(infno, reply, again)
@@ -187,8 +218,17 @@ class TimedHis(His):
             self.desk.report(infno, started, 0, e)
             raise
         self.desk.report(infno, started, len(str(reply.body)), None if reply.ok else Refused(reply))
-        if infno == "2304" and reply.ok and random.random() < LOSE:
-            raise LostAnswer(infno, str(message["msgid"]), "answer dropped by the load user (after commit)")
+        if (
+            infno == "2304" and reply.ok
+        ):  # never twice running: a HIS reverses a lost answer, settles again once
+            self.lost, lost = (
+                not self.lost and random.random() < self.desk.plan.share("lose", 0.01),
+                self.lost,
+            )
+            if self.lost and not lost:
+                raise LostAnswer(
+                    infno, str(message["msgid"]), "answer dropped by the load user (after commit)"
+                )
         return reply
 
 
@@ -202,14 +242,14 @@ ONCE = threading.Lock()  # cooperative under gevent: users starting together bui
 
 
 def desk(environment: Any) -> Desk:
-    """This process's desk: with Locust workers (``--processes``), each takes its own share."""
+    """This process's desk; a worker waits for the master's plan, then takes its share (its index)."""
     global DESK
     with ONCE:
+        while PLAN is None:
+            gevent.sleep(0.1)
         if DESK is None:
             roster = httpx.get(f"{environment.host}/admin/roster", timeout=60).raise_for_status().json()
-            processes = getattr(environment.parsed_options, "processes", None) or 1
-            count = (os.cpu_count() or 1) if processes == -1 else processes
-            DESK = Desk(environment, roster, max(environment.runner.worker_index, 0), count)
+            DESK = Desk(environment, roster, PLAN, max(environment.runner.worker_index, 0) % PLAN.shares)
     return DESK
 
 
@@ -249,19 +289,23 @@ class HisUser(User):
     def one(self, person: Mapping[str, Any], code: str) -> bool:
         desk, rng = self.desk, random.Random()
         his, card = self.his(code), card_read(person)
-        inpatient = rng.random() < SHAPE.inpatient
+        inpatient, plan = rng.random() < desk.plan.shape.inpatient, desk.plan
         cross = person["insuplc_admdvs"][:2] != code[1:3]
         kind, started = ("inpatient" if inpatient else "outpatient"), time.perf_counter()
         try:
             if not inpatient:
                 settlement = his.outpatient_visit(card, bills.outpatient(desk.catalog(code), rng)).settlement
-            elif rng.random() < WITHDRAW:  # admitted in error and withdrawn (2404): nothing to settle
+            elif rng.random() < plan.share(
+                "withdraw", 0.01
+            ):  # admitted in error and withdrawn (2404): nothing to settle
                 his.simple(his.stay(card, []), "2404")
                 settlement = None
             else:
                 episode = his.inpatient_episode(card, bills.inpatient(desk.catalog(code), rng), batch=20)
                 settlement = episode.settlement
-                if rng.random() < CANCEL:  # cancelled (2305) and settled again, as corrected
+                if rng.random() < plan.share(
+                    "cancel", 0.05
+                ):  # cancelled (2305) and settled again, as corrected
                     his.cancel_settlement(episode)
                     desk.acknowledge(settlement or {}, cross=cross, cancelled=True)
                     settlement = his.settle(episode).output
@@ -277,48 +321,102 @@ class HisUser(User):
 
 class RateShape(LoadTestShape):
     """Users enough for the shape's rate (``CONCURRENCY`` per settlement/s at the next seconds' peak) or
-    ``--users``; the arrivals, not the users, set the pace."""
+    ``--users``; the arrivals, not the users, set the pace. It runs on the master (or the only process).
+    At the end no users: each finishes its episode; the run ends when every process has delivered."""
 
     def tick(self) -> tuple[int, float] | None:
-        t = self.get_run_time()
-        if t >= SHAPE.duration:
-            return None
-        peak = max(SHAPE.rate(min(t + ahead, SHAPE.duration - 0.01)) for ahead in (0, 1, 2, 3))
-        users = int(USERS or max(1, math.ceil(peak * CONCURRENCY)))
-        return users, float(users)
+        assert PLAN is not None
+        t, shape = self.get_run_time(), PLAN.shape
+        if t >= shape.duration:
+            waited_out = t > shape.duration + STOP_TIMEOUT
+            return None if len(DELIVERED) >= PLAN.shares or waited_out else (0, 1000.0)
+        peak = max(shape.rate(min(t + ahead, shape.duration - 0.01)) for ahead in (0, 1, 2, 3))
+        users = int(PLAN.settings.get("users") or max(1, math.ceil(peak * CONCURRENCY)))
+        return users, float(min(users, 100))  # Locust warns of spawn rates over 100/s
 
 
-@events.quitting.add_listener
-def _write_summary(environment: Any, **_: Any) -> None:
-    if DESK is not None:
-        (OUT / f"summary-{os.getpid()}.json").write_text(json.dumps(DESK.summary()), encoding="utf-8")
+# ── one run over several processes: the plan goes out, the acknowledgements come back ───────────────
+
+STOP_TIMEOUT = 60.0  # the longest the run waits after its end for episodes in flight (yidi load passes it)
+DELIVERED: set[str] = set()  # the processes whose acknowledgements are in (on the master)
+
+
+def keep(name: str, acknowledged: list[dict[str, Any]], summary: Mapping[str, Any]) -> None:
+    """A process's acknowledgements and counts, in the run's folder (read by ``yidi load``)."""
+    assert PLAN is not None
+    out = Path(PLAN.settings.get("out", "."))
+    lines = "".join(json.dumps(line) + "\n" for line in acknowledged)
+    (out / f"acknowledged-{name}.jsonl").write_text(lines, encoding="utf-8")
+    (out / f"summary-{name}.json").write_text(json.dumps(summary), encoding="utf-8")
+    DELIVERED.add(name)
+
+
+def deliver(environment: Any) -> None:
+    """Once the run's end has passed and this process's users have finished their episodes: a worker
+    sends what they saw to the master, the only process keeps it."""
+    assert PLAN is not None
+    start, runner = time.monotonic(), environment.runner
+    while time.monotonic() - start < PLAN.shape.duration or runner.user_count:
+        gevent.sleep(0.2)
+    acknowledged, summary = (DESK.acknowledged, DESK.summary()) if DESK else ([], Desk.idle())
+    if isinstance(runner, WorkerRunner):
+        books = {"acknowledged": acknowledged, "summary": summary}
+        runner.send_message("yidi-done", {"name": runner.client_id, "books": books})
+    else:
+        keep(str(os.getpid()), acknowledged, summary)
+
+
+@events.init.add_listener
+def _wire(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+
+        def follow(environment: Any, msg: Any, **_: Any) -> None:
+            global PLAN
+            PLAN = Plan(msg.data["settings"], int(msg.data["shares"]))
+            gevent.spawn(deliver, environment)
+
+        runner.register_message("yidi-plan", follow)
+    elif isinstance(runner, MasterRunner):
+        runner.register_message(
+            "yidi-done", lambda environment, msg, **_: keep(msg.data["name"], **msg.data["books"])
+        )
 
 
 @events.test_start.add_listener
-def _progress(environment: Any, **_: Any) -> None:
-    """A live progress line on the master (or the only process): asked so far, done, behind, requests."""
-    if isinstance(environment.runner, WorkerRunner):
+def _start(environment: Any, **_: Any) -> None:
+    global PLAN
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
         return
-    asked = list(shapes.arrivals(SHAPE))
-    start, tty = time.monotonic(), sys.stderr.isatty()
+    assert PLAN is not None
+    if isinstance(runner, MasterRunner):  # sent before the users are: a worker's desk waits for it
+        PLAN = Plan(PLAN.settings, max(runner.worker_count, 1))
+        runner.send_message("yidi-plan", {"settings": dict(PLAN.settings), "shares": PLAN.shares})
+    else:
+        gevent.spawn(deliver, environment)
+    gevent.spawn(progress, environment)
 
-    def line() -> None:
-        last = 0.0
-        while True:
-            gevent.sleep(1)
-            t = time.monotonic() - start
-            stats = environment.runner.stats
-            done = sum(stats.get(f"{k} episode", "POST").num_requests for k in ("inpatient", "outpatient"))
-            due = sum(1 for a in asked if a <= t)
-            text = (
-                f"{min(t, SHAPE.duration):5.0f}/{SHAPE.duration:.0f} s · 应结算 asked {due}/{len(asked)} · "
-                f"完成 done {done} · 请求 {stats.total.num_requests} ({stats.total.current_rps:.0f}/s) · "
-                f"失败 {stats.total.num_failures}"
-            )
-            if tty:
-                print(f"\r{text}   ", end="", file=sys.stderr, flush=True)
-            elif t - last >= 10:
-                print(text, file=sys.stderr, flush=True)
-                last = t
 
-    gevent.spawn(line)
+def progress(environment: Any) -> None:
+    """A live progress line on the master (or the only process): asked so far, done, requests, failures."""
+    assert PLAN is not None
+    shape = PLAN.shape
+    asked = list(shapes.arrivals(shape))
+    start, tty, last = time.monotonic(), sys.stderr.isatty(), 0.0
+    while True:
+        gevent.sleep(1)
+        t = time.monotonic() - start
+        stats = environment.runner.stats
+        done = sum(stats.get(f"{k} episode", "POST").num_requests for k in ("inpatient", "outpatient"))
+        due = bisect.bisect_right(asked, t)
+        text = (
+            f"{min(t, shape.duration):5.0f}/{shape.duration:.0f} s · 应结算 asked {due}/{len(asked)} · "
+            f"完成 done {done} · 请求 {stats.total.num_requests} ({stats.total.current_rps:.0f}/s) · "
+            f"失败 {stats.total.num_failures}"
+        )
+        if tty:
+            print(f"\r{text}   ", end="", file=sys.stderr, flush=True)
+        elif t - last >= 10:
+            print(text, file=sys.stderr, flush=True)
+            last = t

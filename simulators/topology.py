@@ -353,28 +353,30 @@ def _person(raw: Mapping[str, Any], seed: int) -> Person:
 def _crowd(raw: Mapping[str, Any], provinces: Mapping[str, Province]) -> list[dict[str, Any]]:
     """The load crowd (压力测试人员) as person entries: insured in every province's regions in turn, each
     filed for the whole next province from 2020 on, so that any of them can be treated there at any time of
-    a load run: retired persons (a third) under 异地安置 (type 1), the employed under 常驻异地工作 (3)."""
+    a load run. A third each: retired employees under 异地安置 (filing type 1), employees under 常驻异地工作
+    (3), residents under 异地长期居住 (2)."""
     order = list(provinces)
     homes = [(p, region) for p in order for region in provinces[p].regions]
+    kinds = (("310", "1201", "1"), ("310", "1101", "3"), ("390", "1501", "2"))  # insutype, psn_type, fil_type
     entries = []
     for i in range(int(raw.get("size", 0))):
         province, region = homes[i % len(homes)]
-        retired = i % 3 == 0
+        insutype, psn_type, fil_type = kinds[i % len(kinds)]
         entries.append(
             {
                 "key": f"{raw.get('key', 'L')}{i + 1:05d}",
                 "insured": region,
-                "insutype": "310",
-                "psn_type": "1201" if retired else "1101",
-                "account": raw.get("account", 2000),
+                "insutype": insutype,
+                "psn_type": psn_type,
+                "account": raw.get("account", 2000) if insutype == "310" else 0,
                 "filings": [
                     {
-                        "type": "1" if retired else "3",
+                        "type": fil_type,
                         "at": order[(order.index(province) + 1) % len(order)],
                         "from": "2020-01-01",
                     }
                 ],
-                "scenario": "压力测试人员：异地长期居住，直接结算，用于 yidi load",
+                "scenario": "压力测试人员：异地长期居住或工作，直接结算，用于 yidi load",
                 "crowd": True,
             }
         )

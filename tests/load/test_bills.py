@@ -12,9 +12,7 @@ import pytest
 from yidi.load import bills
 from yidi.simulators import topology
 
-CATALOG = [
-    (e.item.code, float(e.item.price)) for e in topology.load().provinces["500000"].catalog.values()
-]
+CATALOG = [(e.item.code, float(e.item.price)) for e in topology.load().provinces["500000"].catalog.values()]
 
 
 def cost(lines: list[bills.Line]) -> float:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from yidi.simulators.background import free_port
+
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
 def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
@@ -46,3 +48,35 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
     assert summary["held"] and summary["in_time"] == summary["asked"] > 0 and summary["ledger"] == []
     assert {v["name"] for v in summary["slo"]} >= {"2304", "inpatient episode"}
     assert all(v["ok"] for v in summary["slo"]) and "服务水平目标" in done.stdout
+
+
+def test_workers_started_elsewhere_join_the_master_and_report_back(tmp_path: Path) -> None:
+    """``--remote-workers`` and ``--join``, as on several machines (here two processes on this one)."""
+    out, port = tmp_path / "run", str(free_port())
+    yidi = [sys.executable, "-m", "yidi", "load"]
+    master = subprocess.Popen(
+        [
+            *yidi,
+            "--shape",
+            "step",
+            "--duration",
+            "6",
+            "--out",
+            str(out),
+            "--remote-workers",
+            "1",
+            "--master-port",
+            port,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    worker = subprocess.run(
+        [*yidi, "--join", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180
+    )
+    stdout, _ = master.communicate(timeout=180)
+    assert master.returncode == 0 and worker.returncode == 0, stdout[-3000:] + worker.stderr[-3000:]
+    assert "yidi load --join" in stdout and "账本一致 ledger OK" in stdout
+    (acknowledged,) = out.glob("acknowledged-*.jsonl")  # sent back by the worker, written by the master
+    assert acknowledged.read_text(encoding="utf-8").count("setl_id") > 0

@@ -46,7 +46,7 @@ def test_arrivals_are_when_the_running_count_reaches_each_settlement() -> None:
     minute = shapes.day("day-2017", compress=1440)
     due = list(shapes.arrivals(minute))
     assert len(due) == pytest.approx(1_115, abs=2)
-    assert due == sorted(due) and 0 < due[0] and due[-1] <= minute.duration
+    assert due == sorted(due) and due[0] > 0 and due[-1] <= minute.duration
     peak = [t for t in due if 25 <= t < 27.5]  # 10:00–11:00 of the compressed day: 14 % of it
     assert len(peak) == pytest.approx(1_115 * 0.14, abs=2)
     assert list(shapes.arrivals(shapes.flat(rate=4, duration=1))) == pytest.approx([0.25, 0.5, 0.75, 1.0])

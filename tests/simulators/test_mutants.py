@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from yidi.simulators.clock import real_now
 from yidi.simulators.faults import MUTANTS
 from yidi.simulators.his import Episode, His, Refused, Reply, credential
 from yidi.simulators.store import insured_settlements
@@ -386,7 +387,7 @@ def test_fee_query_includes_cancelled(served: Served) -> None:
 def test_in_hospital_lists_settled(served: Served) -> None:
     served.faults(mutants=("in-hospital-lists-settled",))
     his, episode = settled(served, "P03", "H61010000001")
-    today = time.strftime("%Y-%m-%d")
+    today = f"{real_now():%Y-%m-%d}"  # the HIS's own clock (CST), as the admission carries it
     rows = query(
         his, episode, "5303", psn_no=episode.psn_no, begntime=f"{today} 00:00:00", endtime=f"{today} 23:59:59"
     ).output["data"]

@@ -249,7 +249,7 @@ def test_the_load_crowd_can_each_be_treated_in_another_province(topo: Topology, 
         assert filed_in(topo, p, filing.mdtrtarea) and topo.provinces[filing.mdtrtarea].hospitals, p.key
         assert p.card.status == "1" and p.psn_insu_stas == "1" and identity.valid_certno(p.certno)
     assert {p.province for p in crowd} == set(topo.provinces)
-    assert {p.retired for p in crowd} == {True, False}
+    assert {p.retired for p in crowd} == {True, False} and {p.insutype for p in crowd} == {"310", "390"}
 
 
 def test_the_roster_lists_the_crowd_apart_from_the_joint_test_persons(topo: Topology) -> None:
