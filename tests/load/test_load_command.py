@@ -12,6 +12,8 @@ import pytest
 
 from yidi.simulators.background import free_port
 
+LOAD = [sys.executable, "-m", "yidi", "load", "--shape", "step", "--duration", "6"]
+
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
 def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
@@ -19,19 +21,7 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
 ) -> None:
     out = tmp_path / "run"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "yidi",
-            "load",
-            "--shape",
-            "step",
-            "--duration",
-            "6",
-            "--out",
-            str(out),
-            *workers,
-        ],
+        [*LOAD, "--out", str(out), *workers],
         capture_output=True,
         text=True,
         timeout=180,
@@ -53,27 +43,14 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
 def test_workers_started_elsewhere_join_the_master_and_report_back(tmp_path: Path) -> None:
     """``--remote-workers`` and ``--join``, as on several machines (here two processes on this one)."""
     out, port = tmp_path / "run", str(free_port())
-    yidi = [sys.executable, "-m", "yidi", "load"]
     master = subprocess.Popen(
-        [
-            *yidi,
-            "--shape",
-            "step",
-            "--duration",
-            "6",
-            "--out",
-            str(out),
-            "--remote-workers",
-            "1",
-            "--master-port",
-            port,
-        ],
+        [*LOAD, "--out", str(out), "--remote-workers", "1", "--master-port", port],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     worker = subprocess.run(
-        [*yidi, "--join", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180
+        [*LOAD[:4], "--join", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180
     )
     stdout, _ = master.communicate(timeout=180)
     assert master.returncode == 0 and worker.returncode == 0, stdout[-3000:] + worker.stderr[-3000:]
