@@ -227,7 +227,11 @@ def load(
         console.print(f"统筹支付 fund per inpatient settlement: {run['fund_per_stay']:,} yuan (2017: 13,660)")
     verdicts = slo.check(slo.read_stats(out / "locust_stats.csv"), spec)
     console.print(targets_table(verdicts, spec))
-    problems = ledger.check(seen, ledger.read(database).after(earlier)) if database and earlier else None
+    problems = (
+        ledger.check(seen, ledger.read(database).after(earlier)) + ledger.funds(database)
+        if database and earlier
+        else None
+    )
     (out / "summary.json").write_text(
         json.dumps(
             {**settings, **run, "spec": spec.ref, "slo": [asdict(v) for v in verdicts], "ledger": problems},
@@ -244,7 +248,7 @@ def load(
         if problems:
             console.print(f"[bold red]账本不一致 ledger FAILED[/bold red]: {len(problems)} problem(s)")
         else:
-            ok = f"{len(seen)} settlements, once each in every book"
+            ok = f"{len(seen)} settlements, once each in every book; the prepayment funds agree"
             console.print(f"[bold green]账本一致 ledger OK[/bold green]: {ok}")
     failed = (
         bool(problems) or not run["held"] or bool(slo.failed(verdicts)) or locust.returncode not in (0, 1)

@@ -123,3 +123,16 @@ def read(db_url: str) -> Books:
     finally:
         engine.dispose()
     return Books(tuple(treatment + hub + insured), int(half_done))
+
+
+def funds(db_url: str) -> list[str]:
+    """The prepayment funds after a run (simulators/clearing.py): each balance the sum of its moves, and
+    what settlements drew the national records' net payment."""
+    from yidi.simulators import clearing
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return clearing.check(conn)
+    finally:
+        engine.dispose()

@@ -1,16 +1,18 @@
-"""``yidi serve``, ``yidi roster``, ``yidi mutants`` and ``yidi his``: the simulators' command line."""
+"""``yidi serve``, ``yidi roster``, ``yidi mutants``, ``yidi his`` and ``yidi clear``: the simulators' command
+line."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import re
 import sys
 import tempfile
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -18,8 +20,14 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from yidi.reports import clearing as clearing_report
+from yidi.specs import loader
+
+from . import clearing, desks
 from . import topology as topology_module
 from .app import Options, Simulation, read_card, roster
+from .background import serving
+from .clock import real_now
 from .faults import FAULTS, MUTANTS
 
 out = Console(highlight=False)
@@ -197,6 +205,88 @@ def roster_command(
     if data.get("crowd"):
         keys = [p["key"] for p in data["crowd"]]
         out.print(f"压力测试人员 load crowd: {len(keys)} persons ({keys[0]}–{keys[-1]}), listed by --json")
+
+
+def clear(
+    month: Annotated[str, typer.Option(help="The month to clear, yyyyMM (e.g. 202611).")],
+    sut: Annotated[
+        str,
+        typer.Option(help="The hub: builtin (yidi's, on --db) or a hub's base URL serving /admin/roster."),
+    ] = "builtin",
+    db: Annotated[
+        str, typer.Option(help="The simulators' database; by default the last yidi load's.")
+    ] = "sqlite:///yidi-load/state.db",
+    withhold: Annotated[
+        list[str], typer.Option("--withhold", help="A province (admdvs) that does not confirm this month.")
+    ] = [],  # noqa: B006
+    out_dir: Annotated[Path, typer.Option("--out", help="Where clearing.json and clearing.html go.")] = Path(
+        "yidi-clear"
+    ),
+) -> None:
+    """Month-end clearing between provinces (月度清算): every province fetches the month's statements from the
+    hub and confirms and pays what it owes; the matrix, the funds and their alerts, and the invariants."""
+    if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", month):
+        raise typer.BadParameter(f"{month!r}: a month as yyyyMM, e.g. 202611")
+    if sut == "builtin":
+        file = db.removeprefix("sqlite:///")
+        if db.startswith("sqlite:///") and not Path(file).exists():
+            raise typer.BadParameter(f"no database at {file}: run yidi load first, or give --db")
+        with contextlib.ExitStack() as stack:
+            served = stack.enter_context(serving(Options(db=db)))
+            end = clearing.month_end(month)
+            if served.sim.clock.now().date() < end:  # the month must be over: move to the first of the next
+                httpx.post(f"{served.url}/admin/clock", json={"set": f"{end}T00:00:05"}).raise_for_status()
+            doc = desks.month_end(served.sim.wire, served.roster, month, withhold=withhold)
+            doc["generated"] = f"{served.sim.clock.now():%Y-%m-%d %H:%M:%S}"
+        doc |= desks.books(db, month)
+    else:
+        roster_ = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60).raise_for_status().json()
+        doc = desks.month_end(loader.load(roster_.get("spec")), roster_, month, withhold=withhold)
+        doc |= {"generated": f"{real_now():%Y-%m-%d %H:%M:%S}", "moves": [], "alerts": [], "problems": []}
+    pending = [s for s in doc["statements"] if s["state"] == "issued" and s["amount"]]
+    doc["verdict"] = "unbalanced" if doc["problems"] else "pending" if pending else "balanced"
+    json_path, html_path = clearing_report.write(doc, out_dir)
+    out.print(clearing_table(doc))
+    for problem in doc["problems"]:
+        out.print(f"[red]✗[/red] {problem}")
+    for a in doc["alerts"]:
+        out.print(f"[yellow]![/yellow] {a['at']} {a['insured']}→{a['treatment']} {a['reason']}")
+    verdict = {
+        "balanced": "[bold green]平账 balanced[/bold green]: every statement confirmed and paid, to the cent",
+        "pending": f"[bold yellow]待确认 pending[/bold yellow]: {len(pending)} statement(s) not confirmed",
+        "unbalanced": f"[bold red]不平 unbalanced[/bold red]: {len(doc['problems'])} problem(s)",
+    }[doc["verdict"]]
+    out.print(f"{verdict} · {html_path} · {json_path}")
+    raise typer.Exit({"balanced": 0, "unbalanced": 1, "pending": 2}[doc["verdict"]])
+
+
+def clearing_table(doc: dict[str, Any]) -> Table:
+    """Who owes whom (rows pay, columns receive), in yuan; an unconfirmed statement marked *."""
+    provinces = doc["provinces"]
+    cells = {(s["insured"], s["treatment"]): s for s in doc["statements"]}
+    table = Table(
+        title=f"{doc['month']} 清算矩阵 who owes whom (参保地 pays → 就医地 receives)", title_justify="left"
+    )
+    table.add_column("参保地 \\ 就医地")
+    for code in provinces:
+        table.add_column(provinces[code], justify="right")
+    table.add_column("应付 payable", justify="right")
+    for payer in provinces:
+        row = [cells.get((payer, payee)) for payee in provinces]
+        table.add_row(
+            provinces[payer],
+            *(
+                "—" if s is None else f"{s['amount']:,.2f}" + ("*" if s["state"] == "issued" else "")
+                for s in row
+            ),
+            f"{sum(s['amount'] for s in row if s):,.2f}",
+        )
+    table.add_row(
+        "应收 receivable",
+        *(f"{sum(s['amount'] for (_, t), s in cells.items() if t == payee):,.2f}" for payee in provinces),
+        f"{sum(s['amount'] for s in cells.values()):,.2f}",
+    )
+    return table
 
 
 def mutants() -> None:

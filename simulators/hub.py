@@ -1,19 +1,23 @@
 """The national hub (国家异地就医结算系统): routes province↔province traffic by insuplc_admdvs, refuses
 unknown regions and unsigned traffic, and keeps the national record of every cross-province
-settlement, cancellation and reversal (the basis of monthly clearing).
+settlement, cancellation and reversal. On it rest the money between provinces (simulators/clearing.py):
+the prepayment funds every settlement draws on, and the monthly clearing statements the provinces fetch,
+confirm and pay (Y3201–Y3204).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from . import identity
+from .clearing import Funds, month_end
 from .gateway import SYSTEM_ERROR, BusinessError, Context, Node, World
 from .links import Peer, Unreachable
-from .store import cents, hub_records
+from .store import cents
 from .topology import Account
 
 KINDS = {"Y2304": "settle", "Y2305": "cancel"}
@@ -32,6 +36,16 @@ class HubNode(Node):
         self.handlers = {
             infno: self.route for infno, t in self.spec.transactions.items() if "hub" in t.route[1:-1]
         }
+        self.handlers |= {
+            "Y3201": self.statements,
+            "Y3202": self.confirm,
+            "Y3203": self.top_up,
+            "Y3204": self.prepayment,
+        }
+        self.provinces = {p.platform.code: p.admdvs for p in world.topology.provinces.values()}
+        self.funds = Funds(world.topology)
+        with self.store.begin() as conn:
+            self.funds.open(conn, self.clock.now())
 
     def destination(self, ctx: Context) -> str:
         if ctx.infno == "Y1101":
@@ -68,17 +82,12 @@ class HubNode(Node):
     ) -> None:
         """Keep the national record: one row per settlement or cancellation; a reversal marks the row."""
         if ctx.infno == "Y2601":
-            conn.execute(
-                update(hub_records)
-                .where(hub_records.c.msgid == ctx.input["data"]["omsgid"])
-                .values(status="reversed")
-            )
+            self.funds.reversed(conn, ctx.input["data"]["omsgid"], ctx.now, by=ctx.msgid)
             return
         if ctx.infno not in KINDS:
             return
         setlinfo = answer["output"]["setlinfo"]
-        self.store.q.national.run(
-            conn,
+        record = dict(
             node=self.name,
             msgid=ctx.msgid,
             infno=ctx.infno,
@@ -92,4 +101,91 @@ class HubNode(Node):
             acct=cents(setlinfo["acct_pay"]),
             status="active",
             sim_time=ctx.now,
+            month=None,
         )
+        self.store.q.national.run(conn, **record)
+        self.funds.settled(conn, record, ctx.now)
+
+    # ── money between provinces (Y3201–Y3204) ──────────────────────
+
+    def province(self, ctx: Context) -> str:
+        return self.provinces[ctx.account.code]
+
+    def month(self, ctx: Context) -> str:
+        """The month asked for, once it is over by the simulated clock (statements are of whole months)."""
+        month = str(ctx.input["data"]["setlym"])
+        if ctx.now.date() < month_end(month):
+            raise BusinessError("E7001", setlym=month)
+        return month
+
+    async def statements(self, ctx: Context) -> None:
+        """Y3201: the month's statements that concern the sender, issued at the first asking."""
+        month = self.month(ctx)
+        with ctx.answer() as conn:
+            self.funds.issue(conn, month, ctx.now)
+            ctx.output = {
+                "clrinfo": [statement(s) for s in self.funds.statements(conn, month, self.province(ctx))]
+            }
+
+    async def confirm(self, ctx: Context) -> None:
+        """Y3202: the sender confirms and pays what it owes for the month; its funds are restored."""
+        month, insured = self.month(ctx), self.province(ctx)
+        with ctx.answer() as conn:
+            self.funds.issue(conn, month, ctx.now)
+            confirmed = self.funds.confirm(conn, month, insured, ctx.now)
+            if not confirmed:
+                raise BusinessError("E7002", setlym=month)
+            ctx.output = {"clrinfo": [statement({**s, "state": "confirmed"}) for s in confirmed]}
+
+    async def top_up(self, ctx: Context) -> None:
+        """Y3203: the sender tops up its fund at a treatment province."""
+        data, insured = ctx.input["data"], self.province(ctx)
+        treatment, amount = str(data["mdtrtarea_admdvs"])[:2] + "0000", cents(data["topup_amt"])
+        if amount <= 0:
+            raise BusinessError("E7004", amt=data["topup_amt"])
+        with ctx.answer() as conn:
+            fund = next((f for f in self.funds.funds(conn, insured) if f["insured"] == insured
+                         and f["treatment"] == treatment), None)  # fmt: skip
+            if fund is None:
+                raise BusinessError("E7003", insuplc=insured, mdtrtarea=treatment)
+            self.funds.top_up(conn, insured, treatment, amount, ctx.now, ref=ctx.msgid)
+            ctx.output = {"prepayinfo": prepayinfo(self.funds.funds(conn, insured), insured, treatment)}
+
+    async def prepayment(self, ctx: Context) -> None:
+        """Y3204: the funds that concern the sender (its own at others', and others' at it)."""
+        wanted = str(ctx.input["data"].get("mdtrtarea_admdvs") or "")[:2]
+        with ctx.answer() as conn:
+            funds = self.funds.funds(conn, self.province(ctx))
+            ctx.output = {"prepayinfo": [fund(f) for f in funds if f["treatment"].startswith(wanted)]}
+
+
+ALERT_CODES = {"": "0", "warn": "1", "urgent": "2", "exhausted": "3"}
+
+
+def yuan(value: int) -> float:
+    return float(Decimal(value) / 100)
+
+
+def statement(s: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "setlym": s["month"],
+        "insuplc_admdvs": s["insured"],
+        "mdtrtarea_admdvs": s["treatment"],
+        "setl_cnt": s["settlements"],
+        "clr_amt": yuan(s["amount"]),
+        "clr_stas": "2" if s["state"] == "confirmed" else "1",
+    }
+
+
+def fund(f: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "insuplc_admdvs": f["insured"],
+        "mdtrtarea_admdvs": f["treatment"],
+        "prepay_amt": yuan(f["size"]),
+        "balc": yuan(f["balance"]),
+        "prepay_alert_lv": ALERT_CODES[f["alert"]],
+    }
+
+
+def prepayinfo(funds: list[dict[str, Any]], insured: str, treatment: str) -> dict[str, Any]:
+    return fund(next(f for f in funds if f["insured"] == insured and f["treatment"] == treatment))

@@ -178,6 +178,60 @@ hub_records = Table(
     Column("acct", BigInteger, nullable=False),
     Column("status", String(12), nullable=False),
     Column("sim_time", DateTime, nullable=False),
+    Column("month", String(6), index=True),  # the clearing month it is counted in (yyyyMM), once issued
+)
+
+# Money between provinces (simulators/clearing.py): each insured province's prepayment fund (预付金) at each
+# treatment province, every movement of it, the alerts it raised, and the monthly clearing statements.
+prepayments = Table(
+    "prepayments",
+    meta,
+    Column("insured", String(6), primary_key=True),
+    Column("treatment", String(6), primary_key=True),
+    Column("size", BigInteger, nullable=False),  # as sized when opened (cents)
+    Column("balance", BigInteger, nullable=False),
+    Column("alert", String(12), nullable=False),  # the level last raised: '', warn, urgent, exhausted
+)
+
+prepayment_moves = Table(
+    "prepayment_moves",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("insured", String(6), nullable=False),
+    Column("treatment", String(6), nullable=False),
+    Column("kind", String(12), nullable=False),  # open · settle · cancel · reverse · clear · topup
+    Column("amount", BigInteger, nullable=False),  # cents: + into the fund, − out of it
+    Column("balance", BigInteger, nullable=False),  # after the move
+    Column("ref", String(40), nullable=False),  # the settlement, month or message it is for
+    Column("actor", String(24), nullable=False),  # who moved it
+    Column("reason", String(200), nullable=False),  # why (Chinese)
+    Column("sim_time", DateTime, nullable=False),
+)
+
+prepayment_alerts = Table(
+    "prepayment_alerts",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("insured", String(6), nullable=False),
+    Column("treatment", String(6), nullable=False),
+    Column("level", String(12), nullable=False),  # warn · urgent · exhausted
+    Column("balance", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("sim_time", DateTime, nullable=False),
+)
+
+clearings = Table(
+    "clearings",
+    meta,
+    Column("month", String(6), primary_key=True),
+    Column("insured", String(6), primary_key=True),  # pays
+    Column("treatment", String(6), primary_key=True),  # receives
+    Column("settlements", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),  # cents: the month's fund payments net of cancellations
+    Column("state", String(12), nullable=False),  # issued · confirmed
+    Column("issued_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime),
 )
 
 # Item details sent after the fact (事后传明细), as the insured side received them.

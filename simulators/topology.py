@@ -193,6 +193,7 @@ class Topology:
     persons: Mapping[str, Person]  # by psn_no
     clock: datetime | None = None  # the day its scenarios are written for; the simulated clock starts here
     source: str = ""
+    prepayment: Mapping[str, Any] = field(default_factory=dict)  # how funds are sized and watched (clearing)
 
     def province_of(self, admdvs: str) -> Province | None:
         return self.provinces.get(admdvs[:2] + "0000")
@@ -417,6 +418,7 @@ def _load(path: Path, version: int) -> Topology:
         persons={p.psn_no: p for p in persons},
         clock=datetime.fromisoformat(str(raw["clock"])) if raw.get("clock") else None,
         source=str(path),
+        prepayment=dict(raw.get("prepayment") or {}),
     )
     problems = check(topology)
     if problems:

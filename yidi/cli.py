@@ -23,6 +23,7 @@ app.command("demo")(simulators.demo)
 app.command("serve")(simulators.serve)
 app.command("roster")(simulators.roster_command)
 app.command("mutants")(simulators.mutants)
+app.command("clear")(simulators.clear)
 app.add_typer(simulators.his, name="his")
 
 
