@@ -14,12 +14,12 @@ in the month its national record falls in, once (``hub_records.month``, R-CLR-02
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, true, update
 
 from .store import clearings, hub_records, prepayment_alerts, prepayment_moves, prepayments
 from .topology import Topology
@@ -79,8 +79,11 @@ def month_end(month: str) -> date:
 class Funds:
     """The hub's prepayment funds and clearing statements, over one database connection at a time."""
 
-    def __init__(self, topology: Topology, actor: str = "hub") -> None:
+    def __init__(
+        self, topology: Topology, mutant: Callable[[str], bool] = lambda name: False, actor: str = "hub"
+    ) -> None:
         self.topology, self.lines, self.actor = topology, Lines.of(topology), actor
+        self.mutant = mutant  # the hub's deliberately wrong behaviours (simulators/faults.py)
 
     def sizes(self) -> dict[tuple[str, str], int]:
         """Each pair's fund: per person filed from the insured province for the treatment province, at least
@@ -169,6 +172,8 @@ class Funds:
     def settled(self, conn: Connection, record: Mapping[str, Any], now: datetime) -> None:
         """A national record (a settlement or a cancellation) draws on its fund; a cancellation's fund is
         negative, so it puts the money back."""
+        if self.mutant("prepayment-not-drawn"):
+            return
         kind = "settle" if record["infno"] == "Y2304" else "cancel"
         why = "异地就医结算" if kind == "settle" else "结算撤销退回"
         self.move(
@@ -182,7 +187,7 @@ class Funds:
         if row is None or row["status"] == "reversed":
             return
         conn.execute(update(hub_records).where(hub_records.c.msgid == msgid).values(status="reversed"))
-        if row["month"] is not None:
+        if row["month"] is not None and not self.mutant("reversal-rewrites-cleared-month"):
             conn.execute(
                 insert(hub_records).values(
                     {**row, "msgid": by, "infno": "Y2601", "fund": -row["fund"], "acct": -row["acct"],
@@ -211,6 +216,7 @@ class Funds:
             return
         start, end = first_day(month), month_end(month)
         counted = and_(
+            hub_records.c.infno == "Y2304" if self.mutant("clearing-skips-cancellations") else true(),
             hub_records.c.month.is_(None),
             hub_records.c.status == "active",
             hub_records.c.sim_time >= datetime(start.year, start.month, start.day),
@@ -255,10 +261,9 @@ class Funds:
     def confirm(self, conn: Connection, month: str, insured: str, now: datetime) -> list[dict[str, Any]]:
         """The insured province confirms its statements of the month: it pays each, and the payment
         restores its fund there. A statement is confirmed, and paid, once."""
+        paid = ("issued", "confirmed") if self.mutant("clearing-pays-twice") else ("issued",)
         waiting = [
-            s
-            for s in self.statements(conn, month, insured)
-            if s["insured"] == insured and s["state"] == "issued"
+            s for s in self.statements(conn, month, insured) if s["insured"] == insured and s["state"] in paid
         ]
         for s in waiting:
             conn.execute(

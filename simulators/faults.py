@@ -128,6 +128,40 @@ MUTANTS: dict[str, Kind] = {
     "in-hospital-lists-settled": Kind(
         "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
     ),
+    # money between provinces at the hub (hub role, JT-CLR-2xx)
+    "prepayment-not-drawn": Kind(
+        "国家平台结算不动用参保地预付金",
+        "the hub books settlements without drawing on the prepayment fund",
+        "R-CLR-03",
+    ),
+    "clearing-skips-cancellations": Kind(
+        "国家平台清算单不计撤销结算", "the hub's monthly statement leaves cancellations out", "R-CLR-01"
+    ),
+    "clearing-pays-twice": Kind(
+        "国家平台可重复确认清算单并重复拨付",
+        "the hub lets a statement be confirmed and paid twice",
+        "R-CLR-02",
+    ),
+    "reversal-rewrites-cleared-month": Kind(
+        "已清算结算的冲正不计入下月清算",
+        "a reversal after its month was cleared is never refunded",
+        "R-CLR-02",
+    ),
+    # monthly clearing of remote patients at the treatment place (treatment role, JT-CLR)
+    "clearing-extract-misses-cancellations": Kind(
+        "【3260】清分明细漏列撤销结算", "3260 leaves the month's cancellations out of the rows", "R-CLR-02"
+    ),
+    "clearing-reconfirm-allowed": Kind(
+        "【3261】已确认的清分明细可再次确认", "3261 confirms a row already confirmed", "R-CLR-02"
+    ),
+    "clearing-undo-ignores-otransid": Kind(
+        "【3262】按原交易流水号回退时回退本月全部确认",
+        "3262 by otransid undoes every confirmation",
+        "R-CLR-02",
+    ),
+    "clearing-amounts-unchecked": Kind(
+        "【3261】不核对确认明细的金额", "3261 takes rows whose amounts differ from the platform's", "R-CLR-02"
+    ),
     # admission and fees (treatment role, JT-ADM / JT-FEE)
     "filed-warned-as-unfiled": Kind(
         "已备案人员入院仍提示未备案",

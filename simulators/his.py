@@ -462,6 +462,33 @@ class His:
         episode.replies.append(reply)
         return reply
 
+    # ── monthly clearing of remote patients (异地清分) ───────────────────
+
+    def clearing_rows(self, month: str) -> list[dict[str, Any]]:
+        """3260, page after page (at most 100 rows each): the month's rows the platform has for us."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            data = {"trt_year": month[:4], "trt_month": month[4:], "startrow": len(rows) + 1}
+            page = self.call("3260", {"data": data}).output.get("data") or []
+            rows += page
+            if len(page) < 100:
+                return rows
+
+    def confirm_clearing(
+        self, month: str, rows: Sequence[Mapping[str, Any]], *, confirm: bool = True
+    ) -> Reply:
+        """3261: these rows confirmed (or left out of this month's clearing)."""
+        keep = ("certno", "mdtrt_id", "mdtrt_setl_time", "setl_sn", "medfee_sumamt", "optins_pay_sumamt")
+        detail = [{**{k: r[k] for k in keep}, "cnfm_flag": "1" if confirm else "0"} for r in rows]
+        data = {"trt_year": month[:4], "trt_month": month[4:], "totalrow": len(detail)}
+        return self.call("3261", {"data": data, "detail": detail})
+
+    def undo_clearing(self, month: str, otransid: str = "0") -> Reply:
+        """3262: undo one 3261 (its answer's inf_refmsgid) or, with '0', every confirmation of the month."""
+        return self.call(
+            "3262", {"data": {"trt_year": month[:4], "trt_month": month[4:], "otransid": otransid}}
+        )
+
     # ── outpatient ─────────────────────────────────────────────────
 
     def register(self, episode: Episode, *, cert: tuple[str, str] | None = None) -> Reply:

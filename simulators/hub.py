@@ -43,7 +43,7 @@ class HubNode(Node):
             "Y3204": self.prepayment,
         }
         self.provinces = {p.platform.code: p.admdvs for p in world.topology.provinces.values()}
-        self.funds = Funds(world.topology)
+        self.funds = Funds(world.topology, self.faults.mutant)
         with self.store.begin() as conn:
             self.funds.open(conn, self.clock.now())
 

@@ -234,6 +234,21 @@ clearings = Table(
     Column("confirmed_at", DateTime),
 )
 
+# Monthly clearing of remote patients at the treatment place (simulators/remote.py, 3261/3262): each
+# clearing row a hospital confirmed or left out, and the 3261 that did it.
+remote_confirmations = Table(
+    "remote_confirmations",
+    meta,
+    _node(),
+    Column("fixmedins_code", String(40), primary_key=True),
+    Column("setl_id", String(40), primary_key=True),
+    Column("kind", String(12), primary_key=True),  # settle · cancel: a cancellation is a row of its own
+    Column("month", String(6), nullable=False),
+    Column("state", String(12), nullable=False),  # confirmed · excluded
+    Column("msgid", String(40), nullable=False),
+    Column("sim_time", DateTime, nullable=False),
+)
+
 # Item details sent after the fact (事后传明细), as the insured side received them.
 details = Table(
     "details",

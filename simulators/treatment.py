@@ -30,6 +30,7 @@ from .catalog import Split, categories, classify, money, result_line
 from .gateway import BusinessError, Context, Node, Relayed, World
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
+from .remote import RemoteClearing
 from .store import cents, messages, settlements, signins, visits
 from .topology import Account, CatalogEntry, Hospital, Item, Province
 
@@ -116,6 +117,7 @@ class TreatmentNode(Node):
             "5303": self.query_in_hospital,
         }.items():
             self.handlers[infno] = handler
+        self.handlers |= RemoteClearing(self).handlers  # 3260–3262
         for kind in (INPATIENT, OUTPATIENT):
             self.handlers[kind.register] = self.register
             self.handlers[kind.cancel_registration] = self.cancel_registration

@@ -21,7 +21,7 @@ from yidi.specs.diff import Diff
 from yidi.specs.model import Spec
 
 ROLES = ("treatment", "insured", "hub", "his")
-FLOWS = ("admission", "fees", "settlement", "reliability", "security", "conformance", "queries")
+FLOWS = ("admission", "fees", "settlement", "reliability", "security", "conformance", "queries", "clearing")
 SEVERITIES = ("blocker", "critical", "normal", "minor")
 
 

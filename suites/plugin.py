@@ -128,8 +128,9 @@ class Sut:
         return his
 
     def person(self, key: str) -> dict[str, Any]:
-        """The roster's test person (真人真卡)."""
-        return _named((p for p in self.roster["persons"] if p["key"] == key), f"测试人员{key}")
+        """The roster's test person (真人真卡), or one of its load crowd."""
+        everyone = (*self.roster["persons"], *self.roster.get("crowd", ()))
+        return _named((p for p in everyone if p["key"] == key), f"测试人员{key}")
 
     def card(self, key: str) -> dict[str, Any]:
         """What reading the person's card gives."""

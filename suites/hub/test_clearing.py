@@ -1,0 +1,168 @@
+"""Clearing (清算) cases against the national hub: settlements through it draw on the insured province's
+prepayment fund, the month's statements sum them net of cancellations, and a confirmed statement is paid once.
+
+Each case settles in a month of its own and closes it by moving the SUT's simulated clock; the clock is put
+back afterwards, so the other cases go on in their own month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from yidi.simulators.desks import Desk
+from yidi.suites.catalogue import Case
+from yidi.suites.insured.client import Platform, Visit, admitted, ok
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, injectable, refused, yuan
+
+MONTHS = {"JT-CLR-201": "202702", "JT-CLR-202": "202704", "JT-CLR-203": "202707"}  # a month per case
+SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
+
+
+@contextmanager
+def clock(sut: Sut) -> Iterator[Callable[[str], None]]:
+    """``move(when)`` moves the SUT's simulated clock; afterwards it is put back by as much."""
+    admin = f"{injectable(sut)}/admin/clock"
+    moved = 0.0
+
+    def move(when: str) -> None:
+        nonlocal moved
+        now = datetime.fromisoformat(httpx.get(admin).raise_for_status().json()["now"])
+        step = (datetime.fromisoformat(when) - now).total_seconds()
+        httpx.post(admin, json={"advance_seconds": step}).raise_for_status()
+        moved += step
+
+    try:
+        yield move
+    finally:
+        httpx.post(admin, json={"advance_seconds": -moved}).raise_for_status()
+
+
+@pytest.fixture
+def sichuan(sut: Sut) -> Iterator[Desk]:
+    """yidi as Sichuan's platform (the insured province) at the hub under test."""
+    with httpx.Client(timeout=60) as http:
+        yield Desk.of(
+            sut.spec, sut.roster, next(p for p in sut.roster["provinces"] if p["admdvs"] == "510000"), http
+        )
+
+
+def stay(platform: Platform, sut: Sut, person: str, code: str) -> tuple[Visit, Decimal]:
+    """A cross-province settlement through the hub; its fund payment."""
+    visit = admitted(platform, sut.card(person), code)
+    settled = ok(platform.settle(visit))
+    return visit, yuan(settled.output["setlinfo"]["fund_pay_sumamt"])
+
+
+def balance(desk: Desk, treatment: str) -> Decimal:
+    return yuan(next(f["balc"] for f in desk.funds() if f["mdtrtarea_admdvs"] == treatment))
+
+
+def statement(desk: Desk, month: str, treatment: str) -> dict[str, Any]:
+    rows = succeed_rows(lambda: desk.statements(month))
+    return next(s for s in rows if s["insuplc_admdvs"] == desk.admdvs and s["mdtrtarea_admdvs"] == treatment)
+
+
+def succeed_rows(step: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    try:
+        return step()
+    except Exception as e:
+        fail(f"国家平台清算交易应成功（R-CLR-01）：{e}")
+
+
+def expect(what: str, expected: Any, actual: Any, rule: str) -> None:
+    if expected != actual:
+        fail(f"{what}（{rule}）：应为{expected}，实际{actual}", expected=str(expected), actual=str(actual))
+
+
+def first_day(month: str, day: int = 1) -> str:
+    return f"{month[:4]}-{month[4:]}-{day:02d}T10:00:00"
+
+
+def next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[4:])
+    return f"{year + mon // 12}{mon % 12 + 1:02d}"
+
+
+@case("JT-CLR-201")
+def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+) -> None:
+    month, code = MONTHS[joint_case.id], joint_case.hospital
+    with clock(sut) as move:
+        move(first_day(month, 10))
+        before = balance(sichuan, "500000")
+        platform = province(code)
+        _, kept = stay(platform, sut, joint_case.person, code)
+        cancelled, refunded = stay(platform, sut, SECOND[joint_case.person], code)
+        ok(platform.cancel(cancelled))
+        expect(
+            "四川在重庆的预付金应减少两次结算的基金支付净额【Y3204】",
+            before - kept,
+            balance(sichuan, "500000"),
+            "R-CLR-03",
+        )
+        move(first_day(next_month(month)))
+        owed = statement(sichuan, month, "500000")
+        expect(f"{month}四川→重庆清算单的结算笔数【Y3201】", 2, int(owed["setl_cnt"]), "R-CLR-01")
+        expect(f"{month}四川→重庆清算单金额=结算减撤销【Y3201】", kept, yuan(owed["clr_amt"]), "R-CLR-01")
+        succeed_rows(lambda: sichuan.confirm(month))
+        expect(
+            "确认拨付后清算单状态【Y3201】", "2", statement(sichuan, month, "500000")["clr_stas"], "R-CLR-02"
+        )
+        expect("拨付后预付金恢复到结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+    assert refunded > 0
+
+
+@case("JT-CLR-202")
+def test_a_cancellation_and_a_reversal_after_the_statement_land_in_the_next_month(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+) -> None:
+    month, code = MONTHS[joint_case.id], joint_case.hospital
+    later = next_month(month)
+    with clock(sut) as move:
+        move(first_day(month, 10))
+        platform = province(code)
+        cancelled, one = stay(platform, sut, joint_case.person, code)
+        reversed_, other = stay(platform, sut, SECOND[joint_case.person], code)
+        move(first_day(later, 2))
+        issued = statement(sichuan, month, "500000")
+        expect(f"{month}清算单金额【Y3201】", one + other, yuan(issued["clr_amt"]), "R-CLR-01")
+        ok(platform.cancel(cancelled))
+        ok(platform.reverse(reversed_, str(reversed_.settle_msgid), "Y2304"))
+        move(first_day(next_month(later)))
+        expect(
+            f"{month}清算单出单后不变【Y3201】",
+            one + other,
+            yuan(statement(sichuan, month, "500000")["clr_amt"]),
+            "R-CLR-02",
+        )
+        refund = statement(sichuan, later, "500000")
+        expect(
+            f"{later}清算单计入上月结算的撤销与冲正【Y3201】",
+            -(one + other),
+            yuan(refund["clr_amt"]),
+            "R-CLR-02",
+        )
+
+
+@case("JT-CLR-203")
+def test_a_statement_is_paid_once(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+) -> None:
+    month, code = MONTHS[joint_case.id], joint_case.hospital
+    with clock(sut) as move:
+        move(first_day(month, 10))
+        before = balance(sichuan, "500000")
+        stay(province(code), sut, joint_case.person, code)
+        move(first_day(next_month(month)))
+        succeed_rows(lambda: sichuan.confirm(month))
+        refused(lambda: sichuan.client.call("Y3202", {"data": {"setlym": month}}), "E7002", "R-CLR-02")
+        expect("预付金只恢复一次，等于结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
