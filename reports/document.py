@@ -25,7 +25,8 @@ FLOW_ZH = {
     "security": "安全",
     "conformance": "报文规范",
     "queries": "查询",
-    "clearing": "异地清分",
+    "reconciliation": "对账",
+    "clearing": "清算",
 }
 SEVERITY_ZH = {"blocker": "阻断", "critical": "严重", "normal": "一般", "minor": "轻微"}
 

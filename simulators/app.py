@@ -178,6 +178,8 @@ class Simulation:
         service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
 
         async def reply(answer: Answer) -> Response:
+            if answer.file is not None:
+                return Response(answer.file, status_code=answer.status, media_type="application/octet-stream")
             if answer.body is None:
                 return Response(status_code=answer.status)
             return Response(

@@ -147,6 +147,20 @@ MUTANTS: dict[str, Kind] = {
         "a reversal after its month was cleared is never refunded",
         "R-CLR-02",
     ),
+    # reconciliation between a hospital and its treatment province (treatment role, JT-REC)
+    "reconcile-always-balanced": Kind(
+        "【3201】对总账总是返回平帐", "3201 answers balanced whatever the totals", "R-REC-01"
+    ),
+    "reconcile-ignores-refunds": Kind(
+        "【3201】【3202】不区分退费结算标志REFD_SETL_FLAG",
+        "3201/3202 count refunds even when told not to",
+        "R-REC-01",
+    ),
+    "detail-misses-platform-only": Kind(
+        "【3202】结果文件漏列平台有而医院未报的结算",
+        "3202's result leaves out settlements only the platform has",
+        "R-REC-02",
+    ),
     # monthly clearing of remote patients at the treatment place (treatment role, JT-CLR)
     "clearing-extract-misses-cancellations": Kind(
         "【3260】清分明细漏列撤销结算", "3260 leaves the month's cancellations out of the rows", "R-CLR-02"

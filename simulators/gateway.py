@@ -63,6 +63,7 @@ class InvalidAnswer(Exception):
 class Answer:
     status: int  # 200, or what a fault makes of it
     body: dict[str, Any] | None
+    file: bytes | None = None  # a file answered as itself (9102), not as JSON
 
 
 def digest(message: Mapping[str, Any]) -> str:
@@ -88,6 +89,7 @@ class Context:
     output: Any = None  # base shape; set inside answer()
     warn_msg: str | None = None
     effect: dict[str, Any] | None = None  # recorded with the answer, for a later 2601
+    file: bytes | None = None  # answered instead of the envelope on success (9102 download)
     answered: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -336,7 +338,7 @@ class Node:
             raise RuntimeError(f"{self.name} {infno}: the handler answered nothing")
         if self.faults.take("drop-answer", self.name, infno):
             return Answer(504, None)  # committed, but the answer never reaches the caller
-        return Answer(200, ctx.answered)
+        return Answer(200, ctx.answered, ctx.file)
 
     def verify(self, headers: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
         def secret_for(paasid: str) -> str | None:

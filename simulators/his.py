@@ -7,6 +7,7 @@ the episode's real values set on top. Synchronous (httpx), so suites, the CLI an
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import time
@@ -56,6 +57,7 @@ class Reply:
     body: dict[str, Any]  # as read: in the base spec's shapes and meanings
     seconds: float
     received: dict[str, Any] | None = None  # as the platform sent it, when its profile differs from the base
+    file: bytes | None = None  # a file the platform answered as itself (9102), the envelope then made up
 
     @property
     def infcode(self) -> int:
@@ -211,6 +213,9 @@ class His:
             raise LostAnswer(infno, msgid, repr(e)) from e
         if r.status_code != 200:
             raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
+        if r.headers.get("content-type", "").startswith("application/octet-stream"):  # 9102: the file itself
+            seconds = time.perf_counter() - started
+            return Reply(infno, msgid, dict(message), {"infcode": 0, "output": {}}, seconds, file=r.content)
         received = body = r.json()
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
@@ -488,6 +493,48 @@ class His:
         return self.call(
             "3262", {"data": {"trt_year": month[:4], "trt_month": month[4:], "otransid": otransid}}
         )
+
+    # ── reconciliation (对账) ───────────────────────────────────────
+
+    def reconcile_totals(self, period: tuple[str, str], totals: Mapping[str, Any], **group: Any) -> Reply:
+        """3201: our totals for the period (medfee_sumamt, fund_pay_sumamt, acct_pay, fixmedins_setl_cnt) for
+        one insutype, clr_type and setl_optins (``group``; REFD_SETL_FLAG too)."""
+        data = {"stmt_begndate": period[0], "stmt_enddate": period[1], **totals, **group}
+        return self.call("3201", {"data": data})
+
+    def upload_file(self, filename: str, content: bytes) -> str:
+        """9101: a file (a ZIP), base64 as OH sends it; its file_qury_no."""
+        up = {
+            "in": base64.b64encode(content).decode(),
+            "filename": filename,
+            "fixmedins_code": self.hospital.fixmedins_code,
+        }
+        return str(self.call("9101", {"fsUploadIn": up}).output["file_qury_no"])
+
+    def reconcile_detail(
+        self, period: tuple[str, str], file_qury_no: str, totals: Mapping[str, Any], **group: Any
+    ) -> Reply:
+        """3202 with the uploaded detail file; the answer names the result file to download."""
+        data = {
+            "stmt_begndate": period[0],
+            "stmt_enddate": period[1],
+            "file_qury_no": file_qury_no,
+            **totals,
+            **group,
+        }
+        return self.call("3202", {"data": data})
+
+    def download_file(self, file_qury_no: str, filename: str) -> bytes:
+        """9102: the file itself."""
+        down = {
+            "file_qury_no": file_qury_no,
+            "filename": filename,
+            "fixmedins_code": self.hospital.fixmedins_code,
+        }
+        reply = self.call("9102", {"fsDownloadIn": down})
+        if reply.file is None:
+            raise Refused(reply)
+        return reply.file
 
     # ── outpatient ─────────────────────────────────────────────────
 

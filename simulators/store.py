@@ -25,6 +25,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -246,6 +247,18 @@ remote_confirmations = Table(
     Column("month", String(6), nullable=False),
     Column("state", String(12), nullable=False),  # confirmed · excluded
     Column("msgid", String(40), nullable=False),
+    Column("sim_time", DateTime, nullable=False),
+)
+
+# Files hospitals uploaded (9101) and the platform made for them (3202 results), for 9102.
+files = Table(
+    "files",
+    meta,
+    _node(),
+    Column("file_qury_no", String(30), primary_key=True),
+    Column("fixmedins_code", String(40), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content", LargeBinary, nullable=False),
     Column("sim_time", DateTime, nullable=False),
 )
 

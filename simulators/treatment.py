@@ -30,6 +30,7 @@ from .catalog import Split, categories, classify, money, result_line
 from .gateway import BusinessError, Context, Node, Relayed, World
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
+from .reconcile import Reconciliation
 from .remote import RemoteClearing
 from .store import cents, messages, settlements, signins, visits
 from .topology import Account, CatalogEntry, Hospital, Item, Province
@@ -118,6 +119,7 @@ class TreatmentNode(Node):
         }.items():
             self.handlers[infno] = handler
         self.handlers |= RemoteClearing(self).handlers  # 3260–3262
+        self.handlers |= Reconciliation(self).handlers  # 3201, 3202, 9101, 9102
         for kind in (INPATIENT, OUTPATIENT):
             self.handlers[kind.register] = self.register
             self.handlers[kind.cancel_registration] = self.cancel_registration

@@ -21,7 +21,10 @@ from yidi.specs.diff import Diff
 from yidi.specs.model import Spec
 
 ROLES = ("treatment", "insured", "hub", "his")
-FLOWS = ("admission", "fees", "settlement", "reliability", "security", "conformance", "queries", "clearing")
+FLOWS = (
+    "admission", "fees", "settlement", "reliability", "security", "conformance", "queries", "reconciliation",
+    "clearing",
+)  # fmt: skip
 SEVERITIES = ("blocker", "critical", "normal", "minor")
 
 

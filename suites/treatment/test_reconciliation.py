@@ -1,0 +1,138 @@
+"""Reconciliation (对账) cases against a treatment-province platform: 3201 by totals, 3202 by detail with the
+file uploaded by 9101 and the result downloaded by 9102.
+
+The hospital's side is what the platform answered it (the 2304 and 2305 answers of the case); the period is
+the day the platform booked them (its own clock: the answers' refmsg_time).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from yidi.simulators.his import His, Reply
+from yidi.simulators.reconcile import zipped
+from yidi.suites.catalogue import Case
+from yidi.suites.plugin import Sut, case
+from yidi.suites.steps import fail, settled, succeed, yuan
+
+SECOND = {"L00005": "L00026", "L00047": "L00012"}  # the other person of each case, insured in Ankang too
+GROUP = {"insutype": "310", "clr_type": "21", "setl_optins": "610900"}
+
+
+def day(reply: Reply) -> tuple[str, str]:
+    stamp = str(reply.body["refmsg_time"])
+    when = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}"
+    return when, when
+
+
+def totals(*setlinfos: Mapping[str, Any], count: int) -> dict[str, Any]:
+    return {
+        "medfee_sumamt": float(sum(yuan(s["medfee_sumamt"]) for s in setlinfos)),
+        "fund_pay_sumamt": float(sum(yuan(s["fund_pay_sumamt"]) for s in setlinfos)),
+        "acct_pay": float(sum(yuan(s["acct_pay"]) for s in setlinfos)),
+        "fixmedins_setl_cnt": count,
+    }
+
+
+def statement(reply: Reply, expected: str, why: str) -> dict[str, Any]:
+    info = dict(reply.output["stmtinfo"])
+    if info.get("stmt_rslt") != expected:
+        fail(
+            f"【3201】{reply.msgid} {why}，对账结果stmt_rslt应为{expected}（R-REC-01），"
+            f"实际{info.get('stmt_rslt')}（{info.get('stmt_rslt_dscr')}）",
+            expected={"stmt_rslt": expected},
+            actual={"stmt_rslt": info.get("stmt_rslt"), "stmt_rslt_dscr": info.get("stmt_rslt_dscr")},
+        )
+    return info
+
+
+@case("JT-REC-001")
+def test_totals_balance_with_or_without_refunds_and_a_difference_is_named(sut: Sut, joint_case: Case) -> None:
+    his, kept = settled(sut, joint_case.person, joint_case.hospital)
+    _, cancelled = settled(sut, SECOND[joint_case.person], joint_case.hospital)
+    settlement = cancelled.replies[-1]
+    undone = succeed(lambda: his.cancel_settlement(cancelled))
+    a, b, c = (r.output["setlinfo"] for r in (kept.replies[-1], settlement, undone))
+    period = day(kept.replies[-1])
+
+    def ask(sums: dict[str, Any], refunds: str) -> Reply:
+        return succeed(lambda: his.reconcile_totals(period, sums, **GROUP, REFD_SETL_FLAG=refunds))
+
+    statement(ask(totals(a, count=1), "0"), "0", "不含退费时只计未撤销的一笔结算")
+    statement(ask(totals(a, b, c, count=3), "1"), "0", "含退费时计两笔结算与一笔撤销的净额")
+    wrong = totals(a, b, c, count=3)
+    wrong["fund_pay_sumamt"] = float(Decimal(str(wrong["fund_pay_sumamt"])) + Decimal("0.01"))
+    info = statement(ask(wrong, "1"), "1", "基金支付总额多报0.01元")
+    if "fund_pay_sumamt" not in str(info.get("stmt_rslt_dscr")):
+        fail(
+            "【3201】不平时对账结果说明应指明不符的项目fund_pay_sumamt（R-REC-01）",
+            expected={"stmt_rslt_dscr": "…fund_pay_sumamt…"},
+            actual={"stmt_rslt_dscr": info.get("stmt_rslt_dscr")},
+        )
+
+
+def result_lines(his: His, reply: Reply) -> dict[str, list[str]]:
+    """【9102】 the result file of a 3202: its lines by setl_id (the column after mdtrt_id)."""
+    info = reply.output["fileinfo"]
+    content = succeed_bytes(lambda: his.download_file(str(info["file_qury_no"]), str(info["filename"])))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
+    except (zipfile.BadZipFile, IndexError, UnicodeDecodeError) as e:
+        fail(f"【9102】结果文件应为ZIP内的TAB分隔文本（R-REC-02）：{type(e).__name__}")
+    return {cells[2]: cells for cells in (line.split("\t") for line in text.splitlines() if line)}
+
+
+def succeed_bytes(step: Any) -> bytes:
+    try:
+        return bytes(step())
+    except Exception as e:
+        fail(f"【9102】下载结果文件应成功（R-REC-02）：{e}")
+
+
+@case("JT-REC-002")
+def test_the_detail_result_says_which_side_has_what(sut: Sut, joint_case: Case) -> None:
+    his, reported = settled(sut, joint_case.person, joint_case.hospital)
+    _, unreported = settled(sut, SECOND[joint_case.person], joint_case.hospital)
+    mine, theirs = (e.replies[-1].output["setlinfo"] for e in (reported, unreported))
+    fake = {"setl_id": f"FAKE{mine['setl_id'][-12:]}", "mdtrt_id": "MFAKE", "psn_no": mine["psn_no"]}
+    amounts = [str(yuan(mine[k])) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")]
+    lines = [
+        [mine["setl_id"], mine["mdtrt_id"], mine["psn_no"], *amounts, "0"],
+        [fake["setl_id"], fake["mdtrt_id"], fake["psn_no"], "100.00", "60.00", "0.00", "0"],
+    ]
+    number = succeed_text(lambda: his.upload_file("detail.zip", zipped("detail.txt", lines)))
+    sums = totals(mine, count=2) | {
+        "medfee_sumamt": float(yuan(mine["medfee_sumamt"]) + 100),
+        "cash_payamt": 0,
+    }
+    sums.pop("acct_pay")
+    detail = succeed(
+        lambda: his.reconcile_detail(
+            day(reported.replies[-1]), number, sums, setl_optins="610900", clr_type="21"
+        )
+    )
+    found = result_lines(his, detail)
+    expected = {
+        mine["setl_id"]: ("0", "平帐"),
+        fake["setl_id"]: ("1", "医院有、平台无"),
+        theirs["setl_id"]: ("1", "平台有、医院无"),
+    }
+    actual = {k: (found[k][4], found[k][6]) if k in found else None for k in expected}
+    if actual != expected:
+        fail(
+            f"【3202】{detail.msgid} 结果文件应逐笔说明哪一方有何（R-REC-02）",
+            expected={k: "/".join(v) for k, v in expected.items()},
+            actual={k: "/".join(v) if v else "（无此行）" for k, v in actual.items()},
+        )
+
+
+def succeed_text(step: Any) -> str:
+    try:
+        return str(step())
+    except Exception as e:
+        fail(f"【9101】上传明细文件应成功（R-REC-02）：{e}")
