@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +41,9 @@ def this_host() -> str:
 
 
 @contextmanager
-def simulators(sut: str, db: str | None, out: Path, public: bool = False) -> Iterator[tuple[str, str | None]]:
+def simulators(
+    sut: str, db: str | None, out: Path, public: bool = False, clock: datetime | None = None
+) -> Iterator[tuple[str, str | None]]:
     """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
     reachable from other machines (workers elsewhere), under this host's name."""
     if sut != "builtin":
@@ -52,6 +55,7 @@ def simulators(sut: str, db: str | None, out: Path, public: bool = False) -> Ite
     port = free_port()
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
     cmd += ["--host", "0.0.0.0"] if public else []
+    cmd += ["--clock", clock.isoformat()] if clock else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
@@ -151,6 +155,10 @@ def load(
         str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
     ] = "builtin",
     db: Annotated[str | None, typer.Option(help="The built-in simulators' database URL.")] = None,
+    clock: Annotated[
+        datetime | None,
+        typer.Option(help="Start the simulated clock here (a day of a month: several runs on one --db)."),
+    ] = None,
     workers: Annotated[
         int, typer.Option(help="Locust worker processes on this machine (0: one process).")
     ] = 0,
@@ -186,7 +194,7 @@ def load(
         "users": users,
         "out": str(out.resolve()),
     }
-    with simulators(sut, db, out, public=remote_workers > 0) as (url, database):
+    with simulators(sut, db, out, public=remote_workers > 0, clock=clock) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         if workers:  # forked workers reach the master on a port of this run's own

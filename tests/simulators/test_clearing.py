@@ -5,6 +5,7 @@ low funds raise alerts; and a planted discrepancy of each kind is found and name
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -241,26 +242,40 @@ def test_a_month_never_issued_is_named(served: Served) -> None:
     assert problems(served, "202610") == ["未清算 202610: 无清算单"]
 
 
-def test_yidi_clear_after_a_load_balances_and_a_withheld_province_leaves_it_pending(tmp_path: Path) -> None:
-    """The command a test team runs: a short load, then month-end clearing on its database."""
-    run = tmp_path / "load"
-    yidi = [sys.executable, "-m", "yidi"]
-    loaded = subprocess.run(
-        [*yidi, "load", "--shape", "flat", "--rate", "3", "--duration", "5", "--out", str(run)],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert loaded.returncode == 0, loaded.stdout[-2000:]
-    db = f"sqlite:///{run / 'state.db'}"
+def test_yidi_clear_after_days_of_load_balances_to_the_cent_and_a_withheld_province_leaves_it_pending(
+    tmp_path: Path,
+) -> None:
+    """What a test team runs: a load run a day on one database, then month-end clearing on it. The month's
+    statements are exactly what the load users saw acknowledged: every settlement, net of cancellations."""
+    yidi, db = [sys.executable, "-m", "yidi"], f"sqlite:///{tmp_path / 'month.db'}"
+    seen: list[dict[str, Any]] = []
+    for day in ("2026-11-02T09:00:00", "2026-11-03T09:00:00"):
+        out = tmp_path / day[:10]
+        loaded = subprocess.run(
+            [*yidi, "load", "--shape", "flat", "--rate", "3", "--duration", "5", "--db", db, "--clock", day,
+             "--out", str(out)],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert loaded.returncode == 0, loaded.stdout[-2000:]
+        seen += [
+            json.loads(line) for f in out.glob("acknowledged-*.jsonl") for line in f.read_text().splitlines()
+        ]
     clear = [*yidi, "clear", "--month", NOVEMBER, "--db", db]
     withheld = subprocess.run(
         [*clear, "--withhold", "510000", "--out", str(tmp_path / "a")],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert withheld.returncode == 2 and "待确认 pending" in withheld.stdout, withheld.stdout[-2000:]
-    done = subprocess.run(
-        [*clear, "--out", str(tmp_path / "b")],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+    done = subprocess.run([*clear, "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0 and "平账 balanced" in done.stdout, done.stdout[-2000:]
+    month = json.loads((tmp_path / "b" / "clearing.json").read_text(encoding="utf-8"))
+    cross = [s for s in seen if s["cross"]]
+    assert sum(s["settlements"] for s in month["statements"]) == len(cross) > 0
+    assert round(sum(s["amount"] for s in month["statements"]) * 100) == sum(
+        s["fund"] for s in cross if not s["cancelled"]
+    )
+    assert {s["state"] for s in month["statements"]} == {"confirmed"} and month["problems"] == []
     html = (tmp_path / "b" / "clearing.html").read_text(encoding="utf-8")
     assert "清算矩阵" in html and "预付金余额走势" in html

@@ -84,7 +84,8 @@ def test_the_clearing_extract_comes_in_pages_of_100(served: Served) -> None:
         base = dict(
             node="treatment:500000", kind="settle", mdtrt_id="M", psn_no="P", fixmedins_code="H50000000001",
             insuplc_admdvs="510100", infno="2304", medfee=10000, fund=7000, acct=0, cash=3000,
-            status="active", cross=True, doc={"setlinfo": {"certno": "510100199001010011"}}, sim_time=datetime(2026, 11, 2, 9),
+            status="active", cross=True, doc={"setlinfo": {"certno": "510100199001010011"}},
+            sim_time=datetime(2026, 11, 2, 9),
         )  # fmt: skip
         rows = [{**base, "msgid": f"M{i:04d}", "setl_id": f"S{i:04d}"} for i in range(150)]
         conn.execute(insert(settlements), rows)
