@@ -5,6 +5,7 @@
     POST /prov/{province}/{infno}          a province's insured endpoint (from the hub, and filing Y25xx)
     GET  /cards/{key}                      what reading a test person's card gives a HIS
     GET  /admin/roster · /admin/health · /admin/clock · /admin/faults   (POST to change clock and faults)
+    POST /admin/prepayment   resize a prepayment fund (hub)
 
 ``only`` serves a subset (``hub``, ``province:510000``); the rest is reached at ``peers`` by URL, so
 a real system can stand in for any node.
@@ -38,7 +39,7 @@ from .gateway import Answer, Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
-from .store import Store
+from .store import Store, cents
 from .topology import Person, Topology
 from .treatment import TreatmentNode
 
@@ -276,6 +277,24 @@ class Simulation:
             await self.store.durable()  # answered only once what it did is committed
             return JSONResponse(done)
 
+        async def prepayment(request: Request) -> Response:
+            """Resize a fund (a test team's lever: a small fund is used up by a few stays)."""
+            if self.hub is None:
+                return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
+            try:
+                body = orjson.loads(await request.body())
+                insured, treatment, size = str(body["insured"]), str(body["treatment"]), cents(body["size"])
+            except (ValueError, TypeError, KeyError) as e:
+                return JSONResponse(
+                    {"detail": f'want {{"insured": "510000", "treatment": "500000", "size": 10000}}: {e}'},
+                    status_code=400,
+                )
+            with self.store.begin() as conn:
+                self.hub.funds.resize(conn, insured, treatment, size, self.clock.now())
+                fund = next(f for f in self.hub.funds.funds(conn, insured) if f["treatment"] == treatment)
+            await self.store.durable()
+            return JSONResponse({k: v for k, v in fund.items()})
+
         async def keep_house() -> None:
             while True:
                 await asyncio.sleep(self.options.recovery_seconds)
@@ -307,6 +326,7 @@ class Simulation:
                 Route("/admin/clock", clock, methods=["GET", "POST"]),
                 Route("/admin/faults", faults, methods=["GET", "POST"]),
                 Route("/admin/flush", flush, methods=["POST"]),
+                Route("/admin/prepayment", prepayment, methods=["POST"]),
             ],
             lifespan=lifespan,
         )

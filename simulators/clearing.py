@@ -153,7 +153,7 @@ class Funds:
                 sim_time=now,
             )
         )
-        level = self.lines.level(row.size, balance)
+        level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance)
         if RANK[level] > RANK[row.alert]:
             conn.execute(
                 insert(prepayment_alerts).values(
@@ -196,6 +196,15 @@ class Funds:
             )  # fmt: skip
         self.move(
             conn, row["insured"], row["treatment"], row["fund"], "reverse", row["setl_id"], "冲正退回", now
+        )
+
+    def resize(self, conn: Connection, insured: str, treatment: str, size: int, now: datetime) -> int:
+        """A fund's size set anew (a test team's lever); the balance moves by as much, recorded."""
+        where = and_(prepayments.c.insured == insured, prepayments.c.treatment == treatment)
+        old = conn.execute(select(prepayments.c.size).where(where)).scalar_one()
+        conn.execute(update(prepayments).where(where).values(size=size))
+        return self.move(
+            conn, insured, treatment, size - old, "resize", "", "预付金额度调整", now, actor="admin"
         )
 
     def top_up(
@@ -262,19 +271,22 @@ class Funds:
         """The insured province confirms its statements of the month: it pays each, and the payment
         restores its fund there. A statement is confirmed, and paid, once."""
         paid = ("issued", "confirmed") if self.mutant("clearing-pays-twice") else ("issued",)
+        everyone = self.mutant("confirm-confirms-everyone")  # one province's word taken for all
         waiting = [
-            s for s in self.statements(conn, month, insured) if s["insured"] == insured and s["state"] in paid
+            s
+            for s in self.statements(conn, month, None if everyone else insured)
+            if (everyone or s["insured"] == insured) and s["state"] in paid
         ]
         for s in waiting:
             conn.execute(
                 update(clearings)
-                .where(and_(clearings.c.month == month, clearings.c.insured == insured,
+                .where(and_(clearings.c.month == month, clearings.c.insured == s["insured"],
                             clearings.c.treatment == s["treatment"]))
                 .values(state="confirmed", confirmed_at=now)
             )  # fmt: skip
             if s["amount"]:
-                self.move(conn, insured, s["treatment"], s["amount"], "clear", month, f"{month}清算拨付", now,
-                          actor=insured)  # fmt: skip
+                pair = (s["insured"], s["treatment"])
+                self.move(conn, *pair, s["amount"], "clear", month, f"{month}清算拨付", now, actor=pair[0])
         return waiting
 
     def funds(self, conn: Connection, province: str | None = None) -> list[dict[str, Any]]:

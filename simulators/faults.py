@@ -142,6 +142,14 @@ MUTANTS: dict[str, Kind] = {
         "the hub lets a statement be confirmed and paid twice",
         "R-CLR-02",
     ),
+    "no-prepayment-alert": Kind(
+        "预付金用尽也不预警", "no alert however much of a prepayment fund is used", "R-CLR-03"
+    ),
+    "confirm-confirms-everyone": Kind(
+        "一省确认即确认当月全部清算单",
+        "one province's confirmation confirms every province's statements",
+        "R-CLR-02",
+    ),
     "reversal-rewrites-cleared-month": Kind(
         "已清算结算的冲正不计入下月清算",
         "a reversal after its month was cleared is never refunded",

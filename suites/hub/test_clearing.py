@@ -16,13 +16,20 @@ from typing import Any
 import httpx
 import pytest
 
+from yidi.simulators import clearing
 from yidi.simulators.desks import Desk
 from yidi.suites.catalogue import Case
 from yidi.suites.insured.client import Platform, Visit, admitted, ok
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import fail, injectable, refused, yuan
 
-MONTHS = {"JT-CLR-201": "202702", "JT-CLR-202": "202704", "JT-CLR-203": "202707"}  # a month per case
+MONTHS = {
+    "JT-CLR-201": "202702",
+    "JT-CLR-202": "202704",
+    "JT-CLR-203": "202707",
+    "JT-CLR-204": "202709",
+    "JT-CLR-205": "202711",
+}
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
 
 
@@ -46,12 +53,16 @@ def clock(sut: Sut) -> Iterator[Callable[[str], None]]:
 
 
 @pytest.fixture
-def sichuan(sut: Sut) -> Iterator[Desk]:
-    """yidi as Sichuan's platform (the insured province) at the hub under test."""
+def desks(sut: Sut) -> Iterator[dict[str, Desk]]:
+    """yidi as each province's platform at the hub under test (their clearing desks)."""
     with httpx.Client(timeout=60) as http:
-        yield Desk.of(
-            sut.spec, sut.roster, next(p for p in sut.roster["provinces"] if p["admdvs"] == "510000"), http
-        )
+        yield {p["admdvs"]: Desk.of(sut.spec, sut.roster, p, http) for p in sut.roster["provinces"]}
+
+
+@pytest.fixture
+def sichuan(desks: dict[str, Desk]) -> Desk:
+    """Sichuan, the insured province of the cases' persons."""
+    return desks["510000"]
 
 
 def stay(platform: Platform, sut: Sut, person: str, code: str) -> tuple[Visit, Decimal]:
@@ -87,8 +98,7 @@ def first_day(month: str, day: int = 1) -> str:
 
 
 def next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[4:])
-    return f"{year + mon // 12}{mon % 12 + 1:02d}"
+    return f"{clearing.month_end(month):%Y%m}"
 
 
 @case("JT-CLR-201")
@@ -166,3 +176,51 @@ def test_a_statement_is_paid_once(
         succeed_rows(lambda: sichuan.confirm(month))
         refused(lambda: sichuan.client.call("Y3202", {"data": {"setlym": month}}), "E7002", "R-CLR-02")
         expect("预付金只恢复一次，等于结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+
+
+@case("JT-CLR-204")
+def test_a_statement_not_confirmed_by_its_payer_stays_unpaid(
+    sut: Sut, province: Callable[[str], Platform], desks: dict[str, Desk], joint_case: Case
+) -> None:
+    month, code, sichuan, chongqing = (
+        MONTHS[joint_case.id],
+        joint_case.hospital,
+        desks["510000"],
+        desks["500000"],
+    )
+    with clock(sut) as move:
+        move(first_day(month, 10))
+        stay(province(code), sut, joint_case.person, code)
+        drawn = balance(sichuan, "500000")
+        move(first_day(next_month(month)))
+        succeed_rows(lambda: chongqing.confirm(month))  # Chongqing pays what it owes; Sichuan says nothing
+        owed = next(
+            s for s in succeed_rows(lambda: chongqing.statements(month))
+            if s["insuplc_admdvs"] == "510000" and s["mdtrtarea_admdvs"] == "500000"
+        )  # fmt: skip
+        expect(f"{month}四川→重庆清算单在四川确认前应为已出单【Y3201】", "1", owed["clr_stas"], "R-CLR-02")
+        expect("四川未确认，其在重庆的预付金不应恢复【Y3204】", drawn, balance(sichuan, "500000"), "R-CLR-03")
+
+
+@case("JT-CLR-205")
+def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+) -> None:
+    month, code = MONTHS[joint_case.id], joint_case.hospital
+    admin = f"{injectable(sut)}/admin/prepayment"
+    size = next(f for f in sichuan.funds() if f["mdtrtarea_admdvs"] == "500000")["prepay_amt"]
+    with clock(sut) as move:
+        move(first_day(month, 10))
+        httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": 1000}).raise_for_status()
+        try:
+            start = balance(sichuan, "500000")  # what is left of 1,000 yuan after the month's earlier stays
+            _, fund = stay(province(code), sut, joint_case.person, code)  # settlement goes on
+            now = next(f for f in sichuan.funds() if f["mdtrtarea_admdvs"] == "500000")
+            expect("预付金用尽后的余额【Y3204】", start - fund, yuan(now["balc"]), "R-CLR-03")
+            expect("预付金用尽后的预警级别【Y3204】", "3", now["prepay_alert_lv"], "R-CLR-03")
+            topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
+            expect("补足后的预警级别【Y3203】", "0", topped["prepay_alert_lv"], "R-CLR-03")
+        finally:
+            httpx.post(
+                admin, json={"insured": "510000", "treatment": "500000", "size": size}
+            ).raise_for_status()
