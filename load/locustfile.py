@@ -95,8 +95,8 @@ def pairs(roster: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 class Desk:
-    """What this process's users share: its persons (one open stay each), one HIS per hospital, the
-    shape's arrivals (this process's share of them) and its counts."""
+    """What this process's users share: its persons (one open stay each), each hospital's msgid range and
+    sign-in, the shape's arrivals (this process's share of them), its counts and acknowledgements."""
 
     def __init__(self, environment: Any, roster: Mapping[str, Any], plan: Plan, share: int) -> None:
         self.environment, self.plan, self.share, self.shares = environment, plan, share, plan.shares

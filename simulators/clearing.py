@@ -61,10 +61,6 @@ class Lines:
 RANK = {"": 0, "warn": 1, "urgent": 2, "exhausted": 3}
 
 
-def month_of(when: datetime | date) -> str:
-    return f"{when:%Y%m}"
-
-
 def first_day(month: str) -> date:
     """The first day of ``month`` (YYYYMM)."""
     return date(int(month[:4]), int(month[4:]), 1)
