@@ -18,6 +18,7 @@ import httpx
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yidi.reports import clearing as clearing_report
@@ -29,6 +30,7 @@ from .app import Options, Simulation, read_card, roster
 from .background import serving
 from .clock import real_now
 from .faults import FAULTS, MUTANTS
+from .his import Refused
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -241,7 +243,11 @@ def clear(
         doc |= desks.books(db, month)
     else:
         roster_ = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60).raise_for_status().json()
-        doc = desks.month_end(loader.load(roster_.get("spec")), roster_, month, withhold=withhold)
+        try:
+            doc = desks.month_end(loader.load(roster_.get("spec")), roster_, month, withhold=withhold)
+        except Refused as e:  # the hub's own word: its month not over, a statement it will not issue …
+            err.print(f"[red]✗[/red] 国家平台拒绝 the hub refused {escape(str(e))}")
+            raise typer.Exit(1) from None
         doc |= {"generated": f"{real_now():%Y-%m-%d %H:%M:%S}", "moves": [], "alerts": [], "problems": []}
     pending = [s for s in doc["statements"] if s["state"] == "issued" and s["amount"]]
     doc["verdict"] = "unbalanced" if doc["problems"] else "pending" if pending else "balanced"

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
 
+from yidi.cli import app
 from yidi.simulators import clearing, topology
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
@@ -279,3 +281,17 @@ def test_yidi_clear_after_days_of_load_balances_to_the_cent_and_a_withheld_provi
     assert {s["state"] for s in month["statements"]} == {"confirmed"} and month["problems"] == []
     html = (tmp_path / "b" / "clearing.html").read_text(encoding="utf-8")
     assert "清算矩阵" in html and "预付金余额走势" in html
+
+
+def test_yidi_clear_of_a_hub_by_url_reports_its_refusal_then_clears_once_the_month_is_over(
+    served: Served, tmp_path: Path
+) -> None:
+    stay(served, *SICHUAN_IN_CHONGQING[0])
+    clear = ["clear", "--month", NOVEMBER, "--sut", served.url, "--out", str(tmp_path)]
+    early = CliRunner().invoke(app, clear)
+    assert early.exit_code == 1 and "E7001" in early.output  # its month is not over: said, not a traceback
+    move_clock(served, "2026-12-01T00:00:05")
+    done = CliRunner().invoke(app, clear)
+    assert done.exit_code == 0 and "平账 balanced" in done.output, done.output
+    month = json.loads((tmp_path / "clearing.json").read_text(encoding="utf-8"))
+    assert sum(s["settlements"] for s in month["statements"]) == 1
