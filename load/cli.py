@@ -88,11 +88,10 @@ HELD = 0.99  # a run holds its shape when this share of the settlements asked fo
 # after its end, the locustfile's GRACE)
 
 
-def tally(out: Path, shape: shapes.Shape) -> dict[str, Any]:
+def tally(out: Path, asked: int) -> dict[str, Any]:
     """What the Locust processes report (``summary-<pid>.json``), added up, against what the shape asks."""
     parts = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(out.glob("summary-*.json"))]
     total = {key: sum(p[key] for p in parts) for key in ("done", "in_time", "requests", "cpu_s")}
-    asked = sum(1 for _ in shapes.arrivals(shape))
     return {
         **total,
         "asked": asked,
@@ -194,6 +193,7 @@ def load(
         "users": users,
         "out": str(out.resolve()),
     }
+    asked = sum(1 for _ in shapes.arrivals(the_shape))
     with simulators(sut, db, out, public=remote_workers > 0, clock=clock) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
@@ -214,7 +214,6 @@ def load(
             )
         cmd += ["--stop-timeout", "60"]  # an episode in flight at the end finishes: its settlement is seen
         env = {**os.environ, "YIDI_LOAD": json.dumps(settings)}
-        asked = sum(1 for _ in shapes.arrivals(the_shape))
         console.print(
             f"压力测试 load · {shape} ×{scale} compress {compress}: {asked} settlements"
             f" in {the_shape.duration:.0f} s → {url}"
@@ -222,7 +221,7 @@ def load(
         spec = loader.load(httpx.get(f"{url}/admin/roster", timeout=60).json().get("spec"))
         earlier = ledger.read(database) if database else None  # settlements of runs before on this database
         locust = subprocess.run(cmd, env=env, check=False)
-    run, seen = tally(out, the_shape), acknowledged(out)
+    run, seen = tally(out, asked), acknowledged(out)
     stays = [s.fund for s in seen if s.inpatient and not s.cancelled]
     run["fund_per_stay"] = round(sum(stays) / len(stays) / 100) if stays else None
     console.print(f"Locust: {out / 'locust.html'}, {out / 'locust_stats.csv'}")

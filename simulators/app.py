@@ -290,10 +290,12 @@ class Simulation:
                     status_code=400,
                 )
             with self.store.begin() as conn:
+                if self.hub.funds.fund(conn, insured, treatment) is None:
+                    return JSONResponse({"detail": f"no fund of {insured} at {treatment}"}, status_code=404)
                 self.hub.funds.resize(conn, insured, treatment, size, self.clock.now())
-                fund = next(f for f in self.hub.funds.funds(conn, insured) if f["treatment"] == treatment)
+                fund = self.hub.funds.fund(conn, insured, treatment)
             await self.store.durable()
-            return JSONResponse({k: v for k, v in fund.items()})
+            return JSONResponse(fund)
 
         async def keep_house() -> None:
             while True:

@@ -61,15 +61,16 @@ class Lines:
 RANK = {"": 0, "warn": 1, "urgent": 2, "exhausted": 3}
 
 
-def first_day(month: str) -> date:
-    """The first day of ``month`` (YYYYMM)."""
-    return date(int(month[:4]), int(month[4:]), 1)
-
-
 def month_end(month: str) -> date:
     """The first day after ``month`` (YYYYMM): the month may be cleared from then on."""
     year, mon = int(month[:4]), int(month[4:])
     return date(year + mon // 12, mon % 12 + 1, 1)
+
+
+def span(month: str) -> tuple[datetime, datetime]:
+    """From the first instant of ``month`` (YYYYMM) to the first of the next, the end left out."""
+    end = month_end(month)
+    return datetime(int(month[:4]), int(month[4:]), 1), datetime(end.year, end.month, 1)
 
 
 class Funds:
@@ -219,13 +220,13 @@ class Funds:
             select(func.count()).select_from(clearings).where(clearings.c.month == month)
         ).scalar():
             return
-        start, end = first_day(month), month_end(month)
+        start, end = span(month)
         counted = and_(
             hub_records.c.infno == "Y2304" if self.mutant("clearing-skips-cancellations") else true(),
             hub_records.c.month.is_(None),
             hub_records.c.status == "active",
-            hub_records.c.sim_time >= datetime(start.year, start.month, start.day),
-            hub_records.c.sim_time < datetime(end.year, end.month, end.day),
+            hub_records.c.sim_time >= start,
+            hub_records.c.sim_time < end,
         )
         totals = conn.execute(
             select(
@@ -285,6 +286,12 @@ class Funds:
                 self.move(conn, *pair, s["amount"], "clear", month, f"{month}清算拨付", now, actor=pair[0])
         return waiting
 
+    def fund(self, conn: Connection, insured: str, treatment: str) -> dict[str, Any] | None:
+        """One fund, or None when the pair has none."""
+        where = and_(prepayments.c.insured == insured, prepayments.c.treatment == treatment)
+        row = conn.execute(select(prepayments).where(where)).mappings().first()
+        return dict(row) if row else None
+
     def funds(self, conn: Connection, province: str | None = None) -> list[dict[str, Any]]:
         query = select(prepayments)
         if province:
@@ -325,14 +332,14 @@ def check(conn: Connection, months: Iterable[str] = ()) -> list[str]:
                 f"清算不平 {month}: 应收合计{sum(receivable.values())} 应付合计{sum(payable.values())}"
                 f" 计入的国家记录{counted}（分）"
             )
-        start, end = first_day(month), month_end(month)
+        start, end = span(month)
         left = (
             conn.execute(
                 select(hub_records.c.setl_id).where(
                     hub_records.c.month.is_(None),
                     hub_records.c.status == "active",
-                    hub_records.c.sim_time >= datetime(start.year, start.month, 1),
-                    hub_records.c.sim_time < datetime(end.year, end.month, 1),
+                    hub_records.c.sim_time >= start,
+                    hub_records.c.sim_time < end,
                 )
             )
             .scalars()

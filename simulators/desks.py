@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from yidi.specs.model import Spec
 
 from . import clearing
 from .his import His, Hospital
-from .store import prepayment_alerts, prepayment_moves
+from .store import prepayment_alerts, prepayment_moves, yuan
 
 
 @dataclass
@@ -113,21 +112,20 @@ def books(db_url: str, month: str) -> dict[str, Any]:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            end = clearing.month_end(month)
-            until = datetime(end.year, end.month, end.day)
+            _, until = clearing.span(month)
 
             def rows(table: Any) -> list[dict[str, Any]]:
                 found = conn.execute(select(table).where(table.c.sim_time < until).order_by(table.c.id))
                 return [dict(r) for r in found.mappings()]
 
             moves = [
-                {**m, "at": f"{m['sim_time']:%Y-%m-%d %H:%M:%S}", "amount": m["amount"] / 100,
-                 "balance": m["balance"] / 100}
+                {**m, "at": f"{m['sim_time']:%Y-%m-%d %H:%M:%S}", "amount": yuan(m["amount"]),
+                 "balance": yuan(m["balance"])}
                 for m in rows(prepayment_moves)
             ]  # fmt: skip
             alerts = [
-                {**a, "at": f"{a['sim_time']:%Y-%m-%d %H:%M:%S}", "balance": a["balance"] / 100,
-                 "size": a["size"] / 100}
+                {**a, "at": f"{a['sim_time']:%Y-%m-%d %H:%M:%S}", "balance": yuan(a["balance"]),
+                 "size": yuan(a["size"])}
                 for a in rows(prepayment_alerts)
             ]  # fmt: skip
             problems = clearing.check(conn, [month])

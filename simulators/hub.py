@@ -8,7 +8,6 @@ confirm and pay (Y3201–Y3204).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,7 +16,7 @@ from . import identity
 from .clearing import Funds, month_end
 from .gateway import SYSTEM_ERROR, BusinessError, Context, Node, World
 from .links import Peer, Unreachable
-from .store import cents
+from .store import cents, yuan
 from .topology import Account
 
 KINDS = {"Y2304": "settle", "Y2305": "cancel"}
@@ -144,12 +143,12 @@ class HubNode(Node):
         if amount <= 0:
             raise BusinessError("E7004", amt=data["topup_amt"])
         with ctx.answer() as conn:
-            fund = next((f for f in self.funds.funds(conn, insured) if f["insured"] == insured
-                         and f["treatment"] == treatment), None)  # fmt: skip
-            if fund is None:
+            if self.funds.fund(conn, insured, treatment) is None:
                 raise BusinessError("E7003", insuplc=insured, mdtrtarea=treatment)
             self.funds.top_up(conn, insured, treatment, amount, ctx.now, ref=ctx.msgid)
-            ctx.output = {"prepayinfo": prepayinfo(self.funds.funds(conn, insured), insured, treatment)}
+            topped = self.funds.fund(conn, insured, treatment)
+            assert topped is not None  # it was there a moment ago, in this same transaction
+            ctx.output = {"prepayinfo": fund(topped)}
 
     async def prepayment(self, ctx: Context) -> None:
         """Y3204: the funds that concern the sender (its own at others', and others' at it)."""
@@ -160,10 +159,6 @@ class HubNode(Node):
 
 
 ALERT_CODES = {"": "0", "warn": "1", "urgent": "2", "exhausted": "3"}
-
-
-def yuan(value: int) -> float:
-    return float(Decimal(value) / 100)
 
 
 def statement(s: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,7 +180,3 @@ def fund(f: Mapping[str, Any]) -> dict[str, Any]:
         "balc": yuan(f["balance"]),
         "prepay_alert_lv": ALERT_CODES[f["alert"]],
     }
-
-
-def prepayinfo(funds: list[dict[str, Any]], insured: str, treatment: str) -> dict[str, Any]:
-    return fund(next(f for f in funds if f["insured"] == insured and f["treatment"] == treatment))

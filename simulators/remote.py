@@ -12,15 +12,13 @@ cannot be confirmed again until undone (R-CLR-02); a row left out (cnfm_flag 0) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from .clearing import first_day, month_end
+from .clearing import span
 from .gateway import BusinessError, Context
-from .store import cents, messages, remote_confirmations, settlements
+from .store import cents, messages, remote_confirmations, settlements, yuan
 
 if TYPE_CHECKING:
     from .treatment import TreatmentNode
@@ -38,7 +36,7 @@ class RemoteClearing:
 
     def rows(self, conn: Connection, hospital: str, month: str) -> list[dict[str, Any]]:
         """The hospital's clearing rows of the month, in time order, numbered from 1."""
-        start, end = first_day(month), month_end(month)
+        start, end = span(month)
         kinds = (
             ("settle",)
             if self.node.faults.mutant("clearing-extract-misses-cancellations")
@@ -52,8 +50,8 @@ class RemoteClearing:
                 settlements.c.cross.is_(True),
                 settlements.c.kind.in_(kinds),
                 settlements.c.status != "reversed",
-                settlements.c.sim_time >= datetime(start.year, start.month, 1),
-                settlements.c.sim_time < datetime(end.year, end.month, 1),
+                settlements.c.sim_time >= start,
+                settlements.c.sim_time < end,
             )
             .order_by(settlements.c.sim_time, settlements.c.msgid)
         ).mappings()
@@ -67,8 +65,8 @@ class RemoteClearing:
                 "mdtrt_setl_time": f"{r['sim_time']:{TIME}}",
                 "setl_sn": r["setl_id"],
                 "fulamt_advpay_flag": "0",
-                "medfee_sumamt": float(Decimal(r["medfee"]) / 100),
-                "optins_pay_sumamt": float(Decimal(r["fund"]) / 100),
+                "medfee_sumamt": yuan(r["medfee"]),
+                "optins_pay_sumamt": yuan(r["fund"]),
             }
             for i, r in enumerate(found, start=1)
         ]

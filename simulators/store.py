@@ -284,6 +284,11 @@ def cents(value: Any) -> int:
     return int((Decimal(str(value)) * 100).to_integral_value())
 
 
+def yuan(value: int) -> float:
+    """Cents back to the yuan a message carries."""
+    return float(Decimal(value) / 100)
+
+
 def _from_json(value: Any) -> Any:
     # SQLite's column affinity hands a bare JSON number back already as a number
     return orjson.loads(value) if isinstance(value, str | bytes) else value

@@ -21,7 +21,7 @@ from yidi.simulators.desks import Desk
 from yidi.suites.catalogue import Case
 from yidi.suites.insured.client import Platform, Visit, admitted, ok
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, injectable, refused, yuan
+from yidi.suites.steps import accepted, fail, injectable, refused, yuan
 
 MONTHS = {
     "JT-CLR-201": "202702",
@@ -30,6 +30,7 @@ MONTHS = {
     "JT-CLR-204": "202709",
     "JT-CLR-205": "202711",
 }
+Month = tuple[str, Callable[[str], None]]  # a case's month, and how to move the SUT's clock on
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
 
 
@@ -72,20 +73,24 @@ def stay(platform: Platform, sut: Sut, person: str, code: str) -> tuple[Visit, D
     return visit, yuan(settled.output["setlinfo"]["fund_pay_sumamt"])
 
 
+def fund_at(desk: Desk, treatment: str) -> dict[str, Any]:
+    """【Y3204】 the desk's province's fund at a treatment province."""
+    funds = accepted(desk.funds, "R-CLR-03", "查询预付金应成功")
+    return next(f for f in funds if f["insuplc_admdvs"] == desk.admdvs and f["mdtrtarea_admdvs"] == treatment)
+
+
 def balance(desk: Desk, treatment: str) -> Decimal:
-    return yuan(next(f["balc"] for f in desk.funds() if f["mdtrtarea_admdvs"] == treatment))
+    return yuan(fund_at(desk, treatment)["balc"])
 
 
-def statement(desk: Desk, month: str, treatment: str) -> dict[str, Any]:
-    rows = succeed_rows(lambda: desk.statements(month))
-    return next(s for s in rows if s["insuplc_admdvs"] == desk.admdvs and s["mdtrtarea_admdvs"] == treatment)
+def statement(desk: Desk, month: str, insured: str, treatment: str = "500000") -> dict[str, Any]:
+    """【Y3201】 the month's statement of one pair, as ``desk``'s province sees it."""
+    rows = accepted(lambda: desk.statements(month), "R-CLR-01", "月末后查询清算单应成功")
+    return next(s for s in rows if s["insuplc_admdvs"] == insured and s["mdtrtarea_admdvs"] == treatment)
 
 
-def succeed_rows(step: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    try:
-        return step()
-    except Exception as e:
-        fail(f"国家平台清算交易应成功（R-CLR-01）：{e}")
+def confirm(desk: Desk, month: str) -> None:
+    accepted(lambda: desk.confirm(month), "R-CLR-02", "参保地确认拨付本月清算单应成功")
 
 
 def expect(what: str, expected: Any, actual: Any, rule: str) -> None:
@@ -101,126 +106,103 @@ def next_month(month: str) -> str:
     return f"{clearing.month_end(month):%Y%m}"
 
 
+@pytest.fixture
+def month(sut: Sut, joint_case: Case) -> Iterator[Month]:
+    """The case's own month, the SUT's clock moved to its 10th, and ``move`` to move it on; put back after."""
+    with clock(sut) as move:
+        move(first_day(MONTHS[joint_case.id], 10))
+        yield MONTHS[joint_case.id], move
+
+
 @case("JT-CLR-201")
 def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
-    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
 ) -> None:
-    month, code = MONTHS[joint_case.id], joint_case.hospital
-    with clock(sut) as move:
-        move(first_day(month, 10))
-        before = balance(sichuan, "500000")
-        platform = province(code)
-        _, kept = stay(platform, sut, joint_case.person, code)
-        cancelled, refunded = stay(platform, sut, SECOND[joint_case.person], code)
-        ok(platform.cancel(cancelled))
-        expect(
-            "四川在重庆的预付金应减少两次结算的基金支付净额【Y3204】",
-            before - kept,
-            balance(sichuan, "500000"),
-            "R-CLR-03",
-        )
-        move(first_day(next_month(month)))
-        owed = statement(sichuan, month, "500000")
-        expect(f"{month}四川→重庆清算单的结算笔数【Y3201】", 2, int(owed["setl_cnt"]), "R-CLR-01")
-        expect(f"{month}四川→重庆清算单金额=结算减撤销【Y3201】", kept, yuan(owed["clr_amt"]), "R-CLR-01")
-        succeed_rows(lambda: sichuan.confirm(month))
-        expect(
-            "确认拨付后清算单状态【Y3201】", "2", statement(sichuan, month, "500000")["clr_stas"], "R-CLR-02"
-        )
-        expect("拨付后预付金恢复到结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+    (the_month, move), code = month, joint_case.hospital
+    before = balance(sichuan, "500000")
+    platform = province(code)
+    _, kept = stay(platform, sut, joint_case.person, code)
+    cancelled, refunded = stay(platform, sut, SECOND[joint_case.person], code)
+    ok(platform.cancel(cancelled))
+    expect(
+        "四川在重庆的预付金应减少两次结算的基金支付净额【Y3204】",
+        before - kept,
+        balance(sichuan, "500000"),
+        "R-CLR-03",
+    )
+    move(first_day(next_month(the_month)))
+    owed = statement(sichuan, the_month, "510000")
+    expect(f"{the_month}四川→重庆清算单的结算笔数【Y3201】", 2, int(owed["setl_cnt"]), "R-CLR-01")
+    expect(f"{the_month}四川→重庆清算单金额=结算减撤销【Y3201】", kept, yuan(owed["clr_amt"]), "R-CLR-01")
+    confirm(sichuan, the_month)
+    paid = statement(sichuan, the_month, "510000")["clr_stas"]
+    expect("确认拨付后清算单状态【Y3201】", "2", paid, "R-CLR-02")
+    expect("拨付后预付金恢复到结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
     assert refunded > 0
 
 
 @case("JT-CLR-202")
 def test_a_cancellation_and_a_reversal_after_the_statement_land_in_the_next_month(
-    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
 ) -> None:
-    month, code = MONTHS[joint_case.id], joint_case.hospital
-    later = next_month(month)
-    with clock(sut) as move:
-        move(first_day(month, 10))
-        platform = province(code)
-        cancelled, one = stay(platform, sut, joint_case.person, code)
-        reversed_, other = stay(platform, sut, SECOND[joint_case.person], code)
-        move(first_day(later, 2))
-        issued = statement(sichuan, month, "500000")
-        expect(f"{month}清算单金额【Y3201】", one + other, yuan(issued["clr_amt"]), "R-CLR-01")
-        ok(platform.cancel(cancelled))
-        ok(platform.reverse(reversed_, str(reversed_.settle_msgid), "Y2304"))
-        move(first_day(next_month(later)))
-        expect(
-            f"{month}清算单出单后不变【Y3201】",
-            one + other,
-            yuan(statement(sichuan, month, "500000")["clr_amt"]),
-            "R-CLR-02",
-        )
-        refund = statement(sichuan, later, "500000")
-        expect(
-            f"{later}清算单计入上月结算的撤销与冲正【Y3201】",
-            -(one + other),
-            yuan(refund["clr_amt"]),
-            "R-CLR-02",
-        )
+    (the_month, move), code = month, joint_case.hospital
+    later = next_month(the_month)
+    platform = province(code)
+    cancelled, one = stay(platform, sut, joint_case.person, code)
+    reversed_, other = stay(platform, sut, SECOND[joint_case.person], code)
+    move(first_day(later, 2))
+    issued = yuan(statement(sichuan, the_month, "510000")["clr_amt"])
+    expect(f"{the_month}清算单金额【Y3201】", one + other, issued, "R-CLR-01")
+    ok(platform.cancel(cancelled))
+    ok(platform.reverse(reversed_, str(reversed_.settle_msgid), "Y2304"))
+    move(first_day(next_month(later)))
+    unchanged = yuan(statement(sichuan, the_month, "510000")["clr_amt"])
+    expect(f"{the_month}清算单出单后不变【Y3201】", one + other, unchanged, "R-CLR-02")
+    refund = yuan(statement(sichuan, later, "510000")["clr_amt"])
+    expect(f"{later}清算单计入上月结算的撤销与冲正【Y3201】", -(one + other), refund, "R-CLR-02")
 
 
 @case("JT-CLR-203")
 def test_a_statement_is_paid_once(
-    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
 ) -> None:
-    month, code = MONTHS[joint_case.id], joint_case.hospital
-    with clock(sut) as move:
-        move(first_day(month, 10))
-        before = balance(sichuan, "500000")
-        stay(province(code), sut, joint_case.person, code)
-        move(first_day(next_month(month)))
-        succeed_rows(lambda: sichuan.confirm(month))
-        refused(lambda: sichuan.client.call("Y3202", {"data": {"setlym": month}}), "E7002", "R-CLR-02")
-        expect("预付金只恢复一次，等于结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+    (the_month, move), code = month, joint_case.hospital
+    before = balance(sichuan, "500000")
+    stay(province(code), sut, joint_case.person, code)
+    move(first_day(next_month(the_month)))
+    confirm(sichuan, the_month)
+    refused(lambda: sichuan.client.call("Y3202", {"data": {"setlym": the_month}}), "E7002", "R-CLR-02")
+    expect("预付金只恢复一次，等于结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
 
 
 @case("JT-CLR-204")
 def test_a_statement_not_confirmed_by_its_payer_stays_unpaid(
-    sut: Sut, province: Callable[[str], Platform], desks: dict[str, Desk], joint_case: Case
+    sut: Sut, province: Callable[[str], Platform], desks: dict[str, Desk], joint_case: Case, month: Month
 ) -> None:
-    month, code, sichuan, chongqing = (
-        MONTHS[joint_case.id],
-        joint_case.hospital,
-        desks["510000"],
-        desks["500000"],
-    )
-    with clock(sut) as move:
-        move(first_day(month, 10))
-        stay(province(code), sut, joint_case.person, code)
-        drawn = balance(sichuan, "500000")
-        move(first_day(next_month(month)))
-        succeed_rows(lambda: chongqing.confirm(month))  # Chongqing pays what it owes; Sichuan says nothing
-        owed = next(
-            s for s in succeed_rows(lambda: chongqing.statements(month))
-            if s["insuplc_admdvs"] == "510000" and s["mdtrtarea_admdvs"] == "500000"
-        )  # fmt: skip
-        expect(f"{month}四川→重庆清算单在四川确认前应为已出单【Y3201】", "1", owed["clr_stas"], "R-CLR-02")
-        expect("四川未确认，其在重庆的预付金不应恢复【Y3204】", drawn, balance(sichuan, "500000"), "R-CLR-03")
+    (the_month, move), code, sichuan, chongqing = month, joint_case.hospital, desks["510000"], desks["500000"]
+    stay(province(code), sut, joint_case.person, code)
+    drawn = balance(sichuan, "500000")
+    move(first_day(next_month(the_month)))
+    confirm(chongqing, the_month)  # Chongqing pays what it owes; Sichuan says nothing
+    owed = statement(chongqing, the_month, "510000")
+    expect(f"{the_month}四川→重庆清算单在四川确认前应为已出单【Y3201】", "1", owed["clr_stas"], "R-CLR-02")
+    expect("四川未确认，其在重庆的预付金不应恢复【Y3204】", drawn, balance(sichuan, "500000"), "R-CLR-03")
 
 
 @case("JT-CLR-205")
 def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
-    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
 ) -> None:
-    month, code = MONTHS[joint_case.id], joint_case.hospital
-    admin = f"{injectable(sut)}/admin/prepayment"
-    size = next(f for f in sichuan.funds() if f["mdtrtarea_admdvs"] == "500000")["prepay_amt"]
-    with clock(sut) as move:
-        move(first_day(month, 10))
-        httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": 1000}).raise_for_status()
-        try:
-            start = balance(sichuan, "500000")  # what is left of 1,000 yuan after the month's earlier stays
-            _, fund = stay(province(code), sut, joint_case.person, code)  # settlement goes on
-            now = next(f for f in sichuan.funds() if f["mdtrtarea_admdvs"] == "500000")
-            expect("预付金用尽后的余额【Y3204】", start - fund, yuan(now["balc"]), "R-CLR-03")
-            expect("预付金用尽后的预警级别【Y3204】", "3", now["prepay_alert_lv"], "R-CLR-03")
-            topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
-            expect("补足后的预警级别【Y3203】", "0", topped["prepay_alert_lv"], "R-CLR-03")
-        finally:
-            httpx.post(
-                admin, json={"insured": "510000", "treatment": "500000", "size": size}
-            ).raise_for_status()
+    code, admin = joint_case.hospital, f"{injectable(sut)}/admin/prepayment"
+    size = fund_at(sichuan, "500000")["prepay_amt"]
+    httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": 1000}).raise_for_status()
+    try:
+        start = balance(sichuan, "500000")  # what is left of 1,000 yuan after the month's earlier stays
+        _, fund = stay(province(code), sut, joint_case.person, code)  # settlement goes on
+        now = fund_at(sichuan, "500000")
+        expect("预付金用尽后的余额【Y3204】", start - fund, yuan(now["balc"]), "R-CLR-03")
+        expect("预付金用尽后的预警级别【Y3204】", "3", now["prepay_alert_lv"], "R-CLR-03")
+        topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
+        expect("补足后的预警级别【Y3203】", "0", topped["prepay_alert_lv"], "R-CLR-03")
+    finally:
+        httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": size}).raise_for_status()

@@ -13,7 +13,7 @@ from typing import Any
 from yidi.simulators.his import Episode, His, Reply
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, refused, settled, succeed, yuan
+from yidi.suites.steps import accepted, fail, refused, settled, succeed, yuan
 
 SECOND = {"L00001": "L00015", "L00008": "L00016"}  # the other insured person of the two-stay cases
 
@@ -26,14 +26,8 @@ def month(reply: Reply) -> str:
 def rows(his: His, the_month: str, episodes: Iterable[Episode]) -> list[dict[str, Any]]:
     """【3260】, every page: the rows of these episodes' settlements."""
     mine = {str(e.settlement["setlinfo"]["setl_id"]) for e in episodes if e.settlement}
-    return [r for r in succeed_rows(his, the_month) if r["setl_sn"] in mine]
-
-
-def succeed_rows(his: His, the_month: str) -> list[dict[str, Any]]:
-    try:
-        return his.clearing_rows(the_month)
-    except Exception as e:  # a refusal: the case fails on it
-        fail(f"提取异地清分明细【3260】应成功（R-CLR-02）：{e}")
+    found = accepted(lambda: his.clearing_rows(the_month), "R-CLR-02", "提取本院本月异地清分明细应成功")
+    return [r for r in found if r["setl_sn"] in mine]
 
 
 def row_of(found: list[dict[str, Any]], settlement: Reply, *, cancelled: bool = False) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from yidi.simulators.his import His, Reply
 from yidi.simulators.reconcile import zipped
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, settled, succeed, yuan
+from yidi.suites.steps import accepted, fail, settled, succeed, yuan
 
 SECOND = {"L00005": "L00026", "L00047": "L00012"}  # the other person of each case, insured in Ankang too
 GROUP = {"insutype": "310", "clr_type": "21", "setl_optins": "610900"}
@@ -78,20 +78,17 @@ def test_totals_balance_with_or_without_refunds_and_a_difference_is_named(sut: S
 def result_lines(his: His, reply: Reply) -> dict[str, list[str]]:
     """【9102】 the result file of a 3202: its lines by setl_id (the column after mdtrt_id)."""
     info = reply.output["fileinfo"]
-    content = succeed_bytes(lambda: his.download_file(str(info["file_qury_no"]), str(info["filename"])))
+    content = accepted(
+        lambda: his.download_file(str(info["file_qury_no"]), str(info["filename"])),
+        "R-REC-02",
+        "下载结果文件应成功",
+    )
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
     except (zipfile.BadZipFile, IndexError, UnicodeDecodeError) as e:
         fail(f"【9102】结果文件应为ZIP内的TAB分隔文本（R-REC-02）：{type(e).__name__}")
     return {cells[2]: cells for cells in (line.split("\t") for line in text.splitlines() if line)}
-
-
-def succeed_bytes(step: Any) -> bytes:
-    try:
-        return bytes(step())
-    except Exception as e:
-        fail(f"【9102】下载结果文件应成功（R-REC-02）：{e}")
 
 
 @case("JT-REC-002")
@@ -105,7 +102,9 @@ def test_the_detail_result_says_which_side_has_what(sut: Sut, joint_case: Case) 
         [mine["setl_id"], mine["mdtrt_id"], mine["psn_no"], *amounts, "0"],
         [fake["setl_id"], fake["mdtrt_id"], fake["psn_no"], "100.00", "60.00", "0.00", "0"],
     ]
-    number = succeed_text(lambda: his.upload_file("detail.zip", zipped("detail.txt", lines)))
+    number = accepted(
+        lambda: his.upload_file("detail.zip", zipped("detail.txt", lines)), "R-REC-02", "上传明细文件应成功"
+    )
     sums = totals(mine, count=2) | {
         "medfee_sumamt": float(yuan(mine["medfee_sumamt"]) + 100),
         "cash_payamt": 0,
@@ -129,10 +128,3 @@ def test_the_detail_result_says_which_side_has_what(sut: Sut, joint_case: Case) 
             expected={k: "/".join(v) for k, v in expected.items()},
             actual={k: "/".join(v) if v else "（无此行）" for k, v in actual.items()},
         )
-
-
-def succeed_text(step: Any) -> str:
-    try:
-        return str(step())
-    except Exception as e:
-        fail(f"【9101】上传明细文件应成功（R-REC-02）：{e}")
