@@ -33,6 +33,7 @@ from yidi.specs import loader
 from yidi.specs.model import Spec
 
 from . import identity, topology
+from .asgi import MessageRoutes
 from .clock import Clock
 from .faults import FAULTS, MUTANTS, Fault, Faults
 from .gateway import Answer, Node, Observer, World
@@ -175,40 +176,20 @@ class Simulation:
 
         return stop
 
-    def app(self) -> Starlette:
+    def app(self) -> MessageRoutes:
         service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
 
-        async def reply(answer: Answer) -> Response:
-            if answer.file is not None:
-                return Response(answer.file, status_code=answer.status, media_type="application/octet-stream")
-            if answer.body is None:
-                return Response(status_code=answer.status)
-            return Response(
-                orjson.dumps(answer.body), status_code=answer.status, media_type="application/json"
-            )
-
-        async def gateway(request: Request) -> Response:
-            node = self.treatment.get(request.path_params["province"])
-            if node is None:
-                return JSONResponse({"detail": "no such gateway"}, status_code=404)
-            path = request.path_params["path"]
-            infno = service_paths.get("/" + path, path)
-            return await reply(await node.handle(request.headers, await request.body(), infno))
-
-        async def hub(request: Request) -> Response:
-            if self.hub is None:
-                return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
-            return await reply(
-                await self.hub.handle(request.headers, await request.body(), request.path_params["infno"])
-            )
-
-        async def province(request: Request) -> Response:
-            node = self.insured.get(request.path_params["province"])
-            if node is None:
-                return JSONResponse({"detail": "no such province"}, status_code=404)
-            return await reply(
-                await node.handle(request.headers, await request.body(), request.path_params["infno"])
-            )
+        async def deliver(path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+            kind, _, rest = path[1:].partition("/")
+            if kind == "hub":
+                node: Node | None = self.hub
+                infno = rest
+            else:
+                province, _, infno = rest.partition("/")
+                node = (self.treatment if kind == "gw" else self.insured).get(province)
+                if kind == "gw":
+                    infno = service_paths.get("/" + infno, infno)
+            return None if node is None else await node.handle(headers, body, infno)
 
         async def card(request: Request) -> Response:
             person = self.topology.person(request.path_params["key"])
@@ -317,11 +298,8 @@ class Simulation:
             await self.http.aclose()
             self.store.close()
 
-        return Starlette(
+        rest = Starlette(
             routes=[
-                Route("/gw/{province}/{path:path}", gateway, methods=["POST"]),
-                Route("/hub/{infno}", hub, methods=["POST"]),
-                Route("/prov/{province}/{infno}", province, methods=["POST"]),
                 Route("/cards/{key}", card),
                 Route("/admin/roster", admin_roster),
                 Route("/admin/health", health),
@@ -332,6 +310,7 @@ class Simulation:
             ],
             lifespan=lifespan,
         )
+        return MessageRoutes(deliver, ("/gw/", "/hub/", "/prov/"), rest)
 
     def _set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

@@ -23,10 +23,12 @@ from rich.table import Table
 
 from yidi.reports import clearing as clearing_report
 from yidi.specs import loader
+from yidi.specs.envelope import datetime_text
 
 from . import clearing, desks
 from . import topology as topology_module
 from .app import Options, Simulation, read_card, roster
+from .background import config as serving_config
 from .background import serving
 from .clock import real_now
 from .faults import FAULTS, MUTANTS
@@ -103,7 +105,7 @@ def serve(
         f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
         f"faults {sim.faults.state()}"
     )
-    uvicorn.run(sim.app(), host=host, port=port, log_level="warning")
+    uvicorn.Server(serving_config(sim, host, port)).run()
 
 
 def demo(
@@ -239,7 +241,7 @@ def clear(
             if served.sim.clock.now().date() < end:  # the month must be over: move to the first of the next
                 httpx.post(f"{served.url}/admin/clock", json={"set": f"{end}T00:00:05"}).raise_for_status()
             doc = desks.month_end(served.sim.wire, served.roster, month, withhold=withhold)
-            doc["generated"] = f"{served.sim.clock.now():%Y-%m-%d %H:%M:%S}"
+            doc["generated"] = datetime_text(served.sim.clock.now())
         doc |= desks.books(db, month)
     else:
         roster_ = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60).raise_for_status().json()
@@ -248,7 +250,7 @@ def clear(
         except Refused as e:  # the hub's own word: its month not over, a statement it will not issue …
             err.print(f"[red]✗[/red] 国家平台拒绝 the hub refused {escape(str(e))}")
             raise typer.Exit(1) from None
-        doc |= {"generated": f"{real_now():%Y-%m-%d %H:%M:%S}", "moves": [], "alerts": [], "problems": []}
+        doc |= {"generated": datetime_text(real_now()), "moves": [], "alerts": [], "problems": []}
     pending = [s for s in doc["statements"] if s["state"] == "issued" and s["amount"]]
     doc["verdict"] = "unbalanced" if doc["problems"] else "pending" if pending else "balanced"
     json_path, html_path = clearing_report.write(doc, out_dir)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, select
 
+from yidi.specs.envelope import datetime_text
 from yidi.specs.model import Spec
 
 from . import clearing
@@ -119,12 +120,12 @@ def books(db_url: str, month: str) -> dict[str, Any]:
                 return [dict(r) for r in found.mappings()]
 
             moves = [
-                {**m, "at": f"{m['sim_time']:%Y-%m-%d %H:%M:%S}", "amount": yuan(m["amount"]),
+                {**m, "at": datetime_text(m['sim_time']), "amount": yuan(m["amount"]),
                  "balance": yuan(m["balance"])}
                 for m in rows(prepayment_moves)
             ]  # fmt: skip
             alerts = [
-                {**a, "at": f"{a['sim_time']:%Y-%m-%d %H:%M:%S}", "balance": yuan(a["balance"]),
+                {**a, "at": datetime_text(a['sim_time']), "balance": yuan(a["balance"]),
                  "size": yuan(a["size"])}
                 for a in rows(prepayment_alerts)
             ]  # fmt: skip

@@ -467,10 +467,14 @@ class Faults:
         self._lock = threading.Lock()
 
     def _find(self, name: str, node: str, infno: str | None) -> Fault | None:
+        if not self.faults:  # the usual case, on every message
+            return None
         return next((f for f in self.faults if f.name == name and f.matches(node, infno)), None)
 
     def take(self, name: str, node: str, infno: str | None = None) -> bool:
         """Whether the fault fires here now (counting down a limited one)."""
+        if not self.faults:
+            return False
         with self._lock:
             fault = self._find(name, node, infno)
             if fault is None:

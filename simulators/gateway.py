@@ -294,7 +294,7 @@ class Node:
             return Answer(
                 200, self.respond(infno, first.infcode, err_msg=f"[{first.code}]{first.zh}{more}"[:200])
             )
-        account = self.accounts[_header(headers, self.spec, "paasid")]
+        account = self.accounts[self._header(headers, "paasid") or ""]
         if (
             self.hospital_facing
             and message["fixmedins_code"] != account.code
@@ -346,8 +346,8 @@ class Node:
             return account.secret if account else None
 
         names = self.spec.transport["signature"]["headers"]
-        stamp = _header_or(headers, names["timestamp"])
         now = time.time()
+        stamp = self._header(headers, "timestamp") or ""
         if self.faults.mutant("no-timestamp-window") and stamp.isdigit():
             now = float(stamp)  # the mutant: any timestamp is "now"
         replayed = (lambda p, n: False) if self.faults.mutant("accept-replayed-nonce") else None
@@ -373,12 +373,16 @@ class Node:
                 msgid=str(message["msgid"]),
                 infno=str(message.get("infno") or ""),
                 digest=digest(message),
-                sender=_header_or(headers, self.spec.transport["signature"]["headers"]["paasid"]),
+                sender=self._header(headers, "paasid") or "",
                 response=dict(body),
                 effect=None,
                 reversed_by=None,
                 sim_time=self.clock.now(),
             )
+
+    def _header(self, headers: Mapping[str, str], key: str) -> str | None:
+        """One of the x-tif headers (``paasid``, ``timestamp``, …) by the name the spec gives it."""
+        return transport.header(headers, self.spec.transport["signature"]["headers"][key].lower())
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:
         with self.store.read() as conn:
@@ -415,13 +419,3 @@ def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
     except orjson.JSONDecodeError as e:
         return str(e)[:80]
     return message if isinstance(message, dict) else f"got {type(message).__name__}"
-
-
-def _header_or(headers: Mapping[str, str], name: str, default: str = "") -> str:
-    """A header by its case-insensitive name, or ``default``."""
-    return next((v for k, v in headers.items() if k.lower() == name.lower()), default)
-
-
-def _header(headers: Mapping[str, str], spec: Spec, key: str) -> str:
-    name = spec.transport["signature"]["headers"][key].lower()
-    return next(v for k, v in headers.items() if k.lower() == name)

@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 
 from yidi.specs import envelope, examples, loader, transport
+from yidi.specs.envelope import datetime_text
 from yidi.specs.model import Spec
 
 from .adapt import Adapter
 from .clock import real_now
 
-DATETIME = "%Y-%m-%d %H:%M:%S"
 REVERSAL_FOR = {"2304": "2304", "2207": "2207", "2305": "2305", "2208": "2208", "2401": "2401"}
 
 
@@ -270,7 +270,7 @@ class His:
         begntime: datetime | None = None,
         card_sn: str | None = None,
     ) -> Reply:
-        begin = f"{begntime or real_now():{DATETIME}}"
+        begin = datetime_text(begntime or real_now())
         cert_type, cert_no = cert or ("02", str(episode.person["baseinfo"]["certno"]))
         self.seq += 1
         info = self.node(
@@ -344,7 +344,7 @@ class His:
             sn_prefix="F",
             first=len(episode.fees),
             med_type="21",
-            fee_ocur_time=f"{when or real_now():{DATETIME}}",
+            fee_ocur_time=datetime_text(when or real_now()),
         )
         if self.mutant("his-feedetl-sn-per-batch"):  # numbered from 1 in every batch: batches collide
             lines = [{**line, "feedetl_sn": f"F{i % batch + 1:014d}"} for i, line in enumerate(lines)]
@@ -359,7 +359,7 @@ class His:
         return replies
 
     def discharge(self, episode: Episode, *, endtime: datetime | None = None) -> Reply:
-        end = f"{endtime or real_now():{DATETIME}}"
+        end = datetime_text(endtime or real_now())
         info = self.node(
             "2402",
             "dscginfo",
@@ -547,7 +547,7 @@ class His:
             "data",
             psn_no=episode.psn_no,
             insutype=episode.insutype,
-            begntime=f"{real_now():{DATETIME}}",
+            begntime=datetime_text(real_now()),
             mdtrt_cert_type=cert_type,
             mdtrt_cert_no=cert_no,
             ipt_otp_no=self.visit_no("MZ"),
@@ -566,7 +566,7 @@ class His:
         med_type: str = "11",
     ) -> Reply:
         """2203 (the visit's diagnosis) and 2204 (the fees of one charge batch)."""
-        now = f"{real_now():{DATETIME}}"
+        now = datetime_text(real_now())
         info = self.node(
             "2203",
             "mdtrtinfo",

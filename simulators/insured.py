@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from yidi.specs.envelope import datetime_text
 from yidi.specs.model import Spec
 
 from . import identity
@@ -364,7 +365,7 @@ class InsuredNode(Node):
             "insutype": p.insutype,
             "psn_type": p.psn_type,
             "cvlserv_flag": p.cvlserv_flag,
-            "setl_time": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "setl_time": datetime_text(now),
             "mdtrt_cert_type": None,
             "med_type": s["med_type"],
             "medfee_sumamt": _f(money(s["medfee_sumamt"])),
@@ -534,7 +535,7 @@ class InsuredNode(Node):
                 )
             )
             ctx.effect = {"of": row.msgid}
-            negative["setlinfo"]["setl_time"] = ctx.now.strftime("%Y-%m-%d %H:%M:%S")
+            negative["setlinfo"]["setl_time"] = datetime_text(ctx.now)
             if self.faults.mutant("cancel-answer-not-negated"):  # the settlement's amounts, signs kept
                 kept = {k: v for k, v in row.doc["answer"]["setlinfo"].items() if k in AMOUNTS}
                 negative = {**row.doc["answer"], "setlinfo": {**negative["setlinfo"], **kept}}

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 
+from yidi.specs.envelope import datetime_text
+
 from .gateway import BusinessError, Context
 from .links import Serials
 from .store import cents, files, settlements
@@ -158,7 +160,7 @@ class Reconciliation:
         return {
             "file_qury_no": number,
             "filename": filename,
-            "dld_endtime": f"{now + KEEP:%Y-%m-%d %H:%M:%S}",
+            "dld_endtime": datetime_text(now + KEEP),
         }
 
     def read(self, conn: Connection, hospital: str, number: str) -> Any:

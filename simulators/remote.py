@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from yidi.specs.envelope import datetime_text
+
 from .clearing import span
 from .gateway import BusinessError, Context
 from .store import cents, messages, remote_confirmations, settlements, yuan
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     from .treatment import TreatmentNode
 
 PAGE = 100  # rows per 3260 page: "提取数据每次不能超过100条"
-TIME = "%Y-%m-%d %H:%M:%S"
 
 
 class RemoteClearing:
@@ -62,7 +63,7 @@ class RemoteClearing:
                 "medins_no": hospital,
                 "certno": str((r["doc"].get("setlinfo") or {}).get("certno") or ""),
                 "mdtrt_id": r["mdtrt_id"],
-                "mdtrt_setl_time": f"{r['sim_time']:{TIME}}",
+                "mdtrt_setl_time": datetime_text(r["sim_time"]),
                 "setl_sn": r["setl_id"],
                 "fulamt_advpay_flag": "0",
                 "medfee_sumamt": yuan(r["medfee"]),

@@ -9,9 +9,10 @@ nothing it committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 
+log = logging.getLogger("yidi.simulators")
 meta = MetaData()
 
 
@@ -299,6 +301,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the hot tables outgrow the default 2 MB
     cursor.close()
 
 
@@ -314,9 +317,10 @@ class Store:
         self.q = Queries(self.engine)
         self._local = threading.local()  # a connection per thread, kept: no pool round trip per unit of work
         self._batch: Any = None  # the group-commit transaction open on the serving thread
-        self._committed: asyncio.Future[None]  # resolved when that batch is committed
+        self._waiters: list[asyncio.Future[None]] = []  # answers waiting for that batch's commit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
 
     def _conn(self) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -324,8 +328,7 @@ class Store:
             conn = self._local.conn = self.engine.connect()
         return conn
 
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self) -> AbstractContextManager[Connection]:
         """One unit of work: its changes stand together or not at all.
 
         On the serving thread with group commit on, a unit is a savepoint in a batch that commits once
@@ -334,58 +337,67 @@ class Store:
         """
         conn = self._conn()
         if self._loop is None or threading.get_ident() != self._loop_thread:
-            with conn.begin():
-                yield conn
-            return
-        cursor = conn.connection.cursor()  # savepoints on the driver: SQLAlchemy's cost more than the unit
+            return _Transaction(conn)
         if self._batch is None:
-            self._batch, self._committed = conn.begin(), self._loop.create_future()
-            self._committed.add_done_callback(lambda f: f.exception())  # failure is reported to waiters
+            self._batch = conn.begin()
             self._loop.call_soon(self._flush)
             if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
-                cursor.execute("BEGIN")
-        cursor.execute("SAVEPOINT unit")
-        try:
-            yield conn
-        except BaseException:
-            cursor.execute("ROLLBACK TO unit")
-            raise
-        finally:
-            cursor.execute("RELEASE unit")
-            cursor.close()
+                conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+        return _Savepoint(conn)
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> AbstractContextManager[Connection]:
         """Reads only: on the serving thread they see the open batch and need no savepoint."""
         if self._batch is not None and threading.get_ident() == self._loop_thread:
-            yield self._conn()
-            return
-        with self.begin() as conn:
-            yield conn
+            return nullcontext(self._conn())
+        return self.begin()
 
     def group_commit(self, loop: asyncio.AbstractEventLoop) -> None:
         """Batch the commits of the units run on this thread (the serving event loop's): one commit
         then serves every message that arrived meanwhile."""
         self._loop, self._loop_thread = loop, threading.get_ident()
+        if self.engine.dialect.name == "sqlite" and self._checkpoints is None:
+            # A checkpoint copies the WAL into the database file and syncs it: a commit that crosses
+            # the WAL's limit pays hundreds of µs for it, most of a batch's cost. The serving
+            # connection leaves that to a thread of its own, off the event loop.
+            self._conn().connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
+            self._checkpoints = threading.Event()
+            threading.Thread(target=self._checkpoint, args=(self._checkpoints,), daemon=True).start()
+
+    def _checkpoint(self, stop: threading.Event, every: float = 0.5) -> None:
+        connection = self.engine.raw_connection()
+        try:
+            while not stop.wait(every):
+                try:
+                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # a busy or failing checkpoint is tried again; the WAL keeps all
+                    log.exception("WAL checkpoint failed")
+        finally:
+            connection.close()
 
     async def durable(self) -> None:
         """Wait until every unit run so far on the serving thread is committed. Call it before an
         answer, or a call to another process, leaves."""
         if self._batch is not None and threading.get_ident() == self._loop_thread:
-            await asyncio.shield(self._committed)
+            waiter = self._loop.create_future()  # type: ignore[union-attr]
+            self._waiters.append(waiter)  # one each: a cancelled answer cancels no other
+            await waiter
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, None
+        waiters, self._waiters = self._waiters, []
         if batch is None:
             return
-        committed = self._committed
+        failure = None
         try:
             batch.commit()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
             batch.rollback()
-            committed.set_exception(e)
-        else:
-            committed.set_result(None)
+            failure = e
+        for waiter in (w for w in waiters if not w.done()):
+            if failure is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(failure)
 
     def setting(self, key: str, default: Any = None) -> Any:
         with self.read() as conn:
@@ -400,11 +412,48 @@ class Store:
                 conn.execute(settings.insert().values(key=key, value=value))
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.set()
         self._flush()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
         self.engine.dispose()
+
+
+class _Transaction:
+    """A unit off the serving loop: a transaction of its own."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.transaction = conn, conn.begin()
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            self.transaction.commit()
+        else:
+            self.transaction.rollback()
+
+
+class _Savepoint:
+    """A unit in the serving loop's batch: a savepoint on the driver (SQLAlchemy's cost more than the
+    unit; a class, not a generator, for the same reason)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.cursor.execute("SAVEPOINT unit")
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is not None:
+            self.cursor.execute("ROLLBACK TO unit")
+        self.cursor.execute("RELEASE unit")
+        self.cursor.close()
 
 
 class Prepared:
@@ -427,19 +476,23 @@ class Prepared:
             else list(binds)
         )
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
-        self.binders = {
-            name: binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in set(self.names)
-        }
+        binders = {n: _binder(binds[n].type, dialect) for n in set(self.names)}
+        keys = range(len(self.names)) if self.positional else self.names  # where each value goes
+        self.converts = [(k, binders[n]) for k, n in zip(keys, self.names, strict=True) if binders[n]]
         columns = getattr(statement, "selected_columns", None) or ()
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def _params(self, values: dict[str, Any]) -> Any:
-        converted = {n: (b(values[n]) if b else values[n]) for n, b in self.binders.items()}
-        return tuple(converted[n] for n in self.names) if self.positional else converted
+        params: Any = (
+            [values[n] for n in self.names] if self.positional else {n: values[n] for n in self.names}
+        )
+        for k, convert in self.converts:
+            params[k] = convert(params[k])
+        return params
 
     def execute(self, conn: Connection, **values: Any) -> Any:
-        cursor = conn.connection.cursor()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(self.sql, self._params(values))
         return cursor
 
@@ -459,6 +512,19 @@ class Prepared:
         return Record(
             {k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)}
         )
+
+
+def _binder(type_: Any, dialect: Any) -> Any:
+    binder = type_.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name != "sqlite" or not isinstance(type_, DateTime):
+        return binder
+
+    def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text, from isoformat: a third of the cost
+        if value.__class__ is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return binder(value)
+
+    return sqlite_datetime
 
 
 class Record(dict[str, Any]):

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from yidi.specs import lifecycle
+from yidi.specs.envelope import datetime_text, stamp
 from yidi.specs.model import Machine, Spec
 
 from .catalog import Split, categories, classify, money, result_line
@@ -37,7 +38,6 @@ from .topology import Account, CatalogEntry, Hospital, Item, Province
 
 log = logging.getLogger("yidi.simulators")
 
-STAMP = "%Y%m%d%H%M%S"
 TRANSIENT = frozenset({"settling", "cancelling", "reversing"})
 OPEN = ("registered", "fees_uploaded", "presettled", "discharged", *TRANSIENT)
 
@@ -147,7 +147,7 @@ class TreatmentNode(Node):
         return body
 
     def new_id(self, now: datetime) -> str:
-        return f"{self.admdvs}{now:{STAMP}}{self.ids():010d}"
+        return f"{self.admdvs}{stamp(now)}{self.ids():010d}"
 
     def insurer(self, insuplc_admdvs: str) -> Peer:
         if insuplc_admdvs[:2] == self.admdvs[:2]:
@@ -288,7 +288,7 @@ class TreatmentNode(Node):
                 signed_out=False,
                 sim_time=ctx.now,
             )
-            ctx.output = {"signinoutb": {"sign_time": f"{ctx.now:%Y-%m-%d %H:%M:%S}", "sign_no": sign_no}}
+            ctx.output = {"signinoutb": {"sign_time": datetime_text(ctx.now), "sign_no": sign_no}}
 
     async def sign_out(self, ctx: Context) -> None:
         data = ctx.input["signOut"]
@@ -304,7 +304,7 @@ class TreatmentNode(Node):
             )
             if done.rowcount != 1:
                 raise BusinessError("E2006")
-            ctx.output = {"signoutoutb": {"sign_time": f"{ctx.now:%Y-%m-%d %H:%M:%S}"}}
+            ctx.output = {"signoutoutb": {"sign_time": datetime_text(ctx.now)}}
 
     # ── 1101 ───────────────────────────────────────────────────────
 
@@ -847,7 +847,7 @@ class TreatmentNode(Node):
             ).one()
             negative = negate(original.doc)
             negative["setlinfo"].update(
-                setl_time=f"{ctx.now:%Y-%m-%d %H:%M:%S}", balc=answer["output"]["setlinfo"].get("balc", 0.0)
+                setl_time=datetime_text(ctx.now), balc=answer["output"]["setlinfo"].get("balc", 0.0)
             )
             conn.execute(
                 update(settlements)

@@ -14,8 +14,17 @@ from typing import Any
 
 from .model import Spec
 
-DATETIME = "%Y-%m-%d %H:%M:%S"
-STAMP = "%Y%m%d%H%M%S"
+
+# strftime costs about 4 µs a call and a message formats five times: the simulators' hot path
+# takes the digits of isoformat instead (a third of the cost), the same text.
+def stamp(when: datetime) -> str:
+    """yyyyMMddHHmmss, as msgids, inf_refmsgids and the envelope's times carry it."""
+    return when.isoformat("T", "seconds").replace("-", "").replace(":", "").replace("T", "")
+
+
+def datetime_text(when: datetime) -> str:
+    """yyyy-MM-dd HH:mm:ss, the interface's datetime fields."""
+    return when.isoformat(" ", "seconds")
 
 
 class MsgIds:
@@ -33,7 +42,7 @@ class MsgIds:
     def __call__(self, when: datetime) -> str:
         with self._lock:
             seq = next(self._seq) % 10000
-        return f"{self.sender_code}{when:{STAMP}}{seq:04d}"
+        return f"{self.sender_code}{stamp(when)}{seq:04d}"
 
 
 class RefMsgIds:
@@ -47,7 +56,7 @@ class RefMsgIds:
     def __call__(self, when: datetime) -> str:
         with self._lock:
             serial = next(self._serial) % 10**10
-        return f"{self.admdvs}{when:{STAMP}}{serial:010d}"
+        return f"{self.admdvs}{stamp(when)}{serial:010d}"
 
 
 def request(
@@ -57,7 +66,7 @@ def request(
     unknown = set(envelope) - set(spec.request)
     if unknown:
         raise TypeError(f"not envelope fields: {sorted(unknown)}")
-    values = {"infno": infno, "msgid": msgid, "inf_time": when.strftime(DATETIME), **envelope}
+    values = {"infno": infno, "msgid": msgid, "inf_time": datetime_text(when), **envelope}
     msg: dict[str, Any] = {name: values.get(name, "") for name in spec.request}
     msg["input"] = dict(input)
     return msg
@@ -78,12 +87,14 @@ def response(
     msg: dict[str, Any] = {
         "infcode": infcode,
         "inf_refmsgid": refmsgid,
-        "refmsg_time": received.strftime(STAMP) + f"{received.microsecond // 1000:03d}",
-        "respond_time": responded.strftime(STAMP) + f"{responded.microsecond // 1000:03d}",
+        "refmsg_time": f"{stamp(received)}{received.microsecond // 1000:03d}",
+        "respond_time": f"{stamp(responded)}{responded.microsecond // 1000:03d}",
         "err_msg": err_msg,
         "warn_msg": warn_msg,
         "cainfo": None,
         "signtype": None,
         "output": output if infcode == 0 else None,
     }
-    return {k: v for k, v in msg.items() if k in spec.response or k == "output"}
+    if ("response-fields",) not in spec.cache:  # a profile may leave fields out of the envelope
+        spec.cache[("response-fields",)] = [k for k in msg if k in spec.response or k == "output"]
+    return {k: msg[k] for k in spec.cache[("response-fields",)]}

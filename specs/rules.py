@@ -254,6 +254,26 @@ def _plan(spec: Spec, infno: str, response: bool) -> list[tuple[Target, Compiled
     return spec.cache[key]  # type: ignore[no-any-return]
 
 
+def _context(spec: Spec, context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    key = ("rule-context",)
+    if key not in spec.cache:
+        spec.cache[key] = {"cross_province": False, **spec.semantics}
+    base: Mapping[str, Any] = spec.cache[key]
+    return {**base, **context} if context else base
+
+
+def _check(
+    compiled: CompiledRule, values: Mapping[str, Any], ctx: Mapping[str, Any], path: str
+) -> Violation | None:
+    try:
+        if compiled.holds(values, ctx):
+            return None
+        detail = compiled.show(values, ctx)
+    except (TypeError, ValueError, ArithmeticError, IndexError) as e:  # a value the rule cannot use
+        detail = f"无法计算 cannot evaluate: {e}"
+    return Violation(compiled.rule, path, detail)
+
+
 def check_message(
     spec: Spec,
     infno: str,
@@ -263,23 +283,16 @@ def check_message(
     context: Mapping[str, Any] | None = None,
 ) -> list[Violation]:
     """Run every message rule that applies to this message; the message is assumed schema-valid."""
-    ctx = {"cross_province": False, **spec.semantics, **(context or {})}
+    plan = _plan(spec, infno, response)
+    if not plan:
+        return []
+    ctx = _context(spec, context)
     txn = spec.transactions.get(infno)
     body_key = "output" if response else "input"
-    violations: list[Violation] = []
-
-    def check(compiled: CompiledRule, values: Mapping[str, Any], path: str) -> None:
-        try:
-            holds = compiled.holds(values, ctx)
-            detail = "" if holds else compiled.show(values, ctx)
-        except (TypeError, ValueError, ArithmeticError, IndexError) as e:  # a value the rule cannot use
-            holds, detail = False, f"无法计算 cannot evaluate: {e}"
-        if not holds:
-            violations.append(Violation(compiled.rule, path, detail))
-
-    for target, compiled in _plan(spec, infno, response):
+    found: list[Violation | None] = []
+    for target, compiled in plan:
         if target.infno is None:
-            check(compiled, message, "")
+            found.append(_check(compiled, message, ctx, ""))
             continue
         node = txn.nodes(body_key).get(target.node or "") if txn else None
         body = message.get(body_key)
@@ -289,5 +302,6 @@ def check_message(
         items = enumerate(value) if isinstance(value, list) else [(None, value)]
         for index, item in items:
             if isinstance(item, Mapping):
-                check(compiled, item, f"{body_key}.{node.name}" + (f"[{index}]" if index is not None else ""))
-    return violations
+                path = f"{body_key}.{node.name}" + (f"[{index}]" if index is not None else "")
+                found.append(_check(compiled, item, ctx, path))
+    return [v for v in found if v is not None]

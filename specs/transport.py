@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .model import Spec, Transaction
 
@@ -18,7 +19,21 @@ def signature(spec: Spec, timestamp: str, secret: str, nonce: str) -> str:
     """x-tif-signature: lowercase hex SHA-256 of the spec's message template (ts+secret+nonce+ts)."""
     sig = spec.transport["signature"]
     message = sig["message"].format(timestamp=timestamp, secret=secret, nonce=nonce)
-    return hashlib.new(sig["algorithm"], message.encode("utf-8")).hexdigest()
+    return str(_hash(sig["algorithm"])(message.encode("utf-8")).hexdigest())
+
+
+def _hash(algorithm: str) -> Callable[[bytes], Any]:
+    # hashlib.sha256 directly: hashlib.new looks the name up on every call
+    return getattr(hashlib, algorithm, None) or (lambda data: hashlib.new(algorithm, data))
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by its lowercase name: at once from a mapping with lowercase names (ASGI's) or a
+    case-insensitive one, else by a scan of the names."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
 
 
 def sign_headers(
@@ -48,10 +63,9 @@ def verify(
     never burns a nonce). ``nonce_seen(paasid, nonce)`` records the nonce and says if it was seen."""
     sig = spec.transport["signature"]
     names = sig["headers"]
-    lowered = {k.lower(): v for k, v in headers.items()}
     values = {}
     for key in ("paasid", "timestamp", "nonce", "signature"):
-        value = lowered.get(names[key].lower())
+        value = header(headers, names[key].lower())
         if not value:
             return "E2001", {"header": names[key]}
         values[key] = value

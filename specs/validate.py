@@ -177,7 +177,7 @@ def validate(
     public sources do not list in full) as warnings. ``context`` feeds message rules
     (``cross_province``).
     """
-    if not isinstance(message, Mapping):
+    if message.__class__ is not dict and not isinstance(message, Mapping):
         issue = _Explainer(spec, {}, message).issue("E1007", [], {}, detail=f"got {_json_type(message)}")
         return Report(infno, response, [issue])
     infno = infno or (None if response else str(message.get("infno") or "")) or None
@@ -189,15 +189,21 @@ def validate(
             )
         )
         return report
-    fast = validator(spec, infno, response=response, strict=strict, fast=True)
-    if not (fast.is_valid(message) and scale_check(spec, infno, response=response)(message)):
+    key = ("quick", infno, response, strict)
+    quick = spec.cache.get(key)
+    if quick is None:  # the schema's validator and the decimals check, found with one lookup
+        quick = spec.cache[key] = (
+            validator(spec, infno, response=response, strict=strict, fast=True).is_valid,
+            scale_check(spec, infno, response=response),
+        )
+    if not (quick[0](message) and quick[1](message)):
         v = validator(spec, infno, response=response, strict=strict)
         explainer = _Explainer(spec, schema(spec, infno, response=response, strict=strict), message)
         issues = [i for error in v.iter_errors(message) for i in explainer.explain(error)]
         missing = {i.path for i in issues if i.code in ("E1001", "E1009")}
         # once a field is reported missing, what else its empty value breaks is noise
         report.issues += [i for i in issues if i.code in ("E1001", "E1009") or i.path not in missing]
-    if not report.errors:
+    if not report.issues or not report.errors:
         for violation in check_message(spec, infno, message, response=response, context=context):
             err = spec.errors[violation.rule.error]
             detail = f"{violation.rule.zh}（{violation.detail}）" if violation.detail else violation.rule.zh

@@ -24,8 +24,9 @@ import httpx
 from yidi.simulators import topology
 from yidi.simulators.catalog import Split, categories, classify, money
 from yidi.simulators.clock import real_now
-from yidi.simulators.his import DATETIME, Insured, LostAnswer, Refused, Reply, credential, msgids
+from yidi.simulators.his import Insured, LostAnswer, Refused, Reply, credential, msgids
 from yidi.specs import envelope, examples, loader, transport
+from yidi.specs.envelope import datetime_text
 from yidi.specs.model import Spec
 from yidi.suites.plugin import Sut
 from yidi.suites.steps import fail, refused, unexpected_refusal
@@ -217,7 +218,7 @@ class Platform:
             dict(person),
             hospital_of(self, code),
             self.ids(real_now()),
-            f"{real_now():{DATETIME}}",
+            datetime_text(real_now()),
             bill(code, lines),
             cert,
             str(card["card_sn"]) if card and cert_type == "03" else "",
@@ -255,7 +256,7 @@ class Platform:
             "insutype": visit.insutype,
             "med_type": visit.med_type,
             "begntime": visit.begntime,
-            "endtime": f"{now:{DATETIME}}",
+            "endtime": datetime_text(now),
             "fixmedins_code": h["fixmedins_code"],
             "fixmedins_name": h["name"],
             "hosp_lv": h["hosp_lv"],

@@ -15,8 +15,9 @@ from typing import Any
 from yidi.simulators import topology
 from yidi.simulators.catalog import money
 from yidi.simulators.clock import real_now
-from yidi.simulators.his import DATETIME, Episode, His, Refused, Reply
+from yidi.simulators.his import Episode, His, Refused, Reply
 from yidi.simulators.topology import CatalogEntry
+from yidi.specs.envelope import datetime_text
 from yidi.suites.catalogue import Case
 from yidi.suites.plugin import Sut, case
 from yidi.suites.steps import admitted, catalog, close_stay, fail, refused, settled, succeed
@@ -48,7 +49,7 @@ def plain(level: str) -> Callable[[CatalogEntry], bool]:
 
 def lines(his: His, episode: Episode, items: Iterable[tuple[str, float, float]], **values: Any) -> list[Any]:
     """2301 feedetail rows for (national code, quantity, unit price), as the HIS builds them."""
-    now = f"{real_now():{DATETIME}}"
+    now = datetime_text(real_now())
     first = len(episode.fees)
     return his.fee_lines(
         "2301", episode, items, sn_prefix="F", first=first, med_type="21", fee_ocur_time=now, **values

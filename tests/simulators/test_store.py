@@ -4,12 +4,13 @@ nothing is reported durable before another connection can read it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from yidi.simulators.store import Store, settings
+from yidi.simulators.store import Store, settings, signins
 
 
 def _committed(url: str) -> dict[str, object]:
@@ -54,4 +55,33 @@ def test_units_off_the_loop_commit_at_once(tmp_path: Path) -> None:
     store = Store(url)
     store.put_setting("k", 1)
     assert _committed(url) == {"k": 1}
+    store.close()
+
+
+def test_prepared_statements_store_what_sqlalchemy_reads_back(tmp_path: Path) -> None:
+    """The hot path binds datetimes itself; SQLAlchemy must read back exactly what was stored."""
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    moments = [
+        datetime(2026, 11, 23, 9, 0, 0),
+        datetime(2026, 12, 31, 23, 59, 59, 999999),
+        datetime(1999, 1, 1),
+    ]
+    with store.begin() as conn:
+        for i, when in enumerate(moments):
+            store.q.sign_in.run(
+                conn,
+                node="t",
+                sign_no=f"s{i}",
+                fixmedins_code="H",
+                opter_no="1",
+                signed_out=False,
+                sim_time=when,
+            )
+    with store.begin() as conn:
+        read = conn.execute(
+            select(signins.c.sim_time).where(signins.c.node == "t").order_by(signins.c.sign_no)
+        )
+        assert [row.sim_time for row in read] == moments
+        raw = conn.exec_driver_sql("SELECT sim_time FROM signins WHERE sign_no = 's0'").scalar()
+    assert raw == "2026-11-23 09:00:00.000000"  # SQLAlchemy's own text: its range queries compare it
     store.close()

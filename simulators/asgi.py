@@ -1,0 +1,59 @@
+"""The ASGI entry: messages go straight to their node, everything else to the Starlette app.
+
+A message's route is one of three path shapes (``/gw/{province}/…``, ``/hub/{infno}``,
+``/prov/{province}/{infno}``). Starlette's request object, router and response cost about as much
+as a whole sign-in's pipeline (bench/gateway_stages.py), so the message paths skip them; the admin
+and card routes, which a person calls now and then, keep Starlette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from .gateway import Answer
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (path, headers with lowercase names, body) → the answer, or None: not a message path
+Deliver = Callable[[str, dict[str, str], bytes], Awaitable[Answer | None]]
+
+JSON = [(b"content-type", b"application/json")]
+OCTETS = [(b"content-type", b"application/octet-stream")]
+
+
+class MessageRoutes:
+    def __init__(self, deliver: Deliver, prefixes: tuple[str, ...], rest: ASGIApp) -> None:
+        self.deliver, self.prefixes, self.rest = deliver, prefixes, rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        if not path.startswith(self.prefixes):
+            return await self.rest(scope, receive, send)
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        answer = await self.deliver(path, headers, body)
+        if answer is None:
+            status, content, kind = 404, b'{"detail":"no such node"}', JSON
+        elif answer.file is not None:
+            status, content, kind = answer.status, answer.file, OCTETS
+        else:
+            status = answer.status
+            content, kind = (b"", []) if answer.body is None else (orjson.dumps(answer.body), JSON)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*kind, (b"content-length", str(len(content)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
