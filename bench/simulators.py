@@ -1,12 +1,14 @@
 """Throughput of the full simulator stack against a bare ASGI endpoint, and whole episodes per second.
 
-    python bench/simulators.py [--seconds 15] [--connections 32]
+    python bench/simulators.py [--rounds 5] [--seconds 3] [--connections 32]
 
 Both servers run on core 0 (taskset); wrk drives them from core 1, so the load generator is not the
-bottleneck. Every request carries a unique msgid and its own valid x-tif signature (nonces are never
-reused), so the full stack does all its work: signature, spec validation of request and answer,
-idempotency record, state in SQLite (committed before answering), answer. The bare endpoint parses the
-JSON body and answers a small envelope. Episodes: Python HIS clients on core 1 run whole cross-province
+bottleneck. The bare endpoint and the full stack are measured in turn, a slice each per round, so that
+the machine's drift (a shared, noisy VM) touches both alike; the ratio is of the totals. Every request
+carries a unique msgid and its own valid x-tif signature (nonces are never reused), so the full stack
+does all its work: signature, spec validation of request and answer, idempotency record, state in
+SQLite (committed before answering), answer. The bare endpoint parses the JSON body and answers a
+small envelope. Episodes: Python HIS clients on core 1 run whole cross-province
 inpatient episodes; afterwards the ledger is checked (every settlement once at treatment, hub, insured).
 """
 
@@ -236,16 +238,25 @@ def ledger(db: Path) -> dict[str, int]:
         }
 
 
+def measure_bare(url: str, args: argparse.Namespace, work: Path) -> tuple[float, int]:
+    senders_file, sigs_file = work / "bare.tsv", work / "bare-sigs.tsv"
+    senders_file.write_text("\t".join(["H00000000000", "/gw/x/1101", "p", '{"msgid":"', '"}']) + "\n")
+    signatures(sigs_file, [("p", "s")], args.seconds * 40000)
+    return run_wrk(url, senders_file, sigs_file, args.seconds, args.connections)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=3, help="length of one slice")
+    parser.add_argument("--rounds", type=int, default=5, help="slices of each, taken in turn")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=8, help="HIS threads for the episode run")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("needs wrk (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="yidi-bench-"))
-    results = {}
+    kinds = ("bare", "9001", "1101")
+    done: dict[str, list[tuple[float, int]]] = {k: [] for k in kinds}
 
     port = 17000 + secrets.randbelow(900)
     bare = subprocess.Popen(
@@ -257,55 +268,50 @@ def main() -> None:
             "bare_app:app",
             "--port",
             str(port),
-            "--log-level",
-            "warning",
+            "--log-level=warning",
         ),
         cwd=HERE,
     )
-    try:
-        wait(f"http://127.0.0.1:{port}/x")
-        dummy = [["H00000000000", "/gw/x/1101", "p", '{"msgid":"', '"}']]
-        senders_file, sigs_file = work / "bare.tsv", work / "bare-sigs.tsv"
-        senders_file.write_text("\t".join(dummy[0]) + "\n")
-        signatures(sigs_file, [("p", "s")], args.seconds * 40000)
-        results["bare"] = run_wrk(
-            f"http://127.0.0.1:{port}", senders_file, sigs_file, args.seconds, args.connections
-        )
-    finally:
-        bare.terminate()
-
     proc, url = serve(work)
     try:
+        wait(f"http://127.0.0.1:{port}/x")
         roster = httpx.get(f"{url}/admin/roster").json()
         sign_nos = sign_in_all(url, roster)
-        for infno in ("9001", "1101"):
-            results[infno] = measure_messages(url, roster, sign_nos, infno, args, work)
+        for _ in range(args.rounds):  # in turn, so that the machine's drift touches each alike
+            done["bare"].append(measure_bare(f"http://127.0.0.1:{port}", args, work))
+            for infno in kinds[1:]:
+                done[infno].append(measure_messages(url, roster, sign_nos, infno, args, work))
     finally:
-        proc.terminate()
-        proc.wait()
+        for p in (bare, proc):
+            p.terminate()
+            p.wait()
 
     proc, url = serve(work)
     db = next(work.glob(f"state-{url.rsplit(':', 1)[1]}.db"))
     try:
-        episodes = measure_episodes(url, args.seconds, args.workers)
+        episodes = measure_episodes(url, args.rounds * args.seconds, args.workers)
     finally:
         proc.terminate()
         proc.wait()
     books = ledger(db)
 
-    bare_rate = results["bare"][0]
-    print(f"one server core, wrk on the other; {args.connections} connections, {args.seconds} s each")
-    print(f"{'what':44} {'req/s':>9} {'× bare':>7}  not ok")
-    print(f"{'bare ASGI endpoint (parse JSON, answer)':44} {bare_rate:9.0f} {1:7.2f}  {results['bare'][1]}")
-    for infno, title in (
-        ("9001", "9001 sign-in (writes state)"),
-        ("1101", "1101 person info (via insured, in-process)"),
-    ):
-        rate, not_ok = results[infno]
-        print(f"{'full stack: ' + title:44} {rate:9.0f} {rate / bare_rate:7.2f}  {not_ok}")
-    rate = episodes["episodes"] / episodes["seconds"]
+    rate = {k: sum(r for r, _ in v) / len(v) for k, v in done.items()}
     print(
-        f"cross-province inpatient episodes/s ({args.workers} HIS threads, 9 calls each): {rate:.1f}"
+        f"one server core, wrk on the other; {args.connections} connections; "
+        f"{args.rounds} rounds of {args.seconds} s slices, bare and full stack in turn"
+    )
+    print(f"{'what':48} {'req/s':>7} {'× bare':>7}  {'each round':24} not ok")
+    for kind, title in (
+        ("bare", "bare ASGI endpoint (parse JSON, answer)"),
+        ("9001", "full stack: 9001 sign-in (writes state)"),
+        ("1101", "full stack: 1101 person info (via insured)"),
+    ):
+        rounds = " ".join(f"{r / b:.2f}" for (r, _), (b, _) in zip(done[kind], done["bare"], strict=True))
+        not_ok = sum(n for _, n in done[kind])
+        print(f"{title:48} {rate[kind]:7.0f} {rate[kind] / rate['bare']:7.2f}  {rounds:24} {not_ok}")
+    per_second = episodes["episodes"] / episodes["seconds"]
+    print(
+        f"cross-province inpatient episodes/s ({args.workers} HIS threads, 9 calls each): {per_second:.1f}"
         f"  (failed {episodes['failures']} {episodes['failed']})"
     )
     consistent = books["treatment"] == books["insured"] == books["hub"] and not books["half_done"]
