@@ -43,7 +43,7 @@ class MessageRoutes:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         answer = await self.deliver(path, headers, body)
         if answer is None:
-            status, content, kind = 404, b'{"detail":"no such node"}', JSON
+            status, content, kind = 404, orjson.dumps({"detail": f"no node is served at {path}"}), JSON
         elif answer.file is not None:
             status, content, kind = answer.status, answer.file, OCTETS
         else:

@@ -180,3 +180,11 @@ def test_a_crashing_handler_answers_minus_1_not_500_and_is_logged(
         "unexpected error" in rec.getMessage() for rec in caplog.records
     )  # what no_simulator_bugs sees
     caplog.clear()
+
+
+def test_an_address_no_node_serves_is_404_and_the_rest_still_answers(served: Served) -> None:
+    for path in ("/gw/990000/9001", "/prov/990000/Y1101"):
+        r = post(served, path, sign_in_message(served), signed(served))
+        assert r.status_code == 404 and path in r.json()["detail"]
+    assert httpx.get(f"{served.url}/gw/510000/9001").status_code in (404, 405)  # messages are POSTed
+    assert httpx.get(f"{served.url}/admin/health").json()["status"] == "ok"

@@ -83,3 +83,16 @@ def test_built_responses_are_valid_on_success_and_on_failure(spec: Spec) -> None
     )
     assert failed["output"] is None
     assert validate(spec, failed, infno="2304", response=True).issues == []
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 23, 9, 5, 7),
+        datetime(2027, 1, 1, 0, 0, 0, 999999),
+        datetime(2026, 12, 31, 23, 59, 59),
+    ],
+)
+def test_stamps_are_what_strftime_would_give(when: datetime) -> None:
+    assert envelope.stamp(when) == when.strftime("%Y%m%d%H%M%S")
+    assert envelope.datetime_text(when) == when.strftime("%Y-%m-%d %H:%M:%S")
