@@ -342,7 +342,7 @@ class Store:
             self._batch = conn.begin()
             self._loop.call_soon(self._flush)
             if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
-                conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+                _driver(conn).execute("BEGIN")
         return _Savepoint(conn)
 
     def read(self) -> AbstractContextManager[Connection]:
@@ -359,7 +359,7 @@ class Store:
             # A checkpoint copies the WAL into the database file and syncs it: a commit that crosses
             # the WAL's limit pays hundreds of µs for it, most of a batch's cost. The serving
             # connection leaves that to a thread of its own, off the event loop.
-            self._conn().connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
+            _driver(self._conn()).execute("PRAGMA wal_autocheckpoint=0")
             self._checkpoints = threading.Event()
             threading.Thread(target=self._checkpoint, args=(self._checkpoints,), daemon=True).start()
 
@@ -421,6 +421,11 @@ class Store:
         self.engine.dispose()
 
 
+def _driver(conn: Connection) -> Any:
+    """The DB-API connection under a SQLAlchemy one: the hot path's statements run on it directly."""
+    return conn.connection.dbapi_connection
+
+
 class _Transaction:
     """A unit off the serving loop: a transaction of its own."""
 
@@ -443,7 +448,7 @@ class _Savepoint:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self.cursor = _driver(conn).cursor()
         self.cursor.execute("SAVEPOINT unit")
 
     def __enter__(self) -> Connection:
@@ -470,12 +475,8 @@ class Prepared:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         binds = compiled.binds
-        self.names: list[str] = (
-            list(compiled.positiontup or [])
-            if dialect.paramstyle in ("qmark", "numeric", "format")
-            else list(binds)
-        )
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
+        self.names: list[str] = list(compiled.positiontup or []) if self.positional else list(binds)
         binders = {n: _binder(binds[n].type, dialect) for n in set(self.names)}
         keys = range(len(self.names)) if self.positional else self.names  # where each value goes
         self.converts = [(k, binders[n]) for k, n in zip(keys, self.names, strict=True) if binders[n]]
@@ -492,7 +493,7 @@ class Prepared:
         return params
 
     def execute(self, conn: Connection, **values: Any) -> Any:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _driver(conn).cursor()
         cursor.execute(self.sql, self._params(values))
         return cursor
 

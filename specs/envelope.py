@@ -95,6 +95,4 @@ def response(
         "signtype": None,
         "output": output if infcode == 0 else None,
     }
-    if ("response-fields",) not in spec.cache:  # a profile may leave fields out of the envelope
-        spec.cache[("response-fields",)] = [k for k in msg if k in spec.response or k == "output"]
-    return {k: msg[k] for k in spec.cache[("response-fields",)]}
+    return {k: v for k, v in msg.items() if k in spec.response or k == "output"}
