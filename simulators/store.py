@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
@@ -314,8 +315,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         meta.create_all(self.engine)
-        self.q = Queries(self.engine)
         self._local = threading.local()  # a connection per thread, kept: no pool round trip per unit of work
+        self.q = Queries(self.engine, self.cursor)
         self._batch: Any = None  # the group-commit transaction open on the serving thread
         self._waiters: list[asyncio.Future[None]] = []  # answers waiting for that batch's commit
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -324,9 +325,16 @@ class Store:
 
     def _conn(self) -> Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
+        if conn is None or conn.closed or conn.invalidated:
             conn = self._local.conn = self.engine.connect()
+            self._local.cursor = _driver(conn).cursor()
         return conn
+
+    def cursor(self, conn: Connection) -> Any:
+        """A DB-API cursor on ``conn``: the thread's own, kept with its connection, when it is that one
+        (a cursor made and closed per statement costs as much as a lookup by primary key)."""
+        local = self._local
+        return local.cursor if conn is getattr(local, "conn", None) else _driver(conn).cursor()
 
     def begin(self) -> AbstractContextManager[Connection]:
         """One unit of work: its changes stand together or not at all.
@@ -338,12 +346,13 @@ class Store:
         conn = self._conn()
         if self._loop is None or threading.get_ident() != self._loop_thread:
             return _Transaction(conn)
+        cursor = self._local.cursor
         if self._batch is None:
             self._batch = conn.begin()
             self._loop.call_soon(self._flush)
             if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
-                _driver(conn).execute("BEGIN")
-        return _Savepoint(conn)
+                cursor.execute("BEGIN")
+        return _Savepoint(conn, cursor)
 
     def read(self) -> AbstractContextManager[Connection]:
         """Reads only: on the serving thread they see the open batch and need no savepoint."""
@@ -446,10 +455,9 @@ class _Savepoint:
     """A unit in the serving loop's batch: a savepoint on the driver (SQLAlchemy's cost more than the
     unit; a class, not a generator, for the same reason)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.cursor = _driver(conn).cursor()
-        self.cursor.execute("SAVEPOINT unit")
+    def __init__(self, conn: Connection, cursor: Any) -> None:
+        self.conn, self.cursor = conn, cursor
+        cursor.execute("SAVEPOINT unit")
 
     def __enter__(self) -> Connection:
         return self.conn
@@ -458,7 +466,6 @@ class _Savepoint:
         if kind is not None:
             self.cursor.execute("ROLLBACK TO unit")
         self.cursor.execute("RELEASE unit")
-        self.cursor.close()
 
 
 class Prepared:
@@ -467,10 +474,12 @@ class Prepared:
     SQLAlchemy builds, caches and executes a statement in tens of microseconds, most of a simulated
     message's budget; the hot path compiles each statement once here instead. Types still convert as
     SQLAlchemy's own (bind and result processors of each column type), so SQLite and PostgreSQL
-    behave alike. Runs inside the caller's transaction.
+    behave alike. Runs inside the caller's transaction, on the cursor ``cursor_for`` gives for its
+    connection; each call consumes its result before it returns, so calls can share a cursor.
     """
 
-    def __init__(self, engine: Engine, statement: Any) -> None:
+    def __init__(self, engine: Engine, statement: Any, cursor_for: Callable[[Connection], Any]) -> None:
+        self.cursor_for = cursor_for
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -492,22 +501,17 @@ class Prepared:
             params[k] = convert(params[k])
         return params
 
-    def execute(self, conn: Connection, **values: Any) -> Any:
-        cursor = _driver(conn).cursor()
+    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
+        cursor = self.cursor_for(conn)
         cursor.execute(self.sql, self._params(values))
         return cursor
 
     def run(self, conn: Connection, **values: Any) -> int:
         """Execute a change; the number of rows it touched."""
-        cursor = self.execute(conn, **values)
-        count = int(cursor.rowcount)
-        cursor.close()
-        return count
+        return int(self._execute(conn, values).rowcount)
 
     def first(self, conn: Connection, **values: Any) -> Record | None:
-        cursor = self.execute(conn, **values)
-        row = cursor.fetchone()
-        cursor.close()
+        row = self._execute(conn, values).fetchone()
         if row is None:
             return None
         return Record(
@@ -521,11 +525,20 @@ def _binder(type_: Any, dialect: Any) -> Any:
         return binder
 
     def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text, from isoformat: a third of the cost
+        seen, text = _last_datetime[0]
+        if value is seen:
+            return text
         if value.__class__ is datetime and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
+            text = value.isoformat(" ", "microseconds")
+            _last_datetime[0] = value, text
+            return text
         return binder(value)
 
     return sqlite_datetime
+
+
+# the last datetime written and its text: a message stamps each of its rows with the same moment
+_last_datetime: list[tuple[Any, str]] = [(None, "")]
 
 
 class Record(dict[str, Any]):
@@ -545,9 +558,9 @@ def _key(table: Table, *columns: str) -> Any:
 class Queries:
     """The statements every simulated message runs, prepared once per store."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cursor_for: Callable[[Connection], Any]) -> None:
         def prepare(statement: Any) -> Prepared:
-            return Prepared(engine, statement)
+            return Prepared(engine, statement, cursor_for)
 
         self.message = prepare(
             select(messages.c.digest, messages.c.response).where(_key(messages, "node", "msgid"))

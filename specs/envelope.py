@@ -14,17 +14,28 @@ from typing import Any
 
 from .model import Spec
 
+# A simulated message formats about seven times. strftime and isoformat go through C's printf and
+# cost 8,000 to 10,000 instructions a call (callgrind); joining the digits from a table of the 100
+# two-digit strings costs half as much, and gives the same text.
+TWO_DIGITS = [f"{i:02d}" for i in range(100)]
+THREE_DIGITS = [f"{i:03d}" for i in range(1000)]
 
-# strftime costs about 4 µs a call and a message formats five times: the simulators' hot path
-# takes the digits of isoformat instead (a third of the cost), the same text.
+
 def stamp(when: datetime) -> str:
     """yyyyMMddHHmmss, as msgids, inf_refmsgids and the envelope's times carry it."""
-    return when.isoformat("T", "seconds").replace("-", "").replace(":", "").replace("T", "")
+    d = TWO_DIGITS
+    return f"{when.year}{d[when.month]}{d[when.day]}{d[when.hour]}{d[when.minute]}{d[when.second]}"
+
+
+def stamp_ms(when: datetime) -> str:
+    """yyyyMMddHHmmssSSS, the response envelope's refmsg_time and respond_time."""
+    return stamp(when) + THREE_DIGITS[when.microsecond // 1000]
 
 
 def datetime_text(when: datetime) -> str:
     """yyyy-MM-dd HH:mm:ss, the interface's datetime fields."""
-    return when.isoformat(" ", "seconds")
+    d = TWO_DIGITS
+    return f"{when.year}-{d[when.month]}-{d[when.day]} {d[when.hour]}:{d[when.minute]}:{d[when.second]}"
 
 
 class MsgIds:
@@ -87,12 +98,17 @@ def response(
     msg: dict[str, Any] = {
         "infcode": infcode,
         "inf_refmsgid": refmsgid,
-        "refmsg_time": f"{stamp(received)}{received.microsecond // 1000:03d}",
-        "respond_time": f"{stamp(responded)}{responded.microsecond // 1000:03d}",
+        "refmsg_time": stamp_ms(received),
+        "respond_time": stamp_ms(responded),
         "err_msg": err_msg,
         "warn_msg": warn_msg,
         "cainfo": None,
         "signtype": None,
         "output": output if infcode == 0 else None,
     }
-    return {k: v for k, v in msg.items() if k in spec.response or k == "output"}
+    key = ("response-drops",)  # the fields this spec's envelope does not have (usually none)
+    if key not in spec.cache:
+        spec.cache[key] = [k for k in msg if k not in spec.response and k != "output"]
+    for k in spec.cache[key]:
+        del msg[k]
+    return msg

@@ -58,7 +58,7 @@ class Report:
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        return not self.issues or not self.errors
 
 
 def format_path(parts: Iterable[str | int]) -> str:
