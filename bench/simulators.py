@@ -269,6 +269,8 @@ def main() -> None:
             "--port",
             str(port),
             "--log-level=warning",
+            "--no-access-log",  # served as the simulators are (simulators/background.py)
+            "--no-proxy-headers",
         ),
         cwd=HERE,
     )

@@ -28,6 +28,7 @@ from yidi.specs.model import Spec
 from yidi.specs.validate import validate
 
 from .adapt import Adapter
+from .answered import Answered
 from .clock import Clock
 from .faults import Faults
 from .store import Store
@@ -185,6 +186,7 @@ class Node:
         self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))
         self.refmsgids = envelope.RefMsgIds(admdvs, start=int(time.time() * 1000) % 10**9 * 10)
         self.observers: list[Observer] = []  # off by default: a his-role suite watching what hospitals send
+        self.answered = Answered(self.store.msgids(name))
 
     # ── answering ──────────────────────────────────────────────────
 
@@ -228,6 +230,7 @@ class Node:
         forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
         if self.faults.mutant("pay-twice-on-retry") or forgets:  # the mutants keep only the latest answer
             q.forget.run(conn, k_node=self.name, k_msgid=ctx.msgid)
+        self.answered.add(ctx.msgid)
         q.record.run(
             conn,
             node=self.name,
@@ -364,6 +367,7 @@ class Node:
         """Record a gateway refusal as the msgid's answer (only the remember-gateway-refusals mutant does)."""
         if not message.get("msgid") or self.stored(str(message["msgid"])) is not None:
             return
+        self.answered.add(str(message["msgid"]))
         with self.store.begin() as conn:
             self.store.q.record.run(
                 conn,
@@ -383,6 +387,8 @@ class Node:
         return transport.header(headers, self.spec.transport["signature"]["headers"][key].lower())
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:
+        if msgid not in self.answered:  # certainly new: most messages
+            return None
         with self.store.read() as conn:
             return self.store.q.message.first(conn, k_node=self.name, k_msgid=msgid)
 

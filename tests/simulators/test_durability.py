@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from yidi.simulators.his import Episode, His, Hospital, LostAnswer
-from yidi.simulators.store import hub_records, insured_settlements, settlements, visits
+from yidi.simulators.store import hub_records, insured_settlements, settlements, signins, visits
 from yidi.specs import loader
 
 from .conftest import free_port
@@ -180,3 +180,25 @@ def _settle(his: His, episode: Episode) -> Any:
         return his.settle(episode, reverse_lost=False)
     except LostAnswer as e:
         return e
+
+
+def test_a_retry_after_a_restart_gets_the_answer_given_before(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    """A restarted node still knows the msgids it answered (simulators/answered.py fills its filter from
+    the database): a retry is answered as before, not done again."""
+    db = tmp_path / "state.db"
+    server = Process(db)
+    processes.append(server)
+    his = server.his("H51010000001")
+    message = his.message("9001", {"signIn": his.node("9001", "signIn", opter_no="0001")})
+    first = his.send(message)
+    server.kill()
+
+    restarted = Process(db)
+    processes.append(restarted)
+    again = restarted.his("H51010000001").send(message)
+    restarted.kill()
+    assert first.ok and again.output == first.output
+    sign_no = first.output["signinoutb"]["sign_no"]
+    assert len(rows(db, signins)) == 3 and sum(r.sign_no == sign_no for r in rows(db, signins)) == 1
