@@ -319,6 +319,7 @@ def main() -> None:
         rounds = " ".join(f"{r / b:.2f}" for (r, _), (b, _) in zip(done[kind], done["bare"], strict=True))
         not_ok = sum(n for _, n in done[kind])
         print(f"{title:48} {rate[kind]:7.0f} {rate[kind] / rate['bare']:7.2f}  {rounds:24} {not_ok}")
+    print(f"full stack 9001 against the minimal-body bare endpoint: {rate['9001'] / rate['small']:.2f}×")
     per_second = episodes["episodes"] / episodes["seconds"]
     print(
         f"cross-province inpatient episodes/s ({args.workers} HIS threads, 9 calls each): {per_second:.1f}"
