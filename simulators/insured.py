@@ -23,7 +23,7 @@ from .benefits import Claim, Result, Usage, settle
 from .catalog import Split, money
 from .gateway import BusinessError, Context, Node, World
 from .links import Serials
-from .store import insured_settlements, messages, persons
+from .store import insured_settlements, message_key, messages, persons
 from .topology import Account, Person, Province, dedc_level
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
@@ -547,7 +547,7 @@ class InsuredNode(Node):
         data = ctx.input["data"]
         with ctx.answer() as conn:
             original = conn.execute(
-                select(messages).where(messages.c.node == self.name, messages.c.msgid == data["omsgid"])
+                select(messages).where(message_key.is_(self.name, data["omsgid"]))
             ).first()
             if (
                 original is None
@@ -586,7 +586,7 @@ class InsuredNode(Node):
                 )
             conn.execute(
                 update(messages)
-                .where(messages.c.node == self.name, messages.c.msgid == original.msgid)
+                .where(message_key.is_(self.name, original.msgid))
                 .values(reversed_by=ctx.msgid)
             )
 

@@ -33,7 +33,7 @@ from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
 from .reconcile import Reconciliation
 from .remote import RemoteClearing
-from .store import cents, messages, settlements, signins, visits
+from .store import cents, message_key, messages, settlements, signin_key, signins, visits
 from .topology import Account, CatalogEntry, Hospital, Item, Province
 
 log = logging.getLogger("yidi.simulators")
@@ -296,9 +296,7 @@ class TreatmentNode(Node):
             done = conn.execute(
                 update(signins)
                 .where(
-                    signins.c.node == self.name,
-                    signins.c.sign_no == data["sign_no"],
-                    signins.c.fixmedins_code == ctx.account.code,
+                    signin_key.is_(self.name, data["sign_no"]), signins.c.fixmedins_code == ctx.account.code
                 )
                 .values(signed_out=True)
             )
@@ -878,9 +876,7 @@ class TreatmentNode(Node):
         data = ctx.input["data"]
         oinfno, omsgid = data["oinfno"], data["omsgid"]
         with ctx.work() as conn:
-            original = conn.execute(
-                select(messages).where(messages.c.node == self.name, messages.c.msgid == omsgid)
-            ).first()
+            original = conn.execute(select(messages).where(message_key.is_(self.name, omsgid))).first()
         if original is None and self.faults.mutant("reversal-of-unknown-succeeds"):
             with ctx.answer():
                 return
@@ -954,9 +950,7 @@ class TreatmentNode(Node):
                 )
             self.save(conn, visit, p["after"], ctx.infno)
             conn.execute(
-                update(messages)
-                .where(messages.c.node == self.name, messages.c.msgid == omsgid)
-                .values(reversed_by=ctx.msgid)
+                update(messages).where(message_key.is_(self.name, omsgid)).values(reversed_by=ctx.msgid)
             )
 
     # ── queries ────────────────────────────────────────────────────

@@ -8,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.exc import IntegrityError
 
-from yidi.simulators.store import Store, settings, signins
+from yidi.simulators.store import Store, message_key, messages, settings, signins
 
 
 def _committed(url: str) -> dict[str, object]:
@@ -84,4 +85,29 @@ def test_prepared_statements_store_what_sqlalchemy_reads_back(tmp_path: Path) ->
         assert [row.sim_time for row in read] == moments
         raw = conn.exec_driver_sql("SELECT sim_time FROM signins WHERE sign_no = 's0'").scalar()
     assert raw == "2026-11-23 09:00:00.000000"  # SQLAlchemy's own text: its range queries compare it
+    store.close()
+
+
+def test_msgid_and_sign_no_lookups_search_the_time_ordered_key(tmp_path: Path) -> None:
+    """The tables keyed by time have no other index on their ids: a lookup SQLite cannot answer from
+    the key scans every message ever answered."""
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    reversal = update(messages).where(message_key.is_("n", "m")).values(reversed_by="r").compile(store.engine)
+    looked_up = [(p.sql, ["m"] * (len(p.names) - 1) + ["n"]) for p in (store.q.message, store.q.signin)]
+    with store.begin() as conn:
+        for sql, params in [*looked_up, (str(reversal), list(reversal.params.values()))]:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params)).all()
+            assert "_by_time" in plan[0][-1], (sql, plan)
+    store.close()
+
+
+def test_the_time_ordered_key_is_unique_per_node(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    msgid = "H51010000001202611230900000001"
+    row = dict(infno="9001", digest="d", sender="H", response={}, sim_time=datetime(2026, 11, 23))
+    for node, other in (("a", msgid), ("b", msgid), ("a", msgid[:12])):  # another node; a prefix alone
+        with store.begin() as conn:
+            conn.execute(messages.insert().values(node=node, msgid=other, **row))
+    with pytest.raises(IntegrityError), store.begin() as conn:
+        conn.execute(messages.insert().values(node="a", msgid=msgid, **row))
     store.close()
