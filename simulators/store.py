@@ -68,7 +68,7 @@ class TimeKey:
 
     def _parts(self, value: Any) -> tuple[Any, Any]:
         # positions as literals: the index's expressions hold numbers, not parameters
-        one, head, rest = (literal_column(str(n)) for n in (1, self.head, self.head + 1))
+        one, head, rest = (literal_column(str(n), Integer) for n in (1, self.head, self.head + 1))
         return func.substr(value, rest), func.substr(value, one, head)
 
     def is_(self, node: Any, id_: Any) -> ColumnElement[bool]:
