@@ -49,7 +49,7 @@ meta = MetaData()
 
 
 def _node(primary_key: bool = True) -> Column[str]:
-    return Column("node", String(24), primary_key=primary_key)
+    return Column("node", String(24), primary_key=primary_key, nullable=False)
 
 
 class TimeKey:
