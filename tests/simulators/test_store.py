@@ -101,6 +101,23 @@ def test_msgid_and_sign_no_lookups_search_the_time_ordered_key(tmp_path: Path) -
     store.close()
 
 
+def test_a_database_made_before_the_time_ordered_keys_gets_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE messages (node VARCHAR(24), msgid VARCHAR(40), infno VARCHAR(8),"
+            " digest VARCHAR(64), sender VARCHAR(40), response JSON, effect JSON, reversed_by VARCHAR(40),"
+            " sim_time DATETIME, PRIMARY KEY (node, msgid))"
+        )
+    engine.dispose()
+    store = Store(url)
+    with store.begin() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {store.q.message.sql}", ("m", "m", "n")).all()
+    assert "messages_by_time" in plan[0][-1], plan
+    store.close()
+
+
 def test_the_time_ordered_key_is_unique_per_node(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     msgid = "H51010000001202611230900000001"
