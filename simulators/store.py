@@ -65,7 +65,7 @@ class TimeKey:
 
     def __init__(self, table: Table, column: str, head: int) -> None:
         self.node, self.id, self.head = table.c.node, table.c[column], head
-        self.index = Index(f"{table.name}_by_time", *self._parts(self.id), self.node, unique=True)
+        Index(f"{table.name}_by_time", *self._parts(self.id), self.node, unique=True)
 
     def _parts(self, value: Any) -> tuple[Any, Any]:
         # positions as literals: the index's expressions hold numbers, not parameters
@@ -350,9 +350,9 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         meta.create_all(self.engine)
-        with self.engine.begin() as conn:  # a database made before TimeKey has its tables, not the keys
-            for key in (message_key, signin_key):
-                conn.execute(CreateIndex(key.index, if_not_exists=True))
+        with self.engine.begin() as conn:  # create_all skips the indexes of a table that exists
+            for index in (i for table in meta.sorted_tables for i in table.indexes):
+                conn.execute(CreateIndex(index, if_not_exists=True))
         self._local = threading.local()  # a connection per thread, kept: no pool round trip per unit of work
         self.q = Queries(self.engine, self.cursor)
         self._batch: Any = None  # the group-commit transaction open on the serving thread
