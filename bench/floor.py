@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
 MODES = ("parse", "checks", "state")
 
 
@@ -107,7 +106,7 @@ if os.environ.get("YIDI_FLOOR"):  # imported by uvicorn as floor:app
 def main() -> None:
     import httpx
 
-    from simulators import CORE_SERVER, measure_messages, pinned, serve, sign_in_all, wait
+    from simulators import measure_messages, serve, serve_asgi, sign_in_all, wait
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3)
@@ -117,32 +116,16 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("needs wrk (Debian: apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="yidi-floor-"))
-    uvicorn = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--log-level=warning",
-        "--no-access-log",
-        "--no-proxy-headers",
-    ]
-    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     port = 17000 + secrets.randbelow(800)
-    servers["bare"] = (
-        subprocess.Popen(pinned(CORE_SERVER, *uvicorn, "bare_app:app", f"--port={port}"), cwd=HERE),
-        "",
-    )
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {"bare": serve_asgi("bare_app:app", port)}
     for i, mode in enumerate(MODES, start=1):
-        url = f"http://127.0.0.1:{port + i}"
         env = {
             **os.environ,
             "YIDI_FLOOR": mode,
             "YIDI_FLOOR_DB": f"sqlite:///{work}/{mode}.db",
-            "YIDI_FLOOR_URL": url,
+            "YIDI_FLOOR_URL": f"http://127.0.0.1:{port + i}",
         }
-        proc = subprocess.Popen(
-            pinned(CORE_SERVER, *uvicorn, "floor:app", f"--port={port + i}"), cwd=HERE, env=env
-        )
-        servers[mode] = (proc, url)
+        servers[mode] = serve_asgi("floor:app", port + i, env)
     servers["yidi"] = serve(work)
     tick = os.sysconf("SC_CLK_TCK")
 
@@ -151,12 +134,11 @@ def main() -> None:
         return (int(fields[11]) + int(fields[12])) / tick
 
     try:
-        wait(f"http://127.0.0.1:{port}/x")
+        wait(f"{servers['bare'][1]}/x")
         for name in MODES:  # the app is built before uvicorn listens: any answer means ready
             wait(f"{servers[name][1]}/admin/health")
         roster = httpx.get(f"{servers['yidi'][1]}/admin/roster").json()
         sign_nos = sign_in_all(servers["yidi"][1], roster)  # 9001 does not read them
-        servers["bare"] = (servers["bare"][0], f"http://127.0.0.1:{port}")
         done = {name: [0.0, 0.0] for name in servers}
         for r in range(args.rounds):
             for name in list(servers)[:: 1 if r % 2 == 0 else -1]:  # in turn, both ways round

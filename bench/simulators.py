@@ -135,6 +135,27 @@ def measure_messages(
     return run_wrk(url, senders_file, sigs_file, args.seconds, args.connections)
 
 
+def serve_asgi(app: str, port: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """An ASGI app of bench/ on the server core, served as the simulators are (simulators/background.py):
+    no access log, no proxy-header rewriting."""
+    proc = subprocess.Popen(
+        pinned(
+            CORE_SERVER,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            f"--port={port}",
+            "--log-level=warning",
+            "--no-access-log",
+            "--no-proxy-headers",
+        ),
+        cwd=HERE,
+        env=env,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def serve(work: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     port = 18000 + secrets.randbelow(2000)
     proc = subprocess.Popen(
@@ -262,28 +283,12 @@ def main() -> None:
     kinds = ("bare", "small", "9001", "1101")
     done: dict[str, list[tuple[float, int]]] = {k: [] for k in kinds}
 
-    port = 17000 + secrets.randbelow(900)
-    bare = subprocess.Popen(
-        pinned(
-            CORE_SERVER,
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--port",
-            str(port),
-            "--log-level=warning",
-            "--no-access-log",  # served as the simulators are (simulators/background.py)
-            "--no-proxy-headers",
-        ),
-        cwd=HERE,
-    )
+    bare, bare_url = serve_asgi("bare_app:app", 17000 + secrets.randbelow(900))
     proc, url = serve(work)
     try:
-        wait(f"http://127.0.0.1:{port}/x")
+        wait(f"{bare_url}/x")
         roster = httpx.get(f"{url}/admin/roster").json()
         sign_nos = sign_in_all(url, roster)
-        bare_url = f"http://127.0.0.1:{port}"
         for _ in range(args.rounds):  # in turn, so that the machine's drift touches each alike
             # the baseline gets the very requests the full stack gets: 9001 messages, signed alike
             done["bare"].append(measure_messages(bare_url, roster, sign_nos, "9001", args, work))
