@@ -10,7 +10,7 @@ with the very same signed 9001 messages (as bench/simulators.py does):
   checks    everything a 9001 must do but keep state: signature, time window and nonce, request
             validation (schema and rules), the idempotency filter, the answer envelope and its
             validation, the digest
-  state     and the state: a savepoint, the sign-in row, the idempotency record, the group commit
+  state     and the state: a unit of work, the sign-in row, the idempotency record, the group commit
   yidi      the simulators as they are
 
 parse, checks and state call yidi's own parts (transport, validate, envelope, store) one after

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -43,10 +44,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex
 
 log = logging.getLogger("yidi.simulators")
 meta = MetaData()
+
+Redo = tuple[str, Any, bool, int]  # a write as the driver ran it: statement, parameters, executemany, rows
+Written = Callable[[Connection, str, Any, int], None]
 
 
 def _node(primary_key: bool = True) -> Column[str]:
@@ -327,6 +332,10 @@ def yuan(value: int) -> float:
     return float(Decimal(value) / 100)
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _from_json(value: Any) -> Any:
     # SQLite's column affinity hands a bare JSON number back already as a number
     return orjson.loads(value) if isinstance(value, str | bytes) else value
@@ -344,9 +353,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(
-            url, json_serializer=lambda v: orjson.dumps(v).decode(), json_deserializer=_from_json
-        )
+        self.engine: Engine = create_engine(url, json_serializer=_json_text, json_deserializer=_from_json)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         meta.create_all(self.engine)
@@ -354,9 +361,14 @@ class Store:
             for index in (i for table in meta.sorted_tables for i in table.indexes):
                 conn.execute(CreateIndex(index, if_not_exists=True))
         self._local = threading.local()  # a connection per thread, kept: no pool round trip per unit of work
-        self.q = Queries(self.engine, self.cursor)
+        self.q = Queries(self.engine, self.cursor, self._written)
         self._batch: Any = None  # the group-commit transaction open on the serving thread
+        self._batch_conn: Connection | None = None  # the connection it is open on
         self._waiters: list[asyncio.Future[None]] = []  # answers waiting for that batch's commit
+        self._redo: list[Redo] = []  # the batch's writes so far, to run again should a unit fail
+        self._changes = 0  # SQLite's count of changed rows when the batch began
+        self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
+        event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
@@ -377,23 +389,68 @@ class Store:
     def begin(self) -> AbstractContextManager[Connection]:
         """One unit of work: its changes stand together or not at all.
 
-        On the serving thread with group commit on, a unit is a savepoint in a batch that commits once
-        the event loop comes round again, and is durable once :meth:`durable` returns; elsewhere it
-        commits when the block ends. A unit never awaits, so units never interleave.
+        On the serving thread with group commit on, a unit is part of a batch that commits once the
+        event loop comes round again, and is durable once :meth:`durable` returns; elsewhere it commits
+        when the block ends. A unit never awaits, so units never interleave.
         """
+        on_loop = threading.get_ident() == self._loop_thread
+        if on_loop and self._batch_conn is not None:
+            return _Unit(self, self._batch_conn)
         conn = self._conn()
-        if self._loop is None or threading.get_ident() != self._loop_thread:
+        if not on_loop or self._loop is None:
             return _Transaction(conn)
-        cursor = self._local.cursor
-        if self._batch is None:
-            self._batch = conn.begin()
-            self._loop.call_soon(self._flush)
-            if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
+        self._batch, self._batch_conn = conn.begin(), conn
+        self._loop.call_soon(self._flush)
+        if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
+            self._local.cursor.execute("BEGIN")
+            self._changes = _driver(conn).total_changes
+        return _Unit(self, conn)
+
+    # A unit in a batch takes no savepoint: SAVEPOINT and RELEASE cost about 10,000 instructions a
+    # sign-in (SQLite copies every page a unit changes before changing it), and units rarely fail.
+    # Every write of the batch is logged instead (statement, parameters, rows changed); when a unit
+    # fails after writing, the batch is rolled back and the writes of the units before it run again.
+    # They must change the same rows as the first time, or the batch commits nothing and every answer
+    # waiting for it fails, as when a commit fails.
+
+    def _written(self, conn: Connection, sql: str, params: Any, rows: int, many: bool = False) -> None:
+        if conn is self._batch_conn:
+            self._redo.append((sql, params, many, rows))
+
+    def _written_by_sqlalchemy(
+        self, conn: Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            self._written(conn, sql, params, cursor.rowcount, many)
+
+    def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
+        """Take back the unit that began at ``start`` in the redo log and failed with ``error``."""
+        wrote = len(self._redo) > start or isinstance(
+            error, DBAPIError | self.engine.dialect.loaded_dbapi.Error
+        )
+        if not wrote or self._broken is not None:
+            del self._redo[start:]
+            return
+        driver, cursor = _driver(conn), self._local.cursor
+        sqlite = self.engine.dialect.name == "sqlite"
+        try:
+            if sqlite and driver.total_changes - self._changes != sum(r[3] for r in self._redo):
+                raise RuntimeError("a write of this batch is not in its redo log")
+            del self._redo[start:]
+            driver.rollback()
+            if sqlite:
                 cursor.execute("BEGIN")
-        return _Savepoint(conn, cursor)
+                self._changes = driver.total_changes
+            for sql, params, many, rows in self._redo:
+                (cursor.executemany if many else cursor.execute)(sql, params)
+                if cursor.rowcount != rows:
+                    raise RuntimeError(f"run again, {sql!r} changed {cursor.rowcount} rows, not {rows}")
+        except Exception as e:
+            log.exception("a batch could not be rebuilt after a unit failed; it commits nothing")
+            self._broken = e
 
     def read(self) -> AbstractContextManager[Connection]:
-        """Reads only: on the serving thread they see the open batch and need no savepoint."""
+        """Reads only: on the serving thread they see the open batch and need no unit of their own."""
         if self._batch is not None and threading.get_ident() == self._loop_thread:
             return nullcontext(self._conn())
         return self.begin()
@@ -431,12 +488,15 @@ class Store:
             await waiter
 
     def _flush(self) -> None:
-        batch, self._batch = self._batch, None
+        batch, self._batch, self._batch_conn = self._batch, None, None
         waiters, self._waiters = self._waiters, []
+        failure, self._broken = self._broken, None
+        self._redo.clear()
         if batch is None:
             return
-        failure = None
         try:
+            if failure is not None:
+                raise failure
             batch.commit()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
             batch.rollback()
@@ -495,21 +555,21 @@ class _Transaction:
             self.transaction.rollback()
 
 
-class _Savepoint:
-    """A unit in the serving loop's batch: a savepoint on the driver (SQLAlchemy's cost more than the
-    unit; a class, not a generator, for the same reason)."""
+class _Unit:
+    """A unit in the serving loop's batch (a class, not a generator: a generator costs more than the
+    unit). A failure takes back its writes: :meth:`Store._undo`."""
 
-    def __init__(self, conn: Connection, cursor: Any) -> None:
-        self.conn, self.cursor = conn, cursor
-        cursor.execute("SAVEPOINT unit")
+    __slots__ = ("conn", "start", "store")
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store, self.conn, self.start = store, conn, len(store._redo)
 
     def __enter__(self) -> Connection:
         return self.conn
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
-        if kind is not None:
-            self.cursor.execute("ROLLBACK TO unit")
-        self.cursor.execute("RELEASE unit")
+        if error is not None:
+            self.store._undo(self.conn, self.start, error)
 
 
 class Prepared:
@@ -522,8 +582,11 @@ class Prepared:
     connection; each call consumes its result before it returns, so calls can share a cursor.
     """
 
-    def __init__(self, engine: Engine, statement: Any, cursor_for: Callable[[Connection], Any]) -> None:
+    def __init__(
+        self, engine: Engine, statement: Any, cursor_for: Callable[[Connection], Any], written: Written
+    ) -> None:
         self.cursor_for = cursor_for
+        self.written = None if statement.is_select else written  # a change is logged for redo
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -533,21 +596,23 @@ class Prepared:
         binders = {n: _binder(binds[n].type, dialect) for n in set(self.names)}
         keys = range(len(self.names)) if self.positional else self.names  # where each value goes
         self.converts = [(k, binders[n]) for k, n in zip(keys, self.names, strict=True) if binders[n]]
+        names = self.names  # itemgetter picks in C, but gives a bare value for one name
+        self.pick = itemgetter(*names) if len(names) > 1 else lambda values: [values[n] for n in names]
         columns = getattr(statement, "selected_columns", None) or ()
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def _params(self, values: dict[str, Any]) -> Any:
-        params: Any = (
-            [values[n] for n in self.names] if self.positional else {n: values[n] for n in self.names}
-        )
+        params: Any = list(self.pick(values)) if self.positional else {n: values[n] for n in self.names}
         for k, convert in self.converts:
             params[k] = convert(params[k])
         return params
 
     def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
-        cursor = self.cursor_for(conn)
-        cursor.execute(self.sql, self._params(values))
+        cursor, params = self.cursor_for(conn), self._params(values)
+        cursor.execute(self.sql, params)
+        if self.written:
+            self.written(conn, self.sql, params, cursor.rowcount)
         return cursor
 
     def run(self, conn: Connection, **values: Any) -> int:
@@ -565,7 +630,11 @@ class Prepared:
 
 def _binder(type_: Any, dialect: Any) -> Any:
     binder = type_.dialect_impl(dialect).bind_processor(dialect)
-    if dialect.name != "sqlite" or not isinstance(type_, DateTime):
+    if dialect.name != "sqlite":
+        return binder
+    if isinstance(type_, JSON):  # SQLAlchemy's serializes with _json_text too, after checks for its
+        return _json_text  # sentinels (JSON.NULL, null()), which the prepared statements never bind
+    if not isinstance(type_, DateTime):
         return binder
 
     def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text, from isoformat: a third of the cost
@@ -606,9 +675,9 @@ def _key(table: Table, *columns: str) -> Any:
 class Queries:
     """The statements every simulated message runs, prepared once per store."""
 
-    def __init__(self, engine: Engine, cursor_for: Callable[[Connection], Any]) -> None:
+    def __init__(self, engine: Engine, cursor_for: Callable[[Connection], Any], written: Written) -> None:
         def prepare(statement: Any) -> Prepared:
-            return Prepared(engine, statement, cursor_for)
+            return Prepared(engine, statement, cursor_for, written)
 
         self.message = prepare(
             select(messages.c.digest, messages.c.response).where(message_key.is_(_k("node"), _k("msgid")))

@@ -4,11 +4,13 @@ nothing is reported durable before another connection can read it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import Connection, create_engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yidi.simulators.store import Store, message_key, messages, settings, signins
@@ -49,6 +51,93 @@ def test_units_on_the_loop_share_one_commit_and_fail_alone(tmp_path: Path) -> No
     store.close()
     assert _committed(url) == {"k0": 0, "k1": 1, "k3": 3}
     assert statements.count("COMMIT") == 1
+
+
+def _sign_in(store: Store, conn: Connection, sign_no: str) -> None:
+    """A write on the hot path (a prepared statement on the driver's cursor, not through SQLAlchemy)."""
+    store.q.sign_in.run(
+        conn,
+        node="t",
+        sign_no=sign_no,
+        fixmedins_code="H",
+        opter_no="1",
+        signed_out=False,
+        sim_time=datetime(2026, 12, 4),
+    )
+
+
+def _batch(store: Store, units: list[Callable[[Connection], None]]) -> Exception | None:
+    """Run the units as one batch on the serving loop; why waiting for it to be durable failed, if it did."""
+
+    async def serve() -> Exception | None:
+        store.group_commit(asyncio.get_running_loop())
+        for unit in units:
+            with contextlib.suppress(RuntimeError), store.begin() as conn:
+                unit(conn)
+        try:
+            await store.durable()
+        except Exception as e:
+            return e
+        return None
+
+    return asyncio.run(serve())
+
+
+def _sign_nos(url: str) -> list[str]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = sorted(conn.execute(select(signins.c.sign_no)).scalars())
+    engine.dispose()
+    return found
+
+
+def _fails(conn: Connection) -> None:
+    raise RuntimeError("this unit fails")
+
+
+def test_a_failed_unit_takes_back_only_its_own_writes(tmp_path: Path) -> None:
+    """No savepoint: the batch rolls back and the writes of the units before the failed one run again."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    statements: list[str] = []
+    store._conn().connection.dbapi_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+
+    def wrote_then_failed(conn: Connection) -> None:
+        _sign_in(store, conn, "s1")
+        conn.execute(settings.insert().values(key="k1", value=1))
+        _fails(conn)
+
+    units = [
+        lambda conn: _sign_in(store, conn, "s0"),
+        lambda conn: conn.execute(settings.insert().values(key="k0", value=0)),
+        _fails,  # before any write: nothing to take back
+        wrote_then_failed,
+        lambda conn: _sign_in(store, conn, "s2"),
+    ]
+    assert _batch(store, units) is None
+    store.close()
+    assert _sign_nos(url) == ["s0", "s2"]
+    assert _committed(url) == {"k0": 0}
+    assert statements.count("ROLLBACK") == 1, "only the unit that wrote is taken back"
+
+
+def test_a_write_the_redo_log_missed_fails_the_whole_batch(tmp_path: Path) -> None:
+    """A write run behind the store's back could not be run again: rather than commit the batch without
+    it, the batch commits nothing and every answer waiting for it fails."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+
+    def behind_the_back(conn: Connection) -> None:
+        conn.connection.dbapi_connection.execute("INSERT INTO settings VALUES ('raw', '1')")  # type: ignore[union-attr]
+
+    def wrote_then_failed(conn: Connection) -> None:
+        _sign_in(store, conn, "s1")
+        _fails(conn)
+
+    failure = _batch(store, [lambda conn: _sign_in(store, conn, "s0"), behind_the_back, wrote_then_failed])
+    assert isinstance(failure, RuntimeError) and "redo log" in str(failure), failure
+    store.close()
+    assert _sign_nos(url) == [] and _committed(url) == {}
 
 
 def test_units_off_the_loop_commit_at_once(tmp_path: Path) -> None:
