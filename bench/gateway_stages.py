@@ -89,7 +89,13 @@ async def main(n: int) -> None:
     figures["idempotency lookup"], _ = per_item(lambda m: node.stored(m["msgid"]), messages)
     figures["context"], contexts = per_item(
         lambda m: Context(
-            node, m, node.adapter.to_base("9001", "input", m["input"]), "9001", account, node.clock.now()
+            node,
+            m,
+            m["msgid"],
+            node.adapter.to_base("9001", "input", m["input"]),
+            "9001",
+            account,
+            node.clock.now(),
         ),
         messages,
     )

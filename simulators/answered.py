@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 class Answered:
     BITS = 1 << 23  # 1 MiB: about 4 % of new msgids are looked up once a node holds a million
+    MASK = BITS - 1
 
     def __init__(self, msgids: Iterable[str] = ()) -> None:
         self.bits = bytearray(self.BITS >> 3)
@@ -25,17 +26,17 @@ class Answered:
         for msgid in msgids:
             self.add(msgid)
 
-    def _slots(self, msgid: str) -> tuple[int, int]:
-        # two slots from one hash (str hashes are salted per process: the filter lives in one)
-        h = hash(msgid)
-        return h & (self.BITS - 1), (h >> 32) & (self.BITS - 1)
+    # the two slots of a msgid come from one hash (str hashes are salted per process: the filter lives
+    # in one), computed where they are used: this is on every message
 
     def add(self, msgid: str) -> None:
+        h, bits = hash(msgid), self.bits
         with self._lock:
-            for slot in self._slots(msgid):
-                self.bits[slot >> 3] |= 1 << (slot & 7)
+            for slot in (h & self.MASK, (h >> 32) & self.MASK):
+                bits[slot >> 3] |= 1 << (slot & 7)
 
     def __contains__(self, msgid: str) -> bool:
         """False: certainly never answered. True: maybe; ask the database."""
-        bits = self.bits
-        return all(bits[slot >> 3] & (1 << (slot & 7)) for slot in self._slots(msgid))
+        h, bits = hash(msgid), self.bits
+        first, second = h & self.MASK, (h >> 32) & self.MASK
+        return bool(bits[first >> 3] & (1 << (first & 7)) and bits[second >> 3] & (1 << (second & 7)))

@@ -36,7 +36,7 @@ from . import identity, topology
 from .asgi import MessageRoutes
 from .clock import Clock
 from .faults import FAULTS, MUTANTS, Fault, Faults
-from .gateway import Answer, Node, Observer, World
+from .gateway import Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
@@ -179,7 +179,7 @@ class Simulation:
     def app(self) -> MessageRoutes:
         service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
 
-        async def deliver(path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+        def route(path: str) -> tuple[Node, str] | None:
             kind, _, rest = path[1:].partition("/")
             if kind == "hub":
                 node: Node | None = self.hub
@@ -189,7 +189,7 @@ class Simulation:
                 node = (self.treatment if kind == "gw" else self.insured).get(province)
                 if kind == "gw":
                     infno = service_paths.get("/" + infno, infno)
-            return None if node is None else await node.handle(headers, body, infno)
+            return None if node is None else (node, infno)
 
         async def card(request: Request) -> Response:
             person = self.topology.person(request.path_params["key"])
@@ -310,7 +310,7 @@ class Simulation:
             ],
             lifespan=lifespan,
         )
-        return MessageRoutes(deliver, ("/gw/", "/hub/", "/prov/"), rest)
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest)
 
     def _set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

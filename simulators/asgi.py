@@ -13,22 +13,22 @@ from typing import Any
 
 import orjson
 
-from .gateway import Answer
+from .gateway import Node
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-# (path, headers with lowercase names, body) → the answer, or None: not a message path
-Deliver = Callable[[str, dict[str, str], bytes], Awaitable[Answer | None]]
+# a message path → the node that answers there and the infno it names, or None: no node is served there
+Route = Callable[[str], tuple[Node, str] | None]
 
 JSON = [(b"content-type", b"application/json")]
 OCTETS = [(b"content-type", b"application/octet-stream")]
 
 
 class MessageRoutes:
-    def __init__(self, deliver: Deliver, prefixes: tuple[str, ...], rest: ASGIApp) -> None:
-        self.deliver, self.prefixes, self.rest = deliver, prefixes, rest
+    def __init__(self, route: Route, prefixes: tuple[str, ...], rest: ASGIApp) -> None:
+        self.route, self.prefixes, self.rest = route, prefixes, rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
@@ -41,7 +41,8 @@ class MessageRoutes:
             if not event.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        answer = await self.deliver(path, headers, body)
+        to = self.route(path)
+        answer = None if to is None else await to[0].handle(headers, body, to[1])
         if answer is None:
             status, content, kind = 404, orjson.dumps({"detail": f"no node is served at {path}"}), JSON
         elif answer.file is not None:

@@ -14,8 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,6 +82,7 @@ class Context:
 
     node: Node
     message: dict[str, Any]  # as received (wire shape)
+    msgid: str
     input: dict[str, Any]  # base shape
     infno: str
     account: Account
@@ -97,25 +97,13 @@ class Context:
     def spec(self) -> Spec:
         return self.node.spec
 
-    @property
-    def msgid(self) -> str:
-        return str(self.message["msgid"])
-
     def work(self) -> Any:
         """A unit of work that is not the answer (a claim before a call to another node)."""
         return self.node.store.begin()
 
-    @contextmanager
-    def answer(self) -> Iterator[Connection]:
+    def answer(self) -> _Answering:
         """The final unit of work: the handler's effects and its answer commit together."""
-        with self.node.store.begin() as conn:
-            yield conn
-            body = self.node.respond(
-                self.infno, 0, output=self.output, warn_msg=self.warn_msg, received=self.now
-            )
-            if not self.spec.transaction(self.infno).query:
-                self.node.record(conn, self, body)
-        self.answered = body
+        return _Answering(self)
 
     def relay(self, body: dict[str, Any], effects: Callable[[Connection], None] | None = None) -> None:
         """Answer with another node's answer as it came (the hub passing the insured side's answer back),
@@ -126,6 +114,36 @@ class Context:
             if body.get("infcode") not in (-1, "-1"):
                 self.node.record(conn, self, body)
         self.answered = body
+
+
+class _Answering:
+    """:meth:`Context.answer`'s unit: when the handler's block ends without error, the answer is made
+    and recorded inside it (a class: a generator-based context manager costs more)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.unit = ctx, ctx.node.store.begin()
+
+    def __enter__(self) -> Connection:
+        self.conn = self.unit.__enter__()
+        return self.conn
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        body = None
+        if error is None:
+            try:
+                body = self.respond()
+            except BaseException as e:
+                self.unit.__exit__(type(e), e, e.__traceback__)
+                raise
+        self.unit.__exit__(kind, error, trace)
+        self.ctx.answered = body
+
+    def respond(self) -> dict[str, Any]:
+        ctx, node = self.ctx, self.ctx.node
+        body = node.respond(ctx.infno, 0, output=ctx.output, warn_msg=ctx.warn_msg, received=ctx.now)
+        if not node.spec.transactions[ctx.infno].query:
+            node.record(self.conn, ctx, body)
+        return body
 
 
 Handler = Callable[[Context], Awaitable[None]]
@@ -184,6 +202,7 @@ class Node:
         self.accounts = accounts
         self.handlers: dict[str, Handler] = {}
         self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))
+        self.header_names = {k: v.lower() for k, v in spec.transport["signature"]["headers"].items()}
         self.refmsgids = envelope.RefMsgIds(admdvs, start=int(time.time() * 1000) % 10**9 * 10)
         self.observers: list[Observer] = []  # off by default: a his-role suite watching what hospitals send
         self.answered = Answered(self.store.msgids(name))
@@ -307,6 +326,7 @@ class Node:
         ctx = Context(
             self,
             message,
+            str(message["msgid"]),
             self.adapter.to_base(infno, "input", message.get("input") or {}),
             infno,
             account,
@@ -384,7 +404,7 @@ class Node:
 
     def _header(self, headers: Mapping[str, str], key: str) -> str | None:
         """One of the x-tif headers (``paasid``, ``timestamp``, …) by the name the spec gives it."""
-        return transport.header(headers, self.spec.transport["signature"]["headers"][key].lower())
+        return transport.header(headers, self.header_names[key])
 
     def stored(self, msgid: str) -> Mapping[str, Any] | None:
         if msgid not in self.answered:  # certainly new: most messages
