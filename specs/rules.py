@@ -243,11 +243,6 @@ def names_read(spec: Spec, infno: str, direction: str, node: str) -> frozenset[s
     )
 
 
-def applies(spec: Spec, infno: str, *, response: bool) -> bool:
-    """Whether any message rule applies to this transaction's requests (or responses)."""
-    return bool(_plan(spec, infno, response))
-
-
 def _plan(spec: Spec, infno: str, response: bool) -> list[tuple[Target, CompiledRule]]:
     key = ("rule-plan", infno, response)
     if key not in spec.cache:

@@ -17,7 +17,7 @@ import jsonschema_rs
 
 from .compiler import scale_check, schema
 from .model import Spec
-from .rules import applies, check_message
+from .rules import check_message
 
 Severity = Literal["error", "warning"]
 
@@ -191,11 +191,10 @@ def validate(
         return report
     key = ("quick", infno, response, strict)
     quick = spec.cache.get(key)
-    if quick is None:  # the schema's validator, the decimals check and if rules apply, found with one lookup
+    if quick is None:  # the schema's validator and the decimals check, found with one lookup
         quick = spec.cache[key] = (
             validator(spec, infno, response=response, strict=strict, fast=True).is_valid,
             scale_check(spec, infno, response=response),
-            applies(spec, infno, response=response),
         )
     if not (quick[0](message) and quick[1](message)):
         v = validator(spec, infno, response=response, strict=strict)
@@ -204,7 +203,7 @@ def validate(
         missing = {i.path for i in issues if i.code in ("E1001", "E1009")}
         # once a field is reported missing, what else its empty value breaks is noise
         report.issues += [i for i in issues if i.code in ("E1001", "E1009") or i.path not in missing]
-    if quick[2] and (not report.issues or not report.errors):
+    if not report.issues or not report.errors:
         for violation in check_message(spec, infno, message, response=response, context=context):
             err = spec.errors[violation.rule.error]
             detail = f"{violation.rule.zh}（{violation.detail}）" if violation.detail else violation.rule.zh
