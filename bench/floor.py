@@ -89,7 +89,7 @@ def floor_app(mode: str, db: str, base_url: str) -> Any:
                 )  # fmt: skip
                 store.q.record.run(
                     conn, node=node.name, msgid=msgid, infno="9001", digest=digest(message), sender=code,
-                    response=body, effect=None, reversed_by=None, sim_time=now,
+                    response=body, effect=None, sim_time=now,
                 )  # fmt: skip
             await store.durable()
         else:

@@ -31,9 +31,10 @@ class Answered:
 
     def add(self, msgid: str) -> None:
         h, bits = hash(msgid), self.bits
+        first, second = h & self.MASK, (h >> 32) & self.MASK
         with self._lock:
-            for slot in (h & self.MASK, (h >> 32) & self.MASK):
-                bits[slot >> 3] |= 1 << (slot & 7)
+            bits[first >> 3] |= 1 << (first & 7)
+            bits[second >> 3] |= 1 << (second & 7)
 
     def __contains__(self, msgid: str) -> bool:
         """False: certainly never answered. True: maybe; ask the database."""

@@ -259,7 +259,6 @@ class Node:
             sender=ctx.account.code,
             response=dict(body),
             effect=ctx.effect,
-            reversed_by=None,
             sim_time=ctx.now,
         )
 
@@ -398,7 +397,6 @@ class Node:
                 sender=self._header(headers, "paasid") or "",
                 response=dict(body),
                 effect=None,
-                reversed_by=None,
                 sim_time=self.clock.now(),
             )
 
@@ -440,7 +438,7 @@ def _never(paasid: str, nonce: str) -> bool:
 
 def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | str:
     """The message, or why it is not one."""
-    if isinstance(body, Mapping):
+    if not isinstance(body, bytes):  # a message handed over in process (isinstance of an ABC is slow)
         return dict(body)
     try:
         message = orjson.loads(body)

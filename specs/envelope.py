@@ -7,7 +7,6 @@ admdvs (6) + yyyyMMddHHmmss + 10-digit serial (nhsa-interface.md §1).
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -48,11 +47,9 @@ class MsgIds:
             raise ValueError(f"a msgid needs a 12-character sender code, got {sender_code!r}")
         self.sender_code = sender_code
         self._seq = itertools.count(start)
-        self._lock = threading.Lock()
 
     def __call__(self, when: datetime) -> str:
-        with self._lock:
-            seq = next(self._seq) % 10000
+        seq = next(self._seq) % 10000  # count's next() is one step under the GIL: no lock
         return f"{self.sender_code}{stamp(when)}{seq:04d}"
 
 
@@ -62,11 +59,9 @@ class RefMsgIds:
     def __init__(self, admdvs: str, start: int = 1) -> None:
         self.admdvs = admdvs
         self._serial = itertools.count(start)
-        self._lock = threading.Lock()
 
     def __call__(self, when: datetime) -> str:
-        with self._lock:
-            serial = next(self._serial) % 10**10
+        serial = next(self._serial) % 10**10  # count's next() is one step under the GIL: no lock
         return f"{self.admdvs}{stamp(when)}{serial:010d}"
 
 
