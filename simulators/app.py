@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,6 +180,7 @@ class Simulation:
     def app(self) -> MessageRoutes:
         service_paths = {t.service_path: t.infno for t in self.wire.transactions.values() if t.service_path}
 
+        @functools.lru_cache(maxsize=1024)  # a few paths carry every message: each is resolved once
         def route(path: str) -> tuple[Node, str] | None:
             kind, _, rest = path[1:].partition("/")
             if kind == "hub":
