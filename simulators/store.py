@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex
 
-from ..specs.envelope import THREE_DIGITS, TWO_DIGITS
+from yidi.specs.envelope import THREE_DIGITS, TWO_DIGITS
 
 log = logging.getLogger("yidi.simulators")
 meta = MetaData()
@@ -481,13 +481,14 @@ class Store:
         finally:
             connection.close()
 
-    async def durable(self) -> None:
-        """Wait until every unit run so far on the serving thread is committed. Call it before an
-        answer, or a call to another process, leaves."""
+    def durable(self) -> Awaitable[None]:
+        """Await it to wait until every unit run so far on the serving thread is committed. Await it
+        before an answer, or a call to another process, leaves. (Not a coroutine: one per message.)"""
         if self._batch is not None and threading.get_ident() == self._loop_thread:
             waiter = self._loop.create_future()  # type: ignore[union-attr]
             self._waiters.append(waiter)  # one each: a cancelled answer cancels no other
-            await waiter
+            return waiter
+        return _COMMITTED
 
     def _flush(self) -> None:
         batch, self._batch, self._batch_conn = self._batch, None, None
@@ -534,6 +535,16 @@ class Store:
         if conn is not None:
             conn.close()
         self.engine.dispose()
+
+
+class _Committed:
+    """Awaited, returns at once: nothing is waiting for a commit."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+_COMMITTED = _Committed()
 
 
 def _driver(conn: Connection) -> Any:
@@ -604,14 +615,11 @@ class Prepared:
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
-    def _params(self, values: dict[str, Any]) -> Any:
+    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
         params: Any = list(self.pick(values)) if self.positional else {n: values[n] for n in self.names}
         for k, convert in self.converts:
             params[k] = convert(params[k])
-        return params
-
-    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
-        cursor, params = self.cursor_for(conn), self._params(values)
+        cursor = self.cursor_for(conn)
         cursor.execute(self.sql, params)
         if self.written:
             self.written(conn, self.sql, params, cursor.rowcount)
@@ -636,6 +644,8 @@ def _binder(type_: Any, dialect: Any) -> Any:
         return binder
     if isinstance(type_, JSON):  # SQLAlchemy's serializes with _json_text too, after checks for its
         return _json_text  # sentinels (JSON.NULL, null()), which the prepared statements never bind
+    if isinstance(type_, Boolean):  # as strict as SQLAlchemy's (a KeyError for anything else), in C
+        return _BOOLEANS.__getitem__
     if not isinstance(type_, DateTime):
         return binder
 
@@ -655,6 +665,8 @@ def _binder(type_: Any, dialect: Any) -> Any:
 
     return sqlite_datetime
 
+
+_BOOLEANS: dict[Any, Any] = {False: 0, True: 1, None: None}  # 0 and 1 hash as False and True
 
 # the last datetime written and its text: a message stamps each of its rows with the same moment
 _last_datetime: list[tuple[Any, str]] = [(None, "")]
