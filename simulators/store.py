@@ -644,7 +644,7 @@ def _binder(type_: Any, dialect: Any) -> Any:
         return binder
     if isinstance(type_, JSON):  # SQLAlchemy's serializes with _json_text too, after checks for its
         return _json_text  # sentinels (JSON.NULL, null()), which the prepared statements never bind
-    if isinstance(type_, Boolean):  # as strict as SQLAlchemy's (a KeyError for anything else), in C
+    if isinstance(type_, Boolean):  # None, False, True (and 0, 1, which hash alike); else KeyError; in C
         return _BOOLEANS.__getitem__
     if not isinstance(type_, DateTime):
         return binder

@@ -149,7 +149,7 @@ def test_units_off_the_loop_commit_at_once(tmp_path: Path) -> None:
 
 
 def test_prepared_statements_store_what_sqlalchemy_reads_back(tmp_path: Path) -> None:
-    """The hot path binds datetimes itself; SQLAlchemy must read back exactly what was stored."""
+    """The hot path binds datetimes and booleans itself; SQLAlchemy must read back exactly what was stored."""
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     moments = [
         datetime(2026, 11, 23, 9, 0, 0),
@@ -164,14 +164,28 @@ def test_prepared_statements_store_what_sqlalchemy_reads_back(tmp_path: Path) ->
                 sign_no=f"s{i}",
                 fixmedins_code="H",
                 opter_no="1",
-                signed_out=False,
+                signed_out=i == 1,
                 sim_time=when,
             )
+    with pytest.raises(KeyError), store.begin() as conn:  # not a boolean: refused, as SQLAlchemy does
+        store.q.sign_in.run(
+            conn,
+            node="t",
+            sign_no="s9",
+            fixmedins_code="H",
+            opter_no="1",
+            signed_out="no",
+            sim_time=moments[0],
+        )
     with store.begin() as conn:
         read = conn.execute(
-            select(signins.c.sim_time).where(signins.c.node == "t").order_by(signins.c.sign_no)
+            select(signins.c.sim_time, signins.c.signed_out)
+            .where(signins.c.node == "t")
+            .order_by(signins.c.sign_no)
         )
-        assert [row.sim_time for row in read] == moments
+        assert [(row.sim_time, row.signed_out) for row in read] == [
+            (when, i == 1) for i, when in enumerate(moments)
+        ]
         raw = conn.exec_driver_sql("SELECT sim_time FROM signins WHERE sign_no = 's0'").scalar()
     assert raw == "2026-11-23 09:00:00.000000"  # SQLAlchemy's own text: its range queries compare it
     store.close()
