@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex
 
-from yidi.specs.envelope import THREE_DIGITS, TWO_DIGITS
+from yidi.specs.envelope import THREE_DIGITS, datetime_text
 
 log = logging.getLogger("yidi.simulators")
 meta = MetaData()
@@ -649,16 +649,13 @@ def _binder(type_: Any, dialect: Any) -> Any:
     if not isinstance(type_, DateTime):
         return binder
 
-    def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text, from the digit tables (as envelope.stamp)
+    def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text: the envelope's, and microseconds
         seen, text = _last_datetime[0]
         if value is seen:
             return text
         if value.__class__ is datetime and value.tzinfo is None and value.year >= 1000:
-            d, us = TWO_DIGITS, value.microsecond
-            text = (
-                f"{value.year}-{d[value.month]}-{d[value.day]} {d[value.hour]}:{d[value.minute]}:"
-                f"{d[value.second]}.{THREE_DIGITS[us // 1000]}{THREE_DIGITS[us % 1000]}"
-            )
+            us = value.microsecond
+            text = f"{datetime_text(value)}.{THREE_DIGITS[us // 1000]}{THREE_DIGITS[us % 1000]}"
             _last_datetime[0] = value, text
             return text
         return binder(value)
