@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
+from yidi.actors.his import His, Hospital
 from yidi.simulators.app import Options, Simulation
 from yidi.simulators.gateway import Context, digest
-from yidi.simulators.his import His, Hospital
 from yidi.specs import transport
 from yidi.specs.validate import validate
 

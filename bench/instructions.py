@@ -26,8 +26,8 @@ from typing import Any
 
 import orjson
 
+from yidi.actors.his import His, Hospital
 from yidi.simulators.app import Options, Simulation
-from yidi.simulators.his import His, Hospital
 from yidi.specs import transport
 
 sys.path.insert(0, str(Path(__file__).parent))

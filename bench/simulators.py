@@ -185,7 +185,7 @@ def serve(work: Path, *extra: str) -> tuple[subprocess.Popen, str]:
 
 
 def sign_in_all(url: str, roster: dict) -> dict[str, str]:
-    from yidi.simulators.his import His, Hospital
+    from yidi.actors.his import His, Hospital
     from yidi.specs import loader
 
     spec = loader.load(roster["spec"])
@@ -199,8 +199,8 @@ def sign_in_all(url: str, roster: dict) -> dict[str, str]:
 EPISODE_DRIVER = r"""
 import json, sys, threading, time
 import httpx
-from yidi.simulators.his import His, Hospital
-from yidi.simulators import topology
+from yidi.actors.his import His, Hospital
+from yidi.world import topology
 from yidi.specs import loader
 url, seconds, workers = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 roster = httpx.get(f"{url}/admin/roster").json()

@@ -1,16 +1,17 @@
 """``yidi load``: Locust against the built-in simulators (or a SUT by URL) following a load shape, then the
-ledger check. Locust runs in its own process (it patches the standard library for gevent), and so do the
-simulators."""
+ledger check; ``yidi clear``: the month-end clearing after days of load. Locust runs in its own process (it
+patches the standard library for gevent), and so do the simulators."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -20,13 +21,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from yidi.simulators.background import free_port
-from yidi.specs import loader
-from yidi.specs.model import Spec
-
-from . import ledger, shapes, slo
+from ..actors.his import Refused
+from ..simulators.background import free_port
+from ..specs import loader
+from ..specs.model import Spec
+from . import clearing, ledger, shapes, slo
 
 console = Console(highlight=False)
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -261,3 +263,59 @@ def load(
         bool(problems) or not run["held"] or bool(slo.failed(verdicts)) or locust.returncode not in (0, 1)
     )
     raise typer.Exit(1 if failed else 0)
+
+
+WriteClearing = Callable[[Mapping[str, Any], Path], tuple[Path, Path]]
+
+
+def clear_command(write: WriteClearing) -> Callable[..., None]:
+    """``yidi clear``, writing its document with ``write`` (the reports part's, lent by the yidi command:
+    the reports sit above this part)."""
+
+    def clear(
+        month: Annotated[str, typer.Option(help="The month to clear, yyyyMM (e.g. 202611).")],
+        sut: Annotated[
+            str,
+            typer.Option(
+                help="The hub: builtin (yidi's, on --db) or a hub's base URL serving /admin/roster."
+            ),
+        ] = "builtin",
+        db: Annotated[
+            str, typer.Option(help="The simulators' database; by default the last yidi load's.")
+        ] = "sqlite:///yidi-load/state.db",
+        withhold: Annotated[
+            list[str],
+            typer.Option("--withhold", help="A province (admdvs) that does not confirm this month."),
+        ] = [],  # noqa: B006
+        out_dir: Annotated[
+            Path, typer.Option("--out", help="Where clearing.json and clearing.html go.")
+        ] = Path("yidi-clear"),
+    ) -> None:
+        """Month-end clearing between provinces (月度清算): statements confirmed and paid, funds, invariants.
+
+        Every province fetches the month's statements from the hub and confirms and pays what it owes."""
+        if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", month):
+            raise typer.BadParameter(f"{month!r}: a month as yyyyMM, e.g. 202611")
+        try:
+            doc = clearing.month_end(month, sut=sut, db=db, withhold=withhold)
+        except clearing.NoDatabase as e:
+            raise typer.BadParameter(str(e)) from None
+        except Refused as e:  # the hub's own word: its month not over, a statement it will not issue …
+            console.print(f"[red]✗[/red] 国家平台拒绝 the hub refused {escape(str(e))}")
+            raise typer.Exit(1) from None
+        json_path, html_path = write(doc, out_dir)
+        console.print(clearing.clearing_table(doc))
+        for problem in doc["problems"]:
+            console.print(f"[red]✗[/red] {problem}")
+        for a in doc["alerts"]:
+            console.print(f"[yellow]![/yellow] {a['at']} {a['insured']}→{a['treatment']} {a['reason']}")
+        pending = sum(s["state"] == "issued" and bool(s["amount"]) for s in doc["statements"])
+        verdict = {
+            "balanced": "[bold green]平账 balanced[/bold green]: every statement confirmed and paid",
+            "pending": f"[bold yellow]待确认 pending[/bold yellow]: {pending} statement(s) not confirmed",
+            "unbalanced": f"[bold red]不平 unbalanced[/bold red]: {len(doc['problems'])} problem(s)",
+        }[doc["verdict"]]
+        console.print(f"{verdict} · {html_path} · {json_path}")
+        raise typer.Exit({"balanced": 0, "unbalanced": 1, "pending": 2}[doc["verdict"]])
+
+    return clear

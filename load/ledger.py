@@ -95,7 +95,7 @@ def check(seen: Iterable[Seen], books: Books) -> list[str]:
 
 def read(db_url: str) -> Books:
     """The three books and the half-done visits from a simulators' database (SQLite or PostgreSQL)."""
-    from yidi.simulators.store import hub_records, insured_settlements, settlements, visits
+    from ..simulators.store import hub_records, insured_settlements, settlements, visits
 
     hub_kind = {"Y2304": "settle", "Y2305": "cancel"}
     engine = create_engine(db_url)
@@ -128,7 +128,7 @@ def read(db_url: str) -> Books:
 def funds(db_url: str) -> list[str]:
     """The prepayment funds after a run (simulators/clearing.py): each balance the sum of its moves, and
     what settlements drew the national records' net payment."""
-    from yidi.simulators import clearing
+    from ..simulators import clearing
 
     engine = create_engine(db_url)
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from yidi.specs.model import Spec
+from ..specs.model import Spec
 
 Metric = Literal["p95", "p99", "errors"]
 COLUMNS = ("Type", "Name", "Request Count", "Failure Count", "95%", "99%")  # of Locust 2.x's stats CSV

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..suites.document import contradictions
 from . import evidence
-from .document import contradictions
 
 JSON_NAME, HTML_NAME = "certification.json", "report.html"
 

@@ -14,7 +14,7 @@ from itertools import groupby, pairwise
 
 from markupsafe import Markup, escape
 
-from .document import FLOW_ZH, OUTCOME_ZH, OUTCOMES
+from ..suites.document import FLOW_ZH, OUTCOME_ZH, OUTCOMES
 
 COLOUR = {"passed": "#2e7d32", "failed": "#c62828", "error": "#e65100", "skipped": "#9e9e9e"}
 FONT = 'font-family="inherit"'

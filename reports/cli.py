@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from ..suites.document import contradictions
 from . import HTML_NAME, JSON_NAME, allure, evidence, read, write_html
-from .document import contradictions
 
 out = Console(highlight=False, soft_wrap=True)  # paths and digests are copied: never wrap them
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -16,11 +16,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from yidi.simulators.faults import MUTANTS
-from yidi.specs import loader
-
+from ..simulators.faults import MUTANTS
+from ..specs import loader
+from ..suites.document import FLOW_ZH, OUTCOME_ZH, ROLE_ZH, SEVERITY_ZH, contradictions, gating, summary
 from . import charts, evidence
-from .document import FLOW_ZH, OUTCOME_ZH, ROLE_ZH, SEVERITY_ZH, contradictions, gating, summary
 
 TEMPLATES = Path(__file__).parent / "templates"
 ORDER = {"failed": 0, "error": 1, "skipped": 2, "passed": 3}  # what needs reading comes first

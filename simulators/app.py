@@ -30,19 +30,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from yidi.specs import loader
-from yidi.specs.model import Spec
-
-from . import identity, topology
+from ..specs import loader
+from ..specs.model import Spec
+from ..world import topology
+from ..world.clock import Clock
+from ..world.roster import read_card, roster
+from ..world.topology import Topology
 from .asgi import MessageRoutes
-from .clock import Clock
 from .faults import FAULTS, MUTANTS, Fault, Faults
 from .gateway import Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store, cents
-from .topology import Person, Topology
 from .treatment import TreatmentNode
 
 log = logging.getLogger("yidi.simulators")
@@ -162,7 +162,7 @@ class Simulation:
         }
 
     def roster(self) -> dict[str, Any]:
-        return roster(self.topology, self.options.base_url, self.wire)
+        return roster(self.topology, self.options.base_url, self.wire.ref)
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.
@@ -322,84 +322,3 @@ class Simulation:
         )
         self.faults.faults, self.faults.mutants = new.faults, new.mutants
         return self.faults
-
-
-def read_card(person: topology.Person) -> dict[str, Any]:
-    """What a card reader gives a HIS: the card, the holder, the e-voucher token."""
-    return {
-        "cardno": person.card.cardno,
-        "card_sn": person.card.card_sn,
-        "certno": person.certno,
-        "psn_name": person.name,
-        "admdvs": person.card.admdvs,
-        "ectoken": identity.ectoken(person.psn_no),
-    }
-
-
-def roster(t: Topology, base_url: str, spec: Spec) -> dict[str, Any]:
-    """Everything a tester needs: regions, hospitals with their gateways and credentials, test persons."""
-    base = base_url.rstrip("/")
-    return {
-        "topology": t.name,
-        "spec": spec.ref,
-        # the hub's and the platforms' own credentials: a test team playing the hub (SUT: an insured
-        # platform) or a treatment platform (SUT: the hub) signs with them
-        "hub": {"url": f"{base}/hub", "code": t.hub.code, "paasid": t.hub.paasid, "secret": t.hub.secret},
-        "provinces": [
-            {
-                "admdvs": p.admdvs,
-                "name": p.name,
-                "regions": dict(p.regions),
-                "insured_url": f"{base}/prov/{p.admdvs}",
-                "platform": {
-                    "code": p.platform.code,
-                    "paasid": p.platform.paasid,
-                    "secret": p.platform.secret,
-                },
-                "hospitals": [
-                    {
-                        "fixmedins_code": h.code,
-                        "name": h.name,
-                        "hosp_lv": h.hosp_lv,
-                        "admdvs": h.admdvs,
-                        "gateway": f"{base}/gw/{p.admdvs}",
-                        "paasid": h.paasid,
-                        "secret": h.secret,
-                    }
-                    for h in p.hospitals.values()
-                ],
-            }
-            for p in t.provinces.values()
-        ],
-        "persons": [_roster_person(p) for p in t.persons.values() if not p.crowd],
-        # the load crowd (压力测试人员): persons for load runs, apart from the joint-test scenarios
-        "crowd": [_roster_person(p) for p in t.persons.values() if p.crowd],
-    }
-
-
-def _roster_person(p: Person) -> dict[str, Any]:
-    return {
-        "key": p.key,
-        "psn_no": p.psn_no,
-        "name": p.name,
-        "certno": p.certno,
-        "gend": p.gend,
-        "brdy": p.brdy.isoformat(),
-        "insuplc_admdvs": p.insuplc_admdvs,
-        "insutype": p.insutype,
-        "psn_type": p.psn_type,
-        "card": {"cardno": p.card.cardno, "card_sn": p.card.card_sn, "status": p.card.status},
-        "ectoken": identity.ectoken(p.psn_no),
-        "filings": [
-            {
-                "sn": f.sn,
-                "fil_type": f.fil_type,
-                "mdtrtarea": f.mdtrtarea,
-                "begndate": str(f.begndate),
-                "enddate": str(f.enddate) if f.enddate else None,
-                "status": f.status,
-            }
-            for f in p.filings
-        ],
-        "scenario": p.scenario,
-    }

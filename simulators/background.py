@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from ..actors.his import His, Hospital
 from .app import Options, Simulation
-from .his import His, Hospital
 
 
 def free_port() -> int:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..world.topology import Policy
 from .catalog import ZERO, Split, money
-from .topology import Policy
 
 ONE = Decimal(1)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .topology import CatalogEntry
+from ..world.topology import CatalogEntry
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

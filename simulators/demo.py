@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 
-from yidi.specs import loader
-from yidi.specs.model import Spec
-from yidi.specs.validate import validate
-
-from .his import Episode, His, Hospital, Refused, Reply
-from .topology import Topology
+from ..actors.his import Episode, His, Hospital, Refused, Reply
+from ..specs import loader
+from ..specs.model import Spec
+from ..specs.validate import validate
+from ..world.topology import Topology
 
 
 class Unexpected(Exception):

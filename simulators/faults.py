@@ -374,7 +374,7 @@ MUTANTS: dict[str, Kind] = {
     "hub-forwards-retries": Kind(
         "国家平台对重发的报文ID再次转发参保地", "the hub forwards a retried msgid again", "R-IDEM-01"
     ),
-    # the HIS (his role: the SUT is a hospital system; the reference HIS, simulators/his.py, made wrong)
+    # the HIS (his role: the SUT is a hospital system; the reference HIS, actors/his.py, made wrong)
     "his-omits-card-sn": Kind(
         "HIS以社保卡读卡获取人员信息【1101】未传卡识别码card_sn",
         "the HIS reads a card (1101, mdtrt_cert_type 03) without sending its card_sn",

@@ -22,16 +22,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from yidi.specs import envelope, transport
-from yidi.specs.model import Spec
-from yidi.specs.validate import validate
-
-from .adapt import Adapter
+from ..specs import envelope, transport
+from ..specs.adapt import Adapter
+from ..specs.model import Spec
+from ..specs.validate import validate
+from ..world.clock import Clock
+from ..world.topology import Account, Topology
 from .answered import Answered
-from .clock import Clock
 from .faults import Faults
 from .store import Store
-from .topology import Account, Topology
 
 log = logging.getLogger("yidi.simulators")
 

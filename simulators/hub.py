@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import identity
+from ..world import identity
+from ..world.topology import Account
 from .clearing import Funds, month_end
 from .gateway import SYSTEM_ERROR, BusinessError, Context, Node, World
 from .links import Peer, Unreachable
 from .store import cents, yuan
-from .topology import Account
 
 KINDS = {"Y2304": "settle", "Y2305": "cancel"}
 

@@ -15,16 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from yidi.specs.envelope import datetime_text
-from yidi.specs.model import Spec
-
-from . import identity
+from ..specs.envelope import datetime_text
+from ..specs.model import Spec
+from ..world import identity
+from ..world.topology import Account, Person, Province, dedc_level
 from .benefits import Claim, Result, Usage, settle
 from .catalog import Split, money
 from .gateway import BusinessError, Context, Node, World
 from .links import Serials
 from .store import insured_settlements, message_key, messages, persons
-from .topology import Account, Person, Province, dedc_level
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
 D0 = Decimal("0.00")

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import orjson
 
-from yidi.specs import envelope, transport
-from yidi.specs.model import Spec
-
-from .clock import Clock, unix_now
+from ..specs import envelope, transport
+from ..specs.model import Spec
+from ..world.clock import Clock, unix_now
+from ..world.topology import Account
 from .faults import Faults
 from .gateway import Answer
 from .store import Store, settings
-from .topology import Account
 
 if TYPE_CHECKING:
     from .gateway import Node

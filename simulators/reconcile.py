@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 
-from yidi.specs.envelope import datetime_text
-
+from ..specs.envelope import datetime_text
 from .gateway import BusinessError, Context
 from .links import Serials
 from .store import cents, files, settlements

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from yidi.specs.envelope import datetime_text
-
+from ..specs.envelope import datetime_text
 from .clearing import span
 from .gateway import BusinessError, Context
 from .store import cents, messages, remote_confirmations, settlements, yuan

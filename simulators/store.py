@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex
 
-from yidi.specs.envelope import THREE_DIGITS, datetime_text
+from ..specs.envelope import THREE_DIGITS, datetime_text
 
 log = logging.getLogger("yidi.simulators")
 meta = MetaData()

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from yidi.specs import lifecycle
-from yidi.specs.envelope import datetime_text, stamp
-from yidi.specs.model import Machine, Spec
-
+from ..specs import lifecycle
+from ..specs.envelope import datetime_text, stamp
+from ..specs.model import Machine, Spec
+from ..world.topology import Account, CatalogEntry, Hospital, Item, Province
 from .catalog import Split, categories, classify, money, result_line
 from .gateway import BusinessError, Context, Node, Relayed, World
 from .insured import InsuredNode, negate
@@ -34,7 +34,6 @@ from .links import Peer, Serials, Unreachable
 from .reconcile import Reconciliation
 from .remote import RemoteClearing
 from .store import cents, message_key, messages, settlements, signin_key, signins, visits
-from .topology import Account, CatalogEntry, Hospital, Item, Province
 
 log = logging.getLogger("yidi.simulators")
 

@@ -1,9 +1,11 @@
-"""``yidi spec``: the command-line face of the specification."""
+"""``yidi spec``: the command-line face of the specification. ``diff`` is made by ``diff_command`` and
+mounted by the yidi command, which lends it the catalogue."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +16,7 @@ from rich.table import Table
 
 from . import examples, loader
 from .compiler import schema
+from .diff import Diff
 from .diff import diff as spec_diff
 from .lifecycle import allowed
 from .model import Node, Spec
@@ -236,61 +239,62 @@ def openapi(
         sys.stdout.write(text + "\n")
 
 
-@app.command()
-def diff(
-    old: str,
-    new: str,
-    spec_dir: SpecDir = None,
-    as_json: AsJson = False,
-    cases: Annotated[
-        bool, typer.Option("--cases", help="Also list the joint-test cases the change affects.")
-    ] = False,
-) -> None:
-    """Every change between two versions or profiles, breaking or compatible. Exit 1 if any breaks."""
-    result = spec_diff(_spec(old, root=spec_dir), _spec(new, root=spec_dir))
-    touched = _affected_cases(result) if cases else {}
-    if as_json:
-        _print_json(
-            {
-                "old": result.old,
-                "new": result.new,
-                "breaking": len(result.breaking),
-                "affected": sorted(result.affected),
-                "changes": [
-                    asdict(c) | {"breaking": c.breaking, "zh": c.zh, "en": c.en} for c in result.changes
-                ],
-            }
-            | ({"cases": touched} if cases else {})
-        )
-    else:
-        table = Table(title=f"{result.old} → {result.new}", title_justify="left")
-        for column in ("", "change 变更", "where", "old", "new"):
-            table.add_column(column, overflow="fold")
-        for c in result.changes:
-            mark = "[red]breaking[/red]" if c.breaking else "[green]compatible[/green]"
-            table.add_row(mark, f"{c.zh} {c.en}", c.where, c.old, c.new)
-        out.print(table)
-        err.print(
-            f"{len(result.changes)} change(s), {len(result.breaking)} breaking; "
-            f"affected transactions: {', '.join(sorted(result.affected)) or 'none'}"
-        )
-        if cases:
-            table = Table(
-                title="受影响的联调用例 affected cases (yidi certify --since)", title_justify="left"
+CasesTouched = Callable[[Diff], Mapping[str, tuple[str, str]]]
+
+
+def diff_command(cases_touched: CasesTouched) -> Callable[..., None]:
+    """``yidi spec diff``; ``--cases`` asks ``cases_touched`` (the catalogue's, lent by the yidi command:
+    the catalogue sits above the spec) which joint-test cases a change affects, as {id: (role, title)}."""
+
+    def diff(
+        old: str,
+        new: str,
+        spec_dir: SpecDir = None,
+        as_json: AsJson = False,
+        cases: Annotated[
+            bool, typer.Option("--cases", help="Also list the joint-test cases the change affects.")
+        ] = False,
+    ) -> None:
+        """Every change between two versions or profiles, breaking or compatible. Exit 1 if any breaks."""
+        result = spec_diff(_spec(old, root=spec_dir), _spec(new, root=spec_dir))
+        touched = cases_touched(result) if cases else {}
+        if as_json:
+            _print_json(
+                {
+                    "old": result.old,
+                    "new": result.new,
+                    "breaking": len(result.breaking),
+                    "affected": sorted(result.affected),
+                    "changes": [
+                        asdict(c) | {"breaking": c.breaking, "zh": c.zh, "en": c.en} for c in result.changes
+                    ],
+                }
+                | ({"cases": touched} if cases else {})
             )
-            for column in ("case", "role", "用例 title"):
+        else:
+            table = Table(title=f"{result.old} → {result.new}", title_justify="left")
+            for column in ("", "change 变更", "where", "old", "new"):
                 table.add_column(column, overflow="fold")
-            for case_id, (role, zh) in touched.items():
-                table.add_row(case_id, role, zh)
+            for c in result.changes:
+                mark = "[red]breaking[/red]" if c.breaking else "[green]compatible[/green]"
+                table.add_row(mark, f"{c.zh} {c.en}", c.where, c.old, c.new)
             out.print(table)
-    raise typer.Exit(1 if result.breaking else 0)
+            err.print(
+                f"{len(result.changes)} change(s), {len(result.breaking)} breaking; "
+                f"affected transactions: {', '.join(sorted(result.affected)) or 'none'}"
+            )
+            if cases:
+                table = Table(
+                    title="受影响的联调用例 affected cases (yidi certify --since)", title_justify="left"
+                )
+                for column in ("case", "role", "用例 title"):
+                    table.add_column(column, overflow="fold")
+                for case_id, (role, zh) in touched.items():
+                    table.add_row(case_id, role, zh)
+                out.print(table)
+        raise typer.Exit(1 if result.breaking else 0)
 
-
-def _affected_cases(result: Any) -> dict[str, tuple[str, str]]:
-    from yidi.suites import catalogue  # the catalogue sits above the spec: imported only when asked
-
-    found = catalogue.affected(catalogue.load(), result)
-    return {k: (c.role, c.zh) for k, c in sorted(found.items())}
+    return diff
 
 
 @app.command()

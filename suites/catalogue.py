@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from yidi.simulators.faults import MUTANTS
-from yidi.specs.diff import Diff
-from yidi.specs.model import Spec
+from ..simulators.faults import MUTANTS
+from ..specs.diff import Diff
+from ..specs.model import Spec
 
 ROLES = ("treatment", "insured", "hub", "his")
 FLOWS = (
@@ -83,6 +83,11 @@ def affected(cases: Mapping[str, Case], change: Diff) -> dict[str, Case]:
     """The cases a spec change touches: one of their transactions, or one of their rules, changed."""
     rules = {c.where for c in change.changes if c.kind.startswith("rule-")}
     return {k: c for k, c in cases.items() if change.affected & set(c.transactions) or rules & set(c.rules)}
+
+
+def touched(change: Diff) -> dict[str, tuple[str, str]]:
+    """What ``yidi spec diff --cases`` lists: each affected case's role and Chinese title, by ID."""
+    return {k: (c.role, c.zh) for k, c in sorted(affected(load(), change).items())}
 
 
 def lint(cases: Mapping[str, Case], spec: Spec, persons: set[str], hospitals: set[str]) -> list[str]:

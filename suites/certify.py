@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from yidi.reports.document import summary, verdict
-from yidi.simulators.his import Reply
-from yidi.specs import diff, loader
-
+from ..actors.his import Reply
+from ..specs import diff, loader
 from . import catalogue
+from .document import summary, verdict
 from .plugin import EXCHANGED, SUT
 from .steps import Mismatch
 

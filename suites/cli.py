@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +15,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from yidi import reports
-from yidi.reports.document import FLOW_ZH, OUTCOMES
-from yidi.simulators.faults import MUTANTS
-
+from ..simulators.faults import MUTANTS
 from . import catalogue
 from .certify import Listener, Outcome, Request, document, run, since
+from .document import FLOW_ZH, OUTCOMES
 
 console = Console(highlight=False)
 
@@ -36,68 +35,82 @@ VERDICT = {
 }
 
 
-def certify(
-    role: Annotated[
-        str, typer.Option("--role", "-r", help="The SUT's role: treatment, insured, hub, his, or all.")
-    ] = "treatment",
-    sut: Annotated[
-        str,
-        typer.Option(help="The SUT's base URL; builtin: yidi's own simulators; manual[:PORT]: a real HIS."),
-    ] = "builtin",
-    spec: Annotated[str | None, typer.Option(help="Spec version (and profile), e.g. V1.1+guangzhou.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Regional profile, e.g. guangzhou.")] = None,
-    cases: Annotated[
-        str | None, typer.Option(help="Only these: globs over case ID, flow, rule, infno (JT-SET-*,2304).")
-    ] = None,
-    since_spec: Annotated[
-        str | None,
-        typer.Option(
-            "--since", help="Re-certify after a spec change from this version: affected cases + smoke."
-        ),
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("yidi-report"),
-    mutant: Annotated[
-        list[str] | None,
-        typer.Option(help="builtin only: make the simulators wrong on purpose (demonstration)."),
-    ] = None,
-    roster: Annotated[
-        Path | None, typer.Option(help="The SUT's test persons, hospitals, credentials.")
-    ] = None,
-) -> None:
-    """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
-    roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
-    if role != "all" and role not in catalogue.ROLES:
-        raise typer.BadParameter(
-            f"{role!r} is not one of {', '.join(catalogue.ROLES)}, all", param_hint="--role"
-        )
-    unknown = set(mutant or ()) - set(MUTANTS)
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
-        )
-    verdicts = {}
-    for one in roles if role == "all" else [role]:
-        where = out / one if role == "all" else out
-        request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where)
-        if since_spec:
-            request.cases = since(since_spec, request)
-            console.print(
-                f"自 {since_spec} 以来受影响的用例 cases affected since {since_spec}: {request.cases}"
+WriteReports = Callable[[Mapping[str, Any], Path], dict[str, Path]]
+
+
+def certify_command(write: WriteReports) -> Callable[..., None]:
+    """``yidi certify``, writing the reports with ``write`` (the reports part's, lent by the yidi command:
+    the reports read what the suites produce and sit above them)."""
+
+    def certify(
+        role: Annotated[
+            str, typer.Option("--role", "-r", help="The SUT's role: treatment, insured, hub, his, or all.")
+        ] = "treatment",
+        sut: Annotated[
+            str,
+            typer.Option(
+                help="The SUT's base URL; builtin: yidi's own simulators; manual[:PORT]: a real HIS."
+            ),
+        ] = "builtin",
+        spec: Annotated[
+            str | None, typer.Option(help="Spec version (and profile), e.g. V1.1+guangzhou.")
+        ] = None,
+        profile: Annotated[str | None, typer.Option(help="Regional profile, e.g. guangzhou.")] = None,
+        cases: Annotated[
+            str | None,
+            typer.Option(help="Only these: globs over case ID, flow, rule, infno (JT-SET-*,2304)."),
+        ] = None,
+        since_spec: Annotated[
+            str | None,
+            typer.Option(
+                "--since", help="Re-certify after a spec change from this version: affected cases + smoke."
+            ),
+        ] = None,
+        out: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("yidi-report"),
+        mutant: Annotated[
+            list[str] | None,
+            typer.Option(help="builtin only: make the simulators wrong on purpose (demonstration)."),
+        ] = None,
+        roster: Annotated[
+            Path | None, typer.Option(help="The SUT's test persons, hospitals, credentials.")
+        ] = None,
+    ) -> None:
+        """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
+        roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
+        if role != "all" and role not in catalogue.ROLES:
+            raise typer.BadParameter(
+                f"{role!r} is not one of {', '.join(catalogue.ROLES)}, all", param_hint="--role"
             )
-        verdicts[one] = _certify(request)
-    if len(verdicts) > 1:
-        console.print("  ".join(f"{r}: {VERDICT[v]}" for r, v in verdicts.items()))
-    if "error" in verdicts.values():
-        raise typer.Exit(2)
-    raise typer.Exit(0 if set(verdicts.values()) == {"pass"} else 1)
+        unknown = set(mutant or ()) - set(MUTANTS)
+        if unknown:
+            raise typer.BadParameter(
+                f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
+            )
+        verdicts = {}
+        for one in roles if role == "all" else [role]:
+            where = out / one if role == "all" else out
+            request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where)
+            if since_spec:
+                request.cases = since(since_spec, request)
+                console.print(
+                    f"自 {since_spec} 以来受影响的用例 cases affected since {since_spec}: {request.cases}"
+                )
+            verdicts[one] = _certify(request, write)
+        if len(verdicts) > 1:
+            console.print("  ".join(f"{r}: {VERDICT[v]}" for r, v in verdicts.items()))
+        if "error" in verdicts.values():
+            raise typer.Exit(2)
+        raise typer.Exit(0 if set(verdicts.values()) == {"pass"} else 1)
+
+    return certify
 
 
-def _certify(request: Request) -> str:
+def _certify(request: Request, write: WriteReports) -> str:
     """One role: run, summarise, write the reports; its verdict (pass, fail, error: the run itself broke)."""
     started = time.time()
     outcomes, exit_code = _run_with_progress(request)
     doc = document(request, outcomes, started, time.time())
-    written = reports.write(doc, request.out)
+    written = write(doc, request.out)
     _summary(doc)
     for name, path in written.items():
         console.print(f"  {name}: {path}")

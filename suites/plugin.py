@@ -11,6 +11,7 @@ severity become Allure labels and JUnit properties, and every message it exchang
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 from collections.abc import Iterator
@@ -23,16 +24,38 @@ import allure
 import httpx
 import pytest
 
-from yidi.simulators import topology
-from yidi.simulators.app import Options
-from yidi.simulators.background import Served, serving
-from yidi.simulators.his import His, Hospital, Reply, card_read
-from yidi.specs import loader
-from yidi.specs.model import Spec
-
+from ..actors.his import His, Hospital, Reply, card_read
+from ..simulators.app import Options
+from ..simulators.background import Served, serving
+from ..specs import loader
+from ..specs.model import Spec
+from ..world import topology
 from . import catalogue
 
 case = pytest.mark.case  # @case("JT-ADM-002")
+
+# Each role's fixtures, as plugins rather than conftest.py files: pytest imports a conftest by its path,
+# under a name it derives from the folders, which would load a second copy of the whole package.
+pytest_plugins = [f"yidi.suites.{role}.fixtures" for role in ("his", "hub", "insured")]
+
+SUITES = Path(catalogue.__file__).parent
+
+
+class CatalogueModule(pytest.Module):
+    """A suite module imported by its name in the package (``yidi.suites.hub.test_admission``). pytest would
+    import it by path, under a name taken from the checkout's folder, and the module's relative imports
+    would then load the whole package a second time under that name."""
+
+    def _getobj(self) -> Any:
+        name = ".".join((__package__ or "yidi.suites", *self.path.relative_to(SUITES).with_suffix("").parts))
+        return importlib.import_module(name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    if module_path.is_relative_to(SUITES) and module_path.name.startswith("test_"):
+        return CatalogueModule.from_parent(parent, path=module_path)
+    return None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

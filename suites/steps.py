@@ -16,12 +16,11 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import pytest
 
-from yidi.simulators import topology
-from yidi.simulators.his import Episode, His, Refused, Reply, credential
-from yidi.simulators.topology import CatalogEntry
-from yidi.specs import rules
-from yidi.specs.validate import validate
-
+from ..actors.his import Episode, His, Refused, Reply, credential
+from ..specs import rules
+from ..specs.validate import validate
+from ..world import topology
+from ..world.topology import CatalogEntry
 from .plugin import Sut
 
 

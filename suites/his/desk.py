@@ -6,7 +6,7 @@ x-tif signature, the message against the spec, and what must hold between messag
 after a lost answer). A message that does not count fails the case when it arrives, naming the message and
 the rule, rather than ending in a bare timeout.
 
-With ``--sut-url builtin`` yidi's own reference HIS (simulators/his.py, made wrong by ``--mutant his-…``)
+With ``--sut-url builtin`` yidi's own reference HIS (actors/his.py, made wrong by ``--mutant his-…``)
 performs each instruction from a background thread while the case waits and judges exactly as it does
 for a real HIS; with ``--sut-url manual`` a person performs them and the instructions are printed.
 """
@@ -29,14 +29,14 @@ from typing import Any, NoReturn
 import orjson
 import pytest
 
-from yidi.simulators.adapt import Adapter
-from yidi.simulators.app import Simulation
-from yidi.simulators.gateway import Answer
-from yidi.simulators.his import Episode, His, Hospital, Reply
-from yidi.specs import loader, transport
-from yidi.specs.model import Spec
-from yidi.specs.validate import validate
-from yidi.suites.steps import fail
+from ...actors.his import Episode, His, Hospital, Reply
+from ...simulators.app import Simulation
+from ...simulators.gateway import Answer
+from ...specs import loader, transport
+from ...specs.adapt import Adapter
+from ...specs.model import Spec
+from ...specs.validate import validate
+from ..steps import fail
 
 log = logging.getLogger("yidi.suites.his")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from yidi.suites.his.desk import Desk, admitted, settled
-from yidi.suites.plugin import case
-from yidi.suites.steps import fail
+from ..plugin import case
+from ..steps import fail
+from .desk import Desk, admitted, settled
 
 
 @case("JT-CON-301")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from yidi.suites.his.desk import Desk, admitted
-from yidi.suites.plugin import case
+from ..plugin import case
+from .desk import Desk, admitted
 
 
 @case("JT-FEE-301")

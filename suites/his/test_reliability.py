@@ -3,9 +3,9 @@ reversed (2601) and settled again, never settled anew under another msgid."""
 
 from __future__ import annotations
 
-from yidi.suites.his.desk import Desk, Seen, admitted, discharged, totals_match
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, fault
+from ..plugin import Sut, case
+from ..steps import fail, fault
+from .desk import Desk, Seen, admitted, discharged, totals_match
 
 LOST = "。平台将丢弃该笔结算的应答（模拟网络中断）：HIS应以原报文ID重发，或冲正【2601】后重新结算"
 

@@ -3,8 +3,8 @@ cancellation of the settlement the platform answered."""
 
 from __future__ import annotations
 
-from yidi.suites.his.desk import Clerk, Desk, admitted, settled
-from yidi.suites.plugin import case
+from ..plugin import case
+from .desk import Clerk, Desk, admitted, settled
 
 
 @case("JT-SET-301")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, ok
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, refused
+from ..catalogue import Case
+from ..insured.client import Platform, ok
+from ..plugin import Sut, case
+from ..steps import fail, refused
 
 
 @case("JT-ADM-201")

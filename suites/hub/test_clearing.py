@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from yidi.simulators import clearing
-from yidi.simulators.desks import Desk
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, Visit, admitted, ok
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import accepted, fail, injectable, refused, yuan
+from ...actors.desks import Desk
+from ...simulators import clearing
+from ..catalogue import Case
+from ..insured.client import Platform, Visit, admitted, ok
+from ..plugin import Sut, case
+from ..steps import accepted, fail, injectable, refused, yuan
 
 MONTHS = {
     "JT-CLR-201": "202702",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, Visit, admitted, ok
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, fault, refused, succeed
+from ..catalogue import Case
+from ..insured.client import Platform, Visit, admitted, ok
+from ..plugin import Sut, case
+from ..steps import fail, fault, refused, succeed
 
 UNCONNECTED = "990000"  # an insured region no hub serves
 AMOUNTS = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, ok, refused_unsigned
-from yidi.suites.plugin import Sut, case
+from ..catalogue import Case
+from ..insured.client import Platform, ok, refused_unsigned
+from ..plugin import Sut, case
 
 
 @case("JT-SEC-201")

@@ -21,15 +21,15 @@ from typing import Any
 
 import httpx
 
-from yidi.simulators import topology
-from yidi.simulators.catalog import Split, categories, classify, money
-from yidi.simulators.clock import real_now
-from yidi.simulators.his import Insured, LostAnswer, Refused, Reply, credential, msgids
-from yidi.specs import envelope, examples, loader, transport
-from yidi.specs.envelope import datetime_text
-from yidi.specs.model import Spec
-from yidi.suites.plugin import Sut
-from yidi.suites.steps import fail, refused, unexpected_refusal
+from ...actors.his import Insured, LostAnswer, Refused, Reply, credential, msgids
+from ...simulators.catalog import Split, categories, classify, money
+from ...specs import envelope, examples, loader, transport
+from ...specs.envelope import datetime_text
+from ...specs.model import Spec
+from ...world import topology
+from ...world.clock import real_now
+from ..plugin import Sut
+from ..steps import fail, refused, unexpected_refusal
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, admitted
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import refused
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import refused
+from .client import Platform, admitted
 
 
 @pytest.mark.parametrize(

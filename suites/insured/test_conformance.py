@@ -7,10 +7,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, admitted
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import conforms, fail, succeed
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import conforms, fail, succeed
+from .client import Platform, admitted
 
 SPLIT = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
 FUNDS = ("act_pay_dedc", "hifp_pay", "hifob_pay", "hifmi_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, ok
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import fail
+from .client import Platform, ok
 
 CREDENTIALS = {"01": "医保电子凭证", "02": "身份证号", "03": "社保卡"}
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, admitted, ok
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import fail, refused, succeed
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import fail, refused, succeed
+from .client import Platform, admitted, ok
 
 AMOUNTS = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
 

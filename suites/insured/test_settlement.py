@@ -7,11 +7,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from yidi.simulators import topology
-from yidi.suites.catalogue import Case
-from yidi.suites.insured.client import Platform, Visit, admitted
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import deductible_once_a_year, fail, succeed
+from ...world import topology
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import deductible_once_a_year, fail, succeed
+from .client import Platform, Visit, admitted
 
 KEPT = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
 

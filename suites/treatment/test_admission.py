@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from yidi.simulators.his import Episode, His
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import (
+from ...actors.his import Episode, His
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import (
     admit,
     admitted,
     close_stay,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from yidi.simulators.his import Episode, His, Reply
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import accepted, fail, refused, settled, succeed, yuan
+from ...actors.his import Episode, His, Reply
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import accepted, fail, refused, settled, succeed, yuan
 
 SECOND = {"L00001": "L00015", "L00008": "L00016"}  # the other insured person of the two-stay cases
 

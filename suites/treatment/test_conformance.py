@@ -7,10 +7,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from yidi.simulators.his import Episode, His, Reply
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import conforms, episode_to_discharge, fail, settled, succeed
+from ...actors.his import Episode, His, Reply
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import conforms, episode_to_discharge, fail, settled, succeed
 
 
 def every_answer_conforms(sut: Sut, infnos: set[str]) -> None:

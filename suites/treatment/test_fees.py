@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from yidi.simulators import topology
-from yidi.simulators.catalog import money
-from yidi.simulators.clock import real_now
-from yidi.simulators.his import Episode, His, Refused, Reply
-from yidi.simulators.topology import CatalogEntry
-from yidi.specs.envelope import datetime_text
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import admitted, catalog, close_stay, fail, refused, settled, succeed
+from ...actors.his import Episode, His, Refused, Reply
+from ...simulators.catalog import money
+from ...specs.envelope import datetime_text
+from ...world import topology
+from ...world.clock import real_now
+from ...world.topology import CatalogEntry
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import admitted, catalog, close_stay, fail, refused, settled, succeed
 
 PARTS = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
 LEVEL = {"01": "甲类", "02": "乙类", "03": "丙类"}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from yidi.simulators.clock import real_now
-from yidi.simulators.his import Episode, His, Refused, Reply
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import (
+from ...actors.his import Episode, His, Refused, Reply
+from ...world.clock import real_now
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import (
     MONEY,
     accepted,
     admitted,

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from yidi.simulators.his import His, Reply
-from yidi.simulators.reconcile import zipped
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import accepted, fail, settled, succeed, yuan
+from ...actors.his import His, Reply
+from ...simulators.reconcile import zipped
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import accepted, fail, settled, succeed, yuan
 
 SECOND = {"L00005": "L00026", "L00047": "L00012"}  # the other person of each case, insured in Ankang too
 GROUP = {"insutype": "310", "clr_type": "21", "setl_optins": "610900"}

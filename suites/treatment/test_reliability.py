@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from typing import Any
 
-from yidi.simulators.his import Episode, His, Refused, Reply
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import (
+from ...actors.his import Episode, His, Refused, Reply
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import (
     admit,
     close_stay,
     episode_to_discharge,

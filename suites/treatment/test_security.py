@@ -11,11 +11,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from yidi.simulators.his import His, Reply
-from yidi.specs import transport
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import episode_to_discharge, fail, refused, succeed
+from ...actors.his import His, Reply
+from ...specs import transport
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import episode_to_discharge, fail, refused, succeed
 
 
 def signed(sut: Sut, hospital: str, *, now: float | None = None, **override: str | None) -> dict[str, str]:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from yidi.simulators import topology
-from yidi.simulators.his import Episode, His, Refused, Reply
-from yidi.simulators.topology import Policy
-from yidi.suites.catalogue import Case
-from yidi.suites.plugin import Sut, case
-from yidi.suites.steps import (
+from ...actors.his import Episode, His, Refused, Reply
+from ...world import topology
+from ...world.topology import Policy
+from ..catalogue import Case
+from ..plugin import Sut, case
+from ..steps import (
     MONEY,
     accepted,
     admit,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from yidi.load import bills
-from yidi.simulators import topology
+from yidi.world import topology
 
 CATALOG = [(e.item.code, float(e.item.price)) for e in topology.load().provinces["500000"].catalog.values()]
 

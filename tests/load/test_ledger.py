@@ -10,13 +10,13 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, delete, insert, select
 
+from yidi.actors.his import His, Reply
 from yidi.load.ledger import Books, Entry, Seen, check, read
-from yidi.simulators import topology
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
-from yidi.simulators.his import His, Reply
 from yidi.simulators.store import hub_records, insured_settlements, visits
 from yidi.specs import loader
+from yidi.world import topology
 
 SEEN = Seen("S1", fund=1000, acct=200)
 BOOKED = tuple(Entry(book, "S1", "settle", 1000, 200) for book in ("treatment", "hub", "insured"))

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from yidi.reports import write
-from yidi.reports.document import summary
+from yidi.suites.document import summary
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from yidi.reports import allure, evidence, write
 from yidi.reports.cli import app
-from yidi.reports.document import contradictions, summary, verdict
 from yidi.reports.html import diff, render
+from yidi.suites.document import contradictions, summary, verdict
 
 HOSTILE = "<script>alert('x')</script>"
 

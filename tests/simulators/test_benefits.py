@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from yidi.simulators.benefits import Claim, Usage, settle
 from yidi.simulators.catalog import Split
-from yidi.simulators.topology import Benefit, Policy, Supplementary
+from yidi.world.topology import Benefit, Policy, Supplementary
 
 D = Decimal
 LEVELS = {"1": D(300), "2": D(500), "3": D(800)}

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from yidi.simulators.catalog import Split, categories, classify, money
-from yidi.simulators.topology import CatalogEntry, Item
+from yidi.world.topology import CatalogEntry, Item
 
 D = Decimal
 DRUG = Item("XA01", "阿莫西林胶囊", "09", "101", D("12.50"))

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from yidi.actors.desks import Desk
+from yidi.actors.his import Episode, His, Refused
 from yidi.cli import app
-from yidi.simulators import clearing, topology
+from yidi.simulators import clearing
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
-from yidi.simulators.desks import Desk
-from yidi.simulators.his import Episode, His, Refused
 from yidi.simulators.store import (
     cents,
     clearings,
@@ -32,6 +32,7 @@ from yidi.simulators.store import (
     prepayment_moves,
     prepayments,
 )
+from yidi.world import topology
 
 from .conftest import Served
 from .test_episodes import admitted

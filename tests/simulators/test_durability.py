@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from yidi.simulators.his import Episode, His, Hospital, LostAnswer
+from yidi.actors.his import Episode, His, Hospital, LostAnswer
 from yidi.simulators.store import hub_records, insured_settlements, settlements, signins, visits
 from yidi.specs import loader
 
@@ -92,7 +92,7 @@ def rows(db: Path, table: Any) -> list[Any]:
 
 
 def items_for(url: str) -> list[tuple[str, float, float]]:
-    from yidi.simulators import topology
+    from yidi.world import topology
 
     catalog = topology.load().provinces["500000"].catalog.values()
     return [(e.item.code, 2, float(e.item.price)) for e in list(catalog)[:4]]

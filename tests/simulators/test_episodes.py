@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from yidi.simulators.his import Episode, His, Refused, credential
+from yidi.actors.his import Episode, His, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, persons, settlements
 from yidi.specs.validate import validate
 

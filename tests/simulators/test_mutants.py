@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from yidi.simulators.clock import real_now
+from yidi.actors.his import Episode, His, Refused, Reply, credential
 from yidi.simulators.faults import MUTANTS
-from yidi.simulators.his import Episode, His, Refused, Reply, credential
 from yidi.simulators.store import insured_settlements
 from yidi.specs import examples, transport
 from yidi.specs.validate import validate
@@ -20,6 +19,7 @@ from yidi.suites import catalogue
 from yidi.suites.insured.client import admitted as admitted_via
 from yidi.suites.insured.client import as_hub, as_treatment
 from yidi.suites.plugin import Sut
+from yidi.world.clock import real_now
 
 from .conftest import Served
 from .test_episodes import admitted, count, settled, ytd

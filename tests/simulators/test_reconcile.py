@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from yidi.simulators.his import His, Refused
+from yidi.actors.his import His, Refused
 from yidi.simulators.reconcile import zipped
 from yidi.simulators.store import settlements
 from yidi.specs import transport

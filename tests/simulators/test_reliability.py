@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from yidi.simulators.his import Episode, Refused, credential
+from yidi.actors.his import Episode, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, settlements, visits
 
 from .conftest import Served
@@ -123,7 +123,7 @@ def test_reversing_a_cancellation_reinstates_the_settlement(served: Served) -> N
 def test_an_admission_can_be_reversed_but_not_with_fees(served: Served) -> None:
     his = served.his("H50000000001")
     info = his.person_info(served.card("P01"), "02")
-    from yidi.simulators.his import Episode
+    from yidi.actors.his import Episode
 
     episode = Episode(info.output, info.output["insuinfo"][0]["insuplc_admdvs"])
     admission = his.admit(episode)

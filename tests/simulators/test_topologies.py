@@ -41,7 +41,7 @@ def test_a_whole_episode_in_guangzhou_shapes(guangzhou: Served) -> None:
 
 
 def test_a_base_shaped_message_is_refused_by_a_guangzhou_gateway(guangzhou: Served) -> None:
-    from yidi.simulators.his import His
+    from yidi.actors.his import His
     from yidi.specs import loader
 
     base = His(loader.load(), guangzhou.hospital("H50000000001"))

@@ -232,10 +232,14 @@ def test_a_broken_spec_folder_fails_with_every_problem_listed(tmp_path: Path) ->
     assert "2304: unknown error E9999" in problems
 
 
-def test_the_root_conftest_selects_the_spec(pytester: pytest.Pytester) -> None:
+def test_the_checkouts_pytest_options_select_the_spec(pytester: pytest.Pytester) -> None:
+    # `pytest suites/ --spec …` from the checkout: pyproject's addopts load the suites' plugin
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    addopts = pyproject["tool"]["pytest"]["ini_options"]["addopts"].split()
     pytester.makepyfile("def test_spec(yidi_spec):\n    assert yidi_spec.ref == 'V1.1+guangzhou'\n")
-    pytester.makeconftest((Path(__file__).parents[2] / "conftest.py").read_text(encoding="utf-8"))
-    pytester.runpytest("--spec", "V1.1+guangzhou").assert_outcomes(passed=1)
+    pytester.runpytest(*addopts, "--spec", "V1.1+guangzhou").assert_outcomes(passed=1)
 
 
 def test_the_package_data_globs_ship_every_data_file() -> None:
@@ -245,6 +249,6 @@ def test_the_package_data_globs_ship_every_data_file() -> None:
     root = Path(__file__).parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     for package, patterns in config["package-data"].items():
-        folder = root / config["package-dir"][package]
+        folder = root.joinpath(config["package-dir"]["yidi"], *package.split(".")[1:])
         shipped = {p for pattern in patterns for p in folder.glob(pattern)}
         assert set(folder.glob("data/**/*.yaml")) <= shipped, package

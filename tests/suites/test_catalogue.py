@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from yidi.simulators import topology
 from yidi.simulators.faults import MUTANTS
 from yidi.specs import loader
 from yidi.suites import catalogue
 from yidi.suites.certify import Listener, Request, run
+from yidi.world import topology
 
 CASES = catalogue.load()
 

@@ -10,14 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, select
 
-from yidi.specs.envelope import datetime_text
-from yidi.specs.model import Spec
-
-from . import clearing
+from ..specs.model import Spec
 from .his import His, Hospital
-from .store import prepayment_alerts, prepayment_moves, yuan
 
 
 @dataclass
@@ -105,33 +100,3 @@ def month_end(
             for f in funds.values()
         ],
     }
-
-
-def books(db_url: str, month: str) -> dict[str, Any]:
-    """From the simulators' database: the funds' moves and alerts up to the month's end, and what is wrong
-    with the money between provinces (``clearing.check``)."""
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            _, until = clearing.span(month)
-
-            def rows(table: Any) -> list[dict[str, Any]]:
-                found = conn.execute(select(table).where(table.c.sim_time < until).order_by(table.c.id))
-                return [dict(r) for r in found.mappings()]
-
-            moves = [
-                {**m, "at": datetime_text(m['sim_time']), "amount": yuan(m["amount"]),
-                 "balance": yuan(m["balance"])}
-                for m in rows(prepayment_moves)
-            ]  # fmt: skip
-            alerts = [
-                {**a, "at": datetime_text(a['sim_time']), "balance": yuan(a["balance"]),
-                 "size": yuan(a["size"])}
-                for a in rows(prepayment_alerts)
-            ]  # fmt: skip
-            problems = clearing.check(conn, [month])
-    finally:
-        engine.dispose()
-    for row in (*moves, *alerts):
-        del row["sim_time"], row["id"]
-    return {"moves": moves, "alerts": alerts, "problems": problems}

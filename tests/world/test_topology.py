@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from yidi.simulators import identity, topology
 from yidi.simulators.app import roster
-from yidi.simulators.topology import Person, Policy, Topology
 from yidi.specs import loader
+from yidi.world import identity, topology
+from yidi.world.topology import Person, Policy, Topology
 
 TODAY = date(2026, 11, 23)  # the simulated "today" the roster is written for
 YEAR = TODAY.year

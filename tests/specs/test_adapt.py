@@ -1,9 +1,9 @@
-"""Regional drift at the edge (simulators/adapt.py): shapes and meanings on the wire, base ones inside."""
+"""Regional drift at the edge (specs/adapt.py): shapes and meanings on the wire, base ones inside."""
 
 from __future__ import annotations
 
-from yidi.simulators.adapt import Adapter
 from yidi.specs import examples, loader, rules
+from yidi.specs.adapt import Adapter
 
 
 def test_zhuhai_counts_the_personal_account_in_the_fund_on_the_wire_only() -> None:

@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx
 
-from yidi.specs import envelope, examples, loader, transport
-from yidi.specs.envelope import datetime_text
-from yidi.specs.model import Spec
-
-from .adapt import Adapter
-from .clock import real_now
+from ..specs import envelope, examples, loader, transport
+from ..specs.adapt import Adapter
+from ..specs.envelope import datetime_text
+from ..specs.model import Spec
+from ..world.clock import real_now
 
 REVERSAL_FOR = {"2304": "2304", "2207": "2207", "2305": "2305", "2208": "2208", "2401": "2401"}
 

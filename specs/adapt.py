@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yidi.specs.model import Node, Spec
+from .model import Node, Spec
 
 
 def _pairs(base: dict[str, Node], wire: dict[str, Node]) -> list[tuple[Node, Node]]:

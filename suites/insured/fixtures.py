@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from yidi.suites.insured.client import Platform, as_hub
-from yidi.suites.plugin import Sut
+from ..plugin import Sut
+from .client import Platform, as_hub
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from yidi.suites.catalogue import Case
-from yidi.suites.his.desk import Clerk, Desk, Speaker, timeout
-from yidi.suites.plugin import Sut
+from ..catalogue import Case
+from ..plugin import Sut
+from .desk import Clerk, Desk, Speaker, timeout
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from yidi.suites.insured.client import Platform, as_hub, as_treatment
-from yidi.suites.plugin import Sut
+from ..insured.client import Platform, as_hub, as_treatment
+from ..plugin import Sut
 
 
 @pytest.fixture

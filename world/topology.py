@@ -1,6 +1,6 @@
 """The world the simulators run: provinces, their pooling regions, hospitals, catalogs (就医地目录),
 benefit policies (参保地待遇), the national hub and the test persons (真人真卡), read from a YAML file a
-province can replace with its own (``simulators/data/default.yaml`` is the embedded default).
+province can replace with its own (``world/data/default.yaml`` is the embedded default).
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ class Topology:
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("yidi.simulators") / "data" / "default.yaml"))
+    return Path(str(resources.files("yidi.world") / "data" / "default.yaml"))
 
 
 def _account(raw: Mapping[str, Any]) -> Account:

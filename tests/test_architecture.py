@@ -1,0 +1,82 @@
+"""The layers of ../shared/DESIGN.md §5, as import-linter contracts (pyproject.toml), on the real import graph:
+the checkout is the package, so the tools read it as installed. Each contract is also shown to break."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter import api
+from importlinter.application.use_cases import _get_built_in_contract_types
+from importlinter.domain.contract import Contract
+
+ROOT = Path(__file__).parents[1]
+CONTRACT_TYPES = dict(_get_built_in_contract_types())
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("yidi", cache_dir=None)
+
+
+def contracts() -> list[Contract]:
+    config = api.read_configuration(str(ROOT / "pyproject.toml"))
+    return [
+        CONTRACT_TYPES[options["type"]](options["name"], config["session_options"], options)
+        for options in config["contracts_options"]
+    ]
+
+
+def test_the_tools_see_the_parts_import_each_other(graph: grimp.ImportGraph) -> None:
+    # Before the checkout was the package, the parts were mapped into it and grimp saw no edge between them.
+    assert graph.direct_import_exists(importer="yidi.simulators.gateway", imported="yidi.specs.envelope")
+    assert graph.direct_import_exists(importer="yidi.suites.plugin", imported="yidi.simulators.app")
+    assert {"yidi.world.topology", "yidi.actors.his", "yidi.reports.html"} <= graph.modules
+
+
+@pytest.mark.parametrize("contract", contracts(), ids=lambda c: c.name.split(":")[0])
+def test_the_contract_holds(contract: Contract, graph: grimp.ImportGraph) -> None:
+    check = contract.check(graph, verbose=False)
+    assert check.kept, check.metadata
+
+
+# One wrong import each contract must refuse: upward across layers, sideways within one, reports reaching
+# into the run, and a circle inside a part.
+WRONG = {
+    "Layers": [
+        ("yidi.specs.loader", "yidi.suites.catalogue"),
+        ("yidi.world.topology", "yidi.actors.his"),
+        ("yidi.load.ledger", "yidi.suites.steps"),
+    ],
+    "Reports read": [("yidi.reports.html", "yidi.simulators.faults"), ("yidi.reports.html", "yidi.specs")],
+    "No circle": [("yidi.simulators.store", "yidi.simulators.gateway")],
+}
+
+
+@pytest.mark.parametrize(
+    ("contract", "wrong"),
+    [(c, w) for c in contracts() for key, ws in WRONG.items() if c.name.startswith(key) for w in ws],
+    ids=lambda x: x.name.split(":")[0] if isinstance(x, Contract) else " -> ".join(x),
+)
+def test_the_contract_refuses_a_wrong_import(
+    contract: Contract, wrong: tuple[str, str], graph: grimp.ImportGraph
+) -> None:
+    spoilt = copy.deepcopy(graph)
+    spoilt.add_import(importer=wrong[0], imported=wrong[1])
+    assert not contract.check(spoilt, verbose=False).kept
+
+
+def test_every_contract_has_a_wrong_import() -> None:
+    assert {c.name for c in contracts()} == {
+        c.name for c in contracts() for key in WRONG if c.name.startswith(key)
+    }
+
+
+def test_the_package_type_checks() -> None:
+    # mypy reads the checkout itself (pyproject's [tool.mypy]): no tree of links shaped like the install
+    from mypy import api as mypy
+
+    report, errors, status = mypy.run(["--config-file", str(ROOT / "pyproject.toml"), str(ROOT)])
+    assert status == 0, report + errors

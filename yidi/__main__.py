@@ -1,3 +1,0 @@
-from yidi.cli import main
-
-main()
