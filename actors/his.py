@@ -23,6 +23,7 @@ from ..specs import envelope, examples, loader, transport
 from ..specs.adapt import Adapter
 from ..specs.envelope import datetime_text
 from ..specs.model import Spec
+from ..specs.money import wire
 from ..world.clock import real_now
 
 REVERSAL_FOR = {"2304": "2304", "2207": "2207", "2305": "2305", "2208": "2208", "2401": "2401"}
@@ -319,9 +320,7 @@ class His:
                     medins_list_codg=f"HOSP-{code}",
                     cnt=cnt,
                     pric=pric,
-                    det_item_fee_sumamt=float(
-                        (Decimal(str(cnt)) * Decimal(str(pric))).quantize(Decimal("0.01"))
-                    ),
+                    det_item_fee_sumamt=wire(Decimal(str(cnt)) * Decimal(str(pric))),
                     **values,
                 )
             )

@@ -39,6 +39,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from ..actors.his import His, Hospital, LostAnswer, Refused, Reply, card_read
 from ..specs import envelope, loader
+from ..specs.money import cents
 from ..world import topology
 from . import bills, shapes
 
@@ -170,8 +171,8 @@ class Desk:
         s = settlement.get("setlinfo") or {}
         line = {
             "setl_id": s.get("setl_id"),
-            "fund": round(float(s.get("fund_pay_sumamt") or 0) * 100),
-            "acct": round(float(s.get("acct_pay") or 0) * 100),
+            "fund": cents(s.get("fund_pay_sumamt") or 0),
+            "acct": cents(s.get("acct_pay") or 0),
             "cross": cross,
             "cancelled": cancelled,
             "inpatient": inpatient,

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from ..specs import loader
 from ..specs.model import Spec
+from ..specs.money import cents
 from ..world import topology
 from ..world.clock import Clock
 from ..world.roster import read_card, roster
@@ -42,7 +43,7 @@ from .gateway import Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
-from .store import Store, cents
+from .store import Store
 from .treatment import TreatmentNode
 
 log = logging.getLogger("yidi.simulators")

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..specs.money import ZERO, yuan
 from ..world.topology import Policy
-from .catalog import ZERO, Split, money
+from .catalog import Split
 
 ONE = Decimal(1)
 
@@ -89,18 +90,18 @@ def settle(policy: Policy, claim: Claim, *, retired: bool, used: Usage, balance:
     eligible = claim.split.inscp - dedc
     ratio = ratio_for(policy, claim, retired)
     pool_room = max(ZERO, benefit.annual_cap - used.pool)
-    uncapped = money(eligible * ratio)
+    uncapped = yuan(eligible * ratio)
     pool = min(uncapped, pool_room)
     notes.append(
         f"起付线{benefit.deductible[claim.dedc_level]}，本次{dedc}；统筹比例{ratio}；统筹可支付{pool_room}"
     )
     over_cap = ZERO  # the part of the eligible amount the capped pool no longer covers
     if pool < uncapped:
-        over_cap = eligible - money(pool / ratio)
+        over_cap = eligible - yuan(pool / ratio)
     supp, lines = ZERO, [FundLine(policy.fund_pay_type, claim.split.inscp, pool_room, pool)]
     if policy.supplementary and over_cap > 0:
         supp_room = max(ZERO, policy.supplementary.annual_cap - used.supp)
-        supp = min(money(over_cap * policy.supplementary.ratio), supp_room)
+        supp = min(yuan(over_cap * policy.supplementary.ratio), supp_room)
         lines.append(FundLine(policy.supplementary.fund_pay_type, over_cap, supp_room, supp))
         notes.append(f"超统筹限额部分{over_cap}，补充保险支付{supp}")
     fund = pool + supp

@@ -1,26 +1,19 @@
 """Fee classification with the treatment province's catalog (就医地目录): every uploaded line is split
 into full self-pay (丙), over-price-limit self-pay, pre-self-pay (乙 share) and the in-policy amount.
 
-Money is Decimal, rounded half-up to the cent once per amount (the one rounding rule of the
-simulators). A refund line (negative cnt) splits into the exact negatives of the same shares.
+Money is Decimal, rounded half up to the cent once per amount (``specs.money``). A refund line (negative
+cnt) splits into the exact negatives of the same shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from ..specs.money import ZERO, wire, yuan
 from ..world.topology import CatalogEntry
-
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-
-
-def money(value: Any) -> Decimal:
-    """A wire number as Decimal, to the cent (the simulators' one rounding rule: half up)."""
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -50,15 +43,15 @@ class Split:
 
 def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any) -> Split:
     """Split one fee line (amount = det_item_fee_sumamt) by the catalog entry of its item."""
-    total = money(amount)
+    total = yuan(amount)
     quantity, price = Decimal(str(cnt)), Decimal(str(pric))
     over = ZERO
     if entry.price_cap is not None and price > entry.price_cap:
-        over = money(quantity * (price - entry.price_cap))
+        over = yuan(quantity * (price - entry.price_cap))
     base = total - over
     if entry.chrgitm_lv == "03":
         return Split(fulamt_ownpay=base, overlmt=over)
-    pre = money(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
+    pre = yuan(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
     return Split(overlmt=over, preselfpay=pre, inscp=base - pre)
 
 
@@ -67,7 +60,7 @@ def result_line(entry: CatalogEntry, line: Mapping[str, Any], split: Split) -> d
     cap = entry.price_cap if entry.price_cap is not None else Decimal(str(line["pric"]))
     return {
         "feedetl_sn": line["feedetl_sn"],
-        "det_item_fee_sumamt": float(money(line["det_item_fee_sumamt"])),
+        "det_item_fee_sumamt": wire(line["det_item_fee_sumamt"]),
         "cnt": line["cnt"],
         "pric": line["pric"],
         "pric_uplmt_amt": float(cap),

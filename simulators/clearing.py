@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, create_engine, func, insert, select, true, update
 
 from ..specs.envelope import datetime_text
+from ..specs.money import cents, of_cents, wire
 from ..world.topology import Topology
-from .store import clearings, hub_records, prepayment_alerts, prepayment_moves, prepayments, yuan
+from .store import clearings, hub_records, prepayment_alerts, prepayment_moves, prepayments
 
 ALERT_ZH = {
     "warn": "预付金使用已达预警线，请补足",
@@ -45,8 +46,8 @@ class Lines:
     def of(cls, topology: Topology) -> Lines:
         raw = topology.prepayment
         return cls(
-            round(float(raw.get("per_person", 13_660)) * 100),
-            round(float(raw.get("minimum", 1_000_000)) * 100),
+            cents(raw.get("per_person", 13_660)),
+            cents(raw.get("minimum", 1_000_000)),
             float(raw.get("warn_at", 0.70)),
             float(raw.get("urgent_at", 0.90)),
         )
@@ -391,13 +392,13 @@ def books(db_url: str, month: str) -> dict[str, Any]:
                 return [dict(r) for r in found.mappings()]
 
             moves = [
-                {**m, "at": datetime_text(m['sim_time']), "amount": yuan(m["amount"]),
-                 "balance": yuan(m["balance"])}
+                {**m, "at": datetime_text(m['sim_time']), "amount": wire(of_cents(m["amount"])),
+                 "balance": wire(of_cents(m["balance"]))}
                 for m in rows(prepayment_moves)
             ]  # fmt: skip
             alerts = [
-                {**a, "at": datetime_text(a['sim_time']), "balance": yuan(a["balance"]),
-                 "size": yuan(a["size"])}
+                {**a, "at": datetime_text(a['sim_time']), "balance": wire(of_cents(a["balance"])),
+                 "size": wire(of_cents(a["size"]))}
                 for a in rows(prepayment_alerts)
             ]  # fmt: skip
             problems = check(conn, [month])

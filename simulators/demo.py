@@ -72,7 +72,7 @@ class Demo:
         episode = self.his(code).inpatient_episode(self.card(person), self.items(code))
         for reply in episode.replies:
             self.checked(reply)
-        return money(episode.settlement), episode
+        return split_text(episode.settlement), episode
 
     def same_msgid_twice(self, episode: Episode, code: str) -> str:
         first = next(r for r in reversed(episode.replies) if r.infno == "2304")
@@ -86,8 +86,9 @@ class Demo:
         self.checked(his.cancel_settlement(episode))
         self.checked(his.settle(episode))
         after = episode.settlement
-        if money(after) != money(before):  # the cancellation gave back the deductible and the year's usage
-            raise Unexpected(f"撤销后重新结算金额不同：{money(before)} → {money(after)}")
+        # the cancellation gave back the deductible and the year's usage: the same split again
+        if split_text(after) != split_text(before):
+            raise Unexpected(f"撤销后重新结算金额不同：{split_text(before)} → {split_text(after)}")
         old, new = before["setlinfo"]["setl_id"], after["setlinfo"]["setl_id"]  # type: ignore[index]
         if old == new:
             raise Unexpected("重新结算沿用了已撤销的结算ID")
@@ -97,7 +98,7 @@ class Demo:
         episode = self.his(code).outpatient_visit(self.card(person), self.items(code, 4))
         for reply in episode.replies:
             self.checked(reply)
-        return money(episode.settlement), episode
+        return split_text(episode.settlement), episode
 
     def refused(self, person: str, code: str, expected: str, cert_type: str = "03") -> str:
         try:
@@ -196,7 +197,7 @@ class Demo:
         return outcomes
 
 
-def money(answer: Mapping[str, Any] | None) -> str:
+def split_text(answer: Mapping[str, Any] | None) -> str:
     """How the settlement split the bill (its balance is one of the spec's rules, checked on every answer)."""
     s = (answer or {})["setlinfo"]
     return (

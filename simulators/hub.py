@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..specs.money import cents, of_cents, wire
 from ..world import identity
 from ..world.topology import Account
 from .clearing import Funds, month_end
 from .gateway import SYSTEM_ERROR, BusinessError, Context, Node, World
 from .links import Peer, Unreachable
-from .store import cents, yuan
 
 KINDS = {"Y2304": "settle", "Y2305": "cancel"}
 
@@ -167,7 +167,7 @@ def statement(s: Mapping[str, Any]) -> dict[str, Any]:
         "insuplc_admdvs": s["insured"],
         "mdtrtarea_admdvs": s["treatment"],
         "setl_cnt": s["settlements"],
-        "clr_amt": yuan(s["amount"]),
+        "clr_amt": wire(of_cents(s["amount"])),
         "clr_stas": "2" if s["state"] == "confirmed" else "1",
     }
 
@@ -176,7 +176,7 @@ def fund(f: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "insuplc_admdvs": f["insured"],
         "mdtrtarea_admdvs": f["treatment"],
-        "prepay_amt": yuan(f["size"]),
-        "balc": yuan(f["balance"]),
+        "prepay_amt": wire(of_cents(f["size"])),
+        "balc": wire(of_cents(f["balance"])),
         "prepay_alert_lv": ALERT_CODES[f["alert"]],
     }

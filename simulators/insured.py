@@ -15,26 +15,19 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from ..specs import money
 from ..specs.envelope import datetime_text
 from ..specs.model import Spec
+from ..specs.money import ZERO, cents, of_cents, wire, yuan
 from ..world import identity
 from ..world.topology import Account, Person, Province, dedc_level
 from .benefits import Claim, Result, Usage, settle
-from .catalog import Split, money
+from .catalog import Split
 from .gateway import BusinessError, Context, Node, World
 from .links import Serials
 from .store import insured_settlements, message_key, messages, persons
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
-D0 = Decimal("0.00")
-
-
-def _d(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-def _f(value: Decimal) -> float:
-    return float(value)
 
 
 def age(born: date, on: date) -> float:
@@ -203,7 +196,7 @@ class InsuredNode(Node):
             },
             "insuinfo": [
                 {
-                    "balc": _f(_d(doc["balance"])),
+                    "balc": wire(doc["balance"]),
                     "insutype": p.insutype,
                     "psn_type": p.psn_type,
                     "psn_insu_stas": doc["insu_stas"],
@@ -313,32 +306,33 @@ class InsuredNode(Node):
         setting = "outpatient" if outpatient else "inpatient"
         policy = self.province.policies[person.insutype]
         split = Split(
-            money(s["fulamt_ownpay_amt"]),
-            money(s["overlmt_selfpay"]),
-            money(s["preselfpay_amt"]),
-            money(s["inscp_scp_amt"]),
+            yuan(s["fulamt_ownpay_amt"]),
+            yuan(s["overlmt_selfpay"]),
+            yuan(s["preselfpay_amt"]),
+            yuan(s["inscp_scp_amt"]),
         )
-        if split.total != money(s["medfee_sumamt"]):
+        if split.total != yuan(s["medfee_sumamt"]):
             raise BusinessError(
                 "E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}"
             )
-        used = Usage(**{k: _d(v) for k, v in doc["ytd"].get(str(ctx.now.year), {}).get(setting, {}).items()})
+        ytd = doc["ytd"].get(str(ctx.now.year), {}).get(setting, {})
+        used = Usage(**{k: yuan(v) for k, v in ytd.items()})
         if self.faults.mutant("ignore-deductible"):
             used = Usage(Decimal(10**9), used.pool, used.supp)
         if self.faults.mutant("ignore-annual-cap"):  # the year's pooled-fund usage is forgotten
-            used = Usage(used.deductible, D0, used.supp)
+            used = Usage(used.deductible, ZERO, used.supp)
         use_account = s["acct_used_flag"] == "1" or self.faults.mutant("account-always-used")
         if ctx.infno == "Y2303" and self.faults.mutant("presettle-ignores-account"):
             use_account = False
         claim = Claim(
-            money(s["medfee_sumamt"]),
+            yuan(s["medfee_sumamt"]),
             split,
             "3" if self.faults.mutant("ratio-ignores-level") else dedc_level(s["hosp_lv"]),
             outpatient,
             use_account,
             None if self.faults.mutant("no-temporary-reduction") else filing.get("fil_type"),
         )
-        balance = _d(doc["balance"])
+        balance = yuan(doc["balance"])
         if self.faults.mutant("account-overdraft"):  # as if the balance covered any personal share
             balance = max(balance, claim.medfee)
         result = settle(policy, claim, retired=person.retired, used=used, balance=balance)
@@ -348,7 +342,7 @@ class InsuredNode(Node):
     def settlement_output(self, p: Person, s: Mapping[str, Any], r: Result, now: datetime) -> dict[str, Any]:
         supp = {"hifob_pay": 0.0, "hifmi_pay": 0.0}
         if r.supp_pay:
-            supp["hifob_pay" if r.supp_fund == "330100" else "hifmi_pay"] = _f(r.supp_pay)
+            supp["hifob_pay" if r.supp_fund == "330100" else "hifmi_pay"] = wire(r.supp_pay)
         names = self.spec.codes["fund_pay_type"].values
         setlinfo = {
             "mdtrt_id": s["mdtrt_id"],
@@ -367,27 +361,27 @@ class InsuredNode(Node):
             "setl_time": datetime_text(now),
             "mdtrt_cert_type": None,
             "med_type": s["med_type"],
-            "medfee_sumamt": _f(money(s["medfee_sumamt"])),
-            "fulamt_ownpay_amt": _f(money(s["fulamt_ownpay_amt"])),
-            "overlmt_selfpay": _f(money(s["overlmt_selfpay"])),
-            "preselfpay_amt": _f(money(s["preselfpay_amt"])),
-            "inscp_scp_amt": _f(money(s["inscp_scp_amt"])),
-            "act_pay_dedc": _f(r.act_pay_dedc),
-            "hifp_pay": _f(r.hifp_pay),
-            "pool_prop_selfpay": _f(r.ratio),
+            "medfee_sumamt": wire(s["medfee_sumamt"]),
+            "fulamt_ownpay_amt": wire(s["fulamt_ownpay_amt"]),
+            "overlmt_selfpay": wire(s["overlmt_selfpay"]),
+            "preselfpay_amt": wire(s["preselfpay_amt"]),
+            "inscp_scp_amt": wire(s["inscp_scp_amt"]),
+            "act_pay_dedc": wire(r.act_pay_dedc),
+            "hifp_pay": wire(r.hifp_pay),
+            "pool_prop_selfpay": float(r.ratio),
             "cvlserv_pay": 0.0,
             "hifes_pay": 0.0,
             **supp,
             "maf_pay": 0.0,
             "hosp_part_amt": 0.0,
             "oth_pay": 0.0,
-            "fund_pay_sumamt": _f(r.fund_pay_sumamt),
-            "psn_part_amt": _f(r.psn_part_amt),
-            "acct_pay": _f(r.acct_pay),
-            "psn_cash_pay": _f(
+            "fund_pay_sumamt": wire(r.fund_pay_sumamt),
+            "psn_part_amt": wire(r.psn_part_amt),
+            "acct_pay": wire(r.acct_pay),
+            "psn_cash_pay": wire(
                 r.psn_part_amt if self.faults.mutant("cash-ignores-account") else r.psn_cash_pay
             ),
-            "balc": _f(r.balance_after),
+            "balc": wire(r.balance_after),
             "acct_mulaid_pay": 0.0,
             "medins_setl_id": s.get("medins_setl_id"),
             "clr_optins": s["mdtrtarea_admdvs"][:2] + "0000",
@@ -397,9 +391,9 @@ class InsuredNode(Node):
         setldetail = [
             {
                 "fund_pay_type": line.fund_pay_type,
-                "inscp_scp_amt": _f(line.inscp),
-                "crt_payb_lmt_amt": _f(line.limit),
-                "fund_payamt": _f(line.paid),
+                "inscp_scp_amt": wire(line.inscp),
+                "crt_payb_lmt_amt": wire(line.limit),
+                "fund_payamt": wire(line.paid),
                 "fund_pay_type_name": names.get(line.fund_pay_type, ""),
                 "setl_proc_info": "；".join(r.notes)[:4000],
             }
@@ -441,8 +435,8 @@ class InsuredNode(Node):
                 psn_no=person.psn_no,
                 year=ctx.now.year,
                 setting=setting,
-                fund=_cents(result.fund_pay_sumamt),
-                acct=_cents(result.acct_pay),
+                fund=cents(result.fund_pay_sumamt),
+                acct=cents(result.acct_pay),
                 status="active",
                 sim_time=ctx.now,
                 doc={"usage": _usage_doc(result.usage), "answer": ctx.output},
@@ -456,8 +450,8 @@ class InsuredNode(Node):
         years = doc.setdefault("ytd", {})
         current = years.setdefault(str(year), {}).setdefault(setting, {})
         for key, delta in _usage_doc(usage).items():
-            current[key] = str(_d(current.get(key, "0")) + _d(delta))
-        doc["balance"] = str(_d(doc["balance"]) + balance_change)
+            current[key] = str(yuan(current.get(key, "0")) + yuan(delta))
+        doc["balance"] = str(yuan(doc["balance"]) + balance_change)
 
     def active_settlement(self, conn: Connection, setl_id: str, mdtrt_id: str) -> Any:
         row = conn.execute(
@@ -475,15 +469,15 @@ class InsuredNode(Node):
     def undo_settlement(self, conn: Connection, row: Any, status: str) -> dict[str, Any]:
         """Roll a settlement back: usage, account, status; the answer's amounts negated."""
         version, doc = self.state(conn, row.psn_no)
-        usage = Usage(**{k: _d(v) for k, v in row.doc["usage"].items()})
+        usage = Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()})
         if not (
             (status == "cancelled" and self.faults.mutant("no-ytd-rollback"))
             or (status == "reversed" and self.faults.mutant("reversal-keeps-usage"))
         ):
-            refund = D0 if self.faults.mutant("keep-account-on-cancel") else Decimal(row.acct) / 100
+            refund = ZERO if self.faults.mutant("keep-account-on-cancel") else of_cents(row.acct)
             self.apply(doc, row.year, row.setting, -usage, refund)
         else:
-            doc["balance"] = str(_d(doc["balance"]) + Decimal(row.acct) / 100)
+            doc["balance"] = str(yuan(doc["balance"]) + of_cents(row.acct))
         self.save(conn, row.psn_no, version, doc)
         conn.execute(
             update(insured_settlements)
@@ -491,7 +485,7 @@ class InsuredNode(Node):
             .values(status=status)
         )
         self.set_visit(conn, row.mdtrt_id, "registered")
-        return negate(row.doc["answer"], balc=_f(_d(doc["balance"])))  # the balance once restored
+        return negate(self.spec, row.doc["answer"], balc=wire(doc["balance"]))  # the balance once restored
 
     def redo_settlement(self, conn: Connection, row: Any) -> None:
         """Re-apply a settlement whose cancellation was reversed."""
@@ -500,8 +494,8 @@ class InsuredNode(Node):
             doc,
             row.year,
             row.setting,
-            Usage(**{k: _d(v) for k, v in row.doc["usage"].items()}),
-            -Decimal(row.acct) / 100,
+            Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()}),
+            -of_cents(row.acct),
         )
         self.save(conn, row.psn_no, version, doc)
         conn.execute(
@@ -536,7 +530,7 @@ class InsuredNode(Node):
             ctx.effect = {"of": row.msgid}
             negative["setlinfo"]["setl_time"] = datetime_text(ctx.now)
             if self.faults.mutant("cancel-answer-not-negated"):  # the settlement's amounts, signs kept
-                kept = {k: v for k, v in row.doc["answer"]["setlinfo"].items() if k in AMOUNTS}
+                kept = {k: v for k, v in row.doc["answer"]["setlinfo"].items() if k in amounts(self.spec)}
                 negative = {**row.doc["answer"], "setlinfo": {**negative["setlinfo"], **kept}}
             ctx.output = _pick_cancel_output(self.spec, "Y2305", negative)
 
@@ -717,42 +711,20 @@ class InsuredNode(Node):
             }
 
 
-def _cents(value: Decimal) -> int:
-    return int(value * 100)
-
-
 def _usage_doc(usage: Usage) -> dict[str, str]:
     return {"deductible": str(usage.deductible), "pool": str(usage.pool), "supp": str(usage.supp)}
 
 
-AMOUNTS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "cvlserv_pay",
-    "hifes_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "hifdm_pay",
-    "maf_pay",
-    "hosp_part_amt",
-    "oth_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-    "acct_mulaid_pay",
-)
+def amounts(spec: Spec) -> frozenset[str]:
+    """The amounts a settlement moves: the spec's money fields but the balance after (a state, not a flow)."""
+    return money.fields(spec) - {"balc"}
 
 
-def negate(answer: Mapping[str, Any], **override: Any) -> dict[str, Any]:
+def negate(spec: Spec, answer: Mapping[str, Any], **override: Any) -> dict[str, Any]:
     """A settlement answer with every amount negated (R-AMT-11): what a cancellation or reversal returns."""
+    moved = amounts(spec)
     setlinfo = {
-        k: (-v if k in AMOUNTS and isinstance(v, int | float) and v else v)
+        k: (-v if k in moved and isinstance(v, int | float) and v else v)
         for k, v in answer["setlinfo"].items()
     }
     setldetail = [

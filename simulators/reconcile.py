@@ -19,15 +19,15 @@ import io
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 
 from ..specs.envelope import datetime_text
+from ..specs.money import cents, of_cents
 from .gateway import BusinessError, Context
 from .links import Serials
-from .store import cents, files, settlements
+from .store import files, settlements
 
 if TYPE_CHECKING:
     from .treatment import TreatmentNode
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 CLR_TYPE = {"2304": "21", "2305": "21", "2207": "11", "2208": "11"}  # clearing class by the booking's infno
 COLUMNS = ("setl_id", "mdtrt_id", "psn_no", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "refd_setl_flag")
 KEEP = timedelta(days=7)  # how long a file may be downloaded
-
-
-def yuan(value: int) -> str:
-    return f"{Decimal(value) / 100:.2f}"
 
 
 class Reconciliation:
@@ -113,7 +109,7 @@ class Reconciliation:
             fields = self.node.spec.transaction("3201").input["data"].fields
 
             def shown(k: str, v: int) -> str:
-                return str(v) if k == "fixmedins_setl_cnt" else yuan(v)
+                return str(v) if k == "fixmedins_setl_cnt" else str(of_cents(v))
 
             why = "；".join(
                 f"{fields[k].zh}{k}：医院{shown(k, theirs[k])}，平台{shown(k, platform[k])}" for k in differ
@@ -234,14 +230,16 @@ def compare(
             memo, row = "平台有、医院无", mine
         else:
             differ = [k for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay") if mine[k] != hers[k]]
-            memo = "；".join(f"{k}医院{yuan(hers[k])}平台{yuan(mine[k])}" for k in differ) or "平帐"
+            memo = (
+                "；".join(f"{k}医院{of_cents(hers[k])!s}平台{of_cents(mine[k])!s}" for k in differ) or "平帐"
+            )
             row = mine
         assert row is not None
         lines.append(
             [
                 str(row["psn_no"]), str(row["mdtrt_id"]), str(row["setl_id"]),
                 str(row.get("msgid") or "null"), "0" if memo == "平帐" else "1", key[1], memo,
-                yuan(row["medfee_sumamt"]), yuan(row["fund_pay_sumamt"]), yuan(row["acct_pay"]),
+                *(str(of_cents(row[k])) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")),
             ]
         )  # fmt: skip
     return lines

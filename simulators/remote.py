@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, insert, select
 
 from ..specs.envelope import datetime_text
+from ..specs.money import cents, of_cents, wire
 from .clearing import span
 from .gateway import BusinessError, Context
-from .store import cents, messages, remote_confirmations, settlements, yuan
+from .store import messages, remote_confirmations, settlements
 
 if TYPE_CHECKING:
     from .treatment import TreatmentNode
@@ -65,8 +66,8 @@ class RemoteClearing:
                 "mdtrt_setl_time": datetime_text(r["sim_time"]),
                 "setl_sn": r["setl_id"],
                 "fulamt_advpay_flag": "0",
-                "medfee_sumamt": yuan(r["medfee"]),
-                "optins_pay_sumamt": yuan(r["fund"]),
+                "medfee_sumamt": wire(of_cents(r["medfee"])),
+                "optins_pay_sumamt": wire(of_cents(r["fund"])),
             }
             for i, r in enumerate(found, start=1)
         ]

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -323,15 +322,6 @@ settings = Table(
     Column("key", String(40), primary_key=True),
     Column("value", JSON, nullable=False),
 )
-
-
-def cents(value: Any) -> int:
-    return int((Decimal(str(value)) * 100).to_integral_value())
-
-
-def yuan(value: int) -> float:
-    """Cents back to the yuan a message carries."""
-    return float(Decimal(value) / 100)
 
 
 def _json_text(value: Any) -> str:

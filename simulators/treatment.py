@@ -26,14 +26,15 @@ from sqlalchemy import Connection, select, update
 from ..specs import lifecycle
 from ..specs.envelope import datetime_text, stamp
 from ..specs.model import Machine, Spec
+from ..specs.money import ZERO, cents, wire, yuan
 from ..world.topology import Account, CatalogEntry, Hospital, Item, Province
-from .catalog import Split, categories, classify, money, result_line
+from .catalog import Split, categories, classify, result_line
 from .gateway import BusinessError, Context, Node, Relayed, World
 from .insured import InsuredNode, negate
 from .links import Peer, Serials, Unreachable
 from .reconcile import Reconciliation
 from .remote import RemoteClearing
-from .store import cents, message_key, messages, settlements, signin_key, signins, visits
+from .store import message_key, messages, settlements, signin_key, signins, visits
 
 log = logging.getLogger("yidi.simulators")
 
@@ -60,10 +61,6 @@ OUTPATIENT = Kind("outpatient", "2201", "2202", "2204", "2205", "2206", "2207", 
 KIND_OF = {
     infno: kind for kind in (INPATIENT, OUTPATIENT) for infno in vars(kind).values() if infno.isdigit()
 }
-
-
-def _f(value: Decimal) -> float:
-    return float(value)
 
 
 class Visit:
@@ -558,7 +555,7 @@ class TreatmentNode(Node):
                     "time": line["fee_ocur_time"],
                     "cnt": line["cnt"],
                     "pric": line["pric"],
-                    "amount": str(money(line["det_item_fee_sumamt"])),
+                    "amount": str(yuan(line["det_item_fee_sumamt"])),
                     "split": [
                         str(x) for x in (split.fulamt_ownpay, split.overlmt, split.preselfpay, split.inscp)
                     ],
@@ -596,14 +593,14 @@ class TreatmentNode(Node):
         """The fees a settlement covers, checked against what the hospital says they add up to."""
         fees = visit.live_fees(data.get("chrg_bchno") if visit.kind is OUTPATIENT else None)
         split = sum((Split(*(Decimal(x) for x in f["split"])) for f in fees.values()), Split())
-        total = sum((Decimal(f["amount"]) for f in fees.values()), Decimal("0.00"))
-        if money(data["medfee_sumamt"]) != total and not self.faults.mutant("skip-fee-total-check"):
+        total = sum((yuan(f["amount"]) for f in fees.values()), ZERO)
+        if yuan(data["medfee_sumamt"]) != total and not self.faults.mutant("skip-fee-total-check"):
             raise BusinessError("E5002", medfee_sumamt=data["medfee_sumamt"], uploaded=f"{total}")
         given = [
             data.get(k) for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
         ]
         if all(g not in (None, "") for g in given):
-            claimed = Split(*(money(g) for g in given))
+            claimed = Split(*(yuan(g) for g in given))
             if claimed != split:
                 raise BusinessError(
                     "E5001",
@@ -642,21 +639,21 @@ class TreatmentNode(Node):
             "psn_setlway": data["psn_setlway"],
             "acct_used_flag": data.get("acct_used_flag") or "0",
             "mid_setl_flag": data.get("mid_setl_flag") or "0",
-            "medfee_sumamt": _f(split.total),
-            "fulamt_ownpay_amt": _f(split.fulamt_ownpay),
-            "overlmt_selfpay": _f(split.overlmt),
-            "preselfpay_amt": _f(split.preselfpay),
-            "inscp_scp_amt": _f(split.inscp),
+            "medfee_sumamt": wire(split.total),
+            "fulamt_ownpay_amt": wire(split.fulamt_ownpay),
+            "overlmt_selfpay": wire(split.overlmt),
+            "preselfpay_amt": wire(split.preselfpay),
+            "inscp_scp_amt": wire(split.inscp),
             **({"setl_id": setl_id, "medins_setl_id": medins_setl_id} if setl_id else {}),
         }
         feecate = [
             {
                 "med_chrgitm_type": t,
-                "det_item_fee_sumamt": _f(s.total),
-                "fulamt_ownpay_amt": _f(s.fulamt_ownpay),
-                "overlmt_amt": _f(s.overlmt),
-                "preselfpay_amt": _f(s.preselfpay),
-                "inscp_scp_amt": _f(s.inscp),
+                "det_item_fee_sumamt": wire(s.total),
+                "fulamt_ownpay_amt": wire(s.fulamt_ownpay),
+                "overlmt_amt": wire(s.overlmt),
+                "preselfpay_amt": wire(s.preselfpay),
+                "inscp_scp_amt": wire(s.inscp),
             }
             for t, s in cats.items()
         ]
@@ -842,7 +839,7 @@ class TreatmentNode(Node):
                     settlements.c.node == self.name, settlements.c.msgid == p["original"]
                 )
             ).one()
-            negative = negate(original.doc)
+            negative = negate(self.spec, original.doc)
             negative["setlinfo"].update(
                 setl_time=datetime_text(ctx.now), balc=answer["output"]["setlinfo"].get("balc", 0.0)
             )
@@ -934,7 +931,7 @@ class TreatmentNode(Node):
                     .where(settlements.c.node == self.name, settlements.c.msgid == omsgid)
                     .values(status="reversed")
                 )
-                self.book(conn, ctx, visit, "reversal", row.setl_id, negate(row.doc))
+                self.book(conn, ctx, visit, "reversal", row.setl_id, negate(self.spec, row.doc))
                 visit.doc.pop("settlement", None)
             elif oinfno in ("2305", "2208"):
                 conn.execute(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NoReturn, TypeVar
 
 import httpx
@@ -283,11 +282,6 @@ MONEY = (
     "acct_pay",
     "psn_cash_pay",
 )
-
-
-def yuan(value: Any) -> Decimal:
-    """An amount as the platform states it, to the cent (half up, as the insured side rounds)."""
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def deductible_once_a_year(

@@ -35,6 +35,7 @@ from ...simulators.gateway import Answer
 from ...specs import loader, transport
 from ...specs.adapt import Adapter
 from ...specs.model import Spec
+from ...specs.money import yuan
 from ...specs.validate import validate
 from ..steps import fail
 
@@ -421,7 +422,7 @@ class Stay:
 
     @property
     def total(self) -> Decimal:
-        return sum((money(line.get("det_item_fee_sumamt")) for line in self.lines), Decimal("0.00"))
+        return sum((yuan(line.get("det_item_fee_sumamt")) for line in self.lines), Decimal("0.00"))
 
 
 def admitted(desk: Desk, batches: int = 2) -> Stay:
@@ -492,7 +493,7 @@ def as_billed(desk: Desk, stay: Stay) -> None:
     """The uploaded lines are the items the tester was asked to bill, and add up to the bill (R-AMT-07)."""
     billed = sorted(f"{code} ×{cnt:g} @{pric:.2f}" for code, cnt, pric in desk.items)
     sent = sorted(f"{x.get('med_list_codg')} ×{x.get('cnt')} @{x.get('pric')}" for x in stay.lines)
-    bill = sum((money(Decimal(str(cnt)) * Decimal(str(pric))) for _, cnt, pric in desk.items), Decimal(0))
+    bill = sum((yuan(Decimal(str(cnt)) * Decimal(str(pric))) for _, cnt, pric in desk.items), Decimal(0))
     if len(sent) != len(billed) or stay.total != bill:
         fail(
             f"【2301】上传的费用明细与应录入的费用不符（R-AMT-07）：应为{len(billed)}条、合计{bill}元，"
@@ -508,7 +509,7 @@ def totals_match(desk: Desk, stay: Stay) -> Check:
     def check(seen: Seen) -> None:
         desk.same(seen, "结算的就诊", "R-LIFE-01", {"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no})
         claimed = seen.data().get("medfee_sumamt")
-        if money(claimed) != stay.total:
+        if yuan(claimed) != stay.total:
             fail(
                 f"{seen.label} 医疗费总额medfee_sumamt={claimed}，应等于本次就诊已上传的费用明细合计"
                 f"{stay.total}（R-AMT-07）",
@@ -541,13 +542,6 @@ def settled(desk: Desk, stay: Stay) -> Seen:
     discharged(desk, stay)
     (settlement,) = desk.expect("2304", check=totals_match(desk, stay))
     return settlement
-
-
-def money(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except ArithmeticError:
-        return Decimal("NaN")
 
 
 def timeout(manual: bool) -> float:

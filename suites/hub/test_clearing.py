@@ -18,10 +18,11 @@ import pytest
 
 from ...actors.desks import Desk
 from ...simulators import clearing
+from ...specs.money import yuan
 from ..catalogue import Case
 from ..insured.client import Platform, Visit, admitted, ok
 from ..plugin import Sut, case
-from ..steps import accepted, fail, injectable, refused, yuan
+from ..steps import accepted, fail, injectable, refused
 
 MONTHS = {
     "JT-CLR-201": "202702",

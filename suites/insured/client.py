@@ -22,10 +22,11 @@ from typing import Any
 import httpx
 
 from ...actors.his import Insured, LostAnswer, Refused, Reply, credential, msgids
-from ...simulators.catalog import Split, categories, classify, money
+from ...simulators.catalog import Split, categories, classify
 from ...specs import envelope, examples, loader, transport
 from ...specs.envelope import datetime_text
 from ...specs.model import Spec
+from ...specs.money import yuan
 from ...world import topology
 from ...world.clock import real_now
 from ..plugin import Sut
@@ -71,7 +72,7 @@ def bill(code: str, lines: int) -> dict[str, Split]:
     return categories(
         (
             where.catalog[item].item.med_chrgitm_type,
-            classify(where.catalog[item], cnt, pric, money(Decimal(str(cnt)) * Decimal(str(pric)))),
+            classify(where.catalog[item], cnt, pric, yuan(Decimal(str(cnt)) * Decimal(str(pric)))),
         )
         for item, cnt, pric in t.fee_items(code, lines)
     )

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...actors.his import Episode, His, Reply
+from ...specs.money import yuan
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import accepted, fail, refused, settled, succeed, yuan
+from ..steps import accepted, fail, refused, settled, succeed
 
 SECOND = {"L00001": "L00015", "L00008": "L00016"}  # the other insured person of the two-stay cases
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from ...actors.his import Episode, His, Refused, Reply
-from ...simulators.catalog import money
 from ...specs.envelope import datetime_text
+from ...specs.money import yuan
 from ...world import topology
 from ...world.clock import real_now
 from ...world.topology import CatalogEntry
@@ -80,7 +80,7 @@ def cancel(his: His, episode: Episode, feedetl_sn: str) -> Reply:
 
 def totals_agree(his: His, episode: Episode, rule: str) -> None:
     """Pre-settle (2303) with the total of the live lines the HIS holds: the SUT must come to the same."""
-    want = money(episode.totals()["medfee_sumamt"])
+    want = yuan(episode.totals()["medfee_sumamt"])
     expected = {"medfee_sumamt": float(want)}
     try:
         reply = his.presettle(episode)
@@ -92,7 +92,7 @@ def totals_agree(his: His, episode: Episode, rule: str) -> None:
             actual={"infcode": e.reply.infcode, "err_msg": e.reply.err_msg},
         )
     got = reply.output["setlinfo"]["medfee_sumamt"]
-    if money(got) != want:
+    if yuan(got) != want:
         fail(
             f"【2303】{reply.msgid} 医疗费总额应等于未撤销的费用明细合计（{rule}），实际{got}",
             expected=expected,
@@ -103,7 +103,7 @@ def totals_agree(his: His, episode: Episode, rule: str) -> None:
 def classified(e: CatalogEntry, amount: Decimal) -> dict[str, Any]:
     """How the catalog says a line within its price cap splits (R-BEN-05): 甲 in full, 乙 less its
     pre-self-pay share, 丙 self-paid in full."""
-    pre = money(amount * e.selfpay_prop) if e.chrgitm_lv == "02" else Decimal(0)
+    pre = yuan(amount * e.selfpay_prop) if e.chrgitm_lv == "02" else Decimal(0)
     own = amount if e.chrgitm_lv == "03" else Decimal(0)
     parts = {"fulamt_ownpay_amt": own, "preselfpay_amt": pre, "inscp_scp_amt": amount - own - pre}
     return {"chrgitm_lv": e.chrgitm_lv, **{k: float(v) for k, v in parts.items()}}
@@ -140,7 +140,7 @@ def test_each_line_is_classified_as_the_catalog_says(sut: Sut, joint_case: Case)
     with stay(sut, joint_case) as (his, episode):
         reply = succeed(lambda: upload(his, episode, lines(his, episode, items)))
         for e, row in zip(entries, reply.output["result"], strict=True):
-            want = classified(e, money(2 * e.item.price))
+            want = classified(e, yuan(2 * e.item.price))
             got = split_of(row, want)
             if got != want:
                 fail(
@@ -162,7 +162,7 @@ def test_a_price_above_the_cap_is_over_limit_self_pay(sut: Sut, joint_case: Case
             lambda: upload(his, episode, lines(his, episode, [(capped.item.code, 2, float(price))]))
         )
         row = reply.output["result"][0]
-        want = {"pric_uplmt_amt": float(cap), "overlmt_amt": float(money(2 * (price - cap)))}
+        want = {"pric_uplmt_amt": float(cap), "overlmt_amt": float(yuan(2 * (price - cap)))}
         got = split_of(row, want)
         if got != want:
             fail(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...actors.his import Episode, His, Refused, Reply
+from ...specs.money import yuan
 from ...world.clock import real_now
 from ..catalogue import Case
 from ..plugin import Sut, case
@@ -22,7 +23,6 @@ from ..steps import (
     settled,
     succeed,
     unexpected_refusal,
-    yuan,
 )
 
 SPLIT = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")

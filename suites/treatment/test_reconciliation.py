@@ -15,9 +15,10 @@ from typing import Any
 
 from ...actors.his import His, Reply
 from ...simulators.reconcile import zipped
+from ...specs.money import yuan
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import accepted, fail, settled, succeed, yuan
+from ..steps import accepted, fail, settled, succeed
 
 SECOND = {"L00005": "L00026", "L00047": "L00012"}  # the other person of each case, insured in Ankang too
 GROUP = {"insutype": "310", "clr_type": "21", "setl_optins": "610900"}

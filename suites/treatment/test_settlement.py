@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ...actors.his import Episode, His, Refused, Reply
+from ...specs.money import yuan
 from ...world import topology
 from ...world.topology import Policy
 from ..catalogue import Case
@@ -26,7 +27,6 @@ from ..steps import (
     settled,
     succeed,
     unexpected_refusal,
-    yuan,
 )
 
 

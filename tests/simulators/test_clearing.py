@@ -25,13 +25,13 @@ from yidi.simulators import clearing
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
 from yidi.simulators.store import (
-    cents,
     clearings,
     hub_records,
     prepayment_alerts,
     prepayment_moves,
     prepayments,
 )
+from yidi.specs.money import cents
 from yidi.world import topology
 
 from .conftest import Served
