@@ -14,7 +14,7 @@ import httpx
 from rich.table import Table
 
 from ..actors import desks
-from ..simulators import clearing
+from ..simulators import books, clearing
 from ..simulators.app import Options
 from ..simulators.background import serving
 from ..specs import loader
@@ -40,7 +40,7 @@ def month_end(month: str, *, sut: str, db: str, withhold: Collection[str] = ()) 
                 httpx.post(f"{served.url}/admin/clock", json={"set": f"{end}T00:00:05"}).raise_for_status()
             doc = desks.month_end(served.sim.wire, served.roster, month, withhold=withhold)
             doc["generated"] = datetime_text(served.sim.clock.now())
-        doc |= clearing.books(db, month)
+        doc |= books.month(db, month)
     else:
         roster = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60).raise_for_status().json()
         doc = desks.month_end(loader.load(roster.get("spec")), roster, month, withhold=withhold)

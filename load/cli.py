@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..actors.his import Refused
+from ..simulators import books
 from ..simulators.background import free_port
 from ..specs import loader
 from ..specs.model import Spec
@@ -221,7 +222,7 @@ def load(
             f" in {the_shape.duration:.0f} s → {url}"
         )
         spec = loader.load(httpx.get(f"{url}/admin/roster", timeout=60).json().get("spec"))
-        earlier = ledger.read(database) if database else None  # settlements of runs before on this database
+        earlier = books.ledger(database) if database else None  # settlements of runs before on this database
         locust = subprocess.run(cmd, env=env, check=False)
     run, seen = tally(out, asked), acknowledged(out)
     stays = [s.fund for s in seen if s.inpatient and not s.cancelled]
@@ -237,7 +238,7 @@ def load(
     verdicts = slo.check(slo.read_stats(out / "locust_stats.csv"), spec)
     console.print(targets_table(verdicts, spec))
     problems = (
-        ledger.check(seen, ledger.read(database).after(earlier)) + ledger.funds(database)
+        ledger.check(seen, books.ledger(database).after(earlier)) + books.funds(database)
         if database and earlier
         else None
     )

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, create_engine, func, insert, select, true, update
+from sqlalchemy import Connection, and_, func, insert, select, true, update
 
-from ..specs.envelope import datetime_text
-from ..specs.money import cents, of_cents, wire
+from ..specs.money import cents
 from ..world.topology import Topology
 from .store import clearings, hub_records, prepayment_alerts, prepayment_moves, prepayments
 
@@ -377,33 +376,3 @@ def check(conn: Connection, months: Iterable[str] = ()) -> list[str]:
                 f"国家记录的结算净额{recorded.get(key, 0)}（分）"
             )
     return problems
-
-
-def books(db_url: str, month: str) -> dict[str, Any]:
-    """From the simulators' database: the funds' moves and alerts up to the month's end, and what is wrong
-    with the money between provinces (``clearing.check``)."""
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            _, until = span(month)
-
-            def rows(table: Any) -> list[dict[str, Any]]:
-                found = conn.execute(select(table).where(table.c.sim_time < until).order_by(table.c.id))
-                return [dict(r) for r in found.mappings()]
-
-            moves = [
-                {**m, "at": datetime_text(m['sim_time']), "amount": wire(of_cents(m["amount"])),
-                 "balance": wire(of_cents(m["balance"]))}
-                for m in rows(prepayment_moves)
-            ]  # fmt: skip
-            alerts = [
-                {**a, "at": datetime_text(a['sim_time']), "balance": wire(of_cents(a["balance"])),
-                 "size": wire(of_cents(a["size"]))}
-                for a in rows(prepayment_alerts)
-            ]  # fmt: skip
-            problems = check(conn, [month])
-    finally:
-        engine.dispose()
-    for row in (*moves, *alerts):
-        del row["sim_time"], row["id"]
-    return {"moves": moves, "alerts": alerts, "problems": problems}

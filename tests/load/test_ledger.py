@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import create_engine, delete, insert, select
 
 from yidi.actors.his import His, Reply
-from yidi.load.ledger import Books, Entry, Seen, check, read
+from yidi.load.ledger import Seen, check
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
+from yidi.simulators.books import Books, Entry, ledger
 from yidi.simulators.store import hub_records, insured_settlements, visits
 from yidi.specs import loader
 from yidi.world import topology
 
 SEEN = Seen("S1", fund=1000, acct=200)
-BOOKED = tuple(Entry(book, "S1", "settle", 1000, 200) for book in ("treatment", "hub", "insured"))
+BOOKED = tuple(Entry(book, "S1", False, 1000, 200) for book in ("treatment", "hub", "insured"))
 
 
 def test_consistent_books_pass() -> None:
@@ -32,7 +33,7 @@ def test_a_planted_lost_settlement_is_caught() -> None:
 
 
 def test_a_planted_doubled_settlement_is_caught() -> None:
-    books = Books((*BOOKED, Entry("insured", "S1", "settle", 1000, 200)))
+    books = Books((*BOOKED, Entry("insured", "S1", False, 1000, 200)))
     assert check([SEEN], books) == ["重复结算 paid twice: S1 在 insured 记账2次"]
 
 
@@ -44,11 +45,11 @@ def test_amounts_a_cancellation_and_half_done_visits_are_checked() -> None:
 
 
 def test_an_unacknowledged_settlement_must_have_been_undone() -> None:
-    stray = Entry("treatment", "S2", "settle", 5, 0)
+    stray = Entry("treatment", "S2", False, 5, 0)
     assert check([SEEN], Books((*BOOKED, stray))) == [
         "未确认却有效 unacknowledged: S2 在 treatment 有效，无医院收到确认，也未冲正"
     ]
-    assert check([SEEN], Books((*BOOKED, dataclasses.replace(stray, status="reversed")))) == []
+    assert check([SEEN], Books((*BOOKED, dataclasses.replace(stray, undone=True)))) == []
 
 
 def test_a_local_settlement_is_not_looked_for_at_the_hub() -> None:
@@ -94,7 +95,7 @@ def test_the_books_of_a_real_run_pass_and_a_planted_loss_and_double_are_caught(
     run: tuple[str, list[Seen]],
 ) -> None:
     db, acknowledged = run
-    assert check(acknowledged, read(db)) == []
+    assert check(acknowledged, ledger(db)) == []
     lost, doubled = acknowledged[0].setl_id, acknowledged[3].setl_id
     engine = create_engine(db)
     with engine.begin() as conn:
@@ -106,14 +107,14 @@ def test_the_books_of_a_real_run_pass_and_a_planted_loss_and_double_are_caught(
         conn.execute(insert(insured_settlements).values({**original, "msgid": "PLANTED-DOUBLE"}))
         conn.execute(visits.update().where(visits.c.state == "settled").values(state="settling"))
     engine.dispose()
-    problems = check(acknowledged, read(db))
+    problems = check(acknowledged, ledger(db))
     assert f"结算丢失 lost: {lost} 在 hub 无记录，而医院已收到确认" in problems
     assert f"重复结算 paid twice: {doubled} 在 insured 记账2次" in problems
     assert any(p.startswith("半途 half-done") for p in problems)
 
 
 def test_a_run_on_a_database_used_before_is_checked_on_its_own_settlements() -> None:
-    earlier = Books(tuple(Entry(book, "S0", "settle", 500, 0) for book in ("treatment", "hub", "insured")))
+    earlier = Books(tuple(Entry(book, "S0", False, 500, 0) for book in ("treatment", "hub", "insured")))
     now = Books(earlier.entries + BOOKED)
     assert check([SEEN], now) != []  # S0, not acknowledged in this run, looks in force
     assert check([SEEN], now.after(earlier)) == []
