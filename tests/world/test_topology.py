@@ -1,4 +1,4 @@
-"""The embedded default topology (simulators/data/default.yaml) and its loader.
+"""The embedded default topology (world/data/default.yaml) and its loader.
 
 The negative test persons are found by their attributes, never by their scenario text, so a roster
 edit that loses one of the joint-test cases fails here.
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from yidi.simulators.app import roster
 from yidi.specs import loader
 from yidi.world import identity, topology
+from yidi.world.roster import roster
 from yidi.world.topology import Person, Policy, Topology
 
 TODAY = date(2026, 11, 23)  # the simulated "today" the roster is written for
@@ -253,7 +253,7 @@ def test_the_load_crowd_can_each_be_treated_in_another_province(topo: Topology, 
 
 
 def test_the_roster_lists_the_crowd_apart_from_the_joint_test_persons(topo: Topology) -> None:
-    listed = roster(topo, "http://x", loader.load())
+    listed = roster(topo, "http://x", loader.load().ref)
     assert {p["key"] for p in listed["persons"]} == {p.key for p in topo.persons.values() if not p.crowd}
     assert len(listed["crowd"]) == sum(p.crowd for p in topo.persons.values())
     assert listed["crowd"][0].keys() == listed["persons"][0].keys()
@@ -438,44 +438,6 @@ def test_zero_account_balance(topo: Topology, persons: list[Person]) -> None:
         return policy.account and p.account_balance == 0 and bool(p.filings)
 
     assert find(persons, broke)
-
-
-# ── identities ────────────────────────────────────────────────────────
-
-
-def test_check_digit_gb11643_example() -> None:
-    assert identity.check_digit("11010519491231002") == "X"
-    assert identity.valid_certno("11010519491231002X")
-    assert identity.valid_certno("11010519491231002x")
-    assert not identity.valid_certno("110105194912310021")
-    assert not identity.valid_certno("110105194902300021")  # 30 February
-    assert not identity.valid_certno("11010519491231002")
-
-
-def test_identities_are_deterministic(tmp_path: Path, raw: dict[str, Any]) -> None:
-    first, second = topology.load(), topology.load()
-    assert first.persons == second.persons
-    made = identity.make("P01", "510100", 7)
-    assert made == identity.make("P01", "510100", 7)
-    assert identity.valid_certno(made.certno)
-    # another seed gives other identities
-    other = copy.deepcopy(raw)
-    other["seed"] = int(raw["seed"]) + 1
-    reseeded = topology.load(dump(tmp_path, other))
-    assert {p.certno for p in reseeded.persons.values()}.isdisjoint(
-        {p.certno for p in first.persons.values()}
-    )
-
-
-def test_identity_given_in_yaml_wins(tmp_path: Path, raw: dict[str, Any]) -> None:
-    data = copy.deepcopy(raw)
-    data["persons"][0].update(name="张三", certno="11010519491231002X", psn_no="11000020000000000001")
-    p = topology.load(dump(tmp_path, data)).person("P01")
-    assert p is not None and (p.name, p.certno, p.psn_no) == (
-        "张三",
-        "11010519491231002X",
-        "11000020000000000001",
-    )
 
 
 # ── the loader refuses inconsistent files ─────────────────────────────
