@@ -21,8 +21,8 @@ from ..actors.his import Reply
 from ..specs import diff, loader
 from . import catalogue
 from .document import summary, verdict
+from .failures import Failure
 from .plugin import EXCHANGED, SUT
-from .steps import Mismatch
 
 WORST = {o: i for i, o in enumerate(("passed", "skipped", "failed", "error"))}
 
@@ -89,11 +89,20 @@ class Outcome:
     reason: str | None = None
     expected: Any = None
     actual: Any = None
+    failure: Failure | None = None  # a case's own verdict: its rule, message and what happened, as data
     messages: list[Reply] = field(default_factory=list)
 
-    def worsen(self, outcome: str, reason: str | None, expected: Any = None, actual: Any = None) -> None:
+    def worsen(
+        self,
+        outcome: str,
+        reason: str | None,
+        expected: Any = None,
+        actual: Any = None,
+        failure: Failure | None = None,
+    ) -> None:
         if WORST[outcome] > WORST[self.outcome]:
             self.outcome, self.reason, self.expected, self.actual = outcome, reason, expected, actual
+            self.failure = failure
 
 
 class Listener:
@@ -138,8 +147,8 @@ class Listener:
     def _failed(outcome: Outcome, when: str, call: pytest.CallInfo[None]) -> None:
         assert call.excinfo is not None
         e = call.excinfo.value
-        if isinstance(e, Mismatch):
-            outcome.worsen("failed", str(e.msg), e.expected, e.actual)
+        if isinstance(e, Failure):
+            outcome.worsen("failed", e.text(), e.expected, e.actual, e)
         elif when == "call" and isinstance(e, AssertionError | pytest.fail.Exception):
             outcome.worsen("failed", call.excinfo.exconly())
         else:  # the case could not be performed: the SUT unreachable, a broken answer, a bug of ours
@@ -211,6 +220,7 @@ def _case(o: Outcome) -> dict[str, Any]:
         "outcome": o.outcome,
         "duration_s": round(o.seconds, 3),
         "reason": o.reason,
+        "failure": o.failure.as_dict() if o.failure is not None else None,
         "expected": o.expected,
         "actual": o.actual,
         "messages": [

@@ -12,6 +12,7 @@ from yidi.cli import app
 from yidi.reports import evidence
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
+from yidi.specs import loader
 from yidi.suites import catalogue
 from yidi.suites.certify import Request, since
 
@@ -66,7 +67,21 @@ def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path:
     assert caught["outcome"] == "failed"
     assert "【2303】" in caught["reason"] and "E3002" in caught["reason"] and "R-FILE-01" in caught["reason"]
     assert caught["actual"]["infcode"] == 0 and caught["expected"]["err_msg"].startswith("[E3002]")
-    assert next(c for c in doc["cases"] if c["id"] == "JT-SET-008")["outcome"] == "passed"
+    wording = loader.load().rules["R-FILE-01"].zh
+    failure = caught["failure"]
+    assert failure == {
+        "kind": "not_refused",
+        "title": "应拒绝而受理",
+        "rule": "R-FILE-01",
+        "rule_zh": wording,
+        "infno": "2303",
+        "msgid": failure["msgid"],
+        "message": "应拒绝（E3002），实际成功",
+    }
+    assert caught["reason"] == f"【2303】{failure['msgid']} 应拒绝（E3002），实际成功 · R-FILE-01 {wording}"
+    assert any(m["msgid"] == failure["msgid"] and m["infno"] == "2303" for m in caught["messages"])
+    passed = next(c for c in doc["cases"] if c["id"] == "JT-SET-008")
+    assert passed["outcome"] == "passed" and passed["failure"] is None
     assert doc["mutants"] == ["skip-filing-check"]
 
 
