@@ -1,5 +1,6 @@
-"""The layers of ../shared/DESIGN.md §5, as import-linter contracts (pyproject.toml), on the real import graph:
-the checkout is the package, so the tools read it as installed. Each contract is also shown to break."""
+"""The layers of ../shared/DESIGN.md §5, as import-linter contracts (pyproject.toml), on the real import
+graph: the checkout is the package, so the tools read it as installed. Each contract is also shown to
+break."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from yidi.cli import app
 from yidi.reports import evidence
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
+from yidi.simulators.faults import MUTANTS
 from yidi.specs import loader
 from yidi.suites import catalogue
 from yidi.suites.certify import Request, since
@@ -83,6 +84,21 @@ def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path:
     passed = next(c for c in doc["cases"] if c["id"] == "JT-SET-008")
     assert passed["outcome"] == "passed" and passed["failure"] is None
     assert doc["mutants"] == ["skip-filing-check"]
+    # the document names what the report shows beside the codes: it needs neither this yidi nor its spec
+    titles = doc["titles"]
+    assert titles["mutants"] == {
+        "skip-filing-check": {
+            "rule": "R-FILE-01",
+            "zh": "不校验异地就医备案",
+            "en": MUTANTS["skip-filing-check"].en,
+        }
+    }
+    assert titles["transactions"]["2303"] == {"zh": "住院预结算", "en": "Inpatient pre-settlement"}
+    assert set(titles["transactions"]) == {t for c in doc["cases"] for t in c["transactions"]} | {
+        m["infno"] for c in doc["cases"] for m in c["messages"]
+    }
+    assert titles["rules"]["R-FILE-01"]["zh"] == wording
+    assert set(titles["rules"]) == {"R-FILE-01", "R-AMT-12"}  # cited by the two cases and the mutant
 
 
 def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) -> None:
