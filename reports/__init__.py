@@ -37,7 +37,7 @@ def write(document: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
 
 
 def write_html(document: Mapping[str, Any], path: Path) -> Path:
-    from .html import render  # jinja2 and the spec are loaded only when a page is drawn
+    from .html import render  # jinja2 is loaded only when a page is drawn
 
     path.write_text(render(document), encoding="utf-8")
     return path

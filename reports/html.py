@@ -2,6 +2,10 @@
 
 Everything it shows is inline (CSS, SVG charts, no script needed), the text is Chinese with English beside
 it, and jinja2 autoescapes every value: reasons and messages come from the system under test.
+
+It is drawn from the document alone: the titles of mutants, transactions and rules are the document's own
+(``titles``, written by ``yidi certify``), so a page can be drawn again where neither the run's yidi nor its
+spec is at hand; a document without them shows the bare codes.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ..simulators.faults import MUTANTS
-from ..specs import loader
 from ..suites.document import FLOW_ZH, OUTCOME_ZH, ROLE_ZH, SEVERITY_ZH, contradictions, gating, summary
 from . import charts, evidence
 
@@ -58,7 +60,8 @@ def render(doc: Mapping[str, Any]) -> str:
 
 def view(doc: Mapping[str, Any]) -> dict[str, Any]:
     """What the template shows, worked out from the document (the template only lays it out)."""
-    names = _names(doc.get("spec") or {})
+    titles = _titles(doc)
+    names = _names(titles)
     cases = sorted(doc.get("cases") or [], key=lambda c: (ORDER.get(str(c.get("outcome")), 9), c.get("id")))
     rows = [_case(c, names) for c in cases]
     sealed = evidence.KEY in doc
@@ -70,7 +73,7 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
         "started": _when(doc.get("started")),
         "finished": _when(doc.get("finished")),
         "duration": _seconds(doc.get("duration_s")),
-        "mutants": [_mutant(m) for m in doc.get("mutants") or []],
+        "mutants": [_mutant(str(m), titles) for m in doc.get("mutants") or []],
         "passed": doc.get("verdict") == "pass",
         "counts": counts,
         "contradictions": contradictions(doc),
@@ -120,8 +123,24 @@ def _case(c: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
         "rules": [(r, names.get(r, "")) for r in c.get("rules") or []],
         "gating": gating(c),
         "duration": "—" if outcome == "skipped" else _seconds(c.get("duration_s")),
+        "failure": _failure(c.get("failure"), names),
         "diff": diff(expected, actual) if expected is not None or actual is not None else [],
         "messages": [_message(m, names, str(c.get("reason") or "")) for m in c.get("messages") or []],
+    }
+
+
+def _failure(failure: Any, names: Mapping[str, str]) -> dict[str, str] | None:
+    """A failure's parts as the template shows them (a document from before they were data has none)."""
+    if not isinstance(failure, Mapping):
+        return None
+    rule = str(failure.get("rule") or "")
+    return {
+        "title": str(failure.get("title") or ""),
+        "rule": rule,
+        "rule_zh": str(failure.get("rule_zh") or names.get(rule, "")),
+        "infno": str(failure.get("infno") or ""),
+        "msgid": str(failure.get("msgid") or ""),
+        "message": str(failure.get("message") or ""),
     }
 
 
@@ -162,20 +181,32 @@ def diff(expected: Any, actual: Any) -> list[tuple[str, str]]:
     return lines
 
 
-def _names(spec: Mapping[str, Any]) -> dict[str, str]:
-    """Transaction and rule titles of the spec the run was certified against, where yidi knows it."""
-    try:
-        s = loader.load(version=spec.get("version"), profile=spec.get("profile"))
-    except (loader.SpecError, OSError, ValueError, KeyError):
-        return {}  # a spec of the ministry's own: the report shows codes without titles
-    return {k: t.zh for k, t in s.transactions.items()} | {k: r.zh for k, r in s.rules.items()}
+def _titles(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The document's ``titles`` by kind (mutants, transactions, rules), each {code: {zh, en, …}}; empty
+    for a document written before it carried them, or edited into another shape."""
+    given = _mapping(doc.get("titles"))
+    return {
+        kind: {str(k): v for k, v in _mapping(given.get(kind)).items() if isinstance(v, Mapping)}
+        for kind in ("mutants", "transactions", "rules")
+    }
 
 
-def _mutant(name: str) -> dict[str, str]:
-    kind = MUTANTS.get(name)
-    if kind is None:  # a mutant this yidi does not know (a document from another version)
-        return {"name": name, "zh": "", "en": "", "rule": ""}
-    return {"name": name, "zh": kind.zh, "en": kind.en, "rule": kind.rule}
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _names(titles: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The Chinese title of each transaction and rule the document names (the codes do not overlap)."""
+    return {
+        code: str(title.get("zh") or "")
+        for kind in ("transactions", "rules")
+        for code, title in (titles.get(kind) or {}).items()
+    }
+
+
+def _mutant(name: str, titles: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    title = (titles.get("mutants") or {}).get(name) or {}  # none: the bare name
+    return {key: str(title.get(key) or "") for key in ("zh", "en", "rule")} | {"name": name}
 
 
 def _when(value: Any) -> str:

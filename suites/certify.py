@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 
 from ..actors.his import Reply
+from ..simulators.faults import MUTANTS
 from ..specs import diff, loader
+from ..specs.model import Spec
 from . import catalogue
 from .document import summary, verdict
+from .failures import Failure
 from .plugin import EXCHANGED, SUT
-from .steps import Mismatch
 
 WORST = {o: i for i, o in enumerate(("passed", "skipped", "failed", "error"))}
 
@@ -89,11 +91,20 @@ class Outcome:
     reason: str | None = None
     expected: Any = None
     actual: Any = None
+    failure: Failure | None = None  # a case's own verdict: its rule, message and what happened, as data
     messages: list[Reply] = field(default_factory=list)
 
-    def worsen(self, outcome: str, reason: str | None, expected: Any = None, actual: Any = None) -> None:
+    def worsen(
+        self,
+        outcome: str,
+        reason: str | None,
+        expected: Any = None,
+        actual: Any = None,
+        failure: Failure | None = None,
+    ) -> None:
         if WORST[outcome] > WORST[self.outcome]:
             self.outcome, self.reason, self.expected, self.actual = outcome, reason, expected, actual
+            self.failure = failure
 
 
 class Listener:
@@ -104,6 +115,7 @@ class Listener:
         self.outcomes: dict[str, Outcome] = {}
         self.problems: list[str] = []  # what stopped cases from being collected or run
         self.spec: tuple[str, str] | None = None
+        self.spoken: Spec | None = None  # the spec the SUT speaks, for the titles the document carries
 
     @pytest.hookimpl
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -138,8 +150,8 @@ class Listener:
     def _failed(outcome: Outcome, when: str, call: pytest.CallInfo[None]) -> None:
         assert call.excinfo is not None
         e = call.excinfo.value
-        if isinstance(e, Mismatch):
-            outcome.worsen("failed", str(e.msg), e.expected, e.actual)
+        if isinstance(e, Failure):
+            outcome.worsen("failed", e.text(), e.expected, e.actual, e)
         elif when == "call" and isinstance(e, AssertionError | pytest.fail.Exception):
             outcome.worsen("failed", call.excinfo.exconly())
         else:  # the case could not be performed: the SUT unreachable, a broken answer, a bug of ours
@@ -149,7 +161,7 @@ class Listener:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         sut = session.config.stash.get(SUT, None)
         if sut is not None:
-            self.spec = (sut.spec.version, sut.spec.profile)
+            self.spec, self.spoken = (sut.spec.version, sut.spec.profile), sut.spec
 
 
 def run(request: Request, listener: Listener) -> int:
@@ -168,7 +180,9 @@ def since(old: str, request: Request) -> str:
 
 
 def document(request: Request, listener: Listener, started: float, finished: float) -> dict[str, Any]:
-    """The certification document (format ``yidi-certification/1``) the reports are rendered from."""
+    """The certification document (format ``yidi-certification/1``) the reports are rendered from. It
+    describes itself: the titles of its mutants, transactions and rules are in it (``titles``), so that
+    a report needs nothing of this yidi, or of its spec, to show them."""
     outcomes = sorted(listener.outcomes.values(), key=lambda o: o.case.id)
     cases = [_case(o) for o in outcomes]
     # With mutants the run is a demonstration: it fails when any case caught the wrong behaviour.
@@ -189,7 +203,34 @@ def document(request: Request, listener: Listener, started: float, finished: flo
         "verdict": "pass" if passes else "fail",
         "problems": listener.problems,
         "summary": summary(cases),
+        "titles": titles(
+            listener.spoken or loader.load(request.spec, profile=request.profile), request, cases
+        ),
         "cases": cases,
+    }
+
+
+def titles(spec: Spec, request: Request, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report names beside the codes: each mutant of the run (its rule, in Chinese and English),
+    each transaction the cases name or exchanged, and each rule they cite or failed on (its wording)."""
+    failures = [c["failure"] for c in cases if c["failure"]]
+    kinds = {m: MUTANTS[m] for m in request.mutants if m in MUTANTS}
+    infnos = {t for c in cases for t in c["transactions"]} | {
+        str(m["infno"]) for c in cases for m in c["messages"]
+    }
+    infnos |= {f["infno"] for f in failures if f["infno"]}
+    rules = {r for c in cases for r in c["rules"]} | {f["rule"] for f in failures if f["rule"]}
+    rules |= {k.rule for k in kinds.values() if k.rule}
+    return {
+        "mutants": {m: {"rule": k.rule or None, "zh": k.zh, "en": k.en} for m, k in kinds.items()},
+        "transactions": {
+            t: {"zh": spec.transactions[t].zh, "en": spec.transactions[t].en}
+            for t in sorted(infnos)
+            if t in spec.transactions
+        },
+        "rules": {
+            r: {"zh": spec.rules[r].zh, "en": spec.rules[r].en} for r in sorted(rules) if r in spec.rules
+        },
     }
 
 
@@ -211,6 +252,7 @@ def _case(o: Outcome) -> dict[str, Any]:
         "outcome": o.outcome,
         "duration_s": round(o.seconds, 3),
         "reason": o.reason,
+        "failure": o.failure.as_dict() if o.failure is not None else None,
         "expected": o.expected,
         "actual": o.actual,
         "messages": [

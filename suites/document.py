@@ -2,7 +2,10 @@
 report uses for its codes (roles, flows, severities, outcomes), in Chinese with the English beside.
 
 ``yidi certify`` builds the document; everything here only reads it, so a report can be rendered again
-from ``certification.json`` alone.
+from ``certification.json`` alone. The document describes itself: its ``titles`` name each mutant of the
+run (rule, zh, en), each transaction its cases name or exchanged (zh, en) and each rule they cite or broke
+(zh, en); each case's ``failure`` holds the parts of its reason (kind, title, rule, rule_zh, infno, msgid,
+message). Both are optional: a document written before them still reads, with bare codes.
 """
 
 from __future__ import annotations

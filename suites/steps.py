@@ -1,8 +1,8 @@
 """Steps the cases share, in the words of a joint test: read the card, admit, upload, discharge, settle.
 
 A refusal that was expected is checked by its error code; one that was not fails the case naming the
-message and what the SUT answered, so a verdict always says why. ``fail`` carries what was expected and
-what came, which the report shows side by side.
+message and what the SUT answered, so a verdict always says why. ``fail`` (failures.py) carries the rule,
+the message concerned, what was expected and what came, which the report shows side by side.
 """
 
 from __future__ import annotations
@@ -20,27 +20,17 @@ from ..specs import rules
 from ..specs.validate import validate
 from ..world import topology
 from ..world.topology import CatalogEntry
+from .failures import Nonconforming, NotRefused, Unbalanced, UnexpectedRefusal, WrongRefusal
+from .failures import fail as fail  # the cases take it with the steps
 from .plugin import Sut
-
-
-class Mismatch(pytest.fail.Exception):  # type: ignore[name-defined,misc]
-    """A failed case with what was expected and what the SUT did (shown as a diff in the report)."""
-
-    def __init__(self, why: str, expected: Any, actual: Any) -> None:
-        super().__init__(why, pytrace=False)
-        self.expected, self.actual = expected, actual
-        self.__suppress_context__ = True  # the verdict is what the SUT answered, not the refusal it came from
-
-
-def fail(why: str, *, expected: Any = None, actual: Any = None) -> NoReturn:
-    """Fail the case: ``why`` names the message and the rule, in the test team's words."""
-    raise Mismatch(why, expected, actual)
 
 
 def unexpected_refusal(e: Refused) -> NoReturn:
     r = e.reply
-    fail(
-        f"【{r.infno}】{r.msgid} 应成功，实际应答 infcode={r.infcode} {r.err_msg}",
+    raise UnexpectedRefusal(
+        f"应成功，实际应答 infcode={r.infcode} {r.err_msg}",
+        rule=None,
+        on=r,
         expected={"infcode": 0},
         actual={"infcode": r.infcode, "err_msg": r.err_msg},
     )
@@ -84,17 +74,15 @@ def refused(step: Callable[[], Any], code: str, rule: str) -> Reply:
         reply = e.reply
     expected = {"infcode": "-1 或 -2", "err_msg": f"[{code}]…"}
     if not isinstance(reply, Reply):
-        fail(f"应拒绝（{code}，{rule}），实际成功", expected=expected, actual=reply)
+        raise NotRefused(f"应拒绝（{code}），实际成功", rule=rule, expected=expected, actual=reply)
     actual = {"infcode": reply.infcode, "err_msg": reply.err_msg}
     if reply.ok:
-        fail(
-            f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际成功",
-            expected=expected,
-            actual=actual,
-        )
+        raise NotRefused(f"应拒绝（{code}），实际成功", rule=rule, on=reply, expected=expected, actual=actual)
     if not reply.err_msg.startswith(f"[{code}]"):
-        fail(
-            f"【{reply.infno}】{reply.msgid} 应拒绝（{code}，{rule}），实际应答 {reply.err_msg}",
+        raise WrongRefusal(
+            f"应拒绝（{code}），实际应答 {reply.err_msg}",
+            rule=rule,
+            on=reply,
             expected=expected,
             actual=actual,
         )
@@ -159,9 +147,10 @@ def conforms(sut: Sut, reply: Reply) -> None:
     if report.valid:
         return
     first, more = report.errors[0], len(report.errors) - 1
-    fail(
-        f"【{reply.infno}】{reply.msgid} 应答不符合接口规范（{first.rule}）：{first.zh}"
-        + (f"（另有{more}处）" if more else ""),
+    raise Nonconforming(
+        f"应答不符合接口规范：{first.zh}" + (f"（另有{more}处）" if more else ""),
+        rule=first.rule or None,
+        on=reply,
         expected={i.path or "应答": f"{i.expected or '符合规范'}（{i.rule}）" for i in report.errors},
         actual={i.path or "应答": _value_at(body, i.path) for i in report.errors},
     )
@@ -191,11 +180,13 @@ def accepted(step: Callable[[], T], rule: str, why: str) -> T:
         return step()
     except Refused as e:
         r = e.reply
-        fail(
-            f"【{r.infno}】{r.msgid} {why}（{rule}），实际应答 infcode={r.infcode} {r.err_msg}",
+        raise UnexpectedRefusal(
+            f"{why}，实际应答 infcode={r.infcode} {r.err_msg}",
+            rule=rule,
+            on=r,
             expected={"infcode": 0},
             actual={"infcode": r.infcode, "err_msg": r.err_msg},
-        )
+        ) from None
 
 
 def balanced(his: His, reply: Reply, *, cross_province: bool) -> None:
@@ -211,9 +202,11 @@ def balanced(his: His, reply: Reply, *, cross_province: bool) -> None:
         context={**his.spec.semantics, "cross_province": cross_province},
     )
     if broken:
-        fail(
-            f"【{reply.infno}】{reply.msgid} 金额不平："
-            + "；".join(f"{v.rule.zh}（{v.rule.id}：{v.detail}）" for v in broken),
+        first, *more = broken
+        raise Unbalanced(
+            f"金额不平：{first.detail}" + "".join(f"；另不成立：{v.rule.zh}（{v.detail}）" for v in more),
+            rule=first.rule.id,
+            on=reply,
             expected={v.rule.id: v.rule.zh for v in broken},
             actual={v.rule.id: v.detail for v in broken},
         )
@@ -292,13 +285,17 @@ def deductible_once_a_year(
     (who, s), (other, t) = first, again
     if not s["act_pay_dedc"] > 0:
         fail(
-            f"【{infno}】{who}本年首次住院应扣起付线（R-BEN-01），实际act_pay_dedc={s['act_pay_dedc']}",
+            f"{who}本年首次住院应扣起付线，实际act_pay_dedc={s['act_pay_dedc']}",
+            rule="R-BEN-01",
+            infno=infno,
             expected={"act_pay_dedc": "> 0"},
             actual={"act_pay_dedc": s["act_pay_dedc"]},
         )
     if t["act_pay_dedc"] != 0:
         fail(
-            f"【{infno}】{other}本年已付满起付线，不应再扣（R-BEN-01），实际act_pay_dedc={t['act_pay_dedc']}",
+            f"{other}本年已付满起付线，不应再扣，实际act_pay_dedc={t['act_pay_dedc']}",
+            rule="R-BEN-01",
+            infno=infno,
             expected={"act_pay_dedc": 0},
             actual={"act_pay_dedc": t["act_pay_dedc"]},
         )

@@ -37,6 +37,7 @@ from ...specs.adapt import Adapter
 from ...specs.model import Spec
 from ...specs.money import yuan
 from ...specs.validate import validate
+from ..failures import Nonconforming, NothingCame, UnexpectedRefusal
 from ..steps import fail
 
 log = logging.getLogger("yidi.suites.his")
@@ -295,21 +296,23 @@ class Desk:
 
     def out_of_order(self, seen: Seen, wanted: str) -> NoReturn:
         fail(
-            f"{seen.label} 交易顺序不符（R-LIFE-01）：此时应发送{wanted}，"
-            f"实际收到【{seen.infno}】{self.name(seen.infno)}",
+            f"交易顺序不符：此时应发送{wanted}，实际收到【{seen.infno}】{self.name(seen.infno)}",
+            rule="R-LIFE-01",
+            on=seen,
             expected=wanted,
             actual={"infno": seen.infno, "msgid": seen.msgid},
         )
 
-    def nothing_came(self, wanted: str, why: str = "") -> NoReturn:
+    def nothing_came(self, wanted: str, why: str = "", *, rule: str | None = None) -> NoReturn:
         """Fail: what the flow waits for did not come; say what did, and what the reference HIS reported."""
         came = "、".join(s.label for s in self.received) or "无"
         if self.clerk is None:
             ended = f"等待{int(self.timeout)}秒超时"
         else:
             ended = "参考HIS已结束操作" + (f"，HIS提示：{self.clerk.error}" if self.clerk.error else "")
-        fail(
+        raise NothingCame(
             f"未收到HIS发送的{wanted}{why}（{ended}）；本用例已收到：{came}",
+            rule=rule,
             expected=wanted,
             actual=[s.label for s in self.received],
         )
@@ -323,8 +326,10 @@ class Desk:
         """What every message must be, whatever the flow: JSON, signed, a card read with its card_sn,
         valid against the spec, from this institution."""
         if seen.message is None:
-            fail(
-                f"【{seen.infno or '?'}】报文不是JSON对象（E1007，R-ENV-01）",
+            raise Nonconforming(
+                "报文不是JSON对象（E1007）",
+                rule="R-ENV-01",
+                infno=seen.infno or "?",
                 expected="JSON对象",
                 actual=None,
             )
@@ -332,7 +337,9 @@ class Desk:
         data = seen.data()
         if data.get("mdtrt_cert_type") == "03" and not data.get("card_sn") and self.has(seen, "card_sn"):
             fail(
-                f"{seen.label} 以社保卡就医（mdtrt_cert_type=03）应传卡识别码card_sn（R-CARD-01），实际未传",
+                "以社保卡就医（mdtrt_cert_type=03）应传卡识别码card_sn，实际未传",
+                rule="R-CARD-01",
+                on=seen,
                 expected={"card_sn": self.person["card"]["card_sn"]},
                 actual={"card_sn": data.get("card_sn")},
             )
@@ -340,15 +347,19 @@ class Desk:
         if not report.valid:
             first = report.errors[0]
             more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
-            fail(
-                f"{seen.label} 不符合接口规范（{first.code}，{first.rule}）：{first.zh}{more}",
+            raise Nonconforming(
+                f"不符合接口规范（{first.code}）：{first.zh}{more}",
+                rule=first.rule if first.rule.startswith("R-") else None,
+                on=seen,
                 expected="符合接口规范",
                 actual=[str(i) for i in report.errors],
             )
         code = seen.message.get("fixmedins_code")
         if code != self.hospital.fixmedins_code:
             fail(
-                f"{seen.label} 机构编号应为本院{self.hospital.fixmedins_code}（R-SEC-03），实际{code}",
+                f"机构编号应为本院{self.hospital.fixmedins_code}，实际{code}",
+                rule="R-SEC-03",
+                on=seen,
                 expected={"fixmedins_code": self.hospital.fixmedins_code},
                 actual={"fixmedins_code": code},
             )
@@ -364,8 +375,10 @@ class Desk:
         )
         if refusal is not None:
             err = self.spec.errors[refusal[0]]
-            fail(
-                f"{seen.label} 签名校验不通过（{err.code}，{err.rule}）：{err.render(**refusal[1])[0]}",
+            raise Nonconforming(
+                f"签名校验不通过（{err.code}）：{err.render(**refusal[1])[0]}",
+                rule=err.rule if err.rule.startswith("R-") else None,
+                on=seen,
                 expected={"x-tif-signature": "SHA-256(时间戳+密钥+随机数+时间戳)，小写十六进制"},
                 actual={k: v for k, v in seen.headers.items() if k.lower().startswith("x-tif-")},
             )
@@ -377,13 +390,16 @@ class Desk:
     def accepted(self, seen: Seen) -> None:
         """The platform answered it with success; a refusal is quoted with the rule its code belongs to."""
         if seen.lost:
-            fail(f"{seen.label} 平台未应答（HTTP {seen.status}）", expected={"infcode": 0}, actual=None)
+            raise UnexpectedRefusal(
+                f"平台未应答（HTTP {seen.status}）", rule=None, on=seen, expected={"infcode": 0}, actual=None
+            )
         if not seen.accepted:
             code = re.match(r"\[(E\d{4})\]", seen.err_msg)
             rule = self.spec.errors[code[1]].rule if code and code[1] in self.spec.errors else ""
-            named = f"（{rule}）" if rule.startswith("R-") else ""  # E1010 names its rule in the text
-            fail(
-                f"{seen.label} 未被平台受理{named}：{seen.err_msg}",
+            raise UnexpectedRefusal(
+                f"未被平台受理：{seen.err_msg}",
+                rule=rule if rule.startswith("R-") else None,  # E1010 names its rule in the text
+                on=seen,
                 expected={"infcode": 0},
                 actual={"infcode": (seen.answer or {}).get("infcode"), "err_msg": seen.err_msg},
             )
@@ -395,8 +411,9 @@ class Desk:
         wrong = [k for k in expected if str(actual[k]) != str(expected[k])]
         if wrong:
             fail(
-                f"{seen.label} {what}不符（{rule}）："
-                + "，".join(f"{k}应为{expected[k]}，实际{actual[k]}" for k in wrong),
+                f"{what}不符：" + "，".join(f"{k}应为{expected[k]}，实际{actual[k]}" for k in wrong),
+                rule=rule,
+                on=seen,
                 expected=dict(expected),
                 actual=actual,
             )
@@ -474,14 +491,17 @@ def fee_batch(desk: Desk, stay: Stay, seen: Seen) -> None:
         sn, visit = line.get("feedetl_sn"), {"mdtrt_id": line.get("mdtrt_id"), "psn_no": line.get("psn_no")}
         if visit != {"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no}:
             fail(
-                f"{seen.label} 费用明细{sn}不属于【2401】登记的就诊{stay.mdtrt_id}（R-LIFE-01）",
+                f"费用明细{sn}不属于【2401】登记的就诊{stay.mdtrt_id}",
+                rule="R-LIFE-01",
+                on=seen,
                 expected={"mdtrt_id": stay.mdtrt_id, "psn_no": stay.psn_no},
                 actual=visit,
             )
         if sn in known:
             fail(
-                f"{seen.label} 费用明细流水号feedetl_sn={sn}在本次就诊内重复（R-LIFE-04）："
-                "流水号须在就诊内唯一",
+                f"费用明细流水号feedetl_sn={sn}在本次就诊内重复：流水号须在就诊内唯一",
+                rule="R-LIFE-04",
+                on=seen,
                 expected={"feedetl_sn": "本次就诊内未用过的流水号"},
                 actual={"feedetl_sn": sn, "已上传": sorted(str(k) for k in known)},
             )
@@ -496,8 +516,10 @@ def as_billed(desk: Desk, stay: Stay) -> None:
     bill = sum((yuan(Decimal(str(cnt)) * Decimal(str(pric))) for _, cnt, pric in desk.items), Decimal(0))
     if len(sent) != len(billed) or stay.total != bill:
         fail(
-            f"【2301】上传的费用明细与应录入的费用不符（R-AMT-07）：应为{len(billed)}条、合计{bill}元，"
+            f"上传的费用明细与应录入的费用不符：应为{len(billed)}条、合计{bill}元，"
             f"实际{len(sent)}条、合计{stay.total}元",
+            rule="R-AMT-07",
+            infno="2301",
             expected={"lines": billed, "total": str(bill)},
             actual={"lines": sent, "total": str(stay.total)},
         )
@@ -511,8 +533,9 @@ def totals_match(desk: Desk, stay: Stay) -> Check:
         claimed = seen.data().get("medfee_sumamt")
         if yuan(claimed) != stay.total:
             fail(
-                f"{seen.label} 医疗费总额medfee_sumamt={claimed}，应等于本次就诊已上传的费用明细合计"
-                f"{stay.total}（R-AMT-07）",
+                f"医疗费总额medfee_sumamt={claimed}，应等于本次就诊已上传的费用明细合计{stay.total}",
+                rule="R-AMT-07",
+                on=seen,
                 expected={"medfee_sumamt": str(stay.total)},
                 actual={"medfee_sumamt": claimed},
             )

@@ -18,8 +18,9 @@ def test_every_message_of_an_episode_is_signed_valid_and_routed(desk: Desk) -> N
     again = next((s for s in desk.received if counts[s.msgid] > 1), None)
     if again is not None:
         fail(
-            f"{again.label} 报文ID在本次就医中被{counts[again.msgid]}笔报文使用（R-IDEM-01）："
-            "每笔新交易须用新报文ID",
+            f"报文ID在本次就医中被{counts[again.msgid]}笔报文使用：每笔新交易须用新报文ID",
+            rule="R-IDEM-01",
+            on=again,
             expected="每笔报文一个报文ID",
             actual=[s.label for s in desk.received if s.msgid == again.msgid],
         )
@@ -27,8 +28,9 @@ def test_every_message_of_an_episode_is_signed_valid_and_routed(desk: Desk) -> N
         routed = (seen.message or {}).get("insuplc_admdvs")
         if seen.infno not in ("9001", "9002", "1101") and routed != stay.insuplc_admdvs:
             fail(
-                f"{seen.label} 参保地医保区划insuplc_admdvs应为【1101】返回的{stay.insuplc_admdvs}"
-                f"（R-ROUTE-01），实际{routed}",
+                f"参保地医保区划insuplc_admdvs应为【1101】返回的{stay.insuplc_admdvs}，实际{routed}",
+                rule="R-ROUTE-01",
+                on=seen,
                 expected={"insuplc_admdvs": stay.insuplc_admdvs},
                 actual={"insuplc_admdvs": routed},
             )

@@ -19,13 +19,15 @@ def test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew(sut: 
     totals_match(desk, stay)(lost)
     if not lost.lost:  # the platform's fault did not fire: the case proves nothing
         fail(
-            f"{lost.label} 平台应丢弃其应答，实际已应答（测试环境问题）",
+            "平台应丢弃其应答，实际已应答（测试环境问题）",
+            rule=None,
+            on=lost,
             expected="应答丢失",
             actual=lost.answer,
         )
     reversal: Seen | None = None
     while True:
-        seen = desk.next("2304", "2601") or desk.nothing_came(*still_wanted(lost, reversal))
+        seen = desk.next("2304", "2601") or desk.nothing_came(*still_wanted(lost, reversal), rule="R-REV-01")
         if seen.infno == "2601":
             desk.same(seen, "冲正的原交易", "R-REV-01", {"omsgid": lost.msgid, "oinfno": "2304"})
             desk.accepted(seen)
@@ -33,8 +35,10 @@ def test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew(sut: 
             continue
         if seen.msgid != lost.msgid and reversal is None:
             fail(
-                f"{seen.label} HIS在结算{lost.msgid}应答丢失后换用新报文ID再次结算，且未冲正原交易"
-                "（R-IDEM-01）：同一笔结算应以原报文ID重发，或先冲正【2601】，否则可能重复结算",
+                f"HIS在结算{lost.msgid}应答丢失后换用新报文ID再次结算，且未冲正原交易："
+                "同一笔结算应以原报文ID重发，或先冲正【2601】，否则可能重复结算",
+                rule="R-IDEM-01",
+                on=seen,
                 expected={"msgid": lost.msgid, "或先发送": f"【2601】omsgid={lost.msgid}"},
                 actual={"msgid": seen.msgid},
             )
@@ -46,5 +50,5 @@ def test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew(sut: 
 def still_wanted(lost: Seen, reversal: Seen | None) -> tuple[str, str]:
     """What the HIS owes after the lost answer: a resend or a reversal; after a reversal, the settlement."""
     if reversal is None:
-        return "【2304】原报文ID重发或【2601】冲正", f"：{lost.label}应答丢失后，HIS应重发或冲正（R-REV-01）"
-    return "【2304】医保结算", f"：{reversal.label}冲正后应重新结算（R-REV-01）"
+        return "【2304】原报文ID重发或【2601】冲正", f"：{lost.label}应答丢失后，HIS应重发或冲正"
+    return "【2304】医保结算", f"：{reversal.label}冲正后应重新结算"

@@ -20,7 +20,9 @@ def test_the_hub_routes_to_the_insured_province_and_relays_its_answers(
     straight = ok(insured(code).person_info(card, "03", code))
     if relayed.output != straight.output:
         fail(
-            f"【Y1101】{relayed.msgid} 国家平台应原样转发参保地的应答（R-ROUTE-01）",
+            "国家平台应原样转发参保地的应答",
+            rule="R-ROUTE-01",
+            on=relayed,
             expected=straight.output,
             actual=relayed.output,
         )
@@ -37,7 +39,9 @@ def test_the_hub_routes_to_the_insured_province_and_relays_its_answers(
         answered = {"infcode": 0, "trt_dcla_detl_sn": reply.output["result"].get("trt_dcla_detl_sn")}
     if answered != {"infcode": 0, "trt_dcla_detl_sn": filing}:
         fail(
-            f"【Y2401】{reply.msgid} 应路由至参保地{visit.insuplc_admdvs}并转发其应答（R-ROUTE-01）",
+            f"应路由至参保地{visit.insuplc_admdvs}并转发其应答",
+            rule="R-ROUTE-01",
+            on=reply,
             expected={"infcode": 0, "trt_dcla_detl_sn": filing},
             actual=answered,
         )
@@ -54,7 +58,9 @@ def test_the_hub_relays_a_refusal_unchanged(
     got = {"infcode": relayed.infcode, "err_msg": relayed.err_msg}
     if got != want:
         fail(
-            f"【Y1101】{relayed.msgid} 国家平台应原样转发参保地的拒绝（R-ROUTE-01）",
+            "国家平台应原样转发参保地的拒绝",
+            rule="R-ROUTE-01",
+            on=relayed,
             expected=want,
             actual=got,
         )

@@ -94,9 +94,16 @@ def confirm(desk: Desk, month: str) -> None:
     accepted(lambda: desk.confirm(month), "R-CLR-02", "参保地确认拨付本月清算单应成功")
 
 
-def expect(what: str, expected: Any, actual: Any, rule: str) -> None:
+def expect(what: str, expected: Any, actual: Any, rule: str, infno: str) -> None:
+    """``actual`` (what the hub's ``infno`` answered) is ``expected``, as ``rule`` says."""
     if expected != actual:
-        fail(f"{what}（{rule}）：应为{expected}，实际{actual}", expected=str(expected), actual=str(actual))
+        fail(
+            f"{what}：应为{expected}，实际{actual}",
+            rule=rule,
+            infno=infno,
+            expected=str(expected),
+            actual=str(actual),
+        )
 
 
 def first_day(month: str, day: int = 1) -> str:
@@ -126,19 +133,20 @@ def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
     cancelled, refunded = stay(platform, sut, SECOND[joint_case.person], code)
     ok(platform.cancel(cancelled))
     expect(
-        "四川在重庆的预付金应减少两次结算的基金支付净额【Y3204】",
+        "四川在重庆的预付金应减少两次结算的基金支付净额",
         before - kept,
         balance(sichuan, "500000"),
         "R-CLR-03",
+        "Y3204",
     )
     move(first_day(next_month(the_month)))
     owed = statement(sichuan, the_month, "510000")
-    expect(f"{the_month}四川→重庆清算单的结算笔数【Y3201】", 2, int(owed["setl_cnt"]), "R-CLR-01")
-    expect(f"{the_month}四川→重庆清算单金额=结算减撤销【Y3201】", kept, yuan(owed["clr_amt"]), "R-CLR-01")
+    expect(f"{the_month}四川→重庆清算单的结算笔数", 2, int(owed["setl_cnt"]), "R-CLR-01", "Y3201")
+    expect(f"{the_month}四川→重庆清算单金额=结算减撤销", kept, yuan(owed["clr_amt"]), "R-CLR-01", "Y3201")
     confirm(sichuan, the_month)
     paid = statement(sichuan, the_month, "510000")["clr_stas"]
-    expect("确认拨付后清算单状态【Y3201】", "2", paid, "R-CLR-02")
-    expect("拨付后预付金恢复到结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+    expect("确认拨付后清算单状态", "2", paid, "R-CLR-02", "Y3201")
+    expect("拨付后预付金恢复到结算前", before, balance(sichuan, "500000"), "R-CLR-03", "Y3204")
     assert refunded > 0
 
 
@@ -153,14 +161,14 @@ def test_a_cancellation_and_a_reversal_after_the_statement_land_in_the_next_mont
     reversed_, other = stay(platform, sut, SECOND[joint_case.person], code)
     move(first_day(later, 2))
     issued = yuan(statement(sichuan, the_month, "510000")["clr_amt"])
-    expect(f"{the_month}清算单金额【Y3201】", one + other, issued, "R-CLR-01")
+    expect(f"{the_month}清算单金额", one + other, issued, "R-CLR-01", "Y3201")
     ok(platform.cancel(cancelled))
     ok(platform.reverse(reversed_, str(reversed_.settle_msgid), "Y2304"))
     move(first_day(next_month(later)))
     unchanged = yuan(statement(sichuan, the_month, "510000")["clr_amt"])
-    expect(f"{the_month}清算单出单后不变【Y3201】", one + other, unchanged, "R-CLR-02")
+    expect(f"{the_month}清算单出单后不变", one + other, unchanged, "R-CLR-02", "Y3201")
     refund = yuan(statement(sichuan, later, "510000")["clr_amt"])
-    expect(f"{later}清算单计入上月结算的撤销与冲正【Y3201】", -(one + other), refund, "R-CLR-02")
+    expect(f"{later}清算单计入上月结算的撤销与冲正", -(one + other), refund, "R-CLR-02", "Y3201")
 
 
 @case("JT-CLR-203")
@@ -173,7 +181,7 @@ def test_a_statement_is_paid_once(
     move(first_day(next_month(the_month)))
     confirm(sichuan, the_month)
     refused(lambda: sichuan.client.call("Y3202", {"data": {"setlym": the_month}}), "E7002", "R-CLR-02")
-    expect("预付金只恢复一次，等于结算前【Y3204】", before, balance(sichuan, "500000"), "R-CLR-03")
+    expect("预付金只恢复一次，等于结算前", before, balance(sichuan, "500000"), "R-CLR-03", "Y3204")
 
 
 @case("JT-CLR-204")
@@ -186,8 +194,8 @@ def test_a_statement_not_confirmed_by_its_payer_stays_unpaid(
     move(first_day(next_month(the_month)))
     confirm(chongqing, the_month)  # Chongqing pays what it owes; Sichuan says nothing
     owed = statement(chongqing, the_month, "510000")
-    expect(f"{the_month}四川→重庆清算单在四川确认前应为已出单【Y3201】", "1", owed["clr_stas"], "R-CLR-02")
-    expect("四川未确认，其在重庆的预付金不应恢复【Y3204】", drawn, balance(sichuan, "500000"), "R-CLR-03")
+    expect(f"{the_month}四川→重庆清算单在四川确认前应为已出单", "1", owed["clr_stas"], "R-CLR-02", "Y3201")
+    expect("四川未确认，其在重庆的预付金不应恢复", drawn, balance(sichuan, "500000"), "R-CLR-03", "Y3204")
 
 
 @case("JT-CLR-205")
@@ -201,9 +209,9 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
         start = balance(sichuan, "500000")  # what is left of 1,000 yuan after the month's earlier stays
         _, fund = stay(province(code), sut, joint_case.person, code)  # settlement goes on
         now = fund_at(sichuan, "500000")
-        expect("预付金用尽后的余额【Y3204】", start - fund, yuan(now["balc"]), "R-CLR-03")
-        expect("预付金用尽后的预警级别【Y3204】", "3", now["prepay_alert_lv"], "R-CLR-03")
+        expect("预付金用尽后的余额", start - fund, yuan(now["balc"]), "R-CLR-03", "Y3204")
+        expect("预付金用尽后的预警级别", "3", now["prepay_alert_lv"], "R-CLR-03", "Y3204")
         topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
-        expect("补足后的预警级别【Y3203】", "0", topped["prepay_alert_lv"], "R-CLR-03")
+        expect("补足后的预警级别", "0", topped["prepay_alert_lv"], "R-CLR-03", "Y3203")
     finally:
         httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": size}).raise_for_status()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..catalogue import Case
+from ..failures import UnexpectedRefusal
 from ..insured.client import Platform, Visit, admitted, ok
 from ..plugin import Sut, case
 from ..steps import fail, fault, refused, succeed
@@ -43,14 +44,18 @@ def test_an_unreachable_insured_platform_is_answered_minus_one_and_may_be_retrie
         reply = refused(lambda: via_hub.send(message), "E6006", "R-ROUTE-02")
     if reply.infcode != -1:
         fail(
-            f"【Y2401】{reply.msgid} 参保地无响应应答infcode=-1（R-ROUTE-02），实际{reply.infcode}",
+            f"参保地无响应应答infcode=-1，实际{reply.infcode}",
+            rule="R-ROUTE-02",
+            on=reply,
             expected={"infcode": -1},
             actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
         )
     again = via_hub.send(message)
     if not again.ok:
-        fail(
-            f"【Y2401】{again.msgid} 参保地恢复后以同一msgid重发应成功（R-ROUTE-02），实际{again.err_msg}",
+        raise UnexpectedRefusal(
+            f"参保地恢复后以同一msgid重发应成功，实际{again.err_msg}",
+            rule="R-ROUTE-02",
+            on=again,
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
         )
@@ -68,7 +73,9 @@ def test_a_retried_settlement_is_answered_from_the_hubs_record(
         retry = via_hub.send(first.request)
     if not retry.ok or retry.output != first.output:
         fail(
-            f"【Y2304】{first.msgid} 同一报文ID重发，国家平台应返回首次应答而不再转发参保地（R-IDEM-01）",
+            "同一报文ID重发，国家平台应返回首次应答而不再转发参保地",
+            rule="R-IDEM-01",
+            on=first,
             expected={k: first.output["setlinfo"][k] for k in AMOUNTS},
             actual={"infcode": retry.infcode, "err_msg": retry.err_msg}
             if not retry.ok

@@ -29,6 +29,7 @@ from ...specs.model import Spec
 from ...specs.money import yuan
 from ...world import topology
 from ...world.clock import real_now
+from ..failures import UnexpectedRefusal
 from ..plugin import Sut
 from ..steps import fail, refused, unexpected_refusal
 
@@ -397,14 +398,18 @@ def refused_unsigned(platform: Platform, message: Mapping[str, Any]) -> None:
     reply = refused(lambda: platform.send(message, headers=platform.forged()), "E2002", "R-SEC-02")
     if reply.infcode != -1:
         fail(
-            f"【{reply.infno}】{reply.msgid} 签名错误应答infcode应为-1（R-SEC-02），实际{reply.infcode}",
+            f"签名错误应答infcode应为-1，实际{reply.infcode}",
+            rule="R-SEC-02",
+            on=reply,
             expected={"infcode": -1},
             actual={"infcode": reply.infcode},
         )
     again = platform.send(message)
     if not again.ok:
-        fail(
-            f"【{again.infno}】{again.msgid} 以正确签名重发同一msgid应成功，实际{again.err_msg}",
+        raise UnexpectedRefusal(
+            f"以正确签名重发同一msgid应成功，实际{again.err_msg}",
+            rule=None,
+            on=again,
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
         )

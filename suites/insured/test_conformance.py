@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ...actors.his import Reply
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import conforms, fail, succeed
@@ -28,18 +29,29 @@ def test_every_answer_of_a_stay_conforms(sut: Sut, hub: Callable[[str], Platform
     for reply in list(sut.exchanged):
         conforms(on_base, reply)
     s = settled.output["setlinfo"]
-    differ(pre, s, SPLIT + FUNDS, f"【Y2304】{settled.msgid} 结算金额应与预结算【Y2303】一致（R-AMT-10）")
+    differ(pre, s, SPLIT + FUNDS, "结算金额应与预结算【Y2303】一致", rule="R-AMT-10", on=settled)
     negated = {k: -v if v else v for k, v in s.items() if k in SPLIT + FUNDS}
     differ(
         negated,
         cancelled.output["setlinfo"],
         SPLIT + FUNDS,
-        f"【Y2305】{cancelled.msgid} 撤销应答各金额应为原结算的相反数（R-AMT-11）",
+        "撤销应答各金额应为原结算的相反数",
+        rule="R-AMT-11",
+        on=cancelled,
     )
 
 
-def differ(want: dict[str, Any], got: dict[str, Any], keys: tuple[str, ...], why: str) -> None:
-    """Fail with ``why`` when ``got`` differs from ``want`` on any of ``keys`` (to the cent)."""
+def differ(
+    want: dict[str, Any], got: dict[str, Any], keys: tuple[str, ...], why: str, *, rule: str, on: Reply
+) -> None:
+    """Fail with ``why`` (rule ``rule``, answer ``on``) when ``got`` differs from ``want`` on any of
+    ``keys`` (to the cent)."""
     changed = [k for k in keys if round(float(want.get(k) or 0), 2) != round(float(got.get(k) or 0), 2)]
     if changed:
-        fail(why, expected={k: want.get(k) for k in changed}, actual={k: got.get(k) for k in changed})
+        fail(
+            why,
+            rule=rule,
+            on=on,
+            expected={k: want.get(k) for k in changed},
+            actual={k: got.get(k) for k in changed},
+        )

@@ -41,7 +41,9 @@ def test_person_info_names_the_card_holder_and_their_filings(
         }
         if answered != holder:
             fail(
-                f"【Y1101】{reply.msgid} 以{name}查询应返回持卡人本人（R-CARD-01）",
+                f"以{name}查询应返回持卡人本人",
+                rule="R-CARD-01",
+                on=reply,
                 expected=holder,
                 actual=answered,
             )
@@ -52,7 +54,9 @@ def test_person_info_names_the_card_holder_and_their_filings(
         missing = [f for f in filed if f not in listed]
         if missing:
             fail(
-                f"【Y1101】{reply.msgid} 以{name}查询，应答应包含人员的异地就医备案（R-FILE-01）",
+                f"以{name}查询，应答应包含人员的异地就医备案",
+                rule="R-FILE-01",
+                on=reply,
                 expected={"filinginfo（类型、就医地、开始、结束）": filed},
                 actual={"filinginfo（类型、就医地、开始、结束）": listed},
             )

@@ -32,7 +32,9 @@ def test_a_retried_settlement_gets_the_first_answer_and_pays_once(
     retry = relay.send(first.request)  # the same msgid and content: the treatment side never got the answer
     if not retry.ok or retry.output != first.output:
         fail(
-            f"【Y2304】{first.msgid} 同一报文ID重发应返回首次应答（R-IDEM-01），实际应答不同",
+            "同一报文ID重发应返回首次应答，实际应答不同",
+            rule="R-IDEM-01",
+            on=first,
             expected={k: first.output["setlinfo"][k] for k in AMOUNTS},
             actual={"infcode": retry.infcode, "err_msg": retry.err_msg}
             if not retry.ok
@@ -42,7 +44,9 @@ def test_a_retried_settlement_gets_the_first_answer_and_pays_once(
     after = balance(relay, card, joint_case.hospital)
     if after != before - paid:
         fail(
-            f"【Y1101】重发结算后个人账户应只扣减一次（R-IDEM-01）：原余额{before}，本次账户支付{paid}",
+            f"重发结算后个人账户应只扣减一次：原余额{before}，本次账户支付{paid}",
+            rule="R-IDEM-01",
+            infno="Y1101",
             expected={"balc": f"{before - paid}"},
             actual={"balc": f"{after}"},
         )
@@ -64,7 +68,9 @@ def test_a_reversed_settlement_is_rolled_back_once(
     }
     if changed:
         fail(
-            f"【Y2304】{again.msgid} 冲正【Y2601】后再次结算，金额应与原结算一致（年度累计应回退，R-REV-01）",
+            "冲正【Y2601】后再次结算，金额应与原结算一致（年度累计应回退）",
+            rule="R-REV-01",
+            on=again,
             expected={k: v[0] for k, v in changed.items()},
             actual={k: v[1] for k, v in changed.items()},
         )

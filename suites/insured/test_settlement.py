@@ -49,8 +49,10 @@ def test_temporary_care_pays_a_lower_ratio(
     resident = pooled_ratio(presettled(sut, hub, "P02", "H33010000001"))  # fil_type 3, same policy and level
     if not (resident - Decimal("0.20") - Decimal("0.001") <= temporary < resident - Decimal("0.001")):
         fail(
-            f"【Y2303】{joint_case.person}临时外出就医的统筹支付比例应低于长期异地居住的{resident:.2f}，"
-            f"且降低不超过20个百分点（R-BEN-04），实际{temporary:.4f}",
+            f"{joint_case.person}临时外出就医的统筹支付比例应低于长期异地居住的{resident:.2f}，"
+            f"且降低不超过20个百分点，实际{temporary:.4f}",
+            rule="R-BEN-04",
+            infno="Y2303",
             expected={"统筹支付比例": f"[{resident - Decimal('0.20'):.2f}, {resident:.2f})"},
             actual={"统筹支付比例": f"{temporary:.4f}"},
         )
@@ -65,14 +67,18 @@ def test_the_pooled_fund_stops_at_its_annual_cap(
     left = cap_left(joint_case.person, visit.insutype, int(str(s["setl_time"])[:4]))
     if Decimal(str(s["hifp_pay"])) > left:
         fail(
-            f"【Y2303】{joint_case.person}本年统筹基金只余{left}元，统筹支付不得超过年度最高支付限额（R-BEN-03），"
+            f"{joint_case.person}本年统筹基金只余{left}元，统筹支付不得超过年度最高支付限额，"
             f"实际hifp_pay={s['hifp_pay']}",
+            rule="R-BEN-03",
+            infno="Y2303",
             expected={"hifp_pay": f"≤ {left}"},
             actual={"hifp_pay": s["hifp_pay"]},
         )
     if not s["hifob_pay"] > 0:
         fail(
-            f"【Y2303】超过统筹年度限额的部分应由大额医疗费用补助支付（R-BEN-03），实际hifob_pay={s['hifob_pay']}",
+            f"超过统筹年度限额的部分应由大额医疗费用补助支付，实际hifob_pay={s['hifob_pay']}",
+            rule="R-BEN-03",
+            infno="Y2303",
             expected={"hifob_pay": "> 0"},
             actual={"hifob_pay": s["hifob_pay"]},
         )
@@ -101,7 +107,9 @@ def test_cancel_and_settle_again_for_the_same_amounts(
     changed = {k: (before[k], after[k]) for k in KEPT if before[k] != after[k]}
     if changed:
         fail(
-            f"【Y2304】{again.msgid} 撤销【Y2305】后再次结算，金额应与原结算一致（年度累计应回退，R-AMT-12）",
+            "撤销【Y2305】后再次结算，金额应与原结算一致（年度累计应回退）",
+            rule="R-AMT-12",
+            on=again,
             expected={k: v[0] for k, v in changed.items()},
             actual={k: v[1] for k, v in changed.items()},
         )

@@ -49,7 +49,9 @@ def settle_directly(his: His, episode: Episode, rule: str) -> None:
     fund = reply.output["setlinfo"]["fund_pay_sumamt"]
     if not fund > 0:
         fail(
-            f"【2304】{reply.msgid} 应直接结算、基金支付大于0（{rule}），实际fund_pay_sumamt={fund}",
+            f"应直接结算、基金支付大于0，实际fund_pay_sumamt={fund}",
+            rule=rule,
+            on=reply,
             expected={"fund_pay_sumamt": "> 0"},
             actual={"fund_pay_sumamt": fund},
         )
@@ -73,8 +75,10 @@ def test_a_filed_person_of_each_filing_type_is_admitted_and_settles(
     admission = next(r for r in episode.replies if r.infno == "2401")
     if warned_not_filed(admission):
         fail(
-            f"【2401】{admission.msgid} {joint_case.person}已办理备案（类型{fil_type}），入院不应提示未备案"
-            f"（R-FILE-01），实际提示：{admission.warn_msg}",
+            f"{joint_case.person}已办理备案（类型{fil_type}），入院不应提示未备案，"
+            f"实际提示：{admission.warn_msg}",
+            rule="R-FILE-01",
+            on=admission,
             expected={"warn_msg": "无未备案提示"},
             actual={"warn_msg": admission.warn_msg},
         )
@@ -108,8 +112,9 @@ def test_suspended_insurance_is_refused_at_admission(sut: Sut, joint_case: Case)
     status = episode.person["insuinfo"][0].get("psn_insu_stas")
     if status == "1":
         fail(
-            f"【1101】{episode.replies[0].msgid} {joint_case.person}已暂停参保，"
-            "参保状态不应为1正常参保（R-FILE-04）",
+            f"{joint_case.person}已暂停参保，参保状态不应为1正常参保",
+            rule="R-FILE-04",
+            on=episode.replies[0],
             expected={"psn_insu_stas": "非1（暂停参保）"},
             actual={"psn_insu_stas": status},
         )
@@ -127,7 +132,9 @@ def test_a_card_visit_without_card_sn_is_refused(sut: Sut, joint_case: Case) -> 
     reply = refused(lambda: his.person_info(card, "03"), "E1001", "R-CARD-01")
     if "card_sn" not in reply.err_msg:
         fail(
-            f"【1101】{reply.msgid} 拒绝原因应指明卡识别码card_sn必填（R-CARD-01），实际{reply.err_msg}",
+            f"拒绝原因应指明卡识别码card_sn必填，实际{reply.err_msg}",
+            rule="R-CARD-01",
+            on=reply,
             expected={"err_msg": "[E1001]…card_sn…"},
             actual={"err_msg": reply.err_msg},
         )
@@ -156,8 +163,9 @@ def test_a_second_admission_during_a_stay_is_refused(sut: Sut, joint_case: Case)
         reply = refused(lambda: admit(his, second, card), "E4004", "R-LIFE-03")
         if first.mdtrt_id not in reply.err_msg:
             fail(
-                f"【2401】{reply.msgid} 拒绝原因应指明已有的在院登记{first.mdtrt_id}（R-LIFE-03），"
-                f"实际{reply.err_msg}",
+                f"拒绝原因应指明已有的在院登记{first.mdtrt_id}，实际{reply.err_msg}",
+                rule="R-LIFE-03",
+                on=reply,
                 expected={"err_msg": f"[E4004]…{first.mdtrt_id}…"},
                 actual={"err_msg": reply.err_msg},
             )

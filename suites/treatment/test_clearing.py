@@ -38,7 +38,9 @@ def row_of(found: list[dict[str, Any]], settlement: Reply, *, cancelled: bool = 
     if len(match) != 1:
         what = "撤销" if cancelled else "结算"
         fail(
-            f"【3260】清分明细中结算流水号{setl_id}的{what}行应恰有1行（R-CLR-02），实际{len(match)}行",
+            f"清分明细中结算流水号{setl_id}的{what}行应恰有1行，实际{len(match)}行",
+            rule="R-CLR-02",
+            infno="3260",
             expected={"setl_sn": setl_id, "rows": 1},
             actual={"rows": len(match)},
         )
@@ -54,7 +56,9 @@ def same_amounts(row: dict[str, Any], settlement: Reply, sign: int = 1) -> None:
     actual = {k: yuan(row[k]) for k in expected}
     if actual != expected:
         fail(
-            f"【3260】清分明细{row['setl_sn']}的金额应与结算【2304】{settlement.msgid}的应答一致（R-CLR-02）",
+            f"清分明细{row['setl_sn']}的金额应与结算【2304】{settlement.msgid}的应答一致",
+            rule="R-CLR-02",
+            infno="3260",
             expected=expected,
             actual=actual,
         )
@@ -111,7 +115,9 @@ def test_a_row_with_other_amounts_is_refused_by_name(sut: Sut, joint_case: Case)
     reply = refused(lambda: his.confirm_clearing(the_month, [wrong]), "E7005", "R-CLR-02")
     if row["setl_sn"] not in reply.err_msg or "optins_pay_sumamt" not in reply.err_msg:
         fail(
-            f"【3261】{reply.msgid} 的err_msg应指明结算流水号{row['setl_sn']}与字段optins_pay_sumamt",
+            f"err_msg应指明结算流水号{row['setl_sn']}与字段optins_pay_sumamt",
+            rule=None,
+            on=reply,
             expected={"err_msg": f"…{row['setl_sn']}…optins_pay_sumamt…"},
             actual={"err_msg": reply.err_msg},
         )

@@ -19,6 +19,7 @@ def every_answer_conforms(sut: Sut, infnos: set[str]) -> None:
     if not infnos <= answered:
         fail(
             f"本用例应收到交易{sorted(infnos)}的应答，缺少{sorted(infnos - answered)}",
+            rule=None,
             expected=sorted(infnos),
             actual=sorted(answered),
         )
@@ -74,7 +75,9 @@ def test_query_answers_conform(sut: Sut, joint_case: Case) -> None:
     )
     if not any(row.get("mdtrt_id") == episode.mdtrt_id for row in staying.output.get("data") or []):
         fail(
-            f"【5303】{staying.msgid} 在院信息查询应含就诊{episode.mdtrt_id}",
+            f"在院信息查询应含就诊{episode.mdtrt_id}",
+            rule="R-QRY-03",
+            on=staying,
             expected={"mdtrt_id": episode.mdtrt_id},
             actual=staying.output,
         )

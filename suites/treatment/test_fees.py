@@ -19,6 +19,7 @@ from ...world import topology
 from ...world.clock import real_now
 from ...world.topology import CatalogEntry
 from ..catalogue import Case
+from ..failures import UnexpectedRefusal
 from ..plugin import Sut, case
 from ..steps import admitted, catalog, close_stay, fail, refused, settled, succeed
 
@@ -69,11 +70,13 @@ def cancel(his: His, episode: Episode, feedetl_sn: str) -> Reply:
         reply = his.simple(episode, "2302", feedetl_sn=feedetl_sn)
     except Refused as e:
         which = "全部费用明细（0000）" if feedetl_sn == "0000" else f"费用明细{feedetl_sn}"
-        fail(
-            f"【2302】{e.reply.msgid} 撤销{which}应成功（R-LIFE-04），实际应答 {e.reply.err_msg}",
+        raise UnexpectedRefusal(
+            f"撤销{which}应成功，实际应答 {e.reply.err_msg}",
+            rule="R-LIFE-04",
+            on=e.reply,
             expected={"infcode": 0},
             actual={"infcode": e.reply.infcode, "err_msg": e.reply.err_msg},
-        )
+        ) from None
     episode.fees = [f for f in episode.fees if feedetl_sn not in ("0000", f["feedetl_sn"])]
     return reply
 
@@ -85,16 +88,19 @@ def totals_agree(his: His, episode: Episode, rule: str) -> None:
     try:
         reply = his.presettle(episode)
     except Refused as e:
-        fail(
-            f"【2303】{e.reply.msgid} 医疗费总额应等于未撤销的费用明细合计{want}（{rule}），"
-            f"实际应答 {e.reply.err_msg}",
+        raise UnexpectedRefusal(
+            f"医疗费总额应等于未撤销的费用明细合计{want}，实际应答 {e.reply.err_msg}",
+            rule=rule,
+            on=e.reply,
             expected=expected,
             actual={"infcode": e.reply.infcode, "err_msg": e.reply.err_msg},
-        )
+        ) from None
     got = reply.output["setlinfo"]["medfee_sumamt"]
     if yuan(got) != want:
         fail(
-            f"【2303】{reply.msgid} 医疗费总额应等于未撤销的费用明细合计（{rule}），实际{got}",
+            f"医疗费总额应等于未撤销的费用明细合计，实际{got}",
+            rule=rule,
+            on=reply,
             expected=expected,
             actual={"medfee_sumamt": got},
         )
@@ -144,9 +150,10 @@ def test_each_line_is_classified_as_the_catalog_says(sut: Sut, joint_case: Case)
             got = split_of(row, want)
             if got != want:
                 fail(
-                    f"【2301】{reply.msgid} {e.item.name}在就医地目录中为{LEVEL[e.chrgitm_lv]}"
-                    f"（先行自付比例{e.selfpay_prop}），分割结果应与目录一致（R-BEN-05）："
-                    + differences(want, got),
+                    f"{e.item.name}在就医地目录中为{LEVEL[e.chrgitm_lv]}"
+                    f"（先行自付比例{e.selfpay_prop}），分割结果应与目录一致：" + differences(want, got),
+                    rule="R-BEN-05",
+                    on=reply,
                     expected=want,
                     actual=got,
                 )
@@ -166,8 +173,10 @@ def test_a_price_above_the_cap_is_over_limit_self_pay(sut: Sut, joint_case: Case
         got = split_of(row, want)
         if got != want:
             fail(
-                f"【2301】{reply.msgid} {capped.item.name}单价{price}超过限价{cap}，"
-                f"超出部分应计入超限价自费（R-CAT-02）：{differences(want, got)}",
+                f"{capped.item.name}单价{price}超过限价{cap}，超出部分应计入超限价自费："
+                + differences(want, got),
+                rule="R-CAT-02",
+                on=reply,
                 expected=want,
                 actual=got,
             )
@@ -191,8 +200,9 @@ def test_a_refund_line_nets_out_its_original(sut: Sut, joint_case: Case) -> None
         got = split_of(refund.output["result"][0], PARTS)
         if got != want:
             fail(
-                f"【2301】{refund.msgid} 退费明细（指向{original['feedetl_sn']}）"
-                f"各分项应为原明细的相反数（R-LIFE-04）：{differences(want, got)}",
+                f"退费明细（指向{original['feedetl_sn']}）各分项应为原明细的相反数：{differences(want, got)}",
+                rule="R-LIFE-04",
+                on=refund,
                 expected=want,
                 actual=got,
             )

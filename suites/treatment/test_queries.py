@@ -48,10 +48,11 @@ def same_as_settled(query: Reply, settlement: Reply) -> None:
         differ["setldetail"] = (funds, found)
     if differ:
         fail(
-            f"【5203】{query.msgid} 结算信息应与结算【2304】{settlement.msgid}的应答一致（R-QRY-01），"
-            "不一致："
+            f"结算信息应与结算【2304】{settlement.msgid}的应答一致，不一致："
             + "；".join(f"{k} 结算{v[0]}、查询{v[1]}" for k, v in differ.items() if k != "setldetail")
             + ("；基金分项setldetail" if "setldetail" in differ else ""),
+            rule="R-QRY-01",
+            on=query,
             expected={k: str(v[0]) for k, v in differ.items()},
             actual={k: str(v[1]) for k, v in differ.items()},
         )
@@ -61,7 +62,9 @@ def refund_flag(query: Reply, expected: str, why: str) -> None:
     flag = setlinfo(query).get("refd_setl_flag")
     if flag != expected:
         fail(
-            f"【5203】{query.msgid} {why}，退费结算标志refd_setl_flag应为{expected}（R-QRY-01），实际{flag}",
+            f"{why}，退费结算标志refd_setl_flag应为{expected}，实际{flag}",
+            rule="R-QRY-01",
+            on=query,
             expected={"refd_setl_flag": expected},
             actual={"refd_setl_flag": flag},
         )
@@ -134,8 +137,10 @@ def test_the_fee_query_lists_the_live_lines_with_their_settlement(sut: Sut, join
     uploaded = {str(f["feedetl_sn"]): f for f in episode.fees}
     if rows.keys() != uploaded.keys():
         fail(
-            f"【5204】{query.msgid} 应恰好返回未撤销的{len(uploaded)}条明细（R-QRY-02），"
-            f"实际{len(rows)}条" + (f"，含已撤销的{gone}" if gone in rows else ""),
+            f"应恰好返回未撤销的{len(uploaded)}条明细，实际{len(rows)}条"
+            + (f"，含已撤销的{gone}" if gone in rows else ""),
+            rule="R-QRY-02",
+            on=query,
             expected=sorted(uploaded),
             actual=sorted(rows),
         )
@@ -147,8 +152,9 @@ def test_the_fee_query_lists_the_live_lines_with_their_settlement(sut: Sut, join
             differ["setl_id"] = (setl_id, rows[sn].get("setl_id"))
         if differ:
             fail(
-                f"【5204】{query.msgid} 明细{sn}应与上传应答【2301】一致并带本次结算ID（R-QRY-02），不一致："
-                + "、".join(differ),
+                f"明细{sn}应与上传应答【2301】一致并带本次结算ID，不一致：" + "、".join(differ),
+                rule="R-QRY-02",
+                on=query,
                 expected={k: v[0] for k, v in differ.items()},
                 actual={k: v[1] for k, v in differ.items()},
             )
@@ -187,7 +193,9 @@ def test_the_in_hospital_query_lists_the_stay_until_it_is_settled(sut: Sut, join
     }
     if row is None or any(row.get(k) != v for k, v in expected.items()):
         fail(
-            f"【5303】{reply.msgid} 在院的就诊{episode.mdtrt_id}应列出且与入院登记【2401】一致（R-QRY-03）",
+            f"在院的就诊{episode.mdtrt_id}应列出且与入院登记【2401】一致",
+            rule="R-QRY-03",
+            on=reply,
             expected=expected,
             actual={k: row.get(k) for k in expected} if row else "未列出",
         )
@@ -201,7 +209,9 @@ def test_the_in_hospital_query_lists_the_stay_until_it_is_settled(sut: Sut, join
     reply, row = in_hospital(his, episode)
     if row is not None:
         fail(
-            f"【5303】{reply.msgid} 已出院结算的就诊{episode.mdtrt_id}不应再列为在院（R-QRY-03）",
+            f"已出院结算的就诊{episode.mdtrt_id}不应再列为在院",
+            rule="R-QRY-03",
+            on=reply,
             expected="不列出",
             actual=row,
         )

@@ -43,8 +43,9 @@ def statement(reply: Reply, expected: str, why: str) -> dict[str, Any]:
     info = dict(reply.output["stmtinfo"])
     if info.get("stmt_rslt") != expected:
         fail(
-            f"【3201】{reply.msgid} {why}，对账结果stmt_rslt应为{expected}（R-REC-01），"
-            f"实际{info.get('stmt_rslt')}（{info.get('stmt_rslt_dscr')}）",
+            f"{why}，对账结果stmt_rslt应为{expected}，实际{info.get('stmt_rslt')}（{info.get('stmt_rslt_dscr')}）",
+            rule="R-REC-01",
+            on=reply,
             expected={"stmt_rslt": expected},
             actual={"stmt_rslt": info.get("stmt_rslt"), "stmt_rslt_dscr": info.get("stmt_rslt_dscr")},
         )
@@ -70,7 +71,9 @@ def test_totals_balance_with_or_without_refunds_and_a_difference_is_named(sut: S
     info = statement(ask(wrong, "1"), "1", "基金支付总额多报0.01元")
     if "fund_pay_sumamt" not in str(info.get("stmt_rslt_dscr")):
         fail(
-            "【3201】不平时对账结果说明应指明不符的项目fund_pay_sumamt（R-REC-01）",
+            "不平时对账结果说明应指明不符的项目fund_pay_sumamt",
+            rule="R-REC-01",
+            infno="3201",
             expected={"stmt_rslt_dscr": "…fund_pay_sumamt…"},
             actual={"stmt_rslt_dscr": info.get("stmt_rslt_dscr")},
         )
@@ -88,7 +91,7 @@ def result_lines(his: His, reply: Reply) -> dict[str, list[str]]:
         archive = zipfile.ZipFile(io.BytesIO(content))
         text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
     except (zipfile.BadZipFile, IndexError, UnicodeDecodeError) as e:
-        fail(f"【9102】结果文件应为ZIP内的TAB分隔文本（R-REC-02）：{type(e).__name__}")
+        fail(f"结果文件应为ZIP内的TAB分隔文本：{type(e).__name__}", rule="R-REC-02", infno="9102")
     return {cells[2]: cells for cells in (line.split("\t") for line in text.splitlines() if line)}
 
 
@@ -125,7 +128,9 @@ def test_the_detail_result_says_which_side_has_what(sut: Sut, joint_case: Case) 
     actual = {k: (found[k][4], found[k][6]) if k in found else None for k in expected}
     if actual != expected:
         fail(
-            f"【3202】{detail.msgid} 结果文件应逐笔说明哪一方有何（R-REC-02）",
+            "结果文件应逐笔说明哪一方有何",
+            rule="R-REC-02",
+            on=detail,
             expected={k: "/".join(v) for k, v in expected.items()},
             actual={k: "/".join(v) if v else "（无此行）" for k, v in actual.items()},
         )

@@ -63,7 +63,9 @@ def same_money(what: str, expected: Mapping[str, Any], reply: Reply, rule: str) 
     changed = {k: (expected.get(k), actual.get(k)) for k in MONEY if expected.get(k) != actual.get(k)}
     if changed:
         fail(
-            f"【{reply.infno}】{reply.msgid} {what}（{rule}）",
+            what,
+            rule=rule,
+            on=reply,
             expected={k: v[0] for k, v in changed.items()},
             actual={k: v[1] for k, v in changed.items()},
         )
@@ -89,7 +91,9 @@ def stands(his: His, episode: Episode, setl_id: str, rule: str) -> None:
     record = query_settlement(his, episode, setl_id)
     if str(record.get("refd_setl_flag")) != "0":
         fail(
-            f"【5203】结算{setl_id}应恢复有效（退费结算标志refd_setl_flag=0，{rule}），实际{record.get('refd_setl_flag')}",
+            f"结算{setl_id}应恢复有效（退费结算标志refd_setl_flag=0），实际{record.get('refd_setl_flag')}",
+            rule=rule,
+            infno="5203",
             expected={"refd_setl_flag": "0"},
             actual={"refd_setl_flag": record.get("refd_setl_flag")},
         )
@@ -107,7 +111,10 @@ def test_the_same_settlement_sent_twice_is_settled_once(sut: Sut, joint_case: Ca
     again = his.send(message)  # the HIS timed out and sends the very same message again (new signature)
     if again.body != first.body:
         fail(
-            f"【2304】{message['msgid']} 同一报文ID重发应返回首次应答，且不重复结算（R-IDEM-01）",
+            "同一报文ID重发应返回首次应答，且不重复结算",
+            rule="R-IDEM-01",
+            infno="2304",
+            msgid=message["msgid"],
             expected={"infcode": 0, "setl_id": first.output["setlinfo"]["setl_id"]},
             actual={
                 "infcode": again.infcode,
@@ -134,7 +141,10 @@ def test_a_msgid_reused_with_other_content_is_refused(sut: Sut, joint_case: Case
     again = his.send(message)
     if again.body != first.body:
         fail(
-            f"【2304】{message['msgid']} 被拒的异内容报文之后，原报文重发应仍返回首次应答（R-IDEM-01）",
+            "被拒的异内容报文之后，原报文重发应仍返回首次应答",
+            rule="R-IDEM-01",
+            infno="2304",
+            msgid=message["msgid"],
             expected=first.body,
             actual=again.body,
         )
@@ -262,7 +272,9 @@ def test_two_settlements_of_one_visit_at_once_settle_once(sut: Sut, joint_case: 
     winners = [r for r in replies if r.ok]
     if len(winners) != 1:
         fail(
-            f"【2304】同一就诊{episode.mdtrt_id}的两笔并发结算应恰好一笔成功（R-CONC-01），实际{len(winners)}笔成功",
+            f"同一就诊{episode.mdtrt_id}的两笔并发结算应恰好一笔成功，实际{len(winners)}笔成功",
+            rule="R-CONC-01",
+            infno="2304",
             expected={"成功": 1},
             actual={r.msgid: {"infcode": r.infcode, "err_msg": r.err_msg} for r in replies},
         )
@@ -284,8 +296,9 @@ def test_an_insured_side_failure_is_relayed_and_leaves_nothing(sut: Sut, joint_c
         failed = answer_of(lambda: his.settle(episode, reverse_lost=False))
     if failed.infcode != -1:
         fail(
-            f"【2304】{failed.msgid} 参保地应答-1时就医地应原样转发infcode=-1（R-ROUTE-02），"
-            f"实际{failed.infcode}",
+            f"参保地应答-1时就医地应原样转发infcode=-1，实际{failed.infcode}",
+            rule="R-ROUTE-02",
+            on=failed,
             expected={"infcode": -1},
             actual={"infcode": failed.infcode, "err_msg": failed.err_msg},
         )
@@ -304,8 +317,9 @@ def test_a_hub_outage_is_refused_clearly_and_leaves_nothing(sut: Sut, joint_case
         outage = refused(lambda: his.settle(episode, reverse_lost=False), "E6008", "R-ROUTE-02")
     if outage.infcode != -1:
         fail(
-            f"【2304】{outage.msgid} 国家平台不可用应答infcode应为-1（HIS据此冲正重试，R-ROUTE-02），"
-            f"实际{outage.infcode}",
+            f"国家平台不可用应答infcode应为-1（HIS据此冲正重试），实际{outage.infcode}",
+            rule="R-ROUTE-02",
+            on=outage,
             expected={"infcode": -1},
             actual={"infcode": outage.infcode, "err_msg": outage.err_msg},
         )

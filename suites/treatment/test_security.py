@@ -14,6 +14,7 @@ from typing import Any
 from ...actors.his import His, Reply
 from ...specs import transport
 from ..catalogue import Case
+from ..failures import UnexpectedRefusal
 from ..plugin import Sut, case
 from ..steps import episode_to_discharge, fail, refused, succeed
 
@@ -39,8 +40,9 @@ def refused_by_gateway(sut: Sut, step: Callable[[], Any], code: str, rule: str) 
     infcode = sut.spec.errors[code].infcode
     if reply.infcode != infcode:
         fail(
-            f"【{reply.infno}】{reply.msgid} 拒绝（{code}，{rule}）应答infcode应为{infcode}，"
-            f"实际{reply.infcode}",
+            f"拒绝（{code}）应答infcode应为{infcode}，实际{reply.infcode}",
+            rule=rule,
+            on=reply,
             expected={"infcode": infcode},
             actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
         )
@@ -51,9 +53,10 @@ def resent_succeeds(his: His, message: dict[str, Any]) -> Reply:
     """The refused message, sent again properly under the same msgid, succeeds: the refusal left no trace."""
     again = his.send(message)
     if not again.ok:
-        fail(
-            f"【{again.infno}】{again.msgid} 被拒后以正确签名重发同一msgid应成功（被拒报文不应留下记录），"
-            f"实际{again.err_msg}",
+        raise UnexpectedRefusal(
+            f"被拒后以正确签名重发同一msgid应成功（被拒报文不应留下记录），实际{again.err_msg}",
+            rule=None,
+            on=again,
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
         )
@@ -135,8 +138,10 @@ def test_a_replayed_nonce_is_refused(sut: Sut, joint_case: Case) -> None:
     captured = signed(sut, joint_case.hospital)
     first = his.send(sign_in_message(his), headers=captured)
     if not first.ok:
-        fail(
-            f"【9001】{first.msgid} 正确签名的签到应成功，实际{first.err_msg}",
+        raise UnexpectedRefusal(
+            f"正确签名的签到应成功，实际{first.err_msg}",
+            rule=None,
+            on=first,
             expected={"infcode": 0},
             actual={"infcode": first.infcode, "err_msg": first.err_msg},
         )

@@ -52,11 +52,22 @@ def test_cancel_and_settle_again_for_the_same_amounts(sut: Sut) -> None:
     changed = {k: (before[k], after[k]) for k in keys if before[k] != after[k]}
     if changed:
         fail(
-            "【2304】撤销后重新结算金额应与原结算一致（年度累计应已回退，R-AMT-12）",
+            "撤销后重新结算金额应与原结算一致（年度累计应已回退）",
+            rule="R-AMT-12",
+            infno="2304",
+            msgid=episode.settle_msgid,
             expected={k: v[0] for k, v in changed.items()},
             actual={k: v[1] for k, v in changed.items()},
         )
-    assert after["setl_id"] != before["setl_id"], "重新结算应产生新的结算ID"
+    if after["setl_id"] == before["setl_id"]:
+        fail(
+            "重新结算应产生新的结算ID",
+            rule=None,
+            infno="2304",
+            msgid=episode.settle_msgid,
+            expected={"setl_id": f"≠ {before['setl_id']}"},
+            actual={"setl_id": after["setl_id"]},
+        )
 
 
 # ── what the cases below share ─────────────────────────────────────
@@ -136,10 +147,11 @@ def test_the_presettlement_equals_the_settlement(sut: Sut, joint_case: Case) -> 
     differ |= {k: v for k, v in lines.items() if v[0] != v[1]}
     if differ:
         fail(
-            f"【2304】{final.msgid} 结算结果应与预结算【2303】{trial.msgid}逐项一致（R-AMT-10），"
-            "不一致："
+            f"结算结果应与预结算【2303】{trial.msgid}逐项一致，不一致："
             + "；".join(f"{k} 预结算{v[0]}、结算{v[1]}" for k, v in differ.items() if k != "setldetail")
             + ("；基金分项setldetail" if "setldetail" in differ else ""),
+            rule="R-AMT-10",
+            on=final,
             expected={k: v[0] for k, v in differ.items()},
             actual={k: v[1] for k, v in differ.items()},
         )
@@ -187,10 +199,12 @@ def test_the_pooled_fund_pays_the_policy_ratio(
         expected = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * ratio)
         if yuan(s["hifp_pay"]) != expected:
             fail(
-                f"【2304】{episode.settle_msgid} {person}在{hospital_name(sut, hospital)}住院，"
-                f"统筹基金应按参保地政策比例{ratio}支付（{joint_case.rules[0]}）："
+                f"{person}在{hospital_name(sut, hospital)}住院，统筹基金应按参保地政策比例{ratio}支付："
                 f"（符合范围{s['inscp_scp_amt']} − 起付线"
                 f"{s['act_pay_dedc']}）× {ratio} = {expected}，实际{s['hifp_pay']}",
+                rule=joint_case.rules[0],
+                infno="2304",
+                msgid=episode.settle_msgid,
                 expected={"hifp_pay": float(expected), "比例": float(ratio)},
                 actual={"hifp_pay": s["hifp_pay"], "pool_prop_selfpay": s.get("pool_prop_selfpay")},
             )
@@ -215,8 +229,10 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     uncapped = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(person, hospital))
     if not (pool <= left and pool == limit and pool < uncapped):
         fail(
-            f"【2304】{final.msgid} {person}本年统筹基金仅剩{left}元可支付，统筹基金应支付至限额为止"
-            f"（R-BEN-03），实际hifp_pay={s['hifp_pay']}（不设限额应为{uncapped}）",
+            f"{person}本年统筹基金仅剩{left}元可支付，统筹基金应支付至限额为止，"
+            f"实际hifp_pay={s['hifp_pay']}（不设限额应为{uncapped}）",
+            rule="R-BEN-03",
+            on=final,
             expected={"hifp_pay": f"= 本次可支付限额 ≤ {left}", "crt_payb_lmt_amt": f"≤ {left}"},
             actual={"hifp_pay": s["hifp_pay"], "crt_payb_lmt_amt": float(limit)},
         )
@@ -224,15 +240,18 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     supp_paid = yuan(s["hifob_pay"]) + yuan(s["hifmi_pay"])  # 大额 for employees, 大病 for residents
     if yuan(supp.get("fund_payamt")) != yuan(paid) or supp_paid != yuan(paid):
         fail(
-            f"【2304】{final.msgid} 超出统筹限额部分应由补充保险按"
-            f"{rules.supplementary.ratio}支付（R-BEN-03）",
+            f"超出统筹限额部分应由补充保险按{rules.supplementary.ratio}支付",
+            rule="R-BEN-03",
+            on=final,
             expected={"fund_payamt": float(yuan(paid))},
             actual={"setldetail": supp, "hifob_pay": s["hifob_pay"], "hifmi_pay": s["hifmi_pay"]},
         )
     personal = yuan(s["medfee_sumamt"]) - pool - yuan(paid)
     if yuan(s["psn_part_amt"]) != personal:
         fail(
-            f"【2304】{final.msgid} 个人负担应为医疗费总额减统筹与补充保险支付（R-BEN-03）",
+            "个人负担应为医疗费总额减统筹与补充保险支付",
+            rule="R-BEN-03",
+            on=final,
             expected={"psn_part_amt": float(personal)},
             actual={"psn_part_amt": s["psn_part_amt"]},
         )
@@ -261,10 +280,12 @@ def test_the_personal_account_pays_only_when_asked_and_up_to_its_balance(
     actual = {k: yuan(s[k]) for k in expected}
     if actual != expected:
         fail(
-            f"【2304】{final.msgid} acct_used_flag={int(use_account)}：个人账户"
+            f"acct_used_flag={int(use_account)}：个人账户"
             + (f"应支付个人负担{personal}，以1101余额{balance}为限" if use_account else "不应支付")
-            + "，其余现金支付（R-BEN-06）；实际"
+            + "，其余现金支付；实际"
             + "、".join(f"{k}={s[k]}" for k in expected),
+            rule="R-BEN-06",
+            on=final,
             expected={k: float(v) for k, v in expected.items()},
             actual={k: s[k] for k in expected},
         )
@@ -295,12 +316,20 @@ def test_a_mid_stay_settlement_then_the_rest(sut: Sut, joint_case: Case) -> None
         billed = yuan(covered.totals()["medfee_sumamt"])
         if yuan(setlinfo(reply)["medfee_sumamt"]) != billed:
             fail(
-                f"【2304】{reply.msgid} 中途结算后每次结算只含本段上传的费用（R-AMT-07）",
+                "中途结算后每次结算只含本段上传的费用",
+                rule="R-AMT-07",
+                on=reply,
                 expected={"medfee_sumamt": float(billed)},
                 actual={"medfee_sumamt": setlinfo(reply)["medfee_sumamt"]},
             )
     if setlinfo(final)["setl_id"] == setlinfo(part)["setl_id"]:
-        fail("【2304】两次结算应为不同的结算ID", expected="不同", actual=setlinfo(final)["setl_id"])
+        fail(
+            "两次结算应为不同的结算ID",
+            rule="R-LIFE-01",
+            on=final,
+            expected="不同",
+            actual=setlinfo(final)["setl_id"],
+        )
 
 
 # ── JT-SET-011 ─────────────────────────────────────────────────────
@@ -318,7 +347,9 @@ def test_a_cancelled_discharge_takes_more_fees(sut: Sut, joint_case: Case) -> No
     billed = yuan(episode.totals()["medfee_sumamt"])
     if yuan(setlinfo(final)["medfee_sumamt"]) != billed:
         fail(
-            f"【2304】{final.msgid} 结算应包含撤销出院前后上传的全部费用（{rule}，R-AMT-07）",
+            "结算应包含撤销出院前后上传的全部费用",
+            rule=rule,
+            on=final,
             expected={"medfee_sumamt": float(billed)},
             actual={"medfee_sumamt": setlinfo(final)["medfee_sumamt"]},
         )
@@ -371,7 +402,9 @@ def test_a_cancellation_is_the_exact_negative_and_pays_the_account_back(sut: Sut
     wrong = {k: (-yuan(s[k]), c.get(k)) for k in MONEY if k in s and k in c and yuan(c[k]) != -yuan(s[k])}
     if wrong:
         fail(
-            f"【2305】{cancel.msgid} 撤销结算应返回原结算金额的相反数（R-AMT-11），不符：{'、'.join(wrong)}",
+            f"撤销结算应返回原结算金额的相反数，不符：{'、'.join(wrong)}",
+            rule="R-AMT-11",
+            on=cancel,
             expected={k: float(v[0]) for k, v in wrong.items()},
             actual={k: v[1] for k, v in wrong.items()},
         )
@@ -379,8 +412,9 @@ def test_a_cancellation_is_the_exact_negative_and_pays_the_account_back(sut: Sut
     after = {"2305 balc": yuan(c.get("balc")), "1101 balc": yuan(again.output["insuinfo"][0]["balc"])}
     if any(v != balance for v in after.values()):
         fail(
-            f"【2305】{cancel.msgid} 撤销结算后个人账户支付{s['acct_pay']}应退回，余额应恢复为结算前的"
-            f"{balance}（R-BEN-06）",
+            f"撤销结算后个人账户支付{s['acct_pay']}应退回，余额应恢复为结算前的{balance}",
+            rule="R-BEN-06",
+            on=cancel,
             expected={k: float(balance) for k in after},
             actual={k: float(v) for k, v in after.items()},
         )

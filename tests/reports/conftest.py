@@ -2,7 +2,9 @@
 
 ``certification.json`` holds what yidi's HIS client really sent and the reference simulators really
 answered (JT-ADM-002 ran against the ``skip-filing-check`` mutant to get a real failure, JT-SET-008 lost
-its 2305 answer to the ``drop-answer`` fault); the document then names a fictitious SUT URL.
+its 2305 answer to the ``drop-answer`` fault); the document then names a fictitious SUT URL. Its ``titles``
+and each case's ``failure`` were added when the document came to carry them (JT-ADM-002's reason is the
+line its failure renders to).
 """
 
 from __future__ import annotations

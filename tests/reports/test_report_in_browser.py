@@ -120,7 +120,10 @@ def test_the_failed_case_shows_its_reason_and_the_diff(page: Page) -> None:
     card = page.locator("#case-JT-ADM-002")
     expect(card).to_be_visible()
     expect(card).to_contain_text("未备案人员跨省结算应被拒绝")
-    expect(card.locator(".reason")).to_contain_text("应拒绝（E3002，R-FILE-01），实际成功")
+    expect(card.locator(".reason")).to_contain_text(
+        "应拒绝（E3002），实际成功 · R-FILE-01 跨省直接结算须已办理"
+    )
+    expect(card.locator(".failure-facts .rule")).to_have_text("R-FILE-01")
     removed, added = card.locator(".diff .line.del"), card.locator(".diff .line.add")
     expect(removed.first).to_contain_text('"infcode": "-1 或 -2"')
     expect(added.first).to_contain_text('"infcode": 0')

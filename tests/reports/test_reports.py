@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from yidi.reports import allure, evidence, write
 from yidi.reports.cli import app
 from yidi.reports.html import diff, render
+from yidi.specs import loader
 from yidi.suites.document import contradictions, summary, verdict
 
 HOSTILE = "<script>alert('x')</script>"
@@ -123,9 +124,72 @@ def test_the_page_is_self_contained_and_shows_chinese(document: dict[str, Any]) 
 
 def test_a_demonstration_run_says_it_certifies_nothing(document: dict[str, Any]) -> None:
     document["mutants"] = ["skip-filing-check"]
+    document["titles"]["mutants"] = {"skip-filing-check": SKIP_FILING_CHECK}  # as yidi certify writes it
     html = render(evidence.seal(document))
     assert 'id="demonstration"' in html and "演示运行，非认证结论" in html and "不校验异地就医备案" in html
     assert 'id="demonstration"' not in render(evidence.seal({**document, "mutants": []}))
+
+
+# ── the page is drawn from the document alone ────────────────────────
+
+SKIP_FILING_CHECK = {
+    "rule": "R-FILE-01",
+    "zh": "不校验异地就医备案",
+    "en": "the insured side does not check filing",
+}
+
+
+@pytest.fixture
+def nothing_but_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spec is not at hand where the report is drawn (nor are the simulators: the layers' contract)."""
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the report read the spec, not the document")
+
+    monkeypatch.setattr(loader, "load", unavailable)
+
+
+@pytest.mark.usefixtures("nothing_but_the_document")
+def test_the_titles_come_from_the_document(document: dict[str, Any]) -> None:
+    document["mutants"] = ["skip-filing-check"]
+    document["titles"]["mutants"] = {"skip-filing-check": SKIP_FILING_CHECK}
+    html = render(evidence.seal(document))
+    assert "住院预结算" in html  # the name of a message exchanged (2303)
+    assert 'title="跨省直接结算须已办理异地就医备案（急诊视同备案）">R-FILE-01<' in html  # a rule cited
+    assert "不校验异地就医备案" in html and "the insured side does not check filing" in html  # the mutant
+    document["titles"]["transactions"]["2303"] = {"zh": "文档里的交易名称", "en": "its own name"}
+    document["titles"]["mutants"]["skip-filing-check"] = {**SKIP_FILING_CHECK, "zh": "文档里的变异体名称"}
+    html = render(document)
+    assert "文档里的交易名称" in html and "文档里的变异体名称" in html and "不校验异地就医备案" not in html
+
+
+@pytest.mark.usefixtures("nothing_but_the_document")
+def test_a_failure_shows_its_rule_and_message_from_the_document(document: dict[str, Any]) -> None:
+    html = render(evidence.seal(document))
+    failure = html[html.index('id="case-JT-ADM-002"') : html.index("</article>")]
+    assert "应拒绝（E3002），实际成功 · R-FILE-01 跨省直接结算须已办理异地就医备案（急诊视同备案）" in failure
+    facts = failure[failure.index('class="failure-facts"') :]
+    assert "应拒绝而受理" in facts and ">R-FILE-01<" in facts
+    assert "【2303】" in facts and "H50000000001202611232054550006" in facts
+    diff = failure[failure.index('class="diff"') :]  # expected against actual, as before
+    assert '<span class="line del">-   &#34;infcode&#34;: &#34;-1 或 -2&#34;,</span>' in diff
+    assert '<span class="line add">+   &#34;infcode&#34;: 0,</span>' in diff
+
+
+@pytest.mark.usefixtures("nothing_but_the_document")
+def test_an_older_document_without_titles_shows_the_bare_codes(document: dict[str, Any]) -> None:
+    del document["titles"]
+    for c in document["cases"]:
+        del c["failure"]
+    document["mutants"] = ["skip-filing-check"]
+    html = render(evidence.seal(document))
+    assert "<code>skip-filing-check</code>" in html and "不校验异地就医备案" not in html
+    assert 'title="">R-FILE-01<' in html and "住院预结算" not in html
+    assert (
+        'class="failure-facts"' not in html and "应拒绝（E3002），实际成功" in html
+    )  # its reason as written
+    document["titles"] = {"mutants": ["not", "a", "mapping"], "rules": {"R-FILE-01": "nor this"}}
+    assert "<code>skip-filing-check</code>" in render(document)
 
 
 def test_an_edited_document_is_reported_as_such(document: dict[str, Any]) -> None:

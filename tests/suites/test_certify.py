@@ -12,6 +12,8 @@ from yidi.cli import app
 from yidi.reports import evidence
 from yidi.simulators.app import Options
 from yidi.simulators.background import serving
+from yidi.simulators.faults import MUTANTS
+from yidi.specs import loader
 from yidi.suites import catalogue
 from yidi.suites.certify import Request, since
 
@@ -66,8 +68,37 @@ def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path:
     assert caught["outcome"] == "failed"
     assert "【2303】" in caught["reason"] and "E3002" in caught["reason"] and "R-FILE-01" in caught["reason"]
     assert caught["actual"]["infcode"] == 0 and caught["expected"]["err_msg"].startswith("[E3002]")
-    assert next(c for c in doc["cases"] if c["id"] == "JT-SET-008")["outcome"] == "passed"
+    wording = loader.load().rules["R-FILE-01"].zh
+    failure = caught["failure"]
+    assert failure == {
+        "kind": "not_refused",
+        "title": "应拒绝而受理",
+        "rule": "R-FILE-01",
+        "rule_zh": wording,
+        "infno": "2303",
+        "msgid": failure["msgid"],
+        "message": "应拒绝（E3002），实际成功",
+    }
+    assert caught["reason"] == f"【2303】{failure['msgid']} 应拒绝（E3002），实际成功 · R-FILE-01 {wording}"
+    assert any(m["msgid"] == failure["msgid"] and m["infno"] == "2303" for m in caught["messages"])
+    passed = next(c for c in doc["cases"] if c["id"] == "JT-SET-008")
+    assert passed["outcome"] == "passed" and passed["failure"] is None
     assert doc["mutants"] == ["skip-filing-check"]
+    # the document names what the report shows beside the codes: it needs neither this yidi nor its spec
+    titles = doc["titles"]
+    assert titles["mutants"] == {
+        "skip-filing-check": {
+            "rule": "R-FILE-01",
+            "zh": "不校验异地就医备案",
+            "en": MUTANTS["skip-filing-check"].en,
+        }
+    }
+    assert titles["transactions"]["2303"] == {"zh": "住院预结算", "en": "Inpatient pre-settlement"}
+    assert set(titles["transactions"]) == {t for c in doc["cases"] for t in c["transactions"]} | {
+        m["infno"] for c in doc["cases"] for m in c["messages"]
+    }
+    assert titles["rules"]["R-FILE-01"]["zh"] == wording
+    assert set(titles["rules"]) == {"R-FILE-01", "R-AMT-12"}  # cited by the two cases and the mutant
 
 
 def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ import pytest
 from yidi.actors.his import Episode, His, LostAnswer, Reply
 from yidi.simulators.app import Options
 from yidi.simulators.background import Served, serving
+from yidi.suites.failures import NothingCame
 from yidi.suites.his.desk import Clerk, Desk, Speaker, admitted
 from yidi.suites.his.test_reliability import (
     test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew as lost_answer_case,
 )
 from yidi.suites.plugin import Sut
-from yidi.suites.steps import Mismatch
 
 HOSPITAL, PERSON = "H50000000001", "P01"
 
@@ -46,7 +46,7 @@ def test_a_tester_who_does_nothing_gets_a_verdict_naming_what_was_awaited(
 ) -> None:
     desk = manual_desk(served, pytestconfig, [], timeout=0.3)
     try:
-        with pytest.raises(Mismatch) as verdict:
+        with pytest.raises(NothingCame) as verdict:
             admitted(desk, batches=0)
     finally:
         desk.close()
