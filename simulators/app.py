@@ -3,9 +3,7 @@
     POST /gw/{province}/{infno}            a province's hospital gateway (also /gw/{province}/fsi/api/…)
     POST /hub/{infno}                      the national hub (from provinces)
     POST /prov/{province}/{infno}          a province's insured endpoint (from the hub, and filing Y25xx)
-    GET  /cards/{key}                      what reading a test person's card gives a HIS
-    GET  /admin/roster · /admin/health · /admin/clock · /admin/faults   (POST to change clock and faults)
-    POST /admin/prepayment   resize a prepayment fund (hub)
+    GET  /cards/{key} · /admin/…           cards, roster, health, clock, faults, flush, prepayment (admin.py)
 
 ``only`` serves a subset (``hub``, ``province:510000``); the rest is reached at ``peers`` by URL, so
 a real system can stand in for any node.
@@ -19,26 +17,22 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ..specs import loader
 from ..specs.model import Spec
-from ..specs.money import cents
 from ..world import topology
 from ..world.clock import Clock
-from ..world.roster import read_card, roster
+from ..world.roster import roster
 from ..world.topology import Topology
+from .admin import Admin
 from .asgi import MessageRoutes
-from .faults import FAULTS, MUTANTS, Fault, Faults
+from .faults import Fault, Faults
 from .gateway import Node, Observer, World
 from .hub import HubNode
 from .insured import InsuredNode
@@ -162,6 +156,15 @@ class Simulation:
             "details_sent": sum([await node.send_details() for node in self.treatment.values()]),
         }
 
+    async def keep_house(self) -> None:
+        """Housekeeping every ``recovery_seconds``, for as long as the server runs."""
+        while True:
+            await asyncio.sleep(self.options.recovery_seconds)
+            try:
+                await self.housekeeping()
+            except Exception:
+                log.exception("housekeeping failed; trying again later")
+
     def roster(self) -> dict[str, Any]:
         return roster(self.topology, self.options.base_url, self.wire.ref)
 
@@ -194,128 +197,22 @@ class Simulation:
                     infno = service_paths.get("/" + infno, infno)
             return None if node is None else (node, infno)
 
-        async def card(request: Request) -> Response:
-            person = self.topology.person(request.path_params["key"])
-            if person is None:
-                return JSONResponse({"detail": "no such person"}, status_code=404)
-            return JSONResponse(read_card(person))
-
-        async def admin_roster(request: Request) -> Response:
-            return JSONResponse(self.roster())
-
-        async def health(request: Request) -> Response:
-            return JSONResponse(
-                {
-                    "status": "ok",
-                    "spec": self.wire.ref,
-                    "nodes": sorted(
-                        [
-                            *(n.name for n in self.treatment.values()),
-                            *(n.name for n in self.insured.values()),
-                            *(["hub"] if self.hub else []),
-                        ]
-                    ),
-                    "clock": self.clock.state(),
-                    **self.faults.state(),
-                }
-            )
-
-        async def clock(request: Request) -> Response:
-            if request.method == "POST":
-                try:
-                    body = orjson.loads(await request.body())
-                    when = datetime.fromisoformat(body["set"]) if "set" in body else None
-                    step = (
-                        timedelta(seconds=float(body["advance_seconds"]))
-                        if "advance_seconds" in body
-                        else None
-                    )
-                except (ValueError, TypeError) as e:
-                    return JSONResponse(
-                        {
-                            "detail": 'want {"set": "2026-12-31T23:59:00", "freeze": false} or '
-                            f'{{"advance_seconds": 86400}}: {e}'
-                        },
-                        status_code=400,
-                    )
-                if when is not None:
-                    self.clock.set(when, freeze=bool(body.get("freeze")))
-                if step is not None:
-                    self.clock.advance(step)
-                self.save_clock()
-                await self.store.durable()
-            return JSONResponse(self.clock.state())
-
-        async def faults(request: Request) -> Response:
-            if request.method == "POST":
-                try:
-                    self.faults = self._set_faults(orjson.loads(await request.body()))
-                except (ValueError, TypeError, AttributeError) as e:
-                    return JSONResponse({"detail": str(e)}, status_code=400)
-            return JSONResponse(
-                {**self.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}}
-            )
-
-        async def flush(request: Request) -> Response:
-            done = await self.housekeeping()
-            await self.store.durable()  # answered only once what it did is committed
-            return JSONResponse(done)
-
-        async def prepayment(request: Request) -> Response:
-            """Resize a fund (a test team's lever: a small fund is used up by a few stays)."""
-            if self.hub is None:
-                return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
-            try:
-                body = orjson.loads(await request.body())
-                insured, treatment, size = str(body["insured"]), str(body["treatment"]), cents(body["size"])
-            except (ValueError, TypeError, KeyError) as e:
-                return JSONResponse(
-                    {"detail": f'want {{"insured": "510000", "treatment": "500000", "size": 10000}}: {e}'},
-                    status_code=400,
-                )
-            with self.store.begin() as conn:
-                if self.hub.funds.fund(conn, insured, treatment) is None:
-                    return JSONResponse({"detail": f"no fund of {insured} at {treatment}"}, status_code=404)
-                self.hub.funds.resize(conn, insured, treatment, size, self.clock.now())
-                fund = self.hub.funds.fund(conn, insured, treatment)
-            await self.store.durable()
-            return JSONResponse(fund)
-
-        async def keep_house() -> None:
-            while True:
-                await asyncio.sleep(self.options.recovery_seconds)
-                try:
-                    await self.housekeeping()
-                except Exception:
-                    log.exception("housekeeping failed; trying again later")
-
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self.store.group_commit(asyncio.get_running_loop())
             recovered = await self.recover()
             if recovered:
                 log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)
-            task = asyncio.create_task(keep_house())
+            task = asyncio.create_task(self.keep_house())
             yield
             task.cancel()
             await self.http.aclose()
             self.store.close()
 
-        rest = Starlette(
-            routes=[
-                Route("/cards/{key}", card),
-                Route("/admin/roster", admin_roster),
-                Route("/admin/health", health),
-                Route("/admin/clock", clock, methods=["GET", "POST"]),
-                Route("/admin/faults", faults, methods=["GET", "POST"]),
-                Route("/admin/flush", flush, methods=["POST"]),
-                Route("/admin/prepayment", prepayment, methods=["POST"]),
-            ],
-            lifespan=lifespan,
-        )
+        rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
         return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest)
 
-    def _set_faults(self, body: Mapping[str, Any]) -> Faults:
+    def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""
         new = Faults(
             [Fault.parse(f) if isinstance(f, str) else Fault(**f) for f in body.get("faults", [])],

@@ -1,0 +1,165 @@
+"""What a person or a test calls beside the messages: cards, the roster, health, and the clock, faults and
+funds a test team turns.
+
+    GET  /cards/{key}          what reading a test person's card gives a HIS
+    GET  /admin/roster         what a tester needs: regions, hospitals' gateways and credentials, persons
+    GET  /admin/health         the nodes served, the spec, the clock, the faults and mutants on
+    GET  /admin/clock          the simulated clock; POST {"set": …, "freeze": …} or {"advance_seconds": …}
+    GET  /admin/faults         faults and mutants on, and those known; POST replaces them
+    POST /admin/flush          reverse stranded claims and send details after the fact, now
+    POST /admin/prepayment     resize a prepayment fund (hub)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..specs.model import Spec
+from ..specs.money import cents
+from ..world.clock import Clock
+from ..world.roster import read_card
+from ..world.topology import Topology
+from .faults import FAULTS, MUTANTS, Faults
+from .gateway import Node
+from .hub import HubNode
+from .store import Store
+
+
+class Simulated(Protocol):
+    """What the endpoints read and turn of a simulation (app.Simulation, which serves them)."""
+
+    topology: Topology
+    wire: Spec
+    clock: Clock
+    store: Store
+    faults: Faults
+
+    @property
+    def hub(self) -> HubNode | None: ...
+
+    @property
+    def treatment(self) -> Mapping[str, Node]: ...
+
+    @property
+    def insured(self) -> Mapping[str, Node]: ...
+
+    def roster(self) -> dict[str, Any]: ...
+
+    def save_clock(self) -> None: ...
+
+    async def housekeeping(self) -> dict[str, int]: ...
+
+    def set_faults(self, body: Mapping[str, Any]) -> Faults: ...
+
+
+class Admin:
+    """The card and admin endpoints of one simulation, as Starlette routes (:meth:`routes`)."""
+
+    def __init__(self, sim: Simulated) -> None:
+        self.sim = sim
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/cards/{key}", self.card),
+            Route("/admin/roster", self.roster),
+            Route("/admin/health", self.health),
+            Route("/admin/clock", self.clock, methods=["GET", "POST"]),
+            Route("/admin/faults", self.faults, methods=["GET", "POST"]),
+            Route("/admin/flush", self.flush, methods=["POST"]),
+            Route("/admin/prepayment", self.prepayment, methods=["POST"]),
+        ]
+
+    async def card(self, request: Request) -> Response:
+        person = self.sim.topology.person(request.path_params["key"])
+        if person is None:
+            return JSONResponse({"detail": "no such person"}, status_code=404)
+        return JSONResponse(read_card(person))
+
+    async def roster(self, request: Request) -> Response:
+        return JSONResponse(self.sim.roster())
+
+    async def health(self, request: Request) -> Response:
+        sim = self.sim
+        return JSONResponse(
+            {
+                "status": "ok",
+                "spec": sim.wire.ref,
+                "nodes": sorted(
+                    [
+                        *(n.name for n in sim.treatment.values()),
+                        *(n.name for n in sim.insured.values()),
+                        *(["hub"] if sim.hub else []),
+                    ]
+                ),
+                "clock": sim.clock.state(),
+                **sim.faults.state(),
+            }
+        )
+
+    async def clock(self, request: Request) -> Response:
+        sim = self.sim
+        if request.method == "POST":
+            try:
+                body = orjson.loads(await request.body())
+                when = datetime.fromisoformat(body["set"]) if "set" in body else None
+                step = (
+                    timedelta(seconds=float(body["advance_seconds"])) if "advance_seconds" in body else None
+                )
+            except (ValueError, TypeError) as e:
+                return JSONResponse(
+                    {
+                        "detail": 'want {"set": "2026-12-31T23:59:00", "freeze": false} or '
+                        f'{{"advance_seconds": 86400}}: {e}'
+                    },
+                    status_code=400,
+                )
+            if when is not None:
+                sim.clock.set(when, freeze=bool(body.get("freeze")))
+            if step is not None:
+                sim.clock.advance(step)
+            sim.save_clock()
+            await sim.store.durable()
+        return JSONResponse(sim.clock.state())
+
+    async def faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                self.sim.set_faults(orjson.loads(await request.body()))
+            except (ValueError, TypeError, AttributeError) as e:
+                return JSONResponse({"detail": str(e)}, status_code=400)
+        return JSONResponse(
+            {**self.sim.faults.state(), "known": {"faults": list(FAULTS), "mutants": list(MUTANTS)}}
+        )
+
+    async def flush(self, request: Request) -> Response:
+        done = await self.sim.housekeeping()
+        await self.sim.store.durable()  # answered only once what it did is committed
+        return JSONResponse(done)
+
+    async def prepayment(self, request: Request) -> Response:
+        """Resize a fund (a test team's lever: a small fund is used up by a few stays)."""
+        hub, store = self.sim.hub, self.sim.store
+        if hub is None:
+            return JSONResponse({"detail": "the hub is not served here"}, status_code=404)
+        try:
+            body = orjson.loads(await request.body())
+            insured, treatment, size = str(body["insured"]), str(body["treatment"]), cents(body["size"])
+        except (ValueError, TypeError, KeyError) as e:
+            return JSONResponse(
+                {"detail": f'want {{"insured": "510000", "treatment": "500000", "size": 10000}}: {e}'},
+                status_code=400,
+            )
+        with store.begin() as conn:
+            if hub.funds.fund(conn, insured, treatment) is None:
+                return JSONResponse({"detail": f"no fund of {insured} at {treatment}"}, status_code=404)
+            hub.funds.resize(conn, insured, treatment, size, self.sim.clock.now())
+            fund = hub.funds.fund(conn, insured, treatment)
+        await store.durable()
+        return JSONResponse(fund)

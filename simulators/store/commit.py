@@ -1,0 +1,231 @@
+"""Units of work on a connection kept per thread, and on the serving event loop the group commit: the units
+run meanwhile share one batch and one commit, a redo log of the batch's writes standing in for a savepoint
+per unit, and a thread of its own checkpoints SQLite's WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Generator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("yidi.simulators")
+
+Redo = tuple[str, Any, bool, int]  # a write as the driver ran it: statement, parameters, executemany, rows
+
+
+class GroupCommit:
+    """Units of work on ``engine`` (:meth:`begin`, :meth:`read`), committed in batches on the serving
+    thread once :meth:`group_commit` names its loop; :meth:`durable` waits for a batch's commit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()  # a connection per thread, kept: no pool round trip per unit of work
+        self._batch: Any = None  # the group-commit transaction open on the serving thread
+        self._batch_conn: Connection | None = None  # the connection it is open on
+        self._waiters: list[asyncio.Future[None]] = []  # answers waiting for that batch's commit
+        self._redo: list[Redo] = []  # the batch's writes so far, to run again should a unit fail
+        self._changes = 0  # SQLite's count of changed rows when the batch began
+        self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
+        event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
+
+    def _conn(self) -> Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+            self._local.cursor = _driver(conn).cursor()
+        return conn
+
+    def cursor(self, conn: Connection) -> Any:
+        """A DB-API cursor on ``conn``: the thread's own, kept with its connection, when it is that one
+        (a cursor made and closed per statement costs as much as a lookup by primary key)."""
+        local = self._local
+        return local.cursor if conn is getattr(local, "conn", None) else _driver(conn).cursor()
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """One unit of work: its changes stand together or not at all.
+
+        On the serving thread with group commit on, a unit is part of a batch that commits once the
+        event loop comes round again, and is durable once :meth:`durable` returns; elsewhere it commits
+        when the block ends. A unit never awaits, so units never interleave.
+        """
+        on_loop = threading.get_ident() == self._loop_thread
+        if on_loop and self._batch_conn is not None:
+            return _Unit(self, self._batch_conn)
+        conn = self._conn()
+        if not on_loop or self._loop is None:
+            return _Transaction(conn)
+        self._batch, self._batch_conn = conn.begin(), conn
+        self._loop.call_soon(self._flush)
+        if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
+            self._local.cursor.execute("BEGIN")
+            self._changes = _driver(conn).total_changes
+        return _Unit(self, conn)
+
+    # A unit in a batch takes no savepoint: SAVEPOINT and RELEASE cost about 10,000 instructions a
+    # sign-in (SQLite copies every page a unit changes before changing it), and units rarely fail.
+    # Every write of the batch is logged instead (statement, parameters, rows changed); when a unit
+    # fails after writing, the batch is rolled back and the writes of the units before it run again.
+    # They must change the same rows as the first time, or the batch commits nothing and every answer
+    # waiting for it fails, as when a commit fails.
+
+    def _written(self, conn: Connection, sql: str, params: Any, rows: int, many: bool = False) -> None:
+        if conn is self._batch_conn:
+            self._redo.append((sql, params, many, rows))
+
+    def _written_by_sqlalchemy(
+        self, conn: Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            self._written(conn, sql, params, cursor.rowcount, many)
+
+    def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
+        """Take back the unit that began at ``start`` in the redo log and failed with ``error``."""
+        wrote = len(self._redo) > start or isinstance(
+            error, DBAPIError | self.engine.dialect.loaded_dbapi.Error
+        )
+        if not wrote or self._broken is not None:
+            del self._redo[start:]
+            return
+        driver, cursor = _driver(conn), self._local.cursor
+        sqlite = self.engine.dialect.name == "sqlite"
+        try:
+            if sqlite and driver.total_changes - self._changes != sum(r[3] for r in self._redo):
+                raise RuntimeError("a write of this batch is not in its redo log")
+            del self._redo[start:]
+            driver.rollback()
+            if sqlite:
+                cursor.execute("BEGIN")
+                self._changes = driver.total_changes
+            for sql, params, many, rows in self._redo:
+                (cursor.executemany if many else cursor.execute)(sql, params)
+                if cursor.rowcount != rows:
+                    raise RuntimeError(f"run again, {sql!r} changed {cursor.rowcount} rows, not {rows}")
+        except Exception as e:
+            log.exception("a batch could not be rebuilt after a unit failed; it commits nothing")
+            self._broken = e
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """Reads only: on the serving thread they see the open batch and need no unit of their own."""
+        if self._batch is not None and threading.get_ident() == self._loop_thread:
+            return nullcontext(self._conn())
+        return self.begin()
+
+    def group_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Batch the commits of the units run on this thread (the serving event loop's): one commit
+        then serves every message that arrived meanwhile."""
+        self._loop, self._loop_thread = loop, threading.get_ident()
+        if self.engine.dialect.name == "sqlite" and self._checkpoints is None:
+            # A checkpoint copies the WAL into the database file and syncs it: a commit that crosses
+            # the WAL's limit pays hundreds of µs for it, most of a batch's cost. The serving
+            # connection leaves that to a thread of its own, off the event loop, every 2 s: a page
+            # written many times meanwhile is copied once (every 0.5 s cost 5 % more CPU a message).
+            _driver(self._conn()).execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoints = threading.Event()
+            threading.Thread(target=self._checkpoint, args=(self._checkpoints,), daemon=True).start()
+
+    def _checkpoint(self, stop: threading.Event, every: float = 2.0) -> None:
+        connection = self.engine.raw_connection()
+        try:
+            while not stop.wait(every):
+                try:
+                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # a busy or failing checkpoint is tried again; the WAL keeps all
+                    log.exception("WAL checkpoint failed")
+        finally:
+            connection.close()
+
+    def durable(self) -> Awaitable[None]:
+        """Await it to wait until every unit run so far on the serving thread is committed. Await it
+        before an answer, or a call to another process, leaves. (Not a coroutine: one per message.)"""
+        if self._batch is not None and threading.get_ident() == self._loop_thread:
+            waiter = self._loop.create_future()  # type: ignore[union-attr]
+            self._waiters.append(waiter)  # one each: a cancelled answer cancels no other
+            return waiter
+        return _COMMITTED
+
+    def _flush(self) -> None:
+        batch, self._batch, self._batch_conn = self._batch, None, None
+        waiters, self._waiters = self._waiters, []
+        failure, self._broken = self._broken, None
+        self._redo.clear()
+        if batch is None:
+            return
+        try:
+            if failure is not None:
+                raise failure
+            batch.commit()
+        except Exception as e:  # nothing of the batch is durable: every waiter fails
+            batch.rollback()
+            failure = e
+        for waiter in (w for w in waiters if not w.done()):
+            if failure is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(failure)
+
+    def close(self) -> None:
+        """Stop checkpointing, commit the open batch and close this thread's connection."""
+        if self._checkpoints is not None:
+            self._checkpoints.set()
+        self._flush()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+
+class _Committed:
+    """Awaited, returns at once: nothing is waiting for a commit."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+_COMMITTED = _Committed()
+
+
+def _driver(conn: Connection) -> Any:
+    """The DB-API connection under a SQLAlchemy one: the hot path's statements run on it directly."""
+    return conn.connection.dbapi_connection
+
+
+class _Transaction:
+    """A unit off the serving loop: a transaction of its own."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.transaction = conn, conn.begin()
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            self.transaction.commit()
+        else:
+            self.transaction.rollback()
+
+
+class _Unit:
+    """A unit in the serving loop's batch (a class, not a generator: a generator costs more than the
+    unit). A failure takes back its writes: :meth:`GroupCommit._undo`."""
+
+    __slots__ = ("conn", "start", "store")
+
+    def __init__(self, store: GroupCommit, conn: Connection) -> None:
+        self.store, self.conn, self.start = store, conn, len(store._redo)
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if error is not None:
+            self.store._undo(self.conn, self.start, error)

@@ -1,0 +1,120 @@
+"""Statements compiled once and run straight on the DB-API cursor (:class:`Prepared`), the rows they read
+(:class:`Record`), and JSON as the store writes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine
+
+from ...specs.envelope import THREE_DIGITS, datetime_text
+
+Written = Callable[[Connection, str, Any, int], None]  # logs a change for redo: sql, parameters, rows
+
+
+def json_text(value: Any) -> str:
+    """JSON as the store writes it, through SQLAlchemy (the engine's serializer) and prepared statements."""
+    return orjson.dumps(value).decode()
+
+
+def from_json(value: Any) -> Any:
+    # SQLite's column affinity hands a bare JSON number back already as a number
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+class Prepared:
+    """A Core statement compiled once for the engine's dialect and executed on the DB-API cursor.
+
+    SQLAlchemy builds, caches and executes a statement in tens of microseconds, most of a simulated
+    message's budget; the hot path compiles each statement once here instead. Types still convert as
+    SQLAlchemy's own (bind and result processors of each column type), so SQLite and PostgreSQL
+    behave alike. Runs inside the caller's transaction, on the cursor ``cursor_for`` gives for its
+    connection; each call consumes its result before it returns, so calls can share a cursor.
+    """
+
+    def __init__(
+        self, engine: Engine, statement: Any, cursor_for: Callable[[Connection], Any], written: Written
+    ) -> None:
+        self.cursor_for = cursor_for
+        self.written = None if statement.is_select else written  # a change is logged for redo
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        binds = compiled.binds
+        self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
+        self.names: list[str] = list(compiled.positiontup or []) if self.positional else list(binds)
+        binders = {n: _binder(binds[n].type, dialect) for n in set(self.names)}
+        keys = range(len(self.names)) if self.positional else self.names  # where each value goes
+        self.converts = [(k, binders[n]) for k, n in zip(keys, self.names, strict=True) if binders[n]]
+        names = self.names  # itemgetter picks in C, but gives a bare value for one name
+        self.pick = itemgetter(*names) if len(names) > 1 else lambda values: [values[n] for n in names]
+        columns = getattr(statement, "selected_columns", None) or ()
+        self.columns = [c.key for c in columns]
+        self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+
+    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
+        params: Any = list(self.pick(values)) if self.positional else {n: values[n] for n in self.names}
+        for k, convert in self.converts:
+            params[k] = convert(params[k])
+        cursor = self.cursor_for(conn)
+        cursor.execute(self.sql, params)
+        if self.written:
+            self.written(conn, self.sql, params, cursor.rowcount)
+        return cursor
+
+    def run(self, conn: Connection, **values: Any) -> int:
+        """Execute a change; the number of rows it touched."""
+        return int(self._execute(conn, values).rowcount)
+
+    def first(self, conn: Connection, **values: Any) -> Record | None:
+        row = self._execute(conn, values).fetchone()
+        if row is None:
+            return None
+        return Record(
+            {k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)}
+        )
+
+
+def _binder(type_: Any, dialect: Any) -> Any:
+    binder = type_.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name != "sqlite":
+        return binder
+    if isinstance(type_, JSON):  # SQLAlchemy's serializes with json_text too, after checks for its
+        return json_text  # sentinels (JSON.NULL, null()), which the prepared statements never bind
+    if isinstance(type_, Boolean):  # None, False, True (and 0, 1, which hash alike); else KeyError; in C
+        return _BOOLEANS.__getitem__
+    if not isinstance(type_, DateTime):
+        return binder
+
+    def sqlite_datetime(value: Any) -> Any:  # SQLAlchemy's text: the envelope's, and microseconds
+        seen, text = _last_datetime[0]
+        if value is seen:
+            return text
+        if value.__class__ is datetime and value.tzinfo is None and value.year >= 1000:
+            us = value.microsecond
+            text = f"{datetime_text(value)}.{THREE_DIGITS[us // 1000]}{THREE_DIGITS[us % 1000]}"
+            _last_datetime[0] = value, text
+            return text
+        return binder(value)
+
+    return sqlite_datetime
+
+
+_BOOLEANS: dict[Any, Any] = {False: 0, True: 1, None: None}  # 0 and 1 hash as False and True
+
+# the last datetime written and its text: a message stamps each of its rows with the same moment
+_last_datetime: list[tuple[Any, str]] = [(None, "")]
+
+
+class Record(dict[str, Any]):
+    """A row as a mapping that also reads as attributes (row.state), like SQLAlchemy's rows."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
