@@ -7,7 +7,8 @@ from collections import Counter
 
 from ..plugin import case
 from ..steps import fail
-from .desk import Desk, admitted, settled
+from .desk import Desk
+from .steps import admitted, settled
 
 
 @case("JT-CON-301")

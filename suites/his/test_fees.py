@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..plugin import case
-from .desk import Desk, admitted
+from .desk import Desk
+from .steps import admitted
 
 
 @case("JT-FEE-301")

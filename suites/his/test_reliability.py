@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..plugin import Sut, case
 from ..steps import fail, fault
-from .desk import Desk, Seen, admitted, discharged, totals_match
+from .desk import Desk, Seen
+from .steps import admitted, discharged, totals_match
 
 LOST = "。平台将丢弃该笔结算的应答（模拟网络中断）：HIS应以原报文ID重发，或冲正【2601】后重新结算"
 

@@ -4,7 +4,8 @@ cancellation of the settlement the platform answered."""
 from __future__ import annotations
 
 from ..plugin import case
-from .desk import Clerk, Desk, admitted, settled
+from .desk import Clerk, Desk
+from .steps import admitted, settled
 
 
 @case("JT-SET-301")

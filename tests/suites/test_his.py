@@ -15,7 +15,8 @@ from yidi.actors.his import Episode, His, LostAnswer, Reply
 from yidi.simulators.app import Options
 from yidi.simulators.background import Served, serving
 from yidi.suites.failures import NothingCame
-from yidi.suites.his.desk import Clerk, Desk, Speaker, admitted
+from yidi.suites.his.desk import Clerk, Desk, Speaker
+from yidi.suites.his.steps import admitted
 from yidi.suites.his.test_reliability import (
     test_a_lost_settlement_answer_is_resent_or_reversed_never_settled_anew as lost_answer_case,
 )
