@@ -5,6 +5,8 @@ an insured platform answering -1, duplicate delivery. Mutants are deliberately w
 yidi's own simulators, one per rule the suites guard: every conformance case must catch at least one.
 Both are named, listed by ``yidi mutants`` / ``yidi serve --help``, and switched by option or by the
 admin endpoint.
+
+Long because it is a catalogue: one entry per fault and per mutant, then the few lines that switch them.
 """
 
 from __future__ import annotations

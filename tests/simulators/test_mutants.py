@@ -1,5 +1,8 @@
 """Every mutant really does the wrong thing it names (so a suite that catches it proves something).
-The right behaviour is asserted by the other tests; here, that each mutant breaks it."""
+The right behaviour is asserted by the other tests; here, that each mutant breaks it.
+
+Long because it is one short test per mutant, in the catalogue's order (simulators/faults.py).
+"""
 
 from __future__ import annotations
 
