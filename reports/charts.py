@@ -125,7 +125,7 @@ def _summary(counts: Mapping[str, int]) -> str:
     return "，".join(f"{OUTCOME_ZH[o]} {counts.get(o, 0)}" for o in OUTCOMES)
 
 
-def yuan(amount: float) -> str:
+def yuan_text(amount: float) -> str:
     """Money as a ministry writes it: ``¥1,234,567.80`` (``-¥…`` below zero)."""
     return f"{'-' if amount < 0 else ''}¥{abs(amount):,.2f}"
 
@@ -203,7 +203,7 @@ def _fund_line(
     return [
         f'<polyline class="balance" data-fund="{escape(name)}" fill="none" stroke="{colour}" '
         f'stroke-width="1.8"{dashed} points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in steps)}">'
-        f"<title>{escape(name)}：余额 {yuan(p[-1][1])}</title></polyline>",
+        f"<title>{escape(name)}：余额 {yuan_text(p[-1][1])}</title></polyline>",
         f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.6" fill="{colour}"/>',
     ]
 
@@ -223,7 +223,7 @@ def _legend_entry(
         text = f"{name} 本月无变动 no movement"
     else:
         used = f" · 已用 {(size - p[-1][1]) / size:.0%}" if size else ""
-        text = f"{name} {yuan(p[-1][1])}{used}"
+        text = f"{name} {yuan_text(p[-1][1])}{used}"
     return [
         f'<line x1="{lx}" x2="{lx + 22}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
         f'stroke-width="2.4"{dashed}/>',

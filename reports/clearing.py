@@ -23,7 +23,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import charts
-from .charts import yuan
+from .charts import yuan_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 JSON_NAME, HTML_NAME = "clearing.json", "clearing.html"
@@ -103,7 +103,7 @@ def _why(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
         why.append((f"{len(problems)} 项不平，见「不平项」。", f"{len(problems)} invariant(s) violated."))
     waiting = _pending(statements)
     if waiting:
-        owed = yuan(_sum(s.get("amount") for s in waiting))
+        owed = yuan_text(_sum(s.get("amount") for s in waiting))
         why.append(
             (
                 f"{len(waiting)} 张清算单待参保地确认，金额 {owed}。",
@@ -141,11 +141,11 @@ def _totals(
 ) -> dict[str, Any]:
     waiting = _pending(statements)
     return {
-        "amount": yuan(_sum(s.get("amount") for s in statements)),
+        "amount": yuan_text(_sum(s.get("amount") for s in statements)),
         "settlements": sum(int(s.get("settlements") or 0) for s in statements),
         "statements": len(statements),
         "pending": len(waiting),
-        "pending_amount": yuan(_sum(s.get("amount") for s in waiting)),
+        "pending_amount": yuan_text(_sum(s.get("amount") for s in waiting)),
         "alerting": sum(bool(f.get("alert")) for f in funds),
         "problems": len(doc.get("problems") or []),
     }
@@ -167,7 +167,7 @@ def matrix(
             "code": payer,
             "name": names.get(payer, payer),
             "cells": [_cell(payer, payee, cells.get((payer, payee)), top, names) for payee in codes],
-            "total": yuan(_sum(c["amount"] for (p, _), c in cells.items() if p == payer)),
+            "total": yuan_text(_sum(c["amount"] for (p, _), c in cells.items() if p == payer)),
         }
         for payer in codes
     ]
@@ -175,9 +175,9 @@ def matrix(
         "columns": [{"code": c, "name": names.get(c, c)} for c in codes],
         "rows": rows,
         "column_totals": [
-            yuan(_sum(c["amount"] for (_, p), c in cells.items() if p == payee)) for payee in codes
+            yuan_text(_sum(c["amount"] for (_, p), c in cells.items() if p == payee)) for payee in codes
         ],
-        "total": yuan(_sum(c["amount"] for c in cells.values())),
+        "total": yuan_text(_sum(c["amount"] for c in cells.values())),
     }
 
 
@@ -214,10 +214,10 @@ def _cell(
     state = "待确认 pending" if found["pending"] else "已确认 confirmed"
     return {
         "kind": "pending" if found["pending"] else "confirmed",
-        "amount": yuan(found["amount"]),
+        "amount": yuan_text(found["amount"]),
         "settlements": found["settlements"],
         "heat": heat(found["amount"] / top if top > 0 else 0.0),
-        "title": f"{pair}：{yuan(found['amount'])}，{found['settlements']} 笔，{state}",
+        "title": f"{pair}：{yuan_text(found['amount'])}，{found['settlements']} 笔，{state}",
     }
 
 
@@ -269,8 +269,8 @@ def _fund(f: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
     return {
         "insured": names.get(insured, insured),
         "treatment": names.get(treatment, treatment),
-        "size": yuan(size),
-        "balance": yuan(balance),
+        "size": yuan_text(size),
+        "balance": yuan_text(balance),
         "used": f"{used:.1f}%",
         "bar": round(min(max(used, 0.0), 100.0), 1),
         "level": level or "ok",
@@ -285,8 +285,8 @@ def _alert(a: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
         "pair": _pair(*_ends(a), names),
         "level": level or "ok",
         "level_zh": LEVEL_ZH.get(level, level),
-        "balance": yuan(float(a.get("balance") or 0)),
-        "size": yuan(float(a.get("size") or 0)),
+        "balance": yuan_text(float(a.get("balance") or 0)),
+        "size": yuan_text(float(a.get("size") or 0)),
         "reason": str(a.get("reason") or ""),
     }
 

@@ -717,7 +717,7 @@ def _usage_doc(usage: Usage) -> dict[str, str]:
 
 def amounts(spec: Spec) -> frozenset[str]:
     """The amounts a settlement moves: the spec's money fields but the balance after (a state, not a flow)."""
-    return money.fields(spec) - {"balc"}
+    return money.fields(spec) - {money.BALANCE}
 
 
 def negate(spec: Spec, answer: Mapping[str, Any], **override: Any) -> dict[str, Any]:

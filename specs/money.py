@@ -6,6 +6,7 @@
     of_cents(n)    integer cents back to Decimal yuan (exact: its text is the amount, "12.30")
     wire(x)        the amount as the JSON number a message carries
     fields(spec)   the money fields of a spec: every field whose form is num(16,2)
+    amounts(spec)  the amounts a settlement moves: its answer's money fields but the balance after
 
 Decimal throughout: a wire float is read through its shortest text (``str(0.1) == "0.1"``), so 0.1 is
 0.10 and never 0.1000000000000000055…; rounding happens once per amount, where the rule says so.
@@ -59,3 +60,18 @@ def fields(spec: Spec) -> frozenset[str]:
             if f.form == FORM
         )
     return found
+
+
+BALANCE = "balc"  # 余额: the personal account's balance after a settlement, a state rather than a flow
+
+
+def amounts(spec: Spec) -> tuple[str, ...]:
+    """The amounts a settlement moves, in the order of its answer (2304's setlinfo): the money fields but
+    the balance after. A cancellation or reversal returns each one negated (R-AMT-11)."""
+    found = spec.cache.get("settlement amounts")
+    if found is None:
+        setlinfo = spec.transaction("2304").output["setlinfo"].fields.values()
+        found = spec.cache["settlement amounts"] = tuple(
+            f.name for f in setlinfo if f.form == FORM and f.name != BALANCE
+        )
+    return found  # type: ignore[no-any-return]

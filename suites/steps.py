@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ..actors.his import Episode, His, Refused, Reply, credential
-from ..specs import rules
+from ..specs import loader, money, rules
 from ..specs.validate import validate
 from ..world import topology
 from ..world.topology import CatalogEntry
@@ -259,22 +259,9 @@ def housekeeping(sut: Sut) -> None:
     httpx.post(f"{sut.url}/admin/flush", timeout=30).raise_for_status()
 
 
-# the amounts of a settlement answer (setlinfo) a cancellation negates and a query repeats
-MONEY = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifob_pay",
-    "hifmi_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-)
+# The amounts of a settlement answer, which a cancellation negates and a query repeats: the spec's money
+# fields of 2304's setlinfo, but the balance after
+MONEY = money.amounts(loader.load())
 
 
 def deductible_once_a_year(

@@ -17,6 +17,7 @@ from ...actors.his import Episode, His, Refused, Reply
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
+    MONEY,
     admit,
     close_stay,
     episode_to_discharge,
@@ -30,9 +31,6 @@ from ..steps import (
     succeed,
     unexpected_refusal,
 )
-
-MONEY = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
-
 
 # ── steps these cases share ────────────────────────────────────────
 
