@@ -74,4 +74,4 @@ def amounts(spec: Spec) -> tuple[str, ...]:
         found = spec.cache["settlement amounts"] = tuple(
             f.name for f in setlinfo if f.form == FORM and f.name != BALANCE
         )
-    return found  # type: ignore[no-any-return]
+    return found
