@@ -44,7 +44,7 @@ from .hub import HubNode
 from .insured import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
-from .treatment import TreatmentNode
+from .treatment.node import TreatmentNode
 
 log = logging.getLogger("yidi.simulators")
 
