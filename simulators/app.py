@@ -41,7 +41,7 @@ from .asgi import MessageRoutes
 from .faults import FAULTS, MUTANTS, Fault, Faults
 from .gateway import Node, Observer, World
 from .hub import HubNode
-from .insured import InsuredNode
+from .insured.node import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
 from .treatment.node import TreatmentNode

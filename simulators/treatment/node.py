@@ -28,7 +28,7 @@ from typing import Any
 from ...specs.model import Spec
 from ...world.topology import Province
 from ..gateway import World
-from ..insured import InsuredNode
+from ..insured.records import Insured
 from .admission import Admission
 from .details import Details
 from .fees import Fees
@@ -43,7 +43,7 @@ from .visits import Treatment
 class TreatmentNode(Treatment):
     """A treatment province's hospital gateway: every family's handlers under one node."""
 
-    def __init__(self, province: Province, world: World, wire: Spec, insured: InsuredNode) -> None:
+    def __init__(self, province: Province, world: World, wire: Spec, insured: Insured) -> None:
         super().__init__(province, world, wire, insured)
         self.settlement, self.details = Settlement(self), Details(self)
         self.handlers |= SignIn(self).handlers  # 9001, 9002, 1101

@@ -19,7 +19,7 @@ from ...specs.envelope import datetime_text
 from ...specs.money import ZERO, cents, wire, yuan
 from ..catalog import Split, categories
 from ..gateway import BusinessError, Context, Relayed
-from ..insured import negate
+from ..insured.settlement import negate
 from ..links import Peer, Unreachable
 from ..store import message_key, messages, settlements, visits
 from .visits import INPATIENT, OUTPATIENT, TRANSIENT, Treatment, Visit, log, step

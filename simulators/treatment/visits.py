@@ -23,7 +23,7 @@ from ...specs.envelope import stamp
 from ...specs.model import Spec
 from ...world.topology import Account, Hospital, Province
 from ..gateway import BusinessError, Context, Node, Relayed, World
-from ..insured import InsuredNode
+from ..insured.records import Insured
 from ..links import Peer, Serials, Unreachable
 
 log = logging.getLogger("yidi.simulators")
@@ -123,7 +123,7 @@ class Treatment(Node):
 
     hospital_facing = True
 
-    def __init__(self, province: Province, world: World, wire: Spec, insured: InsuredNode) -> None:
+    def __init__(self, province: Province, world: World, wire: Spec, insured: Insured) -> None:
         accounts: dict[str, Account] = {h.paasid: h.account for h in province.hospitals.values()}
         super().__init__(f"treatment:{province.admdvs}", province.admdvs, world, accounts, wire)
         self.province, self.topology, self.insured = province, world.topology, insured
