@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from yidi.actors.his import His, Refused
-from yidi.simulators.treatment.reconcile import zipped
 from yidi.simulators.store import settlements
+from yidi.simulators.treatment.reconcile import zipped
 from yidi.specs import transport
 
 from .conftest import Served
