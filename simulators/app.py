@@ -35,10 +35,10 @@ from .asgi import MessageRoutes
 from .faults import Fault, Faults
 from .gateway import Node, Observer, World
 from .hub import HubNode
-from .insured import InsuredNode
+from .insured.node import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
-from .treatment import TreatmentNode
+from .treatment.node import TreatmentNode
 
 log = logging.getLogger("yidi.simulators")
 

@@ -254,7 +254,7 @@ clearings = Table(
     Column("confirmed_at", DateTime),
 )
 
-# Monthly clearing of remote patients at the treatment place (simulators/remote.py, 3261/3262): each
+# Monthly clearing of remote patients at the treatment place (simulators/treatment/remote.py, 3261/3262): each
 # clearing row a hospital confirmed or left out, and the 3261 that did it.
 remote_confirmations = Table(
     "remote_confirmations",

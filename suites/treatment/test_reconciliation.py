@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...actors.his import His, Reply
-from ...simulators.reconcile import zipped
+from ...simulators.treatment.reconcile import zipped
 from ...specs.money import yuan
 from ..catalogue import Case
 from ..plugin import Sut, case

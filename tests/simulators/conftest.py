@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from yidi.simulators.app import Options
+from yidi.simulators.app import Options, Simulation
 from yidi.simulators.background import Served, free_port, serving
 
 __all__ = ["Served", "free_port", "serving"]
@@ -17,6 +17,15 @@ def served(tmp_path: Path) -> Iterator[Served]:
     """A fresh simulator with its own database, per test."""
     with serving(Options(db=f"sqlite:///{tmp_path / 'state.db'}")) as handle:
         yield handle
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulation]:
+    """Every node of the default topology wired in-process and never served: their parts called directly,
+    with no message (one per test module)."""
+    simulation = Simulation(Options(db=f"sqlite:///{tmp_path_factory.mktemp('nodes') / 'state.db'}"))
+    yield simulation
+    simulation.store.close()
 
 
 @pytest.fixture(autouse=True)

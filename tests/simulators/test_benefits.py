@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given
@@ -109,3 +110,20 @@ def test_money_always_closes_and_caps_hold(
     assert used.pool + r.hifp_pay <= max(benefit.annual_cap, used.pool)
     assert used.deductible + r.act_pay_dedc <= max(benefit.deductible[level], used.deductible)
     assert all(x >= 0 for x in (r.hifp_pay, r.supp_pay, r.act_pay_dedc, r.psn_cash_pay))
+
+
+def test_the_ratio_stays_between_nothing_and_everything() -> None:
+    generous = replace(EMPLOYEE, retiree_extra=D("0.20"))  # 0.90 + 0.20 at a level-1 hospital
+    r = settle(generous, claim("1000", level="1"), retired=True, used=Usage(deductible=D(300)), balance=D(0))
+    assert r.ratio == 1 and r.hifp_pay == D(1000) and r.psn_part_amt == 0
+    harsh = replace(EMPLOYEE, temporary_reduction={"5": D("1.50")})
+    r = settle(harsh, claim("1000", fil_type="5"), retired=False, used=Usage(deductible=D(800)), balance=D(0))
+    assert r.ratio == 0 and r.hifp_pay == 0 and r.psn_part_amt == D(1000)
+
+
+def test_the_supplementary_fund_stops_at_its_own_cap() -> None:
+    used = Usage(deductible=D(800), pool=D(350000), supp=D(499000))  # the pool spent, 1000 left above it
+    r = settle(EMPLOYEE, claim("10000"), retired=False, used=used, balance=D(0))
+    assert (r.hifp_pay, r.supp_pay, r.fund_pay_sumamt) == (D(0), D(1000), D(1000))
+    assert r.lines[1].limit == D(1000) and r.usage == Usage(D(0), D(0), D(1000))
+    assert r.psn_part_amt == D(9000)

@@ -1,5 +1,5 @@
 """Files, reconciliation and remote-patient clearing at the treatment place, over real HTTP: what the
-suites' cases do not show (simulators/reconcile.py, simulators/remote.py)."""
+suites' cases do not show (simulators/treatment/reconcile.py, simulators/treatment/remote.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from yidi.actors.his import His, Refused
-from yidi.simulators.reconcile import zipped
 from yidi.simulators.store import settlements
+from yidi.simulators.treatment.reconcile import zipped
 from yidi.specs import transport
 
 from .conftest import Served

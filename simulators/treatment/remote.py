@@ -12,18 +12,16 @@ cannot be confirmed again until undone (R-CLR-02); a row left out (cnfm_flag 0) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from ..specs.envelope import datetime_text
-from ..specs.money import cents, of_cents, wire
-from .clearing import span
-from .gateway import BusinessError, Context
-from .store import messages, remote_confirmations, settlements
-
-if TYPE_CHECKING:
-    from .treatment import TreatmentNode
+from ...specs.envelope import datetime_text
+from ...specs.money import cents, of_cents, wire
+from ..clearing import span
+from ..gateway import BusinessError, Context
+from ..store import messages, remote_confirmations, settlements
+from .visits import Treatment
 
 PAGE = 100  # rows per 3260 page: "提取数据每次不能超过100条"
 
@@ -31,7 +29,7 @@ PAGE = 100  # rows per 3260 page: "提取数据每次不能超过100条"
 class RemoteClearing:
     """The 3260–3262 handlers of one treatment province."""
 
-    def __init__(self, node: TreatmentNode) -> None:
+    def __init__(self, node: Treatment) -> None:
         self.node = node
         self.handlers = {"3260": self.extract, "3261": self.confirm, "3262": self.undo}
 

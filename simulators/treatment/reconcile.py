@@ -19,18 +19,16 @@ import io
 import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ..specs.envelope import datetime_text
-from ..specs.money import cents, of_cents
-from .gateway import BusinessError, Context
-from .links import Serials
-from .store import files, settlements
-
-if TYPE_CHECKING:
-    from .treatment import TreatmentNode
+from ...specs.envelope import datetime_text
+from ...specs.money import cents, of_cents
+from ..gateway import BusinessError, Context
+from ..links import Serials
+from ..store import files, settlements
+from .visits import Treatment
 
 CLR_TYPE = {"2304": "21", "2305": "21", "2207": "11", "2208": "11"}  # clearing class by the booking's infno
 COLUMNS = ("setl_id", "mdtrt_id", "psn_no", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "refd_setl_flag")
@@ -40,7 +38,7 @@ KEEP = timedelta(days=7)  # how long a file may be downloaded
 class Reconciliation:
     """The 3201, 3202, 9101 and 9102 handlers of one treatment province."""
 
-    def __init__(self, node: TreatmentNode) -> None:
+    def __init__(self, node: Treatment) -> None:
         self.node = node
         self.serials = Serials(node.store, f"{node.name}:files")
         self.handlers = {"3201": self.totals, "3202": self.detail, "9101": self.upload, "9102": self.download}

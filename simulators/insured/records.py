@@ -1,0 +1,153 @@
+"""What every family of the insured node's handlers shares: the province's insured persons and their state
+(personal account balance, card status, insurance status, year-to-date usage, filings) in the store, the
+visits the treatment side told it of, and the checks every family makes (card, filing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ...world import identity
+from ...world.topology import Account, Person, Province
+from ..gateway import BusinessError, Node, World
+from ..links import Serials
+from ..store import persons
+
+EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
+
+
+def age(born: date, on: date) -> float:
+    return float(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
+
+
+def initial_state(person: Person) -> dict[str, Any]:
+    return {
+        "balance": str(person.account_balance),
+        "card_status": person.card.status,
+        "insu_stas": person.psn_insu_stas,
+        "ytd": {
+            str(year): {"inpatient": {k: str(v) for k, v in used.items()}}
+            for year, used in person.ytd.items()
+        },
+        "filings": [
+            {
+                "sn": f.sn,
+                "fil_type": f.fil_type,
+                "mdtrtarea": f.mdtrtarea,
+                "begndate": f.begndate.isoformat(),
+                "enddate": f.enddate.isoformat() if f.enddate else None,
+                "status": f.status,
+            }
+            for f in person.filings
+        ],
+    }
+
+
+class Insured(Node):
+    """A province's insured face as its handler families see it: its people, their state, their visits."""
+
+    pays = True
+
+    def __init__(self, province: Province, world: World, accounts: Mapping[str, Account]) -> None:
+        super().__init__(f"insured:{province.admdvs}", province.admdvs, world, accounts)
+        self.province, self.topology = province, world.topology
+        self.people = {p.psn_no: p for p in self.topology.persons.values() if p.province == province.admdvs}
+        self.filing_sn = Serials(self.store, f"{self.name}:filing")
+        with self.store.begin() as conn:
+            known = set(conn.execute(select(persons.c.psn_no).where(persons.c.node == self.name)).scalars())
+            rows = [
+                {"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p)}
+                for p in self.people.values()
+                if p.psn_no not in known
+            ]
+            if rows:
+                conn.execute(persons.insert(), rows)
+
+    # ── persons ────────────────────────────────────────────────────
+
+    def person(self, psn_no: str) -> Person:
+        person = self.people.get(psn_no)
+        if person is None:
+            raise BusinessError("E3001", psn_no=psn_no)
+        return person
+
+    def by_credential(self, data: Mapping[str, Any]) -> Person:
+        kind, number = str(data.get("mdtrt_cert_type")), str(data.get("mdtrt_cert_no"))
+        for p in self.people.values():
+            if (
+                (kind == "01" and number == identity.ectoken(p.psn_no))
+                or (kind == "02" and number == p.certno)
+                or (kind == "03" and number == p.card.cardno)
+            ):
+                return p
+        raise BusinessError("E3001", psn_no=number)
+
+    def state(self, conn: Connection, psn_no: str) -> tuple[int, dict[str, Any]]:
+        row = self.store.q.person.first(conn, k_node=self.name, k_psn_no=psn_no)
+        assert row is not None, psn_no
+        return row.version, dict(row.doc)
+
+    def save(self, conn: Connection, psn_no: str, version: int, doc: dict[str, Any]) -> None:
+        done = self.store.q.save_person.run(
+            conn, version=version + 1, doc=doc, k_node=self.name, k_psn_no=psn_no, k_version=version
+        )
+        if done != 1:
+            raise BusinessError("E6005", mdtrt_id=psn_no)
+
+    def check_card(self, person: Person, data: Mapping[str, Any], doc: Mapping[str, Any]) -> None:
+        if data.get("mdtrt_cert_type") != "03":
+            if doc["card_status"] != "1" and self.faults.mutant("lost-card-blocks-all-credentials"):
+                raise BusinessError("E3005")
+            return
+        if doc["card_status"] != "1" and not self.faults.mutant("accept-lost-card"):
+            raise BusinessError("E3005")
+        unchecked = self.faults.mutant("skip-card-sn-check") or (
+            not data.get("card_sn") and self.faults.mutant("card-sn-optional")  # reads no card_sn at all
+        )
+        if data.get("card_sn") != person.card.card_sn and not unchecked:
+            raise BusinessError("E3007")
+
+    def filing_for(
+        self, person: Person, doc: Mapping[str, Any], area: str, day: date, med_type: str
+    ) -> dict[str, Any]:
+        """The filing that allows direct settlement here, or the refusal that says why not."""
+        if area[:2] == self.admdvs[:2] or self.faults.mutant("skip-filing-check"):
+            return {}  # local care needs no filing
+        live = [f for f in doc["filings"] if f["status"] == "1"]
+        if self.faults.mutant("temporary-filing-unknown"):  # an old platform knowing types 1–3 only
+            live = [f for f in live if f["fil_type"] not in ("4", "5", "6")]
+        here = [
+            f
+            for f in live
+            if area == f["mdtrtarea"] or (f["mdtrtarea"].endswith("0000") and f["mdtrtarea"][:2] == area[:2])
+        ]
+        valid: list[dict[str, Any]] = [
+            f
+            for f in here
+            if date.fromisoformat(f["begndate"]) <= day
+            and (f["enddate"] is None or day <= date.fromisoformat(f["enddate"]))
+        ]
+        if valid:
+            return valid[0]
+        if med_type in EMERGENCY_MED_TYPES:
+            return {"sn": "", "fil_type": "6"}  # 异地急诊抢救: deemed filed
+        if here:
+            raise BusinessError("E3003", psn_no=person.psn_no, enddate=here[-1]["enddate"])
+        if live:
+            raise BusinessError("E3004", psn_no=person.psn_no, filed=live[-1]["mdtrtarea"], mdtrtarea=area)
+        raise BusinessError("E3002", psn_no=person.psn_no)
+
+    # ── visits ─────────────────────────────────────────────────────
+
+    def visit(self, conn: Connection, mdtrt_id: str) -> Any:
+        row = self.store.q.insured_visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
+        if row is None:
+            raise BusinessError("E4001", mdtrt_id=mdtrt_id)
+        return row
+
+    def set_visit(self, conn: Connection, mdtrt_id: str, state: str) -> None:
+        self.store.q.set_insured_visit.run(conn, state=state, k_node=self.name, k_mdtrt_id=mdtrt_id)

@@ -1,0 +1,380 @@
+"""Settlement at the insured location: its own benefit policy applied to the category totals it receives
+(Y2303 trial, Y2304 settlement), year-to-date usage and the personal account kept, and all of it undone on
+cancellation (Y2305) or reversal (Y2601): the answer then is the exact negative of the settlement's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ...specs import money
+from ...specs.envelope import datetime_text
+from ...specs.model import Spec
+from ...specs.money import ZERO, cents, of_cents, wire, yuan
+from ...world.topology import Person, dedc_level
+from ..benefits import Claim, Result, Usage, settle
+from ..catalog import Split
+from ..gateway import BusinessError, Context
+from ..store import insured_settlements, message_key, messages
+from .records import Insured, age
+
+
+class Settlement:
+    """The Y2303, Y2304, Y2305 and Y2601 handlers of one insured province."""
+
+    def __init__(self, node: Insured) -> None:
+        self.node = node
+        self.handlers = {
+            "Y2303": self.presettle,
+            "Y2304": self.settle,
+            "Y2305": self.cancel_settlement,
+            "Y2601": self.reverse,
+        }
+
+    # ── Y2303 / Y2304 ──────────────────────────────────────────────
+
+    def compute(
+        self, conn: Connection, ctx: Context
+    ) -> tuple[Person, int, dict[str, Any], Result, dict[str, Any]]:
+        node = self.node
+        s = ctx.input["setlinfo"]
+        person = node.person(s["psn_no"])
+        visit = node.visit(conn, s["mdtrt_id"])
+        settled_again = visit.state == "settled" and node.faults.mutant("pay-twice-on-retry")
+        if visit.state not in ("registered",) and not settled_again:
+            raise BusinessError(
+                "E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算"
+            )
+        version, doc = node.state(conn, person.psn_no)
+        if doc["insu_stas"] != "1":
+            raise BusinessError("E3006", psn_no=person.psn_no)
+        filing = node.filing_for(person, doc, s["mdtrtarea_admdvs"], ctx.now.date(), s["med_type"])
+        outpatient = s["med_type"].startswith("1")
+        setting = "outpatient" if outpatient else "inpatient"
+        policy = node.province.policies[person.insutype]
+        split = Split(
+            yuan(s["fulamt_ownpay_amt"]),
+            yuan(s["overlmt_selfpay"]),
+            yuan(s["preselfpay_amt"]),
+            yuan(s["inscp_scp_amt"]),
+        )
+        if split.total != yuan(s["medfee_sumamt"]):
+            raise BusinessError(
+                "E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}"
+            )
+        ytd = doc["ytd"].get(str(ctx.now.year), {}).get(setting, {})
+        used = Usage(**{k: yuan(v) for k, v in ytd.items()})
+        if node.faults.mutant("ignore-deductible"):
+            used = Usage(Decimal(10**9), used.pool, used.supp)
+        if node.faults.mutant("ignore-annual-cap"):  # the year's pooled-fund usage is forgotten
+            used = Usage(used.deductible, ZERO, used.supp)
+        use_account = s["acct_used_flag"] == "1" or node.faults.mutant("account-always-used")
+        if ctx.infno == "Y2303" and node.faults.mutant("presettle-ignores-account"):
+            use_account = False
+        claim = Claim(
+            yuan(s["medfee_sumamt"]),
+            split,
+            "3" if node.faults.mutant("ratio-ignores-level") else dedc_level(s["hosp_lv"]),
+            outpatient,
+            use_account,
+            None if node.faults.mutant("no-temporary-reduction") else filing.get("fil_type"),
+        )
+        balance = yuan(doc["balance"])
+        if node.faults.mutant("account-overdraft"):  # as if the balance covered any personal share
+            balance = max(balance, claim.medfee)
+        result = settle(policy, claim, retired=person.retired, used=used, balance=balance)
+        output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
+        return person, version, doc, result, output
+
+    def settlement_output(self, p: Person, s: Mapping[str, Any], r: Result, now: datetime) -> dict[str, Any]:
+        supp = {"hifob_pay": 0.0, "hifmi_pay": 0.0}
+        if r.supp_pay:
+            supp["hifob_pay" if r.supp_fund == "330100" else "hifmi_pay"] = wire(r.supp_pay)
+        names = self.node.spec.codes["fund_pay_type"].values
+        setlinfo = {
+            "mdtrt_id": s["mdtrt_id"],
+            "setl_id": s.get("setl_id"),
+            "psn_no": p.psn_no,
+            "psn_name": p.name,
+            "psn_cert_type": "01",
+            "certno": p.certno,
+            "gend": p.gend,
+            "naty": p.naty,
+            "brdy": p.brdy.isoformat(),
+            "age": age(p.brdy, now.date()),
+            "insutype": p.insutype,
+            "psn_type": p.psn_type,
+            "cvlserv_flag": p.cvlserv_flag,
+            "setl_time": datetime_text(now),
+            "mdtrt_cert_type": None,
+            "med_type": s["med_type"],
+            "medfee_sumamt": wire(s["medfee_sumamt"]),
+            "fulamt_ownpay_amt": wire(s["fulamt_ownpay_amt"]),
+            "overlmt_selfpay": wire(s["overlmt_selfpay"]),
+            "preselfpay_amt": wire(s["preselfpay_amt"]),
+            "inscp_scp_amt": wire(s["inscp_scp_amt"]),
+            "act_pay_dedc": wire(r.act_pay_dedc),
+            "hifp_pay": wire(r.hifp_pay),
+            "pool_prop_selfpay": float(r.ratio),
+            "cvlserv_pay": 0.0,
+            "hifes_pay": 0.0,
+            **supp,
+            "maf_pay": 0.0,
+            "hosp_part_amt": 0.0,
+            "oth_pay": 0.0,
+            "fund_pay_sumamt": wire(r.fund_pay_sumamt),
+            "psn_part_amt": wire(r.psn_part_amt),
+            "acct_pay": wire(r.acct_pay),
+            "psn_cash_pay": wire(
+                r.psn_part_amt if self.node.faults.mutant("cash-ignores-account") else r.psn_cash_pay
+            ),
+            "balc": wire(r.balance_after),
+            "acct_mulaid_pay": 0.0,
+            "medins_setl_id": s.get("medins_setl_id"),
+            "clr_optins": s["mdtrtarea_admdvs"][:2] + "0000",
+            "clr_way": "1",
+            "clr_type": "11" if s["med_type"].startswith("1") else "21",
+        }
+        setldetail = [
+            {
+                "fund_pay_type": line.fund_pay_type,
+                "inscp_scp_amt": wire(line.inscp),
+                "crt_payb_lmt_amt": wire(line.limit),
+                "fund_payamt": wire(line.paid),
+                "fund_pay_type_name": names.get(line.fund_pay_type, ""),
+                "setl_proc_info": "；".join(r.notes)[:4000],
+            }
+            for line in r.lines
+        ]
+        return {"setlinfo": setlinfo, "setldetail": setldetail}
+
+    async def presettle(self, ctx: Context) -> None:
+        with ctx.answer() as conn:
+            *_, ctx.output = self.compute(conn, ctx)
+            del ctx.output["setlinfo"]["setl_id"]
+
+    async def settle(self, ctx: Context) -> None:
+        node = self.node
+        s = ctx.input["setlinfo"]
+        with ctx.answer() as conn:
+            person, version, doc, result, ctx.output = self.compute(conn, ctx)
+            if node.faults.mutant("insured-answer-unbalanced"):  # a cent the funds do not add up to
+                ctx.output["setlinfo"]["fund_pay_sumamt"] = round(
+                    ctx.output["setlinfo"]["fund_pay_sumamt"] + 0.01, 2
+                )
+            setting = "outpatient" if s["med_type"].startswith("1") else "inpatient"
+            self.apply(doc, ctx.now.year, setting, result.usage, -result.acct_pay)
+            node.save(conn, person.psn_no, version, doc)
+            key = (
+                f"{ctx.msgid}#again"
+                if node.faults.mutant("pay-twice-on-retry")
+                and conn.execute(
+                    select(insured_settlements.c.msgid).where(insured_settlements.c.msgid == ctx.msgid)
+                ).first()
+                else ctx.msgid
+            )
+            node.store.q.insured_book.run(
+                conn,
+                node=node.name,
+                msgid=key,
+                setl_id=s["setl_id"],
+                kind="settle",
+                mdtrt_id=s["mdtrt_id"],
+                psn_no=person.psn_no,
+                year=ctx.now.year,
+                setting=setting,
+                fund=cents(result.fund_pay_sumamt),
+                acct=cents(result.acct_pay),
+                status="active",
+                sim_time=ctx.now,
+                doc={"usage": _usage_doc(result.usage), "answer": ctx.output},
+            )
+            node.set_visit(conn, s["mdtrt_id"], "settled")
+            ctx.effect = {"setl_id": s["setl_id"]}
+
+    @staticmethod
+    def apply(doc: dict[str, Any], year: int, setting: str, usage: Usage, balance_change: Decimal) -> None:
+        """Add a settlement's usage to the year (negative usage to roll it back) and move the account."""
+        years = doc.setdefault("ytd", {})
+        current = years.setdefault(str(year), {}).setdefault(setting, {})
+        for key, delta in _usage_doc(usage).items():
+            current[key] = str(yuan(current.get(key, "0")) + yuan(delta))
+        doc["balance"] = str(yuan(doc["balance"]) + balance_change)
+
+    # ── Y2305 ──────────────────────────────────────────────────────
+
+    def active_settlement(self, conn: Connection, setl_id: str, mdtrt_id: str) -> Any:
+        row = conn.execute(
+            select(insured_settlements).where(
+                insured_settlements.c.node == self.node.name,
+                insured_settlements.c.setl_id == setl_id,
+                insured_settlements.c.kind == "settle",
+                insured_settlements.c.status == "active",
+            )
+        ).first()
+        if row is None or row.mdtrt_id != mdtrt_id:
+            raise BusinessError("E4005", setl_id=setl_id, mdtrt_id=mdtrt_id)
+        return row
+
+    def undo_settlement(self, conn: Connection, row: Any, status: str) -> dict[str, Any]:
+        """Roll a settlement back: usage, account, status; the answer's amounts negated."""
+        node = self.node
+        version, doc = node.state(conn, row.psn_no)
+        usage = Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()})
+        if not (
+            (status == "cancelled" and node.faults.mutant("no-ytd-rollback"))
+            or (status == "reversed" and node.faults.mutant("reversal-keeps-usage"))
+        ):
+            refund = ZERO if node.faults.mutant("keep-account-on-cancel") else of_cents(row.acct)
+            self.apply(doc, row.year, row.setting, -usage, refund)
+        else:
+            doc["balance"] = str(yuan(doc["balance"]) + of_cents(row.acct))
+        node.save(conn, row.psn_no, version, doc)
+        conn.execute(
+            update(insured_settlements)
+            .where(insured_settlements.c.node == node.name, insured_settlements.c.msgid == row.msgid)
+            .values(status=status)
+        )
+        node.set_visit(conn, row.mdtrt_id, "registered")
+        return negate(node.spec, row.doc["answer"], balc=wire(doc["balance"]))  # the balance once restored
+
+    def redo_settlement(self, conn: Connection, row: Any) -> None:
+        """Re-apply a settlement whose cancellation was reversed."""
+        node = self.node
+        version, doc = node.state(conn, row.psn_no)
+        self.apply(
+            doc,
+            row.year,
+            row.setting,
+            Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()}),
+            -of_cents(row.acct),
+        )
+        node.save(conn, row.psn_no, version, doc)
+        conn.execute(
+            update(insured_settlements)
+            .where(insured_settlements.c.node == node.name, insured_settlements.c.msgid == row.msgid)
+            .values(status="active")
+        )
+        node.set_visit(conn, row.mdtrt_id, "settled")
+
+    async def cancel_settlement(self, ctx: Context) -> None:
+        node = self.node
+        data = ctx.input["data"]
+        with ctx.answer() as conn:
+            row = self.active_settlement(conn, data["setl_id"], data["mdtrt_id"])
+            negative = self.undo_settlement(conn, row, "cancelled")
+            conn.execute(
+                insured_settlements.insert().values(
+                    node=node.name,
+                    msgid=ctx.msgid,
+                    setl_id=row.setl_id,
+                    kind="cancel",
+                    mdtrt_id=row.mdtrt_id,
+                    psn_no=row.psn_no,
+                    year=row.year,
+                    setting=row.setting,
+                    fund=-row.fund,
+                    acct=-row.acct,
+                    status="active",
+                    sim_time=ctx.now,
+                    doc={"of": row.msgid, "answer": negative},
+                )
+            )
+            ctx.effect = {"of": row.msgid}
+            negative["setlinfo"]["setl_time"] = datetime_text(ctx.now)
+            if node.faults.mutant("cancel-answer-not-negated"):  # the settlement's amounts, signs kept
+                kept = {k: v for k, v in row.doc["answer"]["setlinfo"].items() if k in amounts(node.spec)}
+                negative = {**row.doc["answer"], "setlinfo": {**negative["setlinfo"], **kept}}
+            ctx.output = _pick_cancel_output(node.spec, "Y2305", negative)
+
+    # ── Y2601 ──────────────────────────────────────────────────────
+
+    async def reverse(self, ctx: Context) -> None:
+        node = self.node
+        data = ctx.input["data"]
+        with ctx.answer() as conn:
+            original = conn.execute(
+                select(messages).where(message_key.is_(node.name, data["omsgid"]))
+            ).first()
+            if (
+                original is None
+                or original.infno != data["oinfno"]
+                or original.response.get("infcode") not in (0, "0")
+            ):
+                raise BusinessError("E6002", oinfno=data["oinfno"], omsgid=data["omsgid"])
+            if original.infno not in ("Y2401", "Y2304", "Y2305"):
+                raise BusinessError("E6003", oinfno=data["oinfno"])
+            if original.reversed_by:
+                raise BusinessError("E6004", omsgid=data["omsgid"])
+            if original.infno == "Y2401":
+                visit = node.visit(conn, original.effect["mdtrt_id"])
+                if visit.state != "registered":
+                    raise BusinessError(
+                        "E4002", mdtrt_id=visit.mdtrt_id, state=visit.state, infno="Y2601", name="冲正"
+                    )
+                node.set_visit(conn, visit.mdtrt_id, "cancelled")
+            elif original.infno == "Y2304":
+                row = self.row(conn, original.msgid)
+                if row.status != "active":
+                    raise BusinessError(
+                        "E4002", mdtrt_id=row.mdtrt_id, state=row.status, infno="Y2601", name="冲正"
+                    )
+                self.undo_settlement(conn, row, "reversed")
+            else:  # Y2305: the cancellation never happened
+                cancellation = self.row(conn, original.msgid)
+                self.redo_settlement(conn, self.row(conn, cancellation.doc["of"]))
+                conn.execute(
+                    update(insured_settlements)
+                    .where(
+                        insured_settlements.c.node == node.name,
+                        insured_settlements.c.msgid == original.msgid,
+                    )
+                    .values(status="reversed")
+                )
+            conn.execute(
+                update(messages)
+                .where(message_key.is_(node.name, original.msgid))
+                .values(reversed_by=ctx.msgid)
+            )
+
+    def row(self, conn: Connection, msgid: str) -> Any:
+        return conn.execute(
+            select(insured_settlements).where(
+                insured_settlements.c.node == self.node.name, insured_settlements.c.msgid == msgid
+            )
+        ).one()
+
+
+def _usage_doc(usage: Usage) -> dict[str, str]:
+    return {"deductible": str(usage.deductible), "pool": str(usage.pool), "supp": str(usage.supp)}
+
+
+def amounts(spec: Spec) -> frozenset[str]:
+    """The amounts a settlement moves: the spec's money fields but the balance after (a state, not a flow)."""
+    return money.fields(spec) - {money.BALANCE}
+
+
+def negate(spec: Spec, answer: Mapping[str, Any], **override: Any) -> dict[str, Any]:
+    """A settlement answer with every amount negated (R-AMT-11): what a cancellation or reversal returns."""
+    moved = amounts(spec)
+    setlinfo = {
+        k: (-v if k in moved and isinstance(v, int | float) and v else v)
+        for k, v in answer["setlinfo"].items()
+    }
+    setldetail = [
+        {**line, "inscp_scp_amt": -line["inscp_scp_amt"], "fund_payamt": -line["fund_payamt"]}
+        for line in answer.get("setldetail", [])
+    ]
+    return {"setlinfo": {**setlinfo, **override}, "setldetail": setldetail}
+
+
+def _pick_cancel_output(spec: Spec, infno: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+    fields = spec.transaction(infno).output["setlinfo"].fields
+    return {
+        "setlinfo": {k: v for k, v in answer["setlinfo"].items() if k in fields},
+        "setldetail": answer["setldetail"],
+    }

@@ -1,0 +1,121 @@
+"""Fee details at the treatment location: upload (2301 inpatient, 2204 outpatient) and cancellation
+(2302/2205). Every line is classified with the province's own catalog (就医地目录: 甲/乙/丙, self-pay
+share, price cap) as it arrives; the split is kept with the line for the settlement's category totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from ...specs.money import yuan
+from ...world.topology import CatalogEntry, Item
+from ..catalog import classify, result_line
+from ..gateway import BusinessError, Context, Handler
+from .visits import INPATIENT, OUTPATIENT, Treatment, step
+
+
+class Fees:
+    """The fee handlers of one treatment province."""
+
+    def __init__(self, node: Treatment) -> None:
+        self.node = node
+        self.handlers: dict[str, Handler] = {}
+        for kind in (INPATIENT, OUTPATIENT):
+            self.handlers[kind.fees] = self.upload
+            self.handlers[kind.cancel_fees] = self.cancel
+
+    async def upload(self, ctx: Context) -> None:
+        node, lines = self.node, ctx.input["feedetail"]
+        mdtrt_ids = {line["mdtrt_id"] for line in lines}
+        if len(mdtrt_ids) != 1:
+            raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
+        with ctx.answer() as conn:
+            visit = node.load(conn, ctx, mdtrt_ids.pop())
+            thawed = visit.state in ("discharged", "settled") and node.faults.mutant(
+                "accept-fees-after-discharge"
+            )
+            after = visit.state if thawed else step(node.spec, visit, ctx.infno)
+            fees = visit.doc["fees"]
+            if node.faults.mutant("last-fee-batch-only"):
+                fees.clear()
+            results = []
+            for line in lines:
+                sn = line["feedetl_sn"]
+                entry = node.province.catalog.get(line["med_list_codg"])
+                if entry is None and node.faults.mutant("accept-unlisted-items"):
+                    entry = unlisted(line)
+                if entry is None:
+                    raise BusinessError("E5003", med_list_codg=line["med_list_codg"])
+                if sn in fees and not node.faults.mutant("accept-duplicate-feedetl-sn"):
+                    raise BusinessError("E4006", feedetl_sn=sn)
+                original = line.get("init_feedetl_sn")
+                if (
+                    float(line["cnt"]) < 0
+                    and (not original or fees.get(original, {}).get("status") != "active")
+                    and not node.faults.mutant("accept-orphan-refund")
+                ):
+                    raise BusinessError("E4007", init_feedetl_sn=original or "（空）")
+                if float(line["cnt"]) < 0 and node.faults.mutant("refund-counted-positive"):
+                    line = {
+                        k: -float(line[k]) if k in ("cnt", "det_item_fee_sumamt") else v
+                        for k, v in line.items()
+                    }
+                if entry.chrgitm_lv == "02" and node.faults.mutant("yi-as-jia"):
+                    entry = replace(entry, chrgitm_lv="01", selfpay_prop=Decimal(0))
+                if node.faults.mutant("ignore-price-cap"):
+                    entry = replace(entry, price_cap=None)
+                split = classify(entry, line["cnt"], line["pric"], line["det_item_fee_sumamt"])
+                result = result_line(entry, line, split)
+                fees[sn] = {
+                    "status": "active",
+                    "batch": line.get("chrg_bchno"),
+                    "code": entry.item.code,
+                    "name": entry.item.name,
+                    "type": entry.item.med_chrgitm_type,
+                    "lv": entry.chrgitm_lv,
+                    "list_type": entry.item.list_type,
+                    "time": line["fee_ocur_time"],
+                    "cnt": line["cnt"],
+                    "pric": line["pric"],
+                    "amount": str(yuan(line["det_item_fee_sumamt"])),
+                    "split": [
+                        str(x) for x in (split.fulamt_ownpay, split.overlmt, split.preselfpay, split.inscp)
+                    ],
+                    "result": result,
+                    "medins_list_codg": line["medins_list_codg"],
+                }
+                results.append(result)
+            node.save(conn, visit, after, ctx.infno)
+            ctx.output = {"result": results}
+
+    async def cancel(self, ctx: Context) -> None:
+        node, data = self.node, ctx.input["data"]
+        key, field = ("chrg_bchno", "batch") if ctx.infno == "2205" else ("feedetl_sn", None)
+        with ctx.answer() as conn:
+            visit = node.load(conn, ctx, data["mdtrt_id"])
+            step(
+                node.spec, visit, ctx.infno, fees_remain=True
+            )  # refuses settled visits (fees are frozen) first
+            live = visit.live_fees()
+            chosen = [
+                f
+                for sn, f in live.items()
+                if (data[key] == "0000" and not node.faults.mutant("no-cancel-all-fees"))
+                or (f.get(field) if field else sn) == data[key]
+                or node.faults.mutant("cancel-fees-cancels-all")
+            ]
+            if not chosen:
+                raise BusinessError("E4008")
+            for f in chosen:
+                f["status"] = "cancelled"
+            after = step(node.spec, visit, ctx.infno, fees_remain=bool(visit.live_fees()))
+            node.save(conn, visit, after, ctx.infno)
+
+
+def unlisted(line: Mapping[str, Any]) -> CatalogEntry:
+    """An item outside the catalog as the accept-unlisted-items mutant takes it: 丙类, self-paid in full."""
+    item = Item(line["med_list_codg"], line.get("medins_list_name") or "目录外项目", "14", "201", Decimal(0))
+    return CatalogEntry(item, "03", Decimal(1), None)

@@ -1,0 +1,236 @@
+"""What every family of the treatment node's handlers shares: the visits (就诊) and their life cycle, the
+claims a call to another node is made under, and the way to the insured side.
+
+A visit's document keeps its fees, its history of transactions and, while a call to the insured side is
+under way, the pending claim. A settlement across nodes is claimed first (the visit moves to a transient
+state that records the pending call), then sent, then committed with its answer. A crash or an unanswered
+call leaves a claim that recovery reverses (Y2601), so nothing is half-done and nothing is paid twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ...specs import lifecycle
+from ...specs.envelope import stamp
+from ...specs.model import Spec
+from ...world.topology import Account, Hospital, Province
+from ..gateway import BusinessError, Context, Node, Relayed, World
+from ..insured.records import Insured
+from ..links import Peer, Serials, Unreachable
+
+log = logging.getLogger("yidi.simulators")
+
+TRANSIENT = frozenset({"settling", "cancelling", "reversing"})
+OPEN = ("registered", "fees_uploaded", "presettled", "discharged", *TRANSIENT)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between an inpatient and an outpatient visit."""
+
+    machine: str
+    register: str
+    cancel_registration: str
+    fees: str
+    cancel_fees: str
+    presettle: str
+    settle: str
+    cancel_settlement: str
+
+
+INPATIENT = Kind("inpatient", "2401", "2404", "2301", "2302", "2303", "2304", "2305")
+OUTPATIENT = Kind("outpatient", "2201", "2202", "2204", "2205", "2206", "2207", "2208")
+KIND_OF = {
+    infno: kind for kind in (INPATIENT, OUTPATIENT) for infno in vars(kind).values() if infno.isdigit()
+}
+
+
+class Visit:
+    """A visit row loaded for change: its state, document and version."""
+
+    def __init__(self, row: Any) -> None:
+        self.mdtrt_id, self.psn_no, self.state, self.version = (
+            row.mdtrt_id,
+            row.psn_no,
+            row.state,
+            row.version,
+        )
+        self.fixmedins_code, self.insuplc_admdvs, self.cross = (
+            row.fixmedins_code,
+            row.insuplc_admdvs,
+            row.cross,
+        )
+        self.kind = INPATIENT if row.kind == "inpatient" else OUTPATIENT
+        self.doc: dict[str, Any] = dict(row.doc)
+
+    @property
+    def history(self) -> list[lifecycle.Step]:
+        return [lifecycle.Step(*step) for step in self.doc["history"]]
+
+    def live_fees(self, batch: str | None = None) -> dict[str, dict[str, Any]]:
+        return {
+            sn: f
+            for sn, f in self.doc["fees"].items()
+            if f["status"] == "active" and batch in (None, f.get("batch"))
+        }
+
+    def record(self, state: str, infno: str | None = None) -> None:
+        """Write a move to ``state`` into the document (the row's state and version change when the store
+        has it). Leaving a transient state consumes its claim; the history records the state the visit
+        had before the claim."""
+        before = self.state
+        if self.state in TRANSIENT and state not in TRANSIENT:
+            before = self.doc.pop("pending", {}).get("before", self.state)
+        if infno:
+            self.doc["history"].append([infno, before, state])
+
+
+def step(spec: Spec, visit: Visit, infno: str, *, reverse: str | None = None, **guards: bool) -> str:
+    """The state after ``infno`` (or after reversing ``reverse``), or the life-cycle's refusal. A visit
+    under a claim is judged by the state it had before the claim."""
+    machine = spec.machines[visit.kind.machine]
+    state = (
+        visit.doc.get("pending", {}).get("before", visit.state) if visit.state in TRANSIENT else visit.state
+    )
+    try:
+        if reverse:
+            return lifecycle.reverse(machine, state, reverse, history=visit.history)
+        return lifecycle.next_state(machine, state, infno, guards=guards, history=visit.history)
+    except lifecycle.LifecycleError as e:
+        names = spec.transactions
+        raise BusinessError(
+            e.error,
+            mdtrt_id=visit.mdtrt_id,
+            state=machine.states[state][0],
+            infno=infno,
+            name=names[infno].zh if infno in names else infno,
+            feedetl_sn="",
+            init_feedetl_sn="",
+        ) from e
+
+
+class Treatment(Node):
+    """A treatment province's hospital face as its handler families see it: the visits in the store, the
+    claims on them, and the insured side (its own in-process, everyone else's through the hub)."""
+
+    hospital_facing = True
+
+    def __init__(self, province: Province, world: World, wire: Spec, insured: Insured) -> None:
+        accounts: dict[str, Account] = {h.paasid: h.account for h in province.hospitals.values()}
+        super().__init__(f"treatment:{province.admdvs}", province.admdvs, world, accounts, wire)
+        self.province, self.topology, self.insured = province, world.topology, insured
+        self.ids = Serials(self.store, self.name)
+        self.own: Peer | None = None  # the province's own insured face, in-process
+        self.hub: Peer | None = None
+        self.inflight: set[str] = set()  # visits whose claimed call is under way: recovery leaves them alone
+
+    def new_id(self, now: datetime) -> str:
+        return f"{self.admdvs}{stamp(now)}{self.ids():010d}"
+
+    def hospital(self, ctx: Context) -> Hospital:
+        return self.province.hospitals[str(ctx.message["fixmedins_code"])]
+
+    # ── the insured side ───────────────────────────────────────────
+
+    def insurer(self, insuplc_admdvs: str) -> Peer:
+        """Where a person insured in ``insuplc_admdvs`` is settled: the own province in-process, any other
+        through the hub; a region nobody knows, with no hub to ask, is refused."""
+        if insuplc_admdvs[:2] == self.admdvs[:2]:
+            assert self.own is not None
+            return self.own
+        if self.topology.province_of(insuplc_admdvs) is None and self.hub is None:
+            raise BusinessError("E6007", insuplc=insuplc_admdvs)
+        assert self.hub is not None
+        return self.hub
+
+    async def ask(self, peer: Peer, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Send to the insured side; refusals reach the hospital as they came, silence as -1."""
+        try:
+            answer = await peer.send(message)
+        except Unreachable as e:
+            log.warning("%s: %s", self.name, e)
+            raise BusinessError(
+                "E6008" if peer is self.hub else "E6006", insuplc=str(message.get("insuplc_admdvs"))
+            ) from e
+        if answer.get("infcode") not in (0, "0"):
+            raise Relayed(answer)
+        return answer
+
+    async def undo_remote(self, peer: Peer, insuplc: str, psn_no: str, msgid: str, oinfno: str) -> None:
+        """Best effort: reverse a call whose outcome is unknown (Y2601); 'nothing to reverse' is fine."""
+        try:
+            answer = await peer.call(
+                "Y2601",
+                {"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": oinfno}},
+                insuplc_admdvs=insuplc,
+            )
+            if answer.get("infcode") not in (0, "0") and "E6002" not in str(answer.get("err_msg")):
+                log.warning(
+                    "%s: reversal of %s %s answered %s", self.name, oinfno, msgid, answer.get("err_msg")
+                )
+        except Unreachable as e:
+            log.warning("%s: reversal of %s %s unreachable: %s", self.name, oinfno, msgid, e)
+            raise
+
+    # ── visits ─────────────────────────────────────────────────────
+
+    def load(self, conn: Connection, ctx: Context, mdtrt_id: str) -> Visit:
+        row = self.store.q.visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
+        if row is None:
+            raise BusinessError("E4001", mdtrt_id=mdtrt_id)
+        if row.fixmedins_code != ctx.message["fixmedins_code"] and not self.faults.mutant(
+            "other-hospitals-visits"
+        ):
+            raise BusinessError("E2007", fixmedins_code=ctx.message["fixmedins_code"], mdtrt_id=mdtrt_id)
+        return Visit(row)
+
+    def save(self, conn: Connection, visit: Visit, state: str, infno: str | None = None) -> None:
+        """Write the visit back if nobody else changed it meanwhile (R-CONC-01)."""
+        visit.record(state, infno)
+        done = self.store.q.save_visit.run(
+            conn,
+            state=state,
+            version=visit.version + 1,
+            doc=visit.doc,
+            k_node=self.name,
+            k_mdtrt_id=visit.mdtrt_id,
+            k_version=visit.version,
+        )
+        if done != 1:
+            raise BusinessError("E6005", mdtrt_id=visit.mdtrt_id)
+        visit.state, visit.version = state, visit.version + 1
+
+    # ── claims ─────────────────────────────────────────────────────
+
+    @contextmanager
+    def in_flight(self, mdtrt_id: str) -> Iterator[None]:
+        self.inflight.add(mdtrt_id)
+        try:
+            yield
+        finally:
+            self.inflight.discard(mdtrt_id)
+
+    def claim(self, ctx: Context, mdtrt_id: str, transient: str, check: Any) -> tuple[Visit, Any]:
+        """Move a visit into a transient state before calling another node; concurrent claims lose."""
+        with ctx.work() as conn:
+            visit = self.load(conn, ctx, mdtrt_id)
+            if visit.state in TRANSIENT and not self.faults.mutant("no-settlement-lock"):
+                raise BusinessError("E6005", mdtrt_id=mdtrt_id)
+            prepared = check(conn, visit)
+            visit.doc["pending"] = {"before": visit.state, **prepared.get("pending", {})}
+            self.save(conn, visit, transient)
+        return visit, prepared
+
+    def release(self, ctx: Context, visit: Visit) -> None:
+        """Undo a claim after a refusal: the visit returns to where it was."""
+        with ctx.work() as conn:
+            fresh = self.load(conn, ctx, visit.mdtrt_id)
+            self.save(conn, fresh, fresh.doc.get("pending", {}).get("before", fresh.state))
