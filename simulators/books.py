@@ -25,7 +25,7 @@ from .store import (
     settlements,
     visits,
 )
-from .treatment import TRANSIENT
+from .treatment.visits import TRANSIENT
 
 UNDONE = ("cancelled", "reversed")  # what became of a settlement later cancelled or reversed
 
