@@ -89,3 +89,19 @@ def test_the_package_type_checks(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_wheel_lists_every_subpackage() -> None:
+    # the checkout is the package: a folder with an __init__.py that pyproject does not list would be left
+    # out of a wheel while an editable install still finds it
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    )
+    on_disk = {
+        ".".join(("yidi", *init.parent.relative_to(ROOT).parts))
+        for init in ROOT.rglob("__init__.py")
+        if not {"tests", "bench", "build", ".venv"} & set(init.relative_to(ROOT).parts)
+    }
+    assert listed == on_disk

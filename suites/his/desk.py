@@ -6,7 +6,7 @@ x-tif signature, the message against the spec, and what must hold between messag
 after a lost answer). A message that does not count fails the case when it arrives, naming the message and
 the rule, rather than ending in a bare timeout.
 
-With ``--sut-url builtin`` yidi's own reference HIS (actors/his.py, made wrong by ``--mutant his-…``)
+With ``--sut-url builtin`` yidi's own reference HIS (actors/his/, made wrong by ``--mutant his-…``)
 performs each instruction from a background thread while the case waits and judges exactly as it does
 for a real HIS; with ``--sut-url manual`` a person performs them and the instructions are printed.
 """
