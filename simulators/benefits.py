@@ -1,70 +1,76 @@
-"""The insured location's benefit computation (参保地待遇) on category totals.
+"""The insured location's benefit computation (参保地待遇) on the category totals it receives, in the order
+the policy applies them (world/README.md): the 先行自付 a person does not bear, the deductible, the pooled
+fund by its ratio or bands up to its cap, the funds after it, the personal account, the cash. Each step
+is written down as it is taken (``Result.steps``): the settlement's explanation.
 
-Order of payment (settlement-rules.md §2.5): full self-pay, over-limit and pre-self-pay shares are
-personal; the in-policy amount first meets what is left of this year's deductible; the pooled fund
-pays its ratio (by hospital level, plus the retirees' extra, minus the temporary-care reduction) of
-the rest, up to what is left of its annual cap; above the cap a supplementary fund (大额 / 大病) pays
-its ratio up to its own cap; the remainder is personal, paid from the personal account first where
-the policy and the request allow it, then in cash.
-
-Decimal throughout, each amount rounded half-up to the cent once. A cancellation or reversal is the
-exact negative of the stored result, never a recomputation.
+Decimal throughout, each band and each fund rounded half up to the cent once. A year's usage is a flat
+mapping of counters (:class:`Usage`); a settlement adds its own, and a cancellation or reversal takes
+exactly that back, never a recomputation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..specs.money import ZERO, yuan
-from ..world.topology import Policy
+from ..world.policy import ONE, Band, Fund, Patient, Setting, Terms, bands_text
 from .catalog import Split
 
-ONE = Decimal(1)
 
+class Usage(dict[str, Decimal]):
+    """A year's usage by counter: ``stays:inpatient``, ``deductible:inpatient:3`` (paid at a level;
+    ``any``: at a level not known), ``eligible:inpatient`` (the amount above the deductible, for bands
+    over the year), ``cap:inpatient`` (what the pooled fund paid into a cap), ``base:390200`` and
+    ``paid:390200`` (a fund's running base and payments)."""
 
-@dataclass(frozen=True)
-class Usage:
-    """What one person has used this insurance year, per care setting."""
+    def get_(self, key: str) -> Decimal:
+        return self.get(key, ZERO)
 
-    deductible: Decimal = ZERO
-    pool: Decimal = ZERO
-    supp: Decimal = ZERO
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.deductible + other.deductible, self.pool + other.pool, self.supp + other.supp)
+    def __add__(self, other: Mapping[str, Decimal]) -> Usage:
+        keys = set(self) | set(other)
+        return Usage({k: self.get(k, ZERO) + other.get(k, ZERO) for k in sorted(keys)})
 
     def __neg__(self) -> Usage:
-        return Usage(-self.deductible, -self.pool, -self.supp)
+        return Usage({k: -v for k, v in self.items()})
 
 
 @dataclass(frozen=True)
 class Claim:
-    """What the treatment side sends: the totals and what the policy needs to know."""
+    """What the treatment side sends, and what the policy needs to know of the care."""
 
     medfee: Decimal
     split: Split
-    dedc_level: str  # 1 / 2 / 3
-    outpatient: bool = False
+    level: str  # dedc_hosp_lv 1 / 2 / 3
+    setting: str = "inpatient"  # inpatient · outpatient · chronic
     use_account: bool = False
-    fil_type: str | None = None  # the filing the care is under (None: local care)
+    fil_type: str | None = None  # the filing the care is under (None: at home)
 
 
 @dataclass(frozen=True)
 class FundLine:
     fund_pay_type: str
-    inscp: Decimal  # the in-policy base this fund paid on
+    inscp: Decimal  # the base this fund paid on
     limit: Decimal  # what the fund could still pay (crt_payb_lmt_amt)
     paid: Decimal
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of the computation as the explanation shows it."""
+
+    what: str  # 分类 · 先行自付 · 起付线 · 统筹 · a fund's name · 个人负担
+    text: str  # in Chinese, with its figures
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class Result:
     act_pay_dedc: Decimal
-    ratio: Decimal
-    hifp_pay: Decimal  # pooled fund
-    supp_pay: Decimal  # 大额 (hifob) for employees, 大病 (hifmi) for residents
-    supp_fund: str | None
+    ratio: Decimal  # the pooled fund's ratio (of its first band, adjusted)
+    hifp_pay: Decimal  # the pooled fund
+    funds: Mapping[str, Decimal]  # the funds after it, by fund_pay_type
     fund_pay_sumamt: Decimal
     psn_part_amt: Decimal
     acct_pay: Decimal
@@ -72,53 +78,194 @@ class Result:
     balance_after: Decimal
     lines: tuple[FundLine, ...]
     usage: Usage  # what this settlement adds to the year's usage
-    notes: tuple[str, ...] = field(default_factory=tuple)  # 结算过程信息, in Chinese
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f"{s.what}：{s.text}" for s in self.steps)
 
 
-def ratio_for(policy: Policy, claim: Claim, retired: bool) -> Decimal:
-    benefit = policy.outpatient if claim.outpatient else policy.inpatient
-    ratio = benefit.ratio[claim.dedc_level] + (policy.retiree_extra if retired else ZERO)
-    ratio -= policy.temporary_reduction.get(claim.fil_type or "", ZERO)
-    return max(ZERO, min(ONE, ratio))
+def _walk(bands: Iterable[Band], start: Decimal, amount: Decimal) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """The pieces of [start, start + amount) within each band: (from, to, ratio)."""
+    pieces, low, end = [], ZERO, start + amount
+    for band in bands:
+        high = band.up_to if band.up_to is not None else max(end, low)
+        a, b = max(low, start), min(high, end)
+        if b > a:
+            pieces.append((a, b, band.ratio))
+        low = high
+        if low >= end:
+            break
+    return pieces
 
 
-def settle(policy: Policy, claim: Claim, *, retired: bool, used: Usage, balance: Decimal) -> Result:
-    benefit = policy.outpatient if claim.outpatient else policy.inpatient
-    notes = []
-    deductible_left = max(ZERO, benefit.deductible[claim.dedc_level] - used.deductible)
-    dedc = min(claim.split.inscp, deductible_left) if claim.split.inscp > 0 else ZERO
-    eligible = claim.split.inscp - dedc
-    ratio = ratio_for(policy, claim, retired)
-    pool_room = max(ZERO, benefit.annual_cap - used.pool)
-    uncapped = yuan(eligible * ratio)
-    pool = min(uncapped, pool_room)
-    notes.append(
-        f"起付线{benefit.deductible[claim.dedc_level]}，本次{dedc}；统筹比例{ratio}；统筹可支付{pool_room}"
+def _adjusted(
+    bands: tuple[Band, ...], terms: Terms, patient: Patient, fil_type: str | None
+) -> tuple[Band, ...]:
+    """The level's bands with the adjustments for this person and the temporary reduction, within 0–1."""
+    out = []
+    for band in bands:
+        ratio = band.ratio
+        for a in terms.adjustments:
+            if a.who.covers(patient):
+                ratio = a.ratio if a.ratio is not None else ratio + a.add
+        ratio -= terms.temporary_reduction.get(fil_type or "", ZERO)
+        out.append(Band(max(ZERO, min(ONE, ratio)), band.up_to))
+    return tuple(out)
+
+
+def _multiple(terms: Terms, patient: Patient, what: str) -> Decimal:
+    """The product of the adjustments' ``deductible`` or ``preselfpay`` for this person (1: none)."""
+    found = ONE
+    for a in terms.adjustments:
+        value = getattr(a, what)
+        if value is not None and a.who.covers(patient):
+            found *= value
+    return found
+
+
+def deductible_due(s: Setting, claim: Claim, used: Usage) -> tuple[Decimal, str]:
+    """What of the deductible this stay must still meet, and why."""
+    d, setting = s.deductible, claim.setting
+    amount = d.amount(claim.level, claim.fil_type)
+    if d.per == "stay":
+        stays = used.get_(f"stays:{setting}")
+        due = yuan(amount * d.later_stays) if stays > 0 else amount
+        return due, f"每次住院起付线{amount}" + (
+            f"，本年第{int(stays) + 1}次按{d.later_stays:.0%}计{due}" if stays else ""
+        )
+    paid_here = used.get_(f"deductible:{setting}:{claim.level}") + used.get_(f"deductible:{setting}:any")
+    paid_any = sum((v for k, v in used.items() if k.startswith(f"deductible:{setting}:")), ZERO)
+    paid = paid_any if d.across_levels == "difference" else paid_here
+    due = max(ZERO, amount - paid)
+    return due, f"本年起付线{amount}，已支付{paid}，本次应付{due}"
+
+
+def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: Decimal) -> Result:
+    """One settlement under ``terms`` for ``patient``, whose year so far is ``used``."""
+    s = terms.setting(claim.setting)
+    split, steps, delta = claim.split, [], Usage({f"stays:{claim.setting}": ONE})
+    steps.append(
+        Step(
+            "分类",
+            f"医疗费总额{claim.medfee} = 全自费{split.fulamt_ownpay} + 超限价{split.overlmt} + "
+            f"先行自付{split.preselfpay} + 符合政策范围{split.inscp}",
+            claim.medfee,
+        )
     )
-    over_cap = ZERO  # the part of the eligible amount the capped pool no longer covers
-    if pool < uncapped:
-        over_cap = eligible - yuan(pool / ratio)
-    supp, lines = ZERO, [FundLine(policy.fund_pay_type, claim.split.inscp, pool_room, pool)]
-    if policy.supplementary and over_cap > 0:
-        supp_room = max(ZERO, policy.supplementary.annual_cap - used.supp)
-        supp = min(yuan(over_cap * policy.supplementary.ratio), supp_room)
-        lines.append(FundLine(policy.supplementary.fund_pay_type, over_cap, supp_room, supp))
-        notes.append(f"超统筹限额部分{over_cap}，补充保险支付{supp}")
-    fund = pool + supp
-    personal = claim.medfee - fund
-    acct = min(balance, personal) if policy.account and claim.use_account and personal > 0 else ZERO
+    inscp = split.inscp
+    borne = _multiple(terms, patient, "preselfpay")
+    if borne != ONE and split.preselfpay:
+        moved = yuan(split.preselfpay * (ONE - borne))
+        inscp += moved
+        steps.append(
+            Step("先行自付", f"个人承担先行自付的{borne:.0%}，{moved}计入符合政策范围，共{inscp}", moved)
+        )
+
+    due, why = deductible_due(s, claim, used)
+    due = yuan(due * _multiple(terms, patient, "deductible"))
+    dedc = min(max(inscp, ZERO), due)
+    delta[f"deductible:{claim.setting}:{claim.level}"] = dedc
+    steps.append(Step("起付线", f"{why}，本次支付{dedc}", dedc))
+
+    eligible = inscp - dedc
+    bands = _adjusted(s.ratio[claim.level], terms, patient, claim.fil_type)
+    start = used.get_(f"eligible:{claim.setting}") if s.bands_over == "year" else ZERO
+    room = max(ZERO, s.annual_cap - used.get_(f"cap:{s.cap}"))
+    pool, over_cap, left = ZERO, ZERO, room
+    for low, high, ratio in _walk(bands, start, max(eligible, ZERO)):
+        piece = high - low
+        pay = yuan(piece * ratio)
+        if pay > left:  # the cap reached inside this piece: the rest of the amount is above it
+            covered = yuan(left / ratio) if ratio else ZERO
+            over_cap += piece - covered
+            pay = left
+        left -= pay
+        pool += pay
+        steps.append(Step("统筹", f"{low}–{high}部分{piece} × {ratio:.2%} = {pay}", pay))
+    steps.append(
+        Step("统筹", f"比例{bands_text(bands)}；年度限额{s.annual_cap}，剩余{room}；统筹支付{pool}", pool)
+    )
+    delta[f"eligible:{claim.setting}"] = max(eligible, ZERO)
+    delta[f"cap:{s.cap}"] = pool
+    lines = [FundLine(terms.fund_pay_type, inscp, room, pool)]
+
+    paid: dict[str, Decimal] = {}
+    personal = inscp - pool  # the in-policy amount still personal
+    for fund in terms.funds:
+        base = over_cap if fund.base == "over_cap" else personal
+        if base <= 0 or not fund.who.covers(patient):  # nothing for this fund in this stay
+            continue
+        pay, line, fund_steps = _fund(fund, base, used, delta)
+        paid[fund.fund_pay_type] = paid.get(fund.fund_pay_type, ZERO) + pay
+        personal -= pay
+        lines.append(line)
+        steps += fund_steps
+
+    fund_sum = pool + sum(paid.values(), ZERO)
+    psn = claim.medfee - fund_sum
+    acct = min(balance, psn) if terms.account and claim.use_account and psn > 0 and balance > 0 else ZERO
+    steps.append(
+        Step("个人负担", f"{claim.medfee} − 基金{fund_sum} = {psn}；个人账户{acct}，现金{psn - acct}", psn)
+    )
     return Result(
         act_pay_dedc=dedc,
-        ratio=ratio,
+        ratio=bands[0].ratio,
         hifp_pay=pool,
-        supp_pay=supp,
-        supp_fund=policy.supplementary.fund_pay_type if policy.supplementary else None,
-        fund_pay_sumamt=fund,
-        psn_part_amt=personal,
+        funds=paid,
+        fund_pay_sumamt=fund_sum,
+        psn_part_amt=psn,
         acct_pay=acct,
-        psn_cash_pay=personal - acct,
+        psn_cash_pay=psn - acct,
         balance_after=balance - acct,
         lines=tuple(lines),
-        usage=Usage(dedc, pool, supp),
-        notes=tuple(notes),
+        usage=Usage({k: v for k, v in delta.items() if v}),
+        steps=tuple(steps),
     )
+
+
+def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal, FundLine, list[Step]]:
+    """A fund after the pooled one on this stay's ``base``: above its threshold on the year's running base,
+    by its bands, up to its cap."""
+    code = fund.fund_pay_type
+    base = max(base, ZERO)
+    before = used.get_(f"base:{code}")
+    delta[f"base:{code}"] = base
+    room = max(ZERO, fund.annual_cap - used.get_(f"paid:{code}"))
+    above_from = max(before - fund.threshold, ZERO)
+    above = max(before + base - fund.threshold, ZERO) - above_from
+    pay, steps = ZERO, []
+    for low, high, ratio in _walk(fund.bands, above_from, above):
+        pay += yuan((high - low) * ratio)
+        steps.append(Step(code, f"起付线以上{low}–{high}部分 × {ratio:.2%}", yuan((high - low) * ratio)))
+    pay = min(pay, room)
+    delta[f"paid:{code}"] = pay
+    steps.append(
+        Step(
+            code,
+            f"基数{base}（本年累计{before + base}，起付线{fund.threshold}）；年度限额{fund.annual_cap}，"
+            f"剩余{room}；支付{pay}",
+            pay,
+        )
+    )
+    return pay, FundLine(code, base, room, pay), steps
+
+
+def usage_before(ytd: Mapping[str, object], terms: Terms) -> Usage:
+    """A world file's usage before the scenarios (one year's: ``deductible`` and ``pool`` paid in hospital,
+    ``stays``, ``funds`` paid by fund_pay_type) as this year's counters."""
+    inpatient = terms.setting("inpatient")
+    counters = {
+        "deductible:inpatient:any": ytd.get("deductible"),
+        f"cap:{inpatient.cap}": ytd.get("pool"),
+        "stays:inpatient": ytd.get("stays"),
+    }
+    funds = ytd.get("funds") or {}
+    assert isinstance(funds, Mapping)
+    counters |= {f"paid:{code}": paid for code, paid in funds.items()}
+    return Usage({k: yuan(v) for k, v in counters.items() if v is not None})
+
+
+def usage_of(doc: Mapping[str, object]) -> Usage:
+    """Counters as the state keeps them (text)."""
+    return Usage({str(k): yuan(v) for k, v in doc.items()})

@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 from . import identity
-
-LEVELS = ("1", "2", "3")  # 起付线医院等级: 一级及以下, 二级, 三级 (dedc_hosp_lv)
+from .policy import Patient, Policy
+from .policy import parse as parse_policy
+from .policy import problems as policy_problems
 
 
 def dedc_level(hosp_lv: str) -> str:
@@ -60,39 +61,6 @@ class CatalogEntry:
     chrgitm_lv: str  # 01 甲 · 02 乙 · 03 丙
     selfpay_prop: Decimal  # 乙类先行自付比例 (0 for 甲, 1 for 丙)
     price_cap: Decimal | None  # 定价上限: above it the line is over-limit self-pay
-
-
-@dataclass(frozen=True)
-class Supplementary:
-    """A fund paying above the pooled fund's annual cap (大额医疗费用补助 / 城乡居民大病保险)."""
-
-    fund_pay_type: str
-    ratio: Decimal
-    annual_cap: Decimal
-
-
-@dataclass(frozen=True)
-class Benefit:
-    """One care setting of a policy (inpatient or general outpatient)."""
-
-    deductible: Mapping[str, Decimal]  # by dedc level 1/2/3
-    ratio: Mapping[str, Decimal]  # pooled-fund ratio by dedc level
-    annual_cap: Decimal
-
-
-@dataclass(frozen=True)
-class Policy:
-    """An insured province's benefit policy for one insutype (参保地待遇)."""
-
-    insutype: str
-    fund_pay_type: str  # 310100 / 390100 …
-    inpatient: Benefit
-    outpatient: Benefit
-    retiree_extra: Decimal = Decimal(0)  # extra ratio points for retirees (psn_type 12xx)
-    supplementary: Supplementary | None = None
-    account: bool = False  # a personal account may pay the personal share
-    # lower ratio for temporary care away from home, by fil_type (4 referral, 6 emergency, 5 other)
-    temporary_reduction: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,7 +137,9 @@ class Person:
     psn_insu_stas: str = "1"  # 1 正常参保 · 4 暂停参保
     paus_insu_date: date | None = None
     account_balance: Decimal = Decimal(0)
-    ytd: Mapping[int, Mapping[str, Decimal]] = field(default_factory=dict)  # year → deductible/pool/supp
+    # usage before the scenarios, by year: inpatient deductible and pooled fund paid, stays, funds' payments
+    ytd: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    idet: frozenset[str] = frozenset()  # 人员身份类别 (psn_idet_type): 低保, 特困 … as the policy names them
     filings: tuple[Filing, ...] = ()
     scenario: str = ""  # 中文: what this person is for in joint tests
     crowd: bool = False  # one of the load crowd (压力测试人员), not a joint-test scenario
@@ -181,6 +151,14 @@ class Person:
     @property
     def retired(self) -> bool:
         return self.psn_type.startswith("12") or self.psn_type == "1300"
+
+    def age(self, on: date) -> int:
+        """Whole years of age on a day."""
+        return on.year - self.brdy.year - ((on.month, on.day) < (self.brdy.month, self.brdy.day))
+
+    def patient(self, on: date) -> Patient:
+        """The person as a benefit policy sees them on a day (its counting day)."""
+        return Patient(self.psn_type, self.age(on), self.idet)
 
 
 @dataclass(frozen=True)
@@ -239,30 +217,6 @@ def _account(raw: Mapping[str, Any]) -> Account:
     return Account(str(raw["code"]), str(raw["paasid"]), str(raw["secret"]))
 
 
-def _benefit(raw: Mapping[str, Any]) -> Benefit:
-    return Benefit(
-        deductible={str(k): _dec(v) for k, v in raw["deductible"].items()},
-        ratio={str(k): _dec(v) for k, v in raw["ratio"].items()},
-        annual_cap=_dec(raw["annual_cap"]),
-    )
-
-
-def _policy(insutype: str, raw: Mapping[str, Any]) -> Policy:
-    supp = raw.get("supplementary")
-    return Policy(
-        insutype=insutype,
-        fund_pay_type=str(raw["fund_pay_type"]),
-        inpatient=_benefit(raw["inpatient"]),
-        outpatient=_benefit(raw["outpatient"]),
-        retiree_extra=_dec(raw.get("retiree_extra", 0)),
-        supplementary=Supplementary(str(supp["fund_pay_type"]), _dec(supp["ratio"]), _dec(supp["annual_cap"]))
-        if supp
-        else None,
-        account=bool(raw.get("account", False)),
-        temporary_reduction={str(k): _dec(v) for k, v in (raw.get("temporary_reduction") or {}).items()},
-    )
-
-
 def _catalog(items: Mapping[str, Item], raw: Mapping[str, Any]) -> dict[str, CatalogEntry]:
     """``code: 'lv selfpay cap'`` — e.g. ``'02 0.10 45.00'`` (cap ``-`` for none)."""
     out = {}
@@ -297,7 +251,7 @@ def _province(admdvs: str, raw: Mapping[str, Any], items: Mapping[str, Item]) ->
         platform=_account(raw["platform"]),
         hospitals=hospitals,
         catalog=_catalog(items, raw["catalog"]),
-        policies={str(k): _policy(str(k), v) for k, v in raw["policies"].items()},
+        policies={str(k): parse_policy(str(k), v) for k, v in raw["policies"].items()},
     )
 
 
@@ -344,7 +298,8 @@ def _person(raw: Mapping[str, Any], seed: int) -> Person:
         psn_insu_stas=str(raw.get("psn_insu_stas", "1")),
         paus_insu_date=_date(raw.get("paus_insu_date")),
         account_balance=_dec(raw.get("account", 0)),
-        ytd={int(y): {k: _dec(v) for k, v in u.items()} for y, u in (raw.get("ytd") or {}).items()},
+        ytd={int(y): dict(u) for y, u in (raw.get("ytd") or {}).items()},
+        idet=frozenset(str(x) for x in raw.get("idet") or ()),
         filings=filings,
         scenario=str(raw.get("scenario", "")),
         crowd=bool(raw.get("crowd", False)),
@@ -445,9 +400,8 @@ def check(t: Topology) -> list[str]:
                 problems.append(f"paasid {h.paasid} is used twice ({seen[h.paasid]}, {h.code})")
             seen[h.paasid] = h.code
         for insutype, policy in p.policies.items():
-            for benefit in (policy.inpatient, policy.outpatient):
-                if set(benefit.deductible) != set(LEVELS) or set(benefit.ratio) != set(LEVELS):
-                    problems.append(f"{p.admdvs} policy {insutype}: deductible and ratio need levels 1, 2, 3")
+            since = t.clock.date() if t.clock else None
+            problems += [f"{p.admdvs} policy {insutype}: {x}" for x in policy_problems(policy, since)]
     for person in t.persons.values():
         province = t.province_of(person.insuplc_admdvs)
         if province is not None and person.insuplc_admdvs not in province.regions:

@@ -11,7 +11,7 @@ from ...specs.money import wire
 from ...world import identity
 from ...world.topology import Person
 from ..gateway import BusinessError, Context
-from .records import Insured, age
+from .records import Insured
 
 
 class Persons:
@@ -48,7 +48,7 @@ class Persons:
                 "gend": p.gend,
                 "naty": p.naty,
                 "brdy": p.brdy.isoformat(),
-                "age": age(p.brdy, now.date()),
+                "age": float(p.age(now.date())),
             },
             "insuinfo": [
                 {

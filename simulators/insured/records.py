@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ...world import identity
+from ...world.policy import Policy
 from ...world.topology import Account, Person, Province
+from ..benefits import usage_before
 from ..gateway import BusinessError, Node, World
 from ..links import Serials
 from ..store import persons
@@ -20,17 +22,15 @@ from ..store import persons
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
 
 
-def age(born: date, on: date) -> float:
-    return float(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
-
-
-def initial_state(person: Person) -> dict[str, Any]:
+def initial_state(person: Person, policy: Policy) -> dict[str, Any]:
+    """A person's state before the first message: the world file's account, card, insurance and filings,
+    and the usage it gives for the year as the counters of the policy (``benefits.Usage``)."""
     return {
         "balance": str(person.account_balance),
         "card_status": person.card.status,
         "insu_stas": person.psn_insu_stas,
         "ytd": {
-            str(year): {"inpatient": {k: str(v) for k, v in used.items()}}
+            str(year): {k: str(v) for k, v in usage_before(used, policy.on(date(year, 1, 1))).items()}
             for year, used in person.ytd.items()
         },
         "filings": [
@@ -60,7 +60,7 @@ class Insured(Node):
         with self.store.begin() as conn:
             known = set(conn.execute(select(persons.c.psn_no).where(persons.c.node == self.name)).scalars())
             rows = [
-                {"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p)}
+                {"node": self.name, "psn_no": p.psn_no, "version": 0, "doc": initial_state(p, self.policy(p))}
                 for p in self.people.values()
                 if p.psn_no not in known
             ]
@@ -74,6 +74,10 @@ class Insured(Node):
         if person is None:
             raise BusinessError("E3001", psn_no=psn_no)
         return person
+
+    def policy(self, person: Person) -> Policy:
+        """The province's benefit policy for the person's insutype."""
+        return self.province.policies[person.insutype]
 
     def by_credential(self, data: Mapping[str, Any]) -> Person:
         kind, number = str(data.get("mdtrt_cert_type")), str(data.get("mdtrt_cert_no"))

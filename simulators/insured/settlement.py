@@ -5,7 +5,8 @@ cancellation (Y2305) or reversal (Y2601): the answer then is the exact negative 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +16,13 @@ from ...specs import money
 from ...specs.envelope import datetime_text
 from ...specs.model import Spec
 from ...specs.money import ZERO, cents, of_cents, wire, yuan
+from ...world.policy import Adjustment, Who
 from ...world.topology import Person, dedc_level
-from ..benefits import Claim, Result, Usage, settle
+from ..benefits import Claim, Result, Usage, settle, usage_of
 from ..catalog import Split
 from ..gateway import BusinessError, Context
 from ..store import insured_settlements, message_key, messages
-from .records import Insured, age
+from .records import Insured
 
 
 class Settlement:
@@ -39,7 +41,9 @@ class Settlement:
 
     def compute(
         self, conn: Connection, ctx: Context
-    ) -> tuple[Person, int, dict[str, Any], Result, dict[str, Any]]:
+    ) -> tuple[Person, int, dict[str, Any], Result, dict[str, Any], tuple[int, str]]:
+        """The settlement the category totals of ``ctx`` are worth to the person: their policy on the stay's
+        counting day, their usage that year; with the answer, and the year and setting it counts in."""
         node = self.node
         s = ctx.input["setlinfo"]
         person = node.person(s["psn_no"])
@@ -53,9 +57,10 @@ class Settlement:
         if doc["insu_stas"] != "1":
             raise BusinessError("E3006", psn_no=person.psn_no)
         filing = node.filing_for(person, doc, s["mdtrtarea_admdvs"], ctx.now.date(), s["med_type"])
-        outpatient = s["med_type"].startswith("1")
-        setting = "outpatient" if outpatient else "inpatient"
-        policy = node.province.policies[person.insutype]
+        policy = node.policy(person)
+        day = counting_day(policy.year, s.get("begntime"), ctx.now)
+        terms = policy.on(day)
+        setting = setting_of(s["med_type"])
         split = Split(
             yuan(s["fulamt_ownpay_amt"]),
             yuan(s["overlmt_selfpay"]),
@@ -66,12 +71,11 @@ class Settlement:
             raise BusinessError(
                 "E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}"
             )
-        ytd = doc["ytd"].get(str(ctx.now.year), {}).get(setting, {})
-        used = Usage(**{k: yuan(v) for k, v in ytd.items()})
-        if node.faults.mutant("ignore-deductible"):
-            used = Usage(Decimal(10**9), used.pool, used.supp)
+        used = usage_of(doc["ytd"].get(str(day.year), {}))
+        if node.faults.mutant("ignore-deductible"):  # as if every person's deductible were waived
+            terms = replace(terms, adjustments=(*terms.adjustments, Adjustment(Who(), deductible=ZERO)))
         if node.faults.mutant("ignore-annual-cap"):  # the year's pooled-fund usage is forgotten
-            used = Usage(used.deductible, ZERO, used.supp)
+            used[f"cap:{terms.setting(setting).cap}"] = ZERO
         use_account = s["acct_used_flag"] == "1" or node.faults.mutant("account-always-used")
         if ctx.infno == "Y2303" and node.faults.mutant("presettle-ignores-account"):
             use_account = False
@@ -79,22 +83,25 @@ class Settlement:
             yuan(s["medfee_sumamt"]),
             split,
             "3" if node.faults.mutant("ratio-ignores-level") else dedc_level(s["hosp_lv"]),
-            outpatient,
+            setting,
             use_account,
             None if node.faults.mutant("no-temporary-reduction") else filing.get("fil_type"),
         )
         balance = yuan(doc["balance"])
         if node.faults.mutant("account-overdraft"):  # as if the balance covered any personal share
             balance = max(balance, claim.medfee)
-        result = settle(policy, claim, retired=person.retired, used=used, balance=balance)
+        result = settle(terms, claim, person.patient(day), used, balance)
         output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
-        return person, version, doc, result, output
+        return person, version, doc, result, output, (day.year, setting)
 
     def settlement_output(self, p: Person, s: Mapping[str, Any], r: Result, now: datetime) -> dict[str, Any]:
-        supp = {"hifob_pay": 0.0, "hifmi_pay": 0.0}
-        if r.supp_pay:
-            supp["hifob_pay" if r.supp_fund == "330100" else "hifmi_pay"] = wire(r.supp_pay)
         names = self.node.spec.codes["fund_pay_type"].values
+        funds = dict.fromkeys(
+            ("cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay"), ZERO
+        )
+        for code, paid in r.funds.items():
+            field = FUND_FIELDS.get(code, "oth_pay")
+            funds[field] = funds.get(field, ZERO) + paid
         setlinfo = {
             "mdtrt_id": s["mdtrt_id"],
             "setl_id": s.get("setl_id"),
@@ -105,7 +112,7 @@ class Settlement:
             "gend": p.gend,
             "naty": p.naty,
             "brdy": p.brdy.isoformat(),
-            "age": age(p.brdy, now.date()),
+            "age": float(p.age(now.date())),
             "insutype": p.insutype,
             "psn_type": p.psn_type,
             "cvlserv_flag": p.cvlserv_flag,
@@ -120,12 +127,8 @@ class Settlement:
             "act_pay_dedc": wire(r.act_pay_dedc),
             "hifp_pay": wire(r.hifp_pay),
             "pool_prop_selfpay": float(r.ratio),
-            "cvlserv_pay": 0.0,
-            "hifes_pay": 0.0,
-            **supp,
-            "maf_pay": 0.0,
+            **{k: wire(v) for k, v in funds.items()},
             "hosp_part_amt": 0.0,
-            "oth_pay": 0.0,
             "fund_pay_sumamt": wire(r.fund_pay_sumamt),
             "psn_part_amt": wire(r.psn_part_amt),
             "acct_pay": wire(r.acct_pay),
@@ -154,20 +157,19 @@ class Settlement:
 
     async def presettle(self, ctx: Context) -> None:
         with ctx.answer() as conn:
-            *_, ctx.output = self.compute(conn, ctx)
+            ctx.output = self.compute(conn, ctx)[4]
             del ctx.output["setlinfo"]["setl_id"]
 
     async def settle(self, ctx: Context) -> None:
         node = self.node
         s = ctx.input["setlinfo"]
         with ctx.answer() as conn:
-            person, version, doc, result, ctx.output = self.compute(conn, ctx)
+            person, version, doc, result, ctx.output, (year, setting) = self.compute(conn, ctx)
             if node.faults.mutant("insured-answer-unbalanced"):  # a cent the funds do not add up to
                 ctx.output["setlinfo"]["fund_pay_sumamt"] = round(
                     ctx.output["setlinfo"]["fund_pay_sumamt"] + 0.01, 2
                 )
-            setting = "outpatient" if s["med_type"].startswith("1") else "inpatient"
-            self.apply(doc, ctx.now.year, setting, result.usage, -result.acct_pay)
+            self.apply(doc, year, result.usage, -result.acct_pay)
             node.save(conn, person.psn_no, version, doc)
             key = (
                 f"{ctx.msgid}#again"
@@ -185,24 +187,22 @@ class Settlement:
                 kind="settle",
                 mdtrt_id=s["mdtrt_id"],
                 psn_no=person.psn_no,
-                year=ctx.now.year,
+                year=year,
                 setting=setting,
                 fund=cents(result.fund_pay_sumamt),
                 acct=cents(result.acct_pay),
                 status="active",
                 sim_time=ctx.now,
-                doc={"usage": _usage_doc(result.usage), "answer": ctx.output},
+                doc={"usage": {k: str(v) for k, v in result.usage.items()}, "answer": ctx.output},
             )
             node.set_visit(conn, s["mdtrt_id"], "settled")
             ctx.effect = {"setl_id": s["setl_id"]}
 
     @staticmethod
-    def apply(doc: dict[str, Any], year: int, setting: str, usage: Usage, balance_change: Decimal) -> None:
+    def apply(doc: dict[str, Any], year: int, usage: Usage, balance_change: Decimal) -> None:
         """Add a settlement's usage to the year (negative usage to roll it back) and move the account."""
         years = doc.setdefault("ytd", {})
-        current = years.setdefault(str(year), {}).setdefault(setting, {})
-        for key, delta in _usage_doc(usage).items():
-            current[key] = str(yuan(current.get(key, "0")) + yuan(delta))
+        years[str(year)] = {k: str(v) for k, v in (usage_of(years.get(str(year), {})) + usage).items() if v}
         doc["balance"] = str(yuan(doc["balance"]) + balance_change)
 
     # ── Y2305 ──────────────────────────────────────────────────────
@@ -224,13 +224,13 @@ class Settlement:
         """Roll a settlement back: usage, account, status; the answer's amounts negated."""
         node = self.node
         version, doc = node.state(conn, row.psn_no)
-        usage = Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()})
+        usage = usage_of(row.doc["usage"])
         if not (
             (status == "cancelled" and node.faults.mutant("no-ytd-rollback"))
             or (status == "reversed" and node.faults.mutant("reversal-keeps-usage"))
         ):
             refund = ZERO if node.faults.mutant("keep-account-on-cancel") else of_cents(row.acct)
-            self.apply(doc, row.year, row.setting, -usage, refund)
+            self.apply(doc, row.year, -usage, refund)
         else:
             doc["balance"] = str(yuan(doc["balance"]) + of_cents(row.acct))
         node.save(conn, row.psn_no, version, doc)
@@ -246,13 +246,7 @@ class Settlement:
         """Re-apply a settlement whose cancellation was reversed."""
         node = self.node
         version, doc = node.state(conn, row.psn_no)
-        self.apply(
-            doc,
-            row.year,
-            row.setting,
-            Usage(**{k: yuan(v) for k, v in row.doc["usage"].items()}),
-            -of_cents(row.acct),
-        )
+        self.apply(doc, row.year, usage_of(row.doc["usage"]), -of_cents(row.acct))
         node.save(conn, row.psn_no, version, doc)
         conn.execute(
             update(insured_settlements)
@@ -349,8 +343,26 @@ class Settlement:
         ).one()
 
 
-def _usage_doc(usage: Usage) -> dict[str, str]:
-    return {"deductible": str(usage.deductible), "pool": str(usage.pool), "supp": str(usage.supp)}
+# Which setlinfo field a fund's payment lands in: the interface's fact, not the policy's
+FUND_FIELDS = {
+    "320100": "cvlserv_pay",
+    "330100": "hifob_pay",
+    "390200": "hifmi_pay",
+    "370100": "hifes_pay",
+    "610100": "maf_pay",
+}
+
+
+def setting_of(med_type: str) -> str:
+    """The policy's care setting of a 医疗类别: 门诊慢特病 (14), another outpatient type, or inpatient."""
+    return "chronic" if med_type == "14" else "outpatient" if med_type.startswith("1") else "inpatient"
+
+
+def counting_day(year: str, begntime: Any, now: datetime) -> date:
+    """The day a stay counts on: its admission or its settlement (the policy's ``year``)."""
+    if year == "admission" and begntime:
+        return datetime.fromisoformat(str(begntime).replace(" ", "T")).date()
+    return now.date()
 
 
 def amounts(spec: Spec) -> frozenset[str]:

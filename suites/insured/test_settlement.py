@@ -4,6 +4,7 @@ category totals (实时传大类) of stays in other provinces, and checks the be
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -90,8 +91,8 @@ def cap_left(person: str, insutype: str, year: int) -> Decimal:
     t = topology.load()
     p = t.person(person)
     assert p is not None, person
-    policy = t.provinces[p.province].policies[insutype]
-    return Decimal(str(policy.inpatient.annual_cap)) - Decimal(str(p.ytd.get(year, {}).get("pool", 0)))
+    policy = t.provinces[p.province].policies[insutype].on(date(year, 1, 1))
+    return policy.setting("inpatient").annual_cap - Decimal(str(p.ytd.get(year, {}).get("pool", 0)))
 
 
 @case("JT-SET-104")

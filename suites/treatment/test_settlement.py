@@ -11,7 +11,7 @@ import pytest
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.money import yuan
 from ...world import topology
-from ...world.topology import Policy
+from ...world.policy import Terms
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -102,24 +102,29 @@ def settle(his: His, episode: Episode, *, use_account: bool = True) -> Reply:
     return succeed(lambda: his.settle(episode, use_account=use_account))
 
 
-def policy(person: str) -> Policy:
-    """The insured province's published policy for the person's insutype (参保地待遇): the oracle."""
+def policy(person: str) -> Terms:
+    """The insured province's published policy for the person's insutype (参保地待遇), as it stands on the
+    world's day: the oracle."""
     t = topology.load()
     p = t.person(person)
     province = t.province_of(p.insuplc_admdvs) if p else None
-    assert p is not None and province is not None, f"{person} is not in the topology"
-    return province.policies[p.insutype]
+    assert p is not None and province is not None and t.clock is not None, f"{person} is not in the world"
+    return province.policies[p.insutype].on(t.clock.date())
 
 
 def expected_ratio(person: str, hospital: str) -> Decimal:
-    """The pooled-fund ratio the policy gives this person at this hospital's level: the level's ratio, plus
-    the retirees' extra, minus the reduction for temporary care (fil_type 4/5/6) of the filing used there."""
+    """The pooled-fund ratio the policy gives this person at this hospital's level: the level's (first band's)
+    ratio, as the adjustments for who the person is change it, minus the reduction for temporary care
+    (fil_type 4/5/6) of the filing used there."""
     t = topology.load()
     p, h = t.person(person), t.hospital(hospital)
     assert p is not None and h is not None and t.clock is not None
-    rules = policy(person)
-    filing = next((f for f in p.filings if f.covers(h.admdvs, t.clock.date())), None)
-    ratio = rules.inpatient.ratio[h.dedc_level] + (rules.retiree_extra if p.retired else 0)
+    rules, today = policy(person), t.clock.date()
+    filing = next((f for f in p.filings if f.covers(h.admdvs, today)), None)
+    ratio = rules.setting("inpatient").ratio[h.dedc_level][0].ratio
+    for a in rules.adjustments:
+        if a.who.covers(p.patient(today)):
+            ratio = a.ratio if a.ratio is not None else ratio + a.add
     return ratio - rules.temporary_reduction.get(filing.fil_type if filing else "", Decimal(0))
 
 
@@ -221,10 +226,13 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     s, rules = setlinfo(final), policy(person)
     lines = {x["fund_pay_type"]: x for x in final.output["setldetail"]}
     who = topology.load().person(person)
-    assert who is not None and rules.supplementary is not None
-    used = who.ytd.get(int(s["setl_time"][:4]), {}).get("pool", Decimal(0))
-    left = rules.inpatient.annual_cap - used  # what the roster says was left at the start of the day
-    pool, supp = yuan(s["hifp_pay"]), lines.get(rules.supplementary.fund_pay_type, {})
+    above = next((f for f in rules.funds if f.base == "over_cap"), None)  # 大额 / 大病 above the cap
+    assert who is not None and above is not None
+    used = yuan(who.ytd.get(int(s["setl_time"][:4]), {}).get("pool", 0))
+    left = (
+        rules.setting("inpatient").annual_cap - used
+    )  # what the world says was left at the start of the day
+    pool, supp = yuan(s["hifp_pay"]), lines.get(above.fund_pay_type, {})
     limit = yuan(lines.get(rules.fund_pay_type, {}).get("crt_payb_lmt_amt"))
     uncapped = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(person, hospital))
     if not (pool <= left and pool == limit and pool < uncapped):
@@ -236,11 +244,11 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
             expected={"hifp_pay": f"= 本次可支付限额 ≤ {left}", "crt_payb_lmt_amt": f"≤ {left}"},
             actual={"hifp_pay": s["hifp_pay"], "crt_payb_lmt_amt": float(limit)},
         )
-    paid = yuan(supp.get("inscp_scp_amt")) * rules.supplementary.ratio
+    paid = yuan(supp.get("inscp_scp_amt")) * above.bands[0].ratio
     supp_paid = yuan(s["hifob_pay"]) + yuan(s["hifmi_pay"])  # 大额 for employees, 大病 for residents
     if yuan(supp.get("fund_payamt")) != yuan(paid) or supp_paid != yuan(paid):
         fail(
-            f"超出统筹限额部分应由补充保险按{rules.supplementary.ratio}支付",
+            f"超出统筹限额部分应由补充保险按{above.bands[0].ratio}支付",
             rule="R-BEN-03",
             on=final,
             expected={"fund_payamt": float(yuan(paid))},

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from yidi.actors.his import Episode, His, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, persons, settlements
 from yidi.specs.validate import validate
+from yidi.world.policy import Terms
 
 from .conftest import Served
 
@@ -65,14 +66,20 @@ def ytd(served: Served, insured: str, psn_no: str) -> dict[str, Any]:
         )
 
 
+def terms(served: Served, province: str, insutype: str) -> Terms:
+    """A province's policy for an insutype as it stands on the simulated day."""
+    return served.sim.topology.provinces[province].policies[insutype].on(served.sim.clock.now().date())
+
+
 def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(served: Served) -> None:
     _, episode = settled(served, "P01", "H50000000001")  # Sichuan retiree, filed to Chongqing
     s = episode.settlement["setlinfo"]  # type: ignore[index]
     assert D(str(s["medfee_sumamt"])) == sum(D(str(r["det_item_fee_sumamt"])) for r in episode.fees)
     # Chongqing's catalog split the fees; Sichuan's employee policy paid: tertiary deductible, 85 % + 5
-    policy = served.sim.topology.provinces["510000"].policies["310"]
-    assert D(str(s["act_pay_dedc"])) == policy.inpatient.deductible["3"]
-    assert D(str(s["pool_prop_selfpay"])) == policy.inpatient.ratio["3"] + policy.retiree_extra
+    policy = terms(served, "510000", "310")
+    assert D(str(s["act_pay_dedc"])) == policy.setting("inpatient").deductible.level["3"]
+    retired = next(a.add for a in policy.adjustments if a.who.retired)
+    assert D(str(s["pool_prop_selfpay"])) == policy.setting("inpatient").ratio["3"][0].ratio + retired
     expected_pool = (
         (D(str(s["inscp_scp_amt"])) - D(str(s["act_pay_dedc"]))) * D(str(s["pool_prop_selfpay"]))
     ).quantize(D("0.01"))
@@ -94,8 +101,9 @@ def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(ser
         round(s["fund_pay_sumamt"] * 100),
     )
     # the insured side booked the year's usage and took the account payment
-    usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]["inpatient"]
-    assert D(usage["deductible"]) == D(str(s["act_pay_dedc"])) and D(usage["pool"]) == D(str(s["hifp_pay"]))
+    usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
+    assert D(usage["deductible:inpatient:3"]) == D(str(s["act_pay_dedc"]))
+    assert D(usage["cap:inpatient"]) == D(str(s["hifp_pay"])) and D(usage["stays:inpatient"]) == 1
 
 
 def fee_query(his: His, episode: Episode) -> list[dict[str, Any]]:
@@ -172,15 +180,15 @@ def test_the_annual_cap_hands_over_to_the_supplementary_fund(served: Served) -> 
 
 def test_temporary_care_pays_a_lower_ratio(served: Served) -> None:
     _, referral = settled(served, "P03", "H61010000001")  # resident referred to Xi'an (fil_type 4)
-    policy = served.sim.topology.provinces["510000"].policies["390"]
-    expected = policy.inpatient.ratio["3"] - policy.temporary_reduction["4"]
+    policy = terms(served, "510000", "390")
+    expected = policy.setting("inpatient").ratio["3"][0].ratio - policy.temporary_reduction["4"]
     assert D(str(referral.settlement["setlinfo"]["pool_prop_selfpay"])) == expected  # type: ignore[index]
 
 
 def test_an_emergency_without_a_filing_is_deemed_filed(served: Served) -> None:
     _, episode = settled(served, "P19", "H61010000001", med_type="24")  # 急诊转住院, no filing
-    policy = served.sim.topology.provinces["500000"].policies["310"]
-    expected = policy.inpatient.ratio["3"] - policy.temporary_reduction["6"]
+    policy = terms(served, "500000", "310")
+    expected = policy.setting("inpatient").ratio["3"][0].ratio - policy.temporary_reduction["6"]
     assert D(str(episode.settlement["setlinfo"]["pool_prop_selfpay"])) == expected  # type: ignore[index]
 
 
@@ -312,12 +320,12 @@ def test_a_cross_province_outpatient_visit(served: Served) -> None:
         served.card("P02"), served.items("330000", 3, quantity=1)
     )  # stationed there
     s = episode.settlement["setlinfo"]  # type: ignore[index]
-    policy = served.sim.topology.provinces["510000"].policies["310"]
-    assert D(str(s["act_pay_dedc"])) <= policy.outpatient.deductible["3"]
+    policy = terms(served, "510000", "310")
+    assert D(str(s["act_pay_dedc"])) <= policy.setting("outpatient").deductible.level["3"]
     assert s["clr_type"] == "11" and s["medfee_sumamt"] == sum(r["det_item_fee_sumamt"] for r in episode.fees)
     assert validate(served.sim.wire, episode.replies[-1].body, infno="2207", response=True).issues == []
     usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
-    assert "outpatient" in usage and D(usage["outpatient"]["deductible"]) == D(str(s["act_pay_dedc"]))
+    assert D(usage["deductible:outpatient:3"]) == D(str(s["act_pay_dedc"]))
     cancel = his.call(
         "2208",
         {"data": {"setl_id": s["setl_id"], "mdtrt_id": episode.mdtrt_id, "psn_no": episode.psn_no}},

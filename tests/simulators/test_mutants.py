@@ -51,8 +51,8 @@ def test_no_ytd_rollback(served: Served) -> None:
     served.faults(mutants=("no-ytd-rollback",))
     his, episode = settled(served, "P12", "H51010000001")
     his.cancel_settlement(episode)
-    usage = ytd(served, "500000", episode.psn_no)["ytd"]["2026"]["inpatient"]
-    assert float(usage["deductible"]) > 0  # still counted after the cancellation
+    usage = ytd(served, "500000", episode.psn_no)["ytd"]["2026"]
+    assert float(usage["deductible:inpatient:3"]) > 0  # still counted after the cancellation
 
 
 def test_accept_bad_signature(served: Served) -> None:
@@ -415,8 +415,8 @@ def test_reversal_keeps_usage(served: Served) -> None:
     served.faults(mutants=("reversal-keeps-usage",))
     his, episode = settled(served, "P12", "H51010000001")
     his.reverse(episode, episode.settle_msgid, "2304")
-    usage = ytd(served, "500000", episode.psn_no)["ytd"]["2026"]["inpatient"]
-    assert float(usage["deductible"]) > 0  # still counted after the reversal
+    usage = ytd(served, "500000", episode.psn_no)["ytd"]["2026"]
+    assert float(usage["deductible:inpatient:3"]) > 0  # still counted after the reversal
 
 
 def test_cancel_answer_not_negated(served: Served) -> None:

@@ -62,8 +62,8 @@ def test_a_lost_settlement_answer_is_reversed_by_2601_and_settled_again(served: 
     assert sorted(r.status for r in _all(served, hub_records)) == ["active", "reversed"]
     assert sorted(r.status for r in _all(served, insured_settlements)) == ["active", "reversed"]
     # the year's usage counts the settlement once
-    usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]["inpatient"]
-    assert D(usage["pool"]) == D(str(episode.settlement["setlinfo"]["hifp_pay"]))  # type: ignore[index]
+    usage = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
+    assert D(usage["cap:inpatient"]) == D(str(episode.settlement["setlinfo"]["hifp_pay"]))  # type: ignore[index]
 
 
 def _all(served: Served, table: Any) -> list[Any]:
@@ -77,7 +77,7 @@ def test_a_reversal_restores_the_visit_and_the_year(served: Served) -> None:
     assert his.reverse(episode, episode.settle_msgid, "2304").ok
     assert visit_state(served, episode.mdtrt_id) == "discharged"
     after = ytd(served, "500000", episode.psn_no)
-    used = D(before["ytd"]["2026"]["inpatient"]["pool"]) - D(after["ytd"]["2026"]["inpatient"]["pool"])
+    used = D(before["ytd"]["2026"]["cap:inpatient"]) - D(after["ytd"]["2026"]["cap:inpatient"])
     assert used == D(str(episode.settlement["setlinfo"]["hifp_pay"]))  # type: ignore[index]
     assert D(after["balance"]) - D(before["balance"]) == D(str(episode.settlement["setlinfo"]["acct_pay"]))  # type: ignore[index]
     assert reversal(his, episode, episode.settle_msgid, "2304").startswith(
@@ -105,7 +105,7 @@ def test_cancellation_returns_the_exact_negative_and_the_visit_can_be_settled_ag
     cancel = his.cancel_settlement(episode).output["setlinfo"]
     for key in ("medfee_sumamt", "fund_pay_sumamt", "hifp_pay", "acct_pay", "psn_part_amt", "inscp_scp_amt"):
         assert cancel[key] == -s[key], key
-    assert ytd(served, "500000", episode.psn_no)["ytd"]["2026"]["inpatient"]["deductible"] in ("0", "0.00")
+    assert D(ytd(served, "500000", episode.psn_no)["ytd"]["2026"]["deductible:inpatient:3"]) == 0
     his.settle(episode)
     again = episode.settlement["setlinfo"]  # type: ignore[index]
     assert (again["act_pay_dedc"], again["fund_pay_sumamt"]) == (s["act_pay_dedc"], s["fund_pay_sumamt"])

@@ -18,8 +18,9 @@ import yaml
 
 from yidi.specs import loader
 from yidi.world import identity, topology
+from yidi.world.policy import LEVELS, Terms
 from yidi.world.roster import roster
-from yidi.world.topology import Person, Policy, Topology
+from yidi.world.topology import Person, Topology
 
 TODAY = date(2026, 11, 23)  # the simulated "today" the roster is written for
 YEAR = TODAY.year
@@ -70,10 +71,10 @@ def regions(topo: Topology) -> set[str]:
     return {r for p in topo.provinces.values() for r in p.regions}
 
 
-def policy_of(topo: Topology, person: Person) -> Policy:
+def policy_of(topo: Topology, person: Person) -> Terms:
     province = topo.province_of(person.insuplc_admdvs)
     assert province is not None, person.key
-    return province.policies[person.insutype]
+    return province.policies[person.insutype].on(TODAY)
 
 
 def find(persons: list[Person], test: Callable[[Person], bool]) -> list[str]:
@@ -198,35 +199,43 @@ def test_catalogs_differ_across_provinces(topo: Topology) -> None:
 def test_policies(topo: Topology) -> None:
     for admdvs, province in topo.provinces.items():
         assert {"310", "390"} <= set(province.policies), admdvs
-        for insutype, policy in province.policies.items():
+        for insutype, dated in province.policies.items():
             where = f"{admdvs} {insutype}"
-            assert policy.insutype == insutype
+            policy = dated.on(TODAY)
+            assert dated.insutype == policy.insutype == insutype
             assert policy.fund_pay_type == f"{insutype}100", where
-            for benefit in (policy.inpatient, policy.outpatient):
-                d, r = benefit.deductible, benefit.ratio
+            for name in ("inpatient", "outpatient"):
+                setting = policy.setting(name)
+                d, r = setting.deductible.level, {k: v[0].ratio for k, v in setting.ratio.items()}
                 assert d["1"] <= d["2"] <= d["3"], f"{where}: deductible must rise with the level"
                 assert r["1"] >= r["2"] >= r["3"], f"{where}: ratio must fall with the level"
-                assert all(0 < x <= 1 for x in r.values()) and benefit.annual_cap > 0, where
-            assert policy.outpatient.annual_cap < policy.inpatient.annual_cap, where
+                assert all(0 < x <= 1 for x in r.values()) and setting.annual_cap > 0, where
+            inpatient, outpatient = policy.setting("inpatient"), policy.setting("outpatient")
+            assert outpatient.annual_cap < inpatient.annual_cap, where
             for fil_type, reduction in policy.temporary_reduction.items():
                 limit = Decimal("0.20") if fil_type == "5" else Decimal("0.10")
                 assert fil_type in {"4", "5", "6"} and 0 <= reduction <= limit, where
-        employees, residents = province.policies["310"], province.policies["390"]
+            for level in LEVELS:
+                assert outpatient.deductible.level[level] <= inpatient.deductible.level[level], admdvs
+        employees, residents = (province.policies[x].on(TODAY) for x in ("310", "390"))
         assert employees.account and not residents.account
-        assert employees.supplementary and employees.supplementary.fund_pay_type == "330100"
-        assert residents.supplementary and residents.supplementary.fund_pay_type == "390200"
-        assert employees.retiree_extra > 0
+        assert [f.fund_pay_type for f in employees.funds] == ["330100"]  # 大额 above the cap
+        assert [f.fund_pay_type for f in residents.funds] == ["390200"]  # 大病
+        assert any(a.who.retired and a.add > 0 for a in employees.adjustments)
         assert set(employees.temporary_reduction) == set(residents.temporary_reduction) == {"4", "5", "6"}
-        for level in topology.LEVELS:
-            assert employees.inpatient.ratio[level] > residents.inpatient.ratio[level], admdvs
-            assert policy.outpatient.deductible[level] <= policy.inpatient.deductible[level], admdvs
-        assert 600 <= employees.inpatient.deductible["3"] <= 1000
-        assert 800 <= residents.inpatient.deductible["3"] <= 1000
-    assert topo.provinces["510000"].policies["310"].inpatient.annual_cap == 350000  # the seeds' 35万
+        for level in LEVELS:
+            assert (
+                employees.setting("inpatient").ratio[level][0].ratio
+                > residents.setting("inpatient").ratio[level][0].ratio
+            ), admdvs
+        assert 600 <= employees.setting("inpatient").deductible.level["3"] <= 1000
+        assert 800 <= residents.setting("inpatient").deductible.level["3"] <= 1000
+    sichuan = topo.provinces["510000"].policies["310"].on(TODAY)
+    assert sichuan.setting("inpatient").annual_cap == 350000  # the seeds' 35万
     employee_rules = {
         (
-            tuple(p.policies["310"].inpatient.deductible.values()),
-            tuple(p.policies["310"].inpatient.ratio.values()),
+            tuple(p.policies["310"].on(TODAY).setting("inpatient").deductible.level.values()),
+            tuple(b[0].ratio for b in p.policies["310"].on(TODAY).setting("inpatient").ratio.values()),
         )
         for p in topo.provinces.values()
     }
@@ -402,8 +411,8 @@ def test_insurance_suspended(persons: list[Person]) -> None:
 
 def test_annual_cap_nearly_used(topo: Topology, persons: list[Person]) -> None:
     def near(p: Person) -> bool:
-        cap = policy_of(topo, p).inpatient.annual_cap
-        pool = p.ytd.get(YEAR, {}).get("pool", Decimal(0))
+        cap = policy_of(topo, p).setting("inpatient").annual_cap
+        pool = Decimal(str(p.ytd.get(YEAR, {}).get("pool", 0)))
         return cap * Decimal("0.9") <= pool < cap
 
     keys = find(persons, near)
@@ -416,7 +425,11 @@ def test_deductible_already_paid(topo: Topology, persons: list[Person]) -> None:
     def paid(p: Person) -> bool:
         policy = policy_of(topo, p)
         used = p.ytd.get(YEAR, {}).get("deductible")
-        return used is not None and used > 0 and used in set(policy.inpatient.deductible.values())
+        return (
+            used is not None
+            and used > 0
+            and used in set(policy.setting("inpatient").deductible.level.values())
+        )
 
     assert len(find(persons, paid)) >= 2
 
@@ -479,8 +492,8 @@ def test_wrong_check_digit_is_refused(tmp_path: Path, raw: dict[str, Any], topo:
             "fixmedins_code must be 12 characters",
         ),
         (
-            lambda d: d["provinces"]["330000"]["policies"]["390"]["inpatient"]["ratio"].pop("2"),
-            "330000 policy 390: deductible and ratio need levels 1, 2, 3",
+            lambda d: d["provinces"]["330000"]["policies"]["390"]["inpatient"]["ratio"]["level"].pop("2"),
+            "330000 policy 390: inpatient.ratio: levels \\['1', '3'\\], want 1, 2, 3",
         ),
     ],
 )

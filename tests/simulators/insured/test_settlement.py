@@ -26,12 +26,13 @@ def answer(sim: Simulation) -> dict[str, Any]:
     node = sim.insured["510000"]
     person = next(p for p in node.people.values() if p.insutype == "310" and p.account_balance > 0)
     split = Split(D("500"), D("100"), D("400"), D("9000"))
+    day = datetime(2026, 11, 23, 9)
     result = settle(
-        node.province.policies[person.insutype],
+        node.policy(person).on(day.date()),
         Claim(split.total, split, "3", use_account=True),
-        retired=person.retired,
-        used=Usage(),
-        balance=person.account_balance,
+        person.patient(day.date()),
+        Usage(),
+        person.account_balance,
     )
     s = {
         "mdtrt_id": "M1",
@@ -45,7 +46,7 @@ def answer(sim: Simulation) -> dict[str, Any]:
         "preselfpay_amt": 400.0,
         "inscp_scp_amt": 9000.0,
     }
-    return Settlement(node).settlement_output(person, s, result, datetime(2026, 11, 23, 9))
+    return Settlement(node).settlement_output(person, s, result, day)
 
 
 def test_a_cancellation_answers_every_amount_negated_but_the_balance(sim: Simulation, answer: Any) -> None:
@@ -75,15 +76,17 @@ def test_a_cancellation_answers_every_amount_negated_but_the_balance(sim: Simula
 
 
 def test_a_settlement_adds_its_usage_to_the_year_and_its_undoing_takes_it_back() -> None:
-    doc: dict[str, Any] = {"balance": "30.00", "ytd": {"2026": {"inpatient": {"deductible": "100.00"}}}}
-    usage = Usage(D("700.00"), D("6970.00"), D("0"))
-    Settlement.apply(doc, 2026, "inpatient", usage, -D("30.00"))
+    doc: dict[str, Any] = {"balance": "30.00", "ytd": {"2026": {"deductible:inpatient:any": "100.00"}}}
+    usage = Usage({"deductible:inpatient:3": D("700.00"), "cap:inpatient": D("6970.00")})
+    Settlement.apply(doc, 2026, usage, -D("30.00"))
     assert doc["balance"] == "0.00"
-    assert doc["ytd"]["2026"]["inpatient"] == {"deductible": "800.00", "pool": "6970.00", "supp": "0.00"}
-    Settlement.apply(
-        doc, 2027, "outpatient", Usage(D("50"), D("10"), D("0")), D("0")
-    )  # its own year, setting
-    assert doc["ytd"]["2027"] == {"outpatient": {"deductible": "50.00", "pool": "10.00", "supp": "0.00"}}
-    Settlement.apply(doc, 2026, "inpatient", -usage, D("30.00"))
+    assert doc["ytd"]["2026"] == {
+        "deductible:inpatient:any": "100.00",
+        "deductible:inpatient:3": "700.00",
+        "cap:inpatient": "6970.00",
+    }
+    Settlement.apply(doc, 2027, Usage({"deductible:outpatient:1": D("50")}), D("0"))  # its own year
+    assert doc["ytd"]["2027"] == {"deductible:outpatient:1": "50.00"}
+    Settlement.apply(doc, 2026, -usage, D("30.00"))
     assert doc["balance"] == "30.00"
-    assert doc["ytd"]["2026"]["inpatient"] == {"deductible": "100.00", "pool": "0.00", "supp": "0.00"}
+    assert doc["ytd"]["2026"] == {"deductible:inpatient:any": "100.00"}  # as before, to the key
