@@ -99,19 +99,22 @@ def _walk(bands: Iterable[Band], start: Decimal, amount: Decimal) -> list[tuple[
     return pieces
 
 
-def _adjusted(
-    bands: tuple[Band, ...], terms: Terms, patient: Patient, fil_type: str | None
-) -> tuple[Band, ...]:
-    """The level's bands with the adjustments for this person and the temporary reduction, within 0–1."""
-    out = []
-    for band in bands:
-        ratio = band.ratio
-        for a in terms.adjustments:
-            if a.who.covers(patient):
-                ratio = a.ratio if a.ratio is not None else ratio + a.add
-        ratio -= terms.temporary_reduction.get(fil_type or "", ZERO)
-        out.append(Band(max(ZERO, min(ONE, ratio)), band.up_to))
-    return tuple(out)
+def _adjusted(s: Setting, terms: Terms, claim: Claim, patient: Patient) -> tuple[Band, ...]:
+    """The level's bands as the adjustments for this person change them (in order: a ratio replaces the
+    bands, points are added to each), less the temporary reduction, each within 0–1."""
+    level, bands = claim.level, s.ratio[claim.level]
+    for a in terms.adjustments:
+        if a.who.covers(patient):
+            bands = (a.ratio or {}).get(level, bands)
+            points = a.add.get(level, ZERO)
+            bands = tuple(Band(b.ratio + points, b.up_to) for b in bands)
+    off = terms.temporary_reduction.get(claim.fil_type or "", ZERO)
+    return tuple(Band(max(ZERO, min(ONE, b.ratio - off)), b.up_to) for b in bands)
+
+
+def _room(cap: Decimal | None, used: Decimal) -> Decimal | None:
+    """What is left of an annual cap (None: no cap)."""
+    return None if cap is None else max(ZERO, cap - used)
 
 
 def _multiple(terms: Terms, patient: Patient, what: str) -> Decimal:
@@ -129,10 +132,11 @@ def deductible_due(s: Setting, claim: Claim, used: Usage) -> tuple[Decimal, str]
     d, setting = s.deductible, claim.setting
     amount = d.amount(claim.level, claim.fil_type)
     if d.per == "stay":
-        stays = used.get_(f"stays:{setting}")
-        due = yuan(amount * d.later_stays) if stays > 0 else amount
+        stays = int(used.get_(f"stays:{setting}"))
+        share = d.share(stays)
+        due = yuan(amount * share)
         return due, f"每次住院起付线{amount}" + (
-            f"，本年第{int(stays) + 1}次按{d.later_stays:.0%}计{due}" if stays else ""
+            f"，本年第{stays + 1}次按{share:.0%}计{due}" if stays else ""
         )
     paid_here = used.get_(f"deductible:{setting}:{claim.level}") + used.get_(f"deductible:{setting}:any")
     paid_any = sum((v for k, v in used.items() if k.startswith(f"deductible:{setting}:")), ZERO)
@@ -168,27 +172,29 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
     delta[f"deductible:{claim.setting}:{claim.level}"] = dedc
     steps.append(Step("起付线", f"{why}，本次支付{dedc}", dedc))
 
-    eligible = inscp - dedc
-    bands = _adjusted(s.ratio[claim.level], terms, patient, claim.fil_type)
-    start = used.get_(f"eligible:{claim.setting}") if s.bands_over == "year" else ZERO
-    room = max(ZERO, s.annual_cap - used.get_(f"cap:{s.cap}"))
+    eligible = max(inscp - dedc, ZERO)
+    bands = _adjusted(s, terms, claim, patient)
+    # where this stay's amount above the deductible sits on the axis the band bounds measure
+    in_policy = s.bands_on == "in_policy"
+    year_so_far = used.get_(f"{'inscp' if in_policy else 'eligible'}:{claim.setting}")
+    start = (year_so_far if s.bands_over == "year" else ZERO) + (dedc if in_policy else ZERO)
+    room = _room(s.annual_cap, used.get_(f"cap:{s.cap}"))
     pool, over_cap, left = ZERO, ZERO, room
-    for low, high, ratio in _walk(bands, start, max(eligible, ZERO)):
+    for low, high, ratio in _walk(bands, start, eligible):
         piece = high - low
         pay = yuan(piece * ratio)
-        if pay > left:  # the cap reached inside this piece: the rest of the amount is above it
+        if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
             covered = yuan(left / ratio) if ratio else ZERO
             over_cap += piece - covered
             pay = left
-        left -= pay
+        left = None if left is None else left - pay
         pool += pay
         steps.append(Step("统筹", f"{low}–{high}部分{piece} × {ratio:.2%} = {pay}", pay))
-    steps.append(
-        Step("统筹", f"比例{bands_text(bands)}；年度限额{s.annual_cap}，剩余{room}；统筹支付{pool}", pool)
-    )
-    delta[f"eligible:{claim.setting}"] = max(eligible, ZERO)
+    cap = "不设年度限额" if room is None else f"年度限额{s.annual_cap}，剩余{room}"
+    steps.append(Step("统筹", f"比例{bands_text(bands)}；{cap}；统筹支付{pool}", pool))
+    delta |= {f"eligible:{claim.setting}": eligible, f"inscp:{claim.setting}": max(inscp, ZERO)}
     delta[f"cap:{s.cap}"] = pool
-    lines = [FundLine(terms.fund_pay_type, inscp, room, pool)]
+    lines = [FundLine(terms.fund_pay_type, inscp, pool if room is None else room, pool)]
 
     paid: dict[str, Decimal] = {}
     personal = inscp - pool  # the in-policy amount still personal
@@ -227,28 +233,26 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
 def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal, FundLine, list[Step]]:
     """A fund after the pooled one on this stay's ``base``: above its threshold on the year's running base,
     by its bands, up to its cap."""
-    code = fund.fund_pay_type
+    code, counter = fund.fund_pay_type, fund.counter
     base = max(base, ZERO)
-    before = used.get_(f"base:{code}")
-    delta[f"base:{code}"] = base
-    room = max(ZERO, fund.annual_cap - used.get_(f"paid:{code}"))
-    above_from = max(before - fund.threshold, ZERO)
-    above = max(before + base - fund.threshold, ZERO) - above_from
+    before = used.get_(f"base:{counter}")
+    delta[f"base:{counter}"] = base
+    room = _room(fund.annual_cap, used.get_(f"paid:{counter}"))
+    # the part of [before, before + base) above the threshold, on the axis the band bounds measure
+    low = max(before, fund.threshold)
+    above = max(before + base - low, ZERO)
+    start = low if fund.bands_on == "base" else low - fund.threshold
     pay, steps = ZERO, []
-    for low, high, ratio in _walk(fund.bands, above_from, above):
-        pay += yuan((high - low) * ratio)
-        steps.append(Step(code, f"起付线以上{low}–{high}部分 × {ratio:.2%}", yuan((high - low) * ratio)))
-    pay = min(pay, room)
-    delta[f"paid:{code}"] = pay
-    steps.append(
-        Step(
-            code,
-            f"基数{base}（本年累计{before + base}，起付线{fund.threshold}）；年度限额{fund.annual_cap}，"
-            f"剩余{room}；支付{pay}",
-            pay,
-        )
-    )
-    return pay, FundLine(code, base, room, pay), steps
+    for a, b, ratio in _walk(fund.bands, start, above):
+        piece = yuan((b - a) * ratio)
+        pay += piece
+        steps.append(Step(code, f"{a}–{b}部分 × {ratio:.2%} = {piece}", piece))
+    pay = pay if room is None else min(pay, room)
+    delta[f"paid:{counter}"] = pay
+    cap = "不设年度限额" if room is None else f"年度限额{fund.annual_cap}，剩余{room}"
+    text = f"基数{base}（本年累计{before + base}，起付线{fund.threshold}）；{cap}；支付{pay}"
+    steps.append(Step(code, text, pay))
+    return pay, FundLine(code, base, pay if room is None else room, pay), steps
 
 
 def usage_before(ytd: Mapping[str, object], terms: Terms) -> Usage:

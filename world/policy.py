@@ -21,13 +21,23 @@ SETTINGS = ("inpatient", "outpatient", "chronic")  # 住院 · 普通门诊 · �
 LEVELS = ("1", "2", "3")  # 起付线医院等级: 一级及以下, 二级, 三级
 
 
+class NotYet:
+    """What a dated value is before its first date: no value at all (using it is an error)."""
+
+    def __repr__(self) -> str:
+        return "not yet in force"
+
+
+NOT_YET = NotYet()
+
+
 def in_force(value: Any, day: date) -> Any:
-    """``value`` with every dated mapping in it replaced by the value in force on ``day`` (None before the
-    first date)."""
+    """``value`` with every dated mapping in it replaced by the value in force on ``day`` (``NOT_YET``
+    before the first date)."""
     if isinstance(value, Mapping):
         if value and all(isinstance(k, date) for k in value):
             since = [k for k in sorted(value) if k <= day]
-            return in_force(value[since[-1]], day) if since else None
+            return in_force(value[since[-1]], day) if since else NOT_YET
         return {k: in_force(v, day) for k, v in value.items()}
     if isinstance(value, list):
         return [in_force(v, day) for v in value]
@@ -63,22 +73,29 @@ class Who:
     retired: bool | None = None
     age_from: int | None = None
     age_below: int | None = None
+    years_from: int | None = None  # years of contribution (缴费年限)
+    years_below: int | None = None
     idet: frozenset[str] | None = None  # psn_idet_type: any of them
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> Who:
         raw = raw or {}
-        listed = {k: frozenset(str(x) for x in raw[k]) for k in ("psn_type", "idet") if k in raw}
-        return cls(
-            retired=raw.get("retired"), age_from=raw.get("age_from"), age_below=raw.get("age_below"), **listed
-        )
+
+        def listed(key: str) -> frozenset[str] | None:
+            return frozenset(str(x) for x in raw[key]) if key in raw else None
+
+        numbers = {k: raw.get(k) for k in ("retired", "age_from", "age_below", "years_from", "years_below")}
+        return cls(psn_type=listed("psn_type"), idet=listed("idet"), **numbers)
 
     def covers(self, person: Patient) -> bool:
+        years = person.years if person.years is not None else -1  # unknown years meet no bound
         return (
             (self.psn_type is None or person.psn_type in self.psn_type)
             and (self.retired is None or person.retired == self.retired)
             and (self.age_from is None or person.age >= self.age_from)
             and (self.age_below is None or person.age < self.age_below)
+            and (self.years_from is None or years >= self.years_from)
+            and (self.years_below is None or 0 <= years < self.years_below)
             and (self.idet is None or bool(self.idet & person.idet))
         )
 
@@ -90,6 +107,7 @@ class Patient:
     psn_type: str
     age: int
     idet: frozenset[str] = frozenset()
+    years: int | None = None  # years of contribution, where the world file gives them
 
     @property
     def retired(self) -> bool:
@@ -102,12 +120,17 @@ class Deductible:
 
     level: Mapping[str, Decimal]
     per: str = "year"  # year · stay
-    later_stays: Decimal = ONE  # per stay: the share due for the second and later stays of a year
+    # per stay: the share due at the 2nd, 3rd … stay of a year (the last one repeats)
+    later_stays: tuple[Decimal, ...] = (ONE,)
     across_levels: str = "difference"  # per year: difference (补差 up to the highest level's) · separate
     filings: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)  # fil_type → by level
 
     def amount(self, level: str, fil_type: str | None) -> Decimal:
         return self.filings.get(fil_type or "", self.level).get(level, self.level[level])
+
+    def share(self, stays_before: int) -> Decimal:
+        """The share of the deductible due for a stay after ``stays_before`` others this year."""
+        return ONE if stays_before == 0 else self.later_stays[min(stays_before, len(self.later_stays)) - 1]
 
 
 @dataclass(frozen=True)
@@ -117,19 +140,22 @@ class Setting:
     name: str
     deductible: Deductible
     ratio: Mapping[str, tuple[Band, ...]]  # by hospital level
-    annual_cap: Decimal
+    annual_cap: Decimal | None  # None: no cap
     cap: str  # the counter the cap is kept in; settings naming the same one share the cap
-    bands_over: str = "stay"  # stay · year (the running total of the year's amount above the deductible)
+    bands_over: str = "stay"  # stay · year (the year's running total)
+    # what the band bounds measure: the amount above the deductible, or the in-policy amount itself
+    # (in_policy: "起付线以上至10万元" counts the 10万 from 0, the deductible included)
+    bands_on: str = "above_deductible"
 
 
 @dataclass(frozen=True)
 class Adjustment:
-    """What differs for some persons: ratio points added or the ratio set, the deductible multiplied, the
-    share of 乙类先行自付 they bear."""
+    """What differs for some persons: ratio points added (by level) or the ratio replaced (by level, a
+    number or bands), the deductible multiplied, the share of 乙类先行自付 they bear."""
 
     who: Who
-    add: Decimal = NOTHING
-    ratio: Decimal | None = None
+    add: Mapping[str, Decimal] = field(default_factory=dict)  # by level
+    ratio: Mapping[str, tuple[Band, ...]] | None = None  # by level
     deductible: Decimal | None = None
     preselfpay: Decimal | None = None
 
@@ -141,9 +167,15 @@ class Fund:
     fund_pay_type: str
     base: str  # personal: the in-policy amount still personal · over_cap: the in-policy amount above the cap
     bands: tuple[Band, ...]
-    annual_cap: Decimal
+    annual_cap: Decimal | None  # None: no cap
     threshold: Decimal = NOTHING  # a year's running base beyond which it pays
     who: Who = Who()
+    name: str = ""  # the counters it keeps (default its fund_pay_type): two layers of one fund need two
+    bands_on: str = "above_threshold"  # band bounds on the base above the threshold, or on the base (base)
+
+    @property
+    def counter(self) -> str:
+        return self.name or self.fund_pay_type
 
 
 @dataclass(frozen=True)
@@ -182,6 +214,12 @@ class Policy:
     @property
     def year(self) -> str:
         return str(self.raw.get("year", "settlement"))
+
+    def insurance_year(self, day: date) -> int:
+        """The insurance year a day counts in: the calendar year, or, with ``year_start: '07-01'``, the year
+        the insurance year began in (医保年度 July to June)."""
+        month, mday = (int(x) for x in str(self.raw.get("year_start", "01-01")).split("-"))
+        return day.year if (day.month, day.day) >= (month, mday) else day.year - 1
 
     @property
     def fund_pay_type(self) -> str:
@@ -228,6 +266,21 @@ def _levels(raw: Mapping[Any, Any]) -> dict[str, Decimal]:
     return {str(k): _dec(v) for k, v in raw.items()}
 
 
+def _by_level(raw: Any, parse: Any) -> dict[str, Any]:
+    """A value by hospital level: a mapping of levels, or one value for every level."""
+    if isinstance(raw, Mapping):
+        return {str(k): parse(v) for k, v in raw.items()}
+    return dict.fromkeys(LEVELS, parse(raw))
+
+
+def _cap(raw: Any) -> Decimal | None:
+    return None if raw is None else _dec(raw)
+
+
+def _listed(raw: Any) -> list[Any]:
+    return list(raw) if isinstance(raw, list) else [raw]
+
+
 def _setting(name: str, raw: Mapping[str, Any]) -> Setting:
     d, r = raw["deductible"], raw["ratio"]
     return Setting(
@@ -235,13 +288,14 @@ def _setting(name: str, raw: Mapping[str, Any]) -> Setting:
         deductible=Deductible(
             level=_levels(d["level"]),
             per=str(d.get("per", "year")),
-            later_stays=_dec(d.get("later_stays", 1)),
+            later_stays=tuple(_dec(x) for x in _listed(d.get("later_stays", 1))),
             across_levels=str(d.get("across_levels", "difference")),
             filings={str(k): _levels(v) for k, v in (d.get("filings") or {}).items()},
         ),
         ratio={str(k): _bands(v) for k, v in r["level"].items()},
         bands_over=str(r.get("bands_over", "stay")),
-        annual_cap=_dec(raw["annual_cap"]),
+        bands_on=str(r.get("bands_on", "above_deductible")),
+        annual_cap=_cap(raw.get("annual_cap")),
         cap=str(raw.get("cap", name)),
     )
 
@@ -252,8 +306,8 @@ def _adjustment(raw: Mapping[str, Any]) -> Adjustment:
 
     return Adjustment(
         Who.parse(raw.get("who")),
-        add=_dec(raw.get("add", 0)),
-        ratio=maybe("ratio"),
+        add=_by_level(raw.get("add", 0), _dec),
+        ratio=None if raw.get("ratio") is None else _by_level(raw["ratio"], _bands),
         deductible=maybe("deductible"),
         preselfpay=maybe("preselfpay"),
     )
@@ -264,9 +318,11 @@ def _fund(raw: Mapping[str, Any]) -> Fund:
         fund_pay_type=str(raw["fund_pay_type"]),
         base=str(raw.get("base", "personal")),
         bands=_bands(raw["bands"]),
-        annual_cap=_dec(raw["annual_cap"]),
+        annual_cap=_cap(raw.get("annual_cap")),
         threshold=_dec(raw.get("threshold", 0)),
         who=Who.parse(raw.get("who")),
+        name=str(raw.get("name", "")),
+        bands_on=str(raw.get("bands_on", "above_threshold")),
     )
 
 
@@ -279,32 +335,35 @@ def bands_text(bands: Sequence[Band]) -> str:
     return "、".join(f"{b.ratio:.0%}" + (f"（≤{b.up_to}）" if b.up_to is not None else "") for b in bands)
 
 
-def problems(policy: Policy, since: date | None = None) -> list[str]:
-    """What makes a policy impossible on a day it changes on, or on ``since`` (the world's first day): a
-    value not in force yet, a level without a deductible or a ratio, bands out of order, settings sharing a
-    cap with different caps. (The schema has checked its shape.)"""
-    found: list[str] = []
+def problems(policy: Policy, since: date | None = None) -> list[tuple[str, str]]:
+    """What makes a policy impossible on a day it changes on, or on ``since`` (the world's first day), as
+    (where in the policy, what): a value not in force yet, a level without a deductible or a ratio, bands
+    out of order, settings sharing a cap with different caps. (The schema has checked its shape.)"""
+    found: list[tuple[str, str]] = []
     days = sorted({*policy.dates(), *([since] if since else [])}) or [date.min]
     for day in days:
         when = "" if day == date.min else f" (from {day})"
         try:
             terms = policy.on(day)
         except (KeyError, TypeError, ArithmeticError):  # a value not yet in force that day
-            found.append(f"no complete policy in force on {day}: a value starts later")
+            found.append(("", f"no complete policy in force on {day}: a value of it starts later"))
             continue
         if "inpatient" not in terms.settings:
-            found.append(f"no inpatient setting{when}")
-        caps: dict[str, Decimal] = {}
+            found.append(("inpatient", f"no inpatient setting{when}"))
+        caps: dict[str, Decimal | None] = {}
         for s in terms.settings.values():
-            for what, levels in (("deductible", s.deductible.level), ("ratio", s.ratio)):
+            for what, levels in (("deductible.level", s.deductible.level), ("ratio.level", s.ratio)):
                 if set(levels) != set(LEVELS):
-                    found.append(f"{s.name}.{what}: levels {sorted(levels)}, want 1, 2, 3{when}")
+                    found.append((f"{s.name}.{what}", f"levels {sorted(levels)}, want 1, 2, 3{when}"))
             for level, bands in s.ratio.items():
-                found += [f"{s.name}.ratio.level.{level}: {x}{when}" for x in _band_problems(bands)]
+                found += [(f"{s.name}.ratio.level.{level}", x + when) for x in _band_problems(bands)]
             if caps.setdefault(s.cap, s.annual_cap) != s.annual_cap:
-                found.append(f"{s.name}: shares cap {s.cap!r} but its annual_cap differs{when}")
-        for f in terms.funds:
-            found += [f"funds.{f.fund_pay_type}.bands: {x}{when}" for x in _band_problems(f.bands)]
+                found.append((f"{s.name}.annual_cap", f"shares cap {s.cap!r} with a different cap{when}"))
+        for i, f in enumerate(terms.funds):
+            found += [(f"funds[{i}].bands", x + when) for x in _band_problems(f.bands)]
+        for i, a in enumerate(terms.adjustments):
+            for level, bands in (a.ratio or {}).items():
+                found += [(f"adjustments[{i}].ratio.{level}", x + when) for x in _band_problems(bands)]
     return sorted(set(found), key=found.index)
 
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
-from . import identity
+from . import identity, schema
 from .policy import Patient, Policy
 from .policy import parse as parse_policy
 from .policy import problems as policy_problems
+from .schema import WorldError
 
 
 def dedc_level(hosp_lv: str) -> str:
@@ -140,6 +141,7 @@ class Person:
     # usage before the scenarios, by year: inpatient deductible and pooled fund paid, stays, funds' payments
     ytd: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     idet: frozenset[str] = frozenset()  # 人员身份类别 (psn_idet_type): 低保, 特困 … as the policy names them
+    years: int | None = None  # years of contribution (缴费年限), where a policy asks
     filings: tuple[Filing, ...] = ()
     scenario: str = ""  # 中文: what this person is for in joint tests
     crowd: bool = False  # one of the load crowd (压力测试人员), not a joint-test scenario
@@ -158,7 +160,7 @@ class Person:
 
     def patient(self, on: date) -> Patient:
         """The person as a benefit policy sees them on a day (its counting day)."""
-        return Patient(self.psn_type, self.age(on), self.idet)
+        return Patient(self.psn_type, self.age(on), self.idet, self.years)
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,7 @@ def _person(raw: Mapping[str, Any], seed: int) -> Person:
         account_balance=_dec(raw.get("account", 0)),
         ytd={int(y): dict(u) for y, u in (raw.get("ytd") or {}).items()},
         idet=frozenset(str(x) for x in raw.get("idet") or ()),
+        years=raw.get("years"),
         filings=filings,
         scenario=str(raw.get("scenario", "")),
         crowd=bool(raw.get("crowd", False)),
@@ -348,7 +351,11 @@ def load(path: Path | str | None = None) -> Topology:
 
 @functools.cache
 def _load(path: Path, version: int) -> Topology:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise WorldError(path, "", f"not YAML: {e}") from None
+    schema.check(raw, path)
     items = {
         str(code): Item(str(code), str(i["name"]), str(i["type"]), str(i["list_type"]), _dec(i["price"]))
         for code, i in raw["items"].items()
@@ -359,7 +366,7 @@ def _load(path: Path, version: int) -> Topology:
     keys = Counter(str(p["key"]) for p in entries)
     repeated = sorted(k for k, n in keys.items() if n > 1)
     if repeated:
-        raise ValueError(f"topology {path}: person key(s) used twice: {', '.join(repeated)}")
+        raise WorldError(path, "persons", f"key(s) used twice: {', '.join(repeated)}")
     persons = [_person(p, seed) for p in entries]
     topology = Topology(
         name=str(raw["name"]),
@@ -377,41 +384,42 @@ def _load(path: Path, version: int) -> Topology:
     )
     problems = check(topology)
     if problems:
-        raise ValueError(f"topology {path} is inconsistent:\n  " + "\n  ".join(problems))
+        where, _, what = problems[0].partition(": ")
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise WorldError(path, where, what + more)
     return topology
 
 
 def check(t: Topology) -> list[str]:
-    """What would make the simulators misbehave: unknown regions, duplicate codes, bad identities."""
+    """What the schema cannot see that would make the simulators misbehave, one ``where: what`` each:
+    unknown regions, credentials used twice, policies that do not hold together, bad identities."""
     problems = []
     seen: dict[str, str] = {t.hub.paasid: "hub", t.agency.paasid: "agency"}
+
+    def once(paasid: str, where: str) -> None:
+        if paasid in seen:
+            problems.append(f"{where}.paasid: {paasid} is used twice (also by {seen[paasid]})")
+        seen[paasid] = where
+
     for p in t.provinces.values():
-        if p.platform.paasid in seen:
-            problems.append(
-                f"paasid {p.platform.paasid} is used twice ({seen[p.platform.paasid]}, {p.admdvs})"
-            )
-        seen[p.platform.paasid] = p.admdvs
-        for h in p.hospitals.values():
-            if len(h.code) != 12:
-                problems.append(f"hospital {h.code}: fixmedins_code must be 12 characters (msgid prefix)")
+        at = f"provinces.{p.admdvs}"
+        once(p.platform.paasid, f"{at}.platform")
+        for i, h in enumerate(p.hospitals.values()):
             if h.admdvs not in p.regions:
-                problems.append(f"hospital {h.code}: region {h.admdvs} is not a region of {p.admdvs}")
-            if h.paasid in seen:
-                problems.append(f"paasid {h.paasid} is used twice ({seen[h.paasid]}, {h.code})")
-            seen[h.paasid] = h.code
+                problems.append(f"{at}.hospitals[{i}].admdvs: {h.admdvs} is not a region of {p.admdvs}")
+            once(h.paasid, f"{at}.hospitals[{i}]")
+        since = t.clock.date() if t.clock else None
         for insutype, policy in p.policies.items():
-            since = t.clock.date() if t.clock else None
-            problems += [f"{p.admdvs} policy {insutype}: {x}" for x in policy_problems(policy, since)]
+            for where, what in policy_problems(policy, since):
+                problems.append(f"{at}.policies.{insutype}{'.' if where else ''}{where}: {what}")
     for person in t.persons.values():
-        province = t.province_of(person.insuplc_admdvs)
-        if province is not None and person.insuplc_admdvs not in province.regions:
-            problems.append(
-                f"person {person.key}: {person.insuplc_admdvs} is not a region of {province.admdvs}"
-            )
-        if t.province_of(person.insuplc_admdvs) is None:
-            problems.append(f"person {person.key}: insured region {person.insuplc_admdvs} has no province")
-        elif person.insutype not in t.province_of(person.insuplc_admdvs).policies:  # type: ignore[union-attr]
-            problems.append(f"person {person.key}: no policy for insutype {person.insutype}")
+        at, province = f"persons[{person.key}]", t.province_of(person.insuplc_admdvs)
+        if province is None:
+            problems.append(f"{at}.insured: {person.insuplc_admdvs} is in no province of the world")
+        elif person.insuplc_admdvs not in province.regions:
+            problems.append(f"{at}.insured: {person.insuplc_admdvs} is not a region of {province.admdvs}")
+        elif person.insutype not in province.policies:
+            problems.append(f"{at}.insutype: {province.admdvs} has no policy for insutype {person.insutype}")
         if not identity.valid_certno(person.certno):
-            problems.append(f"person {person.key}: certno {person.certno} fails its check digit")
+            problems.append(f"{at}.certno: {person.certno} fails its check digit (GB 11643)")
     return problems

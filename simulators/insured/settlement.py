@@ -71,7 +71,8 @@ class Settlement:
             raise BusinessError(
                 "E5001", rule="R-AMT-01", detail=f"医疗费总额{s['medfee_sumamt']}≠分项合计{split.total}"
             )
-        used = usage_of(doc["ytd"].get(str(day.year), {}))
+        year = policy.insurance_year(day)
+        used = usage_of(doc["ytd"].get(str(year), {}))
         if node.faults.mutant("ignore-deductible"):  # as if every person's deductible were waived
             terms = replace(terms, adjustments=(*terms.adjustments, Adjustment(Who(), deductible=ZERO)))
         if node.faults.mutant("ignore-annual-cap"):  # the year's pooled-fund usage is forgotten
@@ -92,7 +93,7 @@ class Settlement:
             balance = max(balance, claim.medfee)
         result = settle(terms, claim, person.patient(day), used, balance)
         output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
-        return person, version, doc, result, output, (day.year, setting)
+        return person, version, doc, result, output, (year, setting)
 
     def settlement_output(self, p: Person, s: Mapping[str, Any], r: Result, now: datetime) -> dict[str, Any]:
         names = self.node.spec.codes["fund_pay_type"].values

@@ -91,8 +91,9 @@ def cap_left(person: str, insutype: str, year: int) -> Decimal:
     t = topology.load()
     p = t.person(person)
     assert p is not None, person
-    policy = t.provinces[p.province].policies[insutype].on(date(year, 1, 1))
-    return policy.setting("inpatient").annual_cap - Decimal(str(p.ytd.get(year, {}).get("pool", 0)))
+    cap = t.provinces[p.province].policies[insutype].on(date(year, 1, 1)).setting("inpatient").annual_cap
+    assert cap is not None, f"{person}'s policy has no cap"
+    return cap - Decimal(str(p.ytd.get(year, {}).get("pool", 0)))
 
 
 @case("JT-SET-104")

@@ -11,7 +11,7 @@ import pytest
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.money import yuan
 from ...world import topology
-from ...world.policy import Terms
+from ...world.policy import Band, Terms
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -121,10 +121,11 @@ def expected_ratio(person: str, hospital: str) -> Decimal:
     assert p is not None and h is not None and t.clock is not None
     rules, today = policy(person), t.clock.date()
     filing = next((f for f in p.filings if f.covers(h.admdvs, today)), None)
-    ratio = rules.setting("inpatient").ratio[h.dedc_level][0].ratio
+    level = h.dedc_level
+    ratio = rules.setting("inpatient").ratio[level][0].ratio
     for a in rules.adjustments:
         if a.who.covers(p.patient(today)):
-            ratio = a.ratio if a.ratio is not None else ratio + a.add
+            ratio = (a.ratio or {}).get(level, (Band(ratio),))[0].ratio + a.add.get(level, Decimal(0))
     return ratio - rules.temporary_reduction.get(filing.fil_type if filing else "", Decimal(0))
 
 
@@ -229,9 +230,9 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     above = next((f for f in rules.funds if f.base == "over_cap"), None)  # 大额 / 大病 above the cap
     assert who is not None and above is not None
     used = yuan(who.ytd.get(int(s["setl_time"][:4]), {}).get("pool", 0))
-    left = (
-        rules.setting("inpatient").annual_cap - used
-    )  # what the world says was left at the start of the day
+    cap = rules.setting("inpatient").annual_cap
+    assert cap is not None, f"{person}'s policy has no cap to stop at"
+    left = cap - used  # what the world left at the start of the day
     pool, supp = yuan(s["hifp_pay"]), lines.get(above.fund_pay_type, {})
     limit = yuan(lines.get(rules.fund_pay_type, {}).get("crt_payb_lmt_amt"))
     uncapped = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(person, hospital))

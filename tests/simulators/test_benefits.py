@@ -80,7 +80,7 @@ def test_the_example_visit_of_the_spec() -> None:
     assert (r.psn_part_amt, r.acct_pay, r.psn_cash_pay, r.balance_after) == (D(3030), D(30), D(3000), D(0))
     assert r.usage == Usage(
         {"stays:inpatient": D(1), "deductible:inpatient:3": D(800), "eligible:inpatient": D(8200),
-         "cap:inpatient": D("6970.00")}
+         "inscp:inpatient": D(9000), "cap:inpatient": D("6970.00")}
     )  # fmt: skip
     assert [s.what for s in r.steps] == ["分类", "起付线", "统筹", "统筹", "个人负担"]
 
@@ -112,6 +112,22 @@ def test_a_deductible_every_stay_and_halved_for_later_stays() -> None:
     second = run(p, "5000", used=Usage() + first.usage)
     third = run(p, "5000", used=Usage() + first.usage + second.usage)
     assert (first.act_pay_dedc, second.act_pay_dedc, third.act_pay_dedc) == (D(800), D(400), D(400))
+
+
+def test_later_stays_each_with_their_own_share() -> None:
+    # 临沂: the 2nd stay of a year pays half the deductible, the 3rd and later none
+    p = policy(
+        inpatient__deductible={
+            "level": {"1": 300, "2": 500, "3": 800},
+            "per": "stay",
+            "later_stays": [0.5, 0],
+        }
+    )
+    used, paid = Usage(), []
+    for _ in range(4):
+        r = run(p, "5000", used=used)
+        used, paid = used + r.usage, [*paid, r.act_pay_dedc]
+    assert paid == [D(800), D(400), D(0), D(0)]
 
 
 def test_a_referral_has_its_own_deductible() -> None:
@@ -149,6 +165,24 @@ def test_banded_ratios_pay_each_band_at_its_own_rate() -> None:
     assert [s.amount for s in r.steps if s.what == "统筹"][:3] == [D(8000), D(76500), D(18000)]
 
 
+def test_band_bounds_on_the_in_policy_amount_count_the_deductible() -> None:
+    # "起付线以上至10万元的部分80%，10万元以上90%": the 10万 counts from 0 on the in-policy amount
+    bands = [{"up_to": 100000, "ratio": 0.80}, {"ratio": 0.90}]
+    p = policy(inpatient__ratio={"level": {"1": 0.9, "2": 0.9, "3": bands}, "bands_on": "in_policy"})
+    r = run(p, "120000")  # 800 deductible, 99200 at 80 %, 20000 at 90 %
+    assert r.hifp_pay == D(79360) + D(18000)
+    year = policy(
+        inpatient__ratio={
+            "level": {"1": 0.9, "2": 0.9, "3": bands},
+            "bands_on": "in_policy",
+            "bands_over": "year",
+        }
+    )
+    first = run(year, "60000")  # 800 deductible, 59200 at 80 %
+    second = run(year, "60000", used=Usage() + first.usage)  # in policy 60000–100000 at 80 %, the rest 90 %
+    assert (first.hifp_pay, second.hifp_pay) == (D(47360), D(32000) + D(18000))
+
+
 def test_bands_over_the_year_continue_where_the_last_stay_ended() -> None:
     bands = [{"up_to": 10000, "ratio": 0.80}, {"ratio": 0.90}]
     p = policy(inpatient__ratio={"level": {"1": 0.9, "2": 0.9, "3": bands}, "bands_over": "year"})
@@ -170,6 +204,45 @@ def test_students_get_more_and_the_ratio_stays_within_nothing_and_everything() -
     harsh = policy(temporary_reduction={"5": 1.50})
     r = run(harsh, "1000", fil_type="5", used=paid)
     assert r.ratio == 0 and r.hifp_pay == 0 and r.psn_part_amt == D(1000)
+
+
+def test_retirees_by_level_and_by_band() -> None:
+    # 临沂 retirees: 95 % / 92.5 % / 90 % below 10万 by level, 95 % above; the workers' 90/85/80 then 90
+    workers = {
+        "1": 0.90,
+        "2": [{"up_to": 100000, "ratio": 0.85}, {"ratio": 0.90}],
+        "3": [{"up_to": 100000, "ratio": 0.80}, {"ratio": 0.90}],
+    }
+    retirees = {
+        "1": 0.95,
+        "2": [{"up_to": 100000, "ratio": 0.925}, {"ratio": 0.95}],
+        "3": [{"up_to": 100000, "ratio": 0.90}, {"ratio": 0.95}],
+    }
+    p = policy(
+        inpatient__ratio={"level": workers}, adjustments=[{"who": {"retired": True}, "ratio": retirees}]
+    )
+    assert run(p, "120800", who=RETIREE).hifp_pay == D(90000) + D(19000)
+    assert run(p, "120800", who=WORKER).hifp_pay == D(80000) + D(18000)
+    by_level = policy(adjustments=[{"who": {"retired": True}, "add": {"1": 0.05, "2": 0.04, "3": 0.03}}])
+    paid = Usage({"deductible:inpatient:any": D(800)})
+    assert [run(by_level, "1000", level=x, who=RETIREE, used=paid).ratio for x in "123"] == [
+        D("0.95"),
+        D("0.92"),
+        D("0.88"),
+    ]
+
+
+def test_by_years_of_contribution() -> None:
+    # 宿迁: retirees with 30 years and more get 92.5 % at a tertiary hospital, 20 to 30 years 90 %
+    p = policy(
+        adjustments=[
+            {"who": {"retired": True, "years_from": 20, "years_below": 30}, "ratio": {"3": 0.90}},
+            {"who": {"retired": True, "years_from": 30}, "ratio": {"3": 0.925}},
+        ],
+    )
+    paid = Usage({"deductible:inpatient:any": D(800)})
+    ratios = [run(p, "1000", who=Patient("1201", 68, years=y), used=paid).ratio for y in (None, 10, 25, 35)]
+    assert ratios == [D("0.85"), D("0.85"), D("0.90"), D("0.925")]
 
 
 def test_over_seventy_and_over_eighty() -> None:
@@ -255,6 +328,44 @@ def test_a_civil_servant_subsidy_only_for_civil_servants_and_after_the_layers_be
     assert both.funds == {"320100": D(1150), "610100": D(805)}
 
 
+def test_two_layers_of_one_fund_keep_their_own_counters_and_may_have_no_cap() -> None:
+    # 重庆: 大额费用医疗救助 70 % of the in-policy personal share, then 倾斜救助 60 % of the rest above 3000
+    funds = [
+        {
+            "fund_pay_type": "610100",
+            "name": "大额费用医疗救助",
+            "bands": [{"ratio": 0.70}],
+            "annual_cap": 60000,
+        },
+        {"fund_pay_type": "610100", "name": "倾斜救助", "threshold": 3000, "bands": [{"ratio": 0.60}]},
+    ]
+    p = policy(
+        funds=funds,
+        inpatient__deductible={"level": {"1": 100, "2": 300, "3": 800}},
+        inpatient__ratio={"level": {"1": 0.8, "2": 0.7, "3": 0.5}},
+        inpatient__annual_cap=None,
+    )
+    r = run(p, "50000", other="2000", level="2", who=Patient("1501", 40, frozenset({"低保边缘"})))
+    assert (r.act_pay_dedc, r.hifp_pay, r.funds["610100"]) == (D(300), D(34790), D(10647) + D("937.80"))
+    assert r.usage["paid:倾斜救助"] == D("937.80")
+    assert r.lines[0].limit == r.hifp_pay  # no cap: what it could pay is what it paid
+
+
+def test_fund_band_bounds_on_the_base_itself() -> None:
+    bands = [{"up_to": 100000, "ratio": 0.60}, {"ratio": 0.70}]
+    fund = {"fund_pay_type": "390200", "threshold": 15000, "bands_on": "base", "bands": bands}
+    funds = [{**fund, "annual_cap": 400000}]
+    p = policy(funds=funds, inpatient__ratio={"level": {"1": 0, "2": 0, "3": 0}})
+    r = run(p, "120000")  # all 120000 personal: 15000–100000 at 60 %, 100000–120000 at 70 %
+    assert r.funds["390200"] == D(51000) + D(14000)
+
+
+def test_an_insurance_year_from_july() -> None:
+    p = policy(year_start="07-01")
+    assert (p.insurance_year(date(2026, 6, 30)), p.insurance_year(date(2026, 7, 1))) == (2025, 2026)
+    assert policy().insurance_year(date(2026, 6, 30)) == 2026
+
+
 def test_a_cap_shared_by_inpatient_and_chronic_outpatient_care() -> None:
     levels = {"1": 0.8, "2": 0.8, "3": 0.8}
     chronic = {
@@ -296,7 +407,7 @@ def test_a_value_not_yet_in_force_is_a_problem() -> None:
     p = policy(inpatient__annual_cap={date(2027, 1, 1): 400000})
     assert problems(p) == []  # from 2027 on it is complete
     assert problems(p, since=date(2026, 11, 23)) == [
-        "no complete policy in force on 2026-11-23: a value starts later"
+        ("", "no complete policy in force on 2026-11-23: a value of it starts later")
     ]  # a world that starts in 2026 has no cap
 
 
