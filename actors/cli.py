@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..specs import loader
 from ..world import topology as topology_module
-from ..world.cli import TopologyFile
+from ..world.cli import WorldFile
 from ..world.roster import read_card
 from .his import His, Hospital, Refused
 
@@ -84,9 +84,9 @@ def his_episode(
 
 
 @his.command("card")
-def his_card(person: str, topology: TopologyFile = None) -> None:
+def his_card(person: str, world: WorldFile = None) -> None:
     """What reading a test person's card gives (card number, card_sn, certno, e-voucher token)."""
-    found = topology_module.load(topology).person(person)
+    found = topology_module.load(world).person(person)
     if found is None:
         err.print(f"[red]no person {person}[/red]")
         raise typer.Exit(2)

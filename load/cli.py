@@ -29,6 +29,7 @@ from ..simulators import books
 from ..simulators.background import free_port
 from ..specs import loader
 from ..specs.model import Spec
+from ..world.cli import WorldFile
 from . import clearing, ledger, shapes, slo
 
 console = Console(highlight=False)
@@ -45,7 +46,12 @@ def this_host() -> str:
 
 @contextmanager
 def simulators(
-    sut: str, db: str | None, out: Path, public: bool = False, clock: datetime | None = None
+    sut: str,
+    db: str | None,
+    out: Path,
+    public: bool = False,
+    clock: datetime | None = None,
+    world: Path | None = None,
 ) -> Iterator[tuple[str, str | None]]:
     """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
     reachable from other machines (workers elsewhere), under this host's name."""
@@ -59,6 +65,7 @@ def simulators(
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
     cmd += ["--host", "0.0.0.0"] if public else []
     cmd += ["--clock", clock.isoformat()] if clock else []
+    cmd += ["--world", str(world.resolve())] if world else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
@@ -161,6 +168,7 @@ def load(
         datetime | None,
         typer.Option(help="Start the simulated clock here (a day of a month: several runs on one --db)."),
     ] = None,
+    world: WorldFile = None,
     workers: Annotated[
         int, typer.Option(help="Locust worker processes on this machine (0: one process).")
     ] = 0,
@@ -195,9 +203,10 @@ def load(
         "duration": duration,
         "users": users,
         "out": str(out.resolve()),
+        "world": str(world.resolve()) if world else None,
     }
     asked = sum(1 for _ in shapes.arrivals(the_shape))
-    with simulators(sut, db, out, public=remote_workers > 0, clock=clock) as (url, database):
+    with simulators(sut, db, out, public=remote_workers > 0, clock=clock, world=world) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         if workers:  # forked workers reach the master on a port of this run's own

@@ -128,10 +128,9 @@ class Desk:
         return client
 
     def catalog(self, code: str) -> list[tuple[str, float]]:
-        """What the hospital bills: its province's catalog in yidi's topology (a SUT of one's own uses the
-        national codes of the same list)."""
+        """What the hospital bills: its province's catalog in the world of the run (``yidi load --world``)."""
         if code not in self.catalogs:
-            t = topology.load()
+            t = topology.load(SETTINGS.get("world"))
             province = t.province_of(t.hospital(code).admdvs)  # type: ignore[union-attr]
             self.catalogs[code] = [(e.item.code, float(e.item.price)) for e in province.catalog.values()]  # type: ignore[union-attr]
         return self.catalogs[code]

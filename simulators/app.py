@@ -45,7 +45,7 @@ log = logging.getLogger("yidi.simulators")
 
 @dataclass
 class Options:
-    topology: Path | None = None
+    world: Path | None = None  # the world file; None: the embedded one
     db: str = "sqlite:///yidi-state.db"
     spec: str | None = None  # version+profile on the wire, e.g. V1.1+guangzhou
     faults: list[str] = field(default_factory=list)
@@ -62,7 +62,7 @@ class Simulation:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.topology: Topology = topology.load(options.topology)
+        self.topology: Topology = topology.load(options.world)
         self.wire: Spec = loader.load(options.spec)
         self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
         self.store = Store(options.db)

@@ -8,7 +8,6 @@ import logging
 import tempfile
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..world import topology as topology_module
+from ..world.cli import WorldFile
 from .app import Options, Simulation
 from .background import config as serving_config
 from .background import serving
@@ -24,8 +24,6 @@ from .faults import FAULTS, MUTANTS
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-TopologyFile = Annotated[Path | None, typer.Option("--topology", "-t", help="A topology YAML of your own.")]
 
 
 def _peers(values: list[str]) -> dict[str, str]:
@@ -36,7 +34,7 @@ def _peers(values: list[str]) -> dict[str, str]:
 
 
 def serve(
-    topology: TopologyFile = None,
+    world: WorldFile = None,
     db: Annotated[
         str, typer.Option(help="SQLAlchemy URL: sqlite:///file.db (default) or postgresql+psycopg://…")
     ] = "sqlite:///yidi-state.db",
@@ -67,7 +65,7 @@ def serve(
     try:
         sim = Simulation(
             Options(
-                topology=topology,
+                world=world,
                 db=db,
                 spec=spec,
                 faults=fault,

@@ -41,6 +41,7 @@ class Request:
     mutants: list[str] = field(default_factory=list)
     roster: Path | None = None
     out: Path = Path("yidi-report")
+    world: Path | None = None  # the SUT's world; None: yidi's embedded one
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -67,6 +68,7 @@ class Request:
             ("--profile", self.profile),
             ("--cases", self.cases),
             ("--roster", self.roster),
+            ("--world", self.world.resolve() if self.world else None),
         ):
             args += [f"{option}={value}"] if value else []
         return args
@@ -77,6 +79,7 @@ class Request:
         words += [f"--spec {self.spec}"] if self.spec else []
         words += [f"--profile {self.profile}"] if self.profile else []
         words += [f"--cases '{self.cases}'"] if self.cases else []
+        words += [f"--world {self.world}"] if self.world else []
         words += [f"--mutant {m}" for m in self.mutants]
         return " ".join(words)
 

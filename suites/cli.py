@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..simulators.faults import MUTANTS
+from ..world.cli import WorldFile
 from . import catalogue
 from .certify import Listener, Outcome, Request, document, run, since
 from .document import FLOW_ZH, OUTCOMES
@@ -74,6 +75,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
         roster: Annotated[
             Path | None, typer.Option(help="The SUT's test persons, hospitals, credentials.")
         ] = None,
+        world: WorldFile = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -89,7 +91,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
         verdicts = {}
         for one in roles if role == "all" else [role]:
             where = out / one if role == "all" else out
-            request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where)
+            request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where, world)
             if since_spec:
                 request.cases = since(since_spec, request)
                 console.print(

@@ -30,6 +30,7 @@ from ..simulators.background import Served, serving
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
+from ..world.topology import Topology
 from . import catalogue
 
 case = pytest.mark.case  # @case("JT-ADM-002")
@@ -73,6 +74,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="builtin",
         help="where the SUT is; builtin: yidi's own simulators; manual[:PORT] (his role): serve the platform "
         "on PORT (8000) for a tester's real HIS",
+    )
+    group.addoption(
+        "--world",
+        type=Path,
+        help="the SUT's world (world/README.md): its hospitals, persons, catalog and policy, which every "
+        "expectation is computed from (default: yidi's embedded world)",
     )
     group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
     group.addoption(
@@ -132,6 +139,7 @@ class Sut:
     """The system under test as the suites reach it, and the messages each case exchanged."""
 
     spec: Spec
+    world: Topology  # what every expectation is computed from
     roster: dict[str, Any]
     url: str  # its base URL (the simulators' own when builtin)
     builtin: bool  # yidi's own simulators: faults and the clock can be set through /admin
@@ -161,7 +169,7 @@ class Sut:
 
     def items(self, code: str, n: int = 6) -> list[tuple[str, float, float]]:
         """Fee lines the hospital's province lists in its catalog (code, quantity, unit price)."""
-        return topology.load().fee_items(code, n)
+        return self.world.fee_items(code, n)
 
 
 def _named(found: Iterator[dict[str, Any]], what: str) -> dict[str, Any]:
@@ -196,7 +204,12 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
             raise pytest.UsageError("--mutant applies to --sut-url builtin only")
         if serves:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="yidi-sut-"))
-            options = Options(db=f"sqlite:///{folder}/state.db", mutants=mutants, spec=spec_ref(pytestconfig))
+            options = Options(
+                db=f"sqlite:///{folder}/state.db",
+                mutants=mutants,
+                spec=spec_ref(pytestconfig),
+                world=pytestconfig.getoption("world"),
+            )
             port = int(url.partition(":")[2] or 8000) if manual else None
             served = stack.enter_context(serving(options, port, host="0.0.0.0" if manual else "127.0.0.1"))
             url, roster = served.url, served.roster
@@ -207,7 +220,8 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
         else:
             roster = fetch_roster(url)
         spec = loader.load(spec_ref(pytestconfig, roster.get("spec")))
-        sut = Sut(spec, roster, url.rstrip("/"), serves, served=served if serves else None)
+        world = topology.load(pytestconfig.getoption("world"))
+        sut = Sut(spec, world, roster, url.rstrip("/"), serves, served=served if serves else None)
         pytestconfig.stash[SUT] = sut
         yield sut
 

@@ -18,8 +18,7 @@ import pytest
 from ..actors.his import Episode, His, Refused, Reply, credential
 from ..specs import loader, money, rules
 from ..specs.validate import validate
-from ..world import topology
-from ..world.topology import CatalogEntry
+from ..world.topology import CatalogEntry, Topology
 from .failures import Nonconforming, NotRefused, Unbalanced, UnexpectedRefusal, WrongRefusal
 from .failures import fail as fail  # the cases take it with the steps
 from .plugin import Sut
@@ -119,13 +118,12 @@ def close_stay(his: His, episode: Episode) -> None:
             his.simple(episode, infno, **extra)
 
 
-def catalog(hospital: str) -> Mapping[str, CatalogEntry]:
+def catalog(t: Topology, hospital: str) -> Mapping[str, CatalogEntry]:
     """The treatment province's catalog (就医地目录) the hospital bills against, by national code."""
-    t = topology.load()
     found = t.hospital(hospital)
     province = t.province_of(found.admdvs) if found else None
     if province is None:
-        raise KeyError(f"no hospital {hospital} in the topology")
+        raise KeyError(f"no hospital {hospital} in the world")
     return province.catalog
 
 

@@ -18,16 +18,22 @@ from .roster import roster
 
 out = Console(highlight=False)
 
-TopologyFile = Annotated[Path | None, typer.Option("--topology", "-t", help="A topology YAML of your own.")]
+# The one option every command takes for the world it runs on (``--topology``: its former name)
+WorldFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--world", "-w", "--topology", help="The world file (world/README.md); default: the embedded one."
+    ),
+]
 
 
 def roster_command(
-    topology: TopologyFile = None,
+    world: WorldFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, with credentials.")] = False,
     base_url: Annotated[str, typer.Option(help="Where the simulators are served.")] = "http://127.0.0.1:8000",
 ) -> None:
     """What a tester needs: regions, hospitals (gateway, paasid, secret) and every test person."""
-    data = roster(topology_module.load(topology), base_url, loader.load().ref)
+    data = roster(topology_module.load(world), base_url, loader.load().ref)
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return

@@ -27,8 +27,8 @@ from ...specs import envelope, examples, loader, transport
 from ...specs.envelope import datetime_text
 from ...specs.model import Spec
 from ...specs.money import yuan
-from ...world import topology
 from ...world.clock import real_now
+from ...world.topology import Topology
 from ..failures import UnexpectedRefusal
 from ..plugin import Sut
 from ..steps import fail, refused, unexpected_refusal
@@ -62,14 +62,13 @@ def treatment_province(roster: Mapping[str, Any], code: str) -> Mapping[str, Any
     return next(p for p in roster["provinces"] if any(h["fixmedins_code"] == code for h in p["hospitals"]))
 
 
-def bill(code: str, lines: int) -> dict[str, Split]:
+def bill(t: Topology, code: str, lines: int) -> dict[str, Split]:
     """What the hospital's treatment province sends for ``lines`` billed items: totals per 医疗收费项目类别,
     split by its catalog (甲/乙/丙, price caps)."""
-    t = topology.load()
     found = t.hospital(code)
     where = t.province_of(found.admdvs) if found else None
     if where is None:
-        raise KeyError(f"no hospital {code} in the topology")
+        raise KeyError(f"no hospital {code} in the world")
     return categories(
         (
             where.catalog[item].item.med_chrgitm_type,
@@ -114,6 +113,7 @@ class Platform:
     signer: Credentials
     url: Callable[[str], str]
     into: list[Reply]
+    world: Topology  # the catalogs its bills are classified by
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
 
     def __post_init__(self) -> None:
@@ -221,7 +221,7 @@ class Platform:
             hospital_of(self, code),
             self.ids(real_now()),
             datetime_text(real_now()),
-            bill(code, lines),
+            bill(self.world, code, lines),
             cert,
             str(card["card_sn"]) if card and cert_type == "03" else "",
             med_type,
@@ -358,6 +358,7 @@ def as_hub(sut: Sut, code: str) -> Platform:
         Credentials.from_roster(roster["hub"]),
         lambda admdvs: str(province(roster, admdvs)["insured_url"]),
         sut.exchanged,
+        sut.world,
     )
 
 
@@ -372,6 +373,7 @@ def as_treatment(sut: Sut, code: str) -> Platform:
         Credentials.from_roster(where["platform"]),
         lambda _: str(roster["hub"]["url"]),
         sut.exchanged,
+        sut.world,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ...world import topology
+from ...world.topology import Topology
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import deductible_once_a_year, fail, succeed
@@ -65,7 +65,7 @@ def test_the_pooled_fund_stops_at_its_annual_cap(
 ) -> None:
     visit = presettled(sut, hub, joint_case.person, joint_case.hospital, lines=40)
     s = visit.presettlement["setlinfo"]  # type: ignore[index]
-    left = cap_left(joint_case.person, visit.insutype, int(str(s["setl_time"])[:4]))
+    left = cap_left(sut.world, joint_case.person, visit.insutype, int(str(s["setl_time"])[:4]))
     if Decimal(str(s["hifp_pay"])) > left:
         fail(
             f"{joint_case.person}本年统筹基金只余{left}元，统筹支付不得超过年度最高支付限额，"
@@ -85,10 +85,9 @@ def test_the_pooled_fund_stops_at_its_annual_cap(
         )
 
 
-def cap_left(person: str, insutype: str, year: int) -> Decimal:
+def cap_left(t: Topology, person: str, insutype: str, year: int) -> Decimal:
     """What the test data (the topology the insured platform was loaded with) leaves of the person's pooled
     inpatient cap this year."""
-    t = topology.load()
     p = t.person(person)
     assert p is not None, person
     cap = t.provinces[p.province].policies[insutype].on(date(year, 1, 1)).setting("inpatient").annual_cap

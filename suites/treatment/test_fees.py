@@ -15,7 +15,6 @@ from typing import Any
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.envelope import datetime_text
 from ...specs.money import yuan
-from ...world import topology
 from ...world.clock import real_now
 from ...world.topology import CatalogEntry
 from ..catalogue import Case
@@ -38,9 +37,9 @@ def stay(sut: Sut, joint_case: Case) -> Iterator[tuple[His, Episode]]:
         close_stay(his, episode)
 
 
-def entry(hospital: str, match: Callable[[CatalogEntry], bool]) -> CatalogEntry:
+def entry(sut: Sut, hospital: str, match: Callable[[CatalogEntry], bool]) -> CatalogEntry:
     """The first item of the hospital's catalog that ``match`` accepts."""
-    return next(e for e in catalog(hospital).values() if match(e))
+    return next(e for e in catalog(sut.world, hospital).values() if match(e))
 
 
 def plain(level: str) -> Callable[[CatalogEntry], bool]:
@@ -133,15 +132,15 @@ def test_fees_uploaded_in_batches_add_up(sut: Sut, joint_case: Case) -> None:
 
 @case("JT-FEE-002")
 def test_an_item_outside_the_catalog_is_refused(sut: Sut, joint_case: Case) -> None:
-    known = catalog(joint_case.hospital)
-    code = next(c for c in sorted(topology.load().items) if c not in known)  # in the national list only
+    known = catalog(sut.world, joint_case.hospital)
+    code = next(c for c in sorted(sut.world.items) if c not in known)  # in the national list only
     with stay(sut, joint_case) as (his, episode):
         refused(lambda: upload(his, episode, lines(his, episode, [(code, 1, 5.0)])), "E5003", "R-CAT-01")
 
 
 @case("JT-FEE-003")
 def test_each_line_is_classified_as_the_catalog_says(sut: Sut, joint_case: Case) -> None:
-    entries = [entry(joint_case.hospital, plain(level)) for level in LEVEL]
+    entries = [entry(sut, joint_case.hospital, plain(level)) for level in LEVEL]
     items = [(e.item.code, 2, float(e.item.price)) for e in entries]
     with stay(sut, joint_case) as (his, episode):
         reply = succeed(lambda: upload(his, episode, lines(his, episode, items)))
@@ -161,7 +160,7 @@ def test_each_line_is_classified_as_the_catalog_says(sut: Sut, joint_case: Case)
 
 @case("JT-FEE-004")
 def test_a_price_above_the_cap_is_over_limit_self_pay(sut: Sut, joint_case: Case) -> None:
-    capped = entry(joint_case.hospital, lambda e: e.price_cap is not None)
+    capped = entry(sut, joint_case.hospital, lambda e: e.price_cap is not None)
     cap = capped.price_cap or Decimal(0)
     price = cap + 10
     with stay(sut, joint_case) as (his, episode):
@@ -184,7 +183,7 @@ def test_a_price_above_the_cap_is_over_limit_self_pay(sut: Sut, joint_case: Case
 
 @case("JT-FEE-005")
 def test_a_refund_line_nets_out_its_original(sut: Sut, joint_case: Case) -> None:
-    a, b = (entry(joint_case.hospital, plain(level)) for level in ("02", "01"))
+    a, b = (entry(sut, joint_case.hospital, plain(level)) for level in ("02", "01"))
     with stay(sut, joint_case) as (his, episode):
         first = succeed(
             lambda: upload(
@@ -211,7 +210,7 @@ def test_a_refund_line_nets_out_its_original(sut: Sut, joint_case: Case) -> None
 
 @case("JT-FEE-006")
 def test_a_refund_pointing_at_no_line_is_refused(sut: Sut, joint_case: Case) -> None:
-    e = entry(joint_case.hospital, plain("01"))
+    e = entry(sut, joint_case.hospital, plain("01"))
     with stay(sut, joint_case) as (his, episode):
         succeed(lambda: upload(his, episode, lines(his, episode, [(e.item.code, 1, float(e.item.price))])))
         orphan = lines(
@@ -222,7 +221,7 @@ def test_a_refund_pointing_at_no_line_is_refused(sut: Sut, joint_case: Case) -> 
 
 @case("JT-FEE-007")
 def test_a_fee_line_number_cannot_be_uploaded_twice(sut: Sut, joint_case: Case) -> None:
-    a, b = (entry(joint_case.hospital, plain(level)) for level in ("01", "02"))
+    a, b = (entry(sut, joint_case.hospital, plain(level)) for level in ("01", "02"))
     with stay(sut, joint_case) as (his, episode):
         first = succeed(
             lambda: upload(his, episode, lines(his, episode, [(a.item.code, 1, float(a.item.price))]))

@@ -10,8 +10,8 @@ import pytest
 
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.money import yuan
-from ...world import topology
 from ...world.policy import Band, Terms
+from ...world.topology import Topology
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -102,24 +102,22 @@ def settle(his: His, episode: Episode, *, use_account: bool = True) -> Reply:
     return succeed(lambda: his.settle(episode, use_account=use_account))
 
 
-def policy(person: str) -> Terms:
+def policy(t: Topology, person: str) -> Terms:
     """The insured province's published policy for the person's insutype (参保地待遇), as it stands on the
     world's day: the oracle."""
-    t = topology.load()
     p = t.person(person)
     province = t.province_of(p.insuplc_admdvs) if p else None
     assert p is not None and province is not None and t.clock is not None, f"{person} is not in the world"
     return province.policies[p.insutype].on(t.clock.date())
 
 
-def expected_ratio(person: str, hospital: str) -> Decimal:
+def expected_ratio(t: Topology, person: str, hospital: str) -> Decimal:
     """The pooled-fund ratio the policy gives this person at this hospital's level: the level's (first band's)
     ratio, as the adjustments for who the person is change it, minus the reduction for temporary care
     (fil_type 4/5/6) of the filing used there."""
-    t = topology.load()
     p, h = t.person(person), t.hospital(hospital)
     assert p is not None and h is not None and t.clock is not None
-    rules, today = policy(person), t.clock.date()
+    rules, today = policy(t, person), t.clock.date()
     filing = next((f for f in p.filings if f.covers(h.admdvs, today)), None)
     level = h.dedc_level
     ratio = rules.setting("inpatient").ratio[level][0].ratio
@@ -201,7 +199,7 @@ def test_the_pooled_fund_pays_the_policy_ratio(
     for person, hospital in visits:
         _, episode = settled(sut, person, hospital)
         s = episode.settlement["setlinfo"]  # type: ignore[index]
-        ratio = expected_ratio(person, hospital)
+        ratio = expected_ratio(sut.world, person, hospital)
         expected = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * ratio)
         if yuan(s["hifp_pay"]) != expected:
             fail(
@@ -224,9 +222,9 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     person, hospital = joint_case.person, joint_case.hospital
     his, episode = stay(sut, person, hospital, sut.items(hospital, 40))
     final = settle(his, episode)
-    s, rules = setlinfo(final), policy(person)
+    s, rules = setlinfo(final), policy(sut.world, person)
     lines = {x["fund_pay_type"]: x for x in final.output["setldetail"]}
-    who = topology.load().person(person)
+    who = sut.world.person(person)
     above = next((f for f in rules.funds if f.base == "over_cap"), None)  # 大额 / 大病 above the cap
     assert who is not None and above is not None
     used = yuan(who.ytd.get(int(s["setl_time"][:4]), {}).get("pool", 0))
@@ -235,7 +233,9 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
     left = cap - used  # what the world left at the start of the day
     pool, supp = yuan(s["hifp_pay"]), lines.get(above.fund_pay_type, {})
     limit = yuan(lines.get(rules.fund_pay_type, {}).get("crt_payb_lmt_amt"))
-    uncapped = yuan((yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(person, hospital))
+    uncapped = yuan(
+        (yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * expected_ratio(sut.world, person, hospital)
+    )
     if not (pool <= left and pool == limit and pool < uncapped):
         fail(
             f"{person}本年统筹基金仅剩{left}元可支付，统筹基金应支付至限额为止，"

@@ -145,7 +145,7 @@ def small_funds(tmp_path: Path) -> Iterator[Served]:
     small.write_text(
         re.sub(r"(?m)^prepayment: .*$", "prepayment: {per_person: 0, minimum: 1000}", text), "utf-8"
     )
-    with serving(Options(topology=small, db=f"sqlite:///{tmp_path / 'small.db'}")) as handle:
+    with serving(Options(world=small, db=f"sqlite:///{tmp_path / 'small.db'}")) as handle:
         yield handle
 
 

@@ -97,7 +97,9 @@ def test_a_his_that_resends_a_lost_settlement_under_its_msgid_passes_too(
         served.sim, served.sim.wire, hospital, person, items, speaker, evidence, clerk=clerk, timeout=10
     )
     try:
-        sut = Sut(served.sim.wire, served.roster, served.url, builtin=True, served=served)
+        sut = Sut(
+            served.sim.wire, served.sim.topology, served.roster, served.url, builtin=True, served=served
+        )
         lost_answer_case(sut, desk)  # JT-REL-301 as the catalogue runs it
     finally:
         desk.close()
