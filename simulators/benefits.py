@@ -182,16 +182,18 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
     pool, over_cap, left = ZERO, ZERO, room
     for low, high, ratio in _walk(bands, start, eligible):
         piece = high - low
-        pay = yuan(piece * ratio)
+        pay = full = yuan(piece * ratio)
+        text = f"{low}–{high}部分{piece} × {ratio:.2%} = {full}"
         if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
             covered = yuan(left / ratio) if ratio else ZERO
             over_cap += piece - covered
             pay = left
+            text += f"，达年度限额，支付{pay}（{piece - covered}超出限额）"
         left = None if left is None else left - pay
         pool += pay
-        steps.append(Step("统筹", f"{low}–{high}部分{piece} × {ratio:.2%} = {pay}", pay))
+        steps.append(Step("统筹", text, pay))
     cap = "不设年度限额" if room is None else f"年度限额{s.annual_cap}，剩余{room}"
-    steps.append(Step("统筹", f"比例{bands_text(bands)}；{cap}；统筹支付{pool}", pool))
+    steps.append(Step("统筹", f"比例{bands_text(bands)}，{cap}，统筹支付{pool}", pool))
     delta |= {f"eligible:{claim.setting}": eligible, f"inscp:{claim.setting}": max(inscp, ZERO)}
     delta[f"cap:{s.cap}"] = pool
     lines = [FundLine(terms.fund_pay_type, inscp, pool if room is None else room, pool)]
@@ -212,7 +214,7 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
     psn = claim.medfee - fund_sum
     acct = min(balance, psn) if terms.account and claim.use_account and psn > 0 and balance > 0 else ZERO
     steps.append(
-        Step("个人负担", f"{claim.medfee} − 基金{fund_sum} = {psn}；个人账户{acct}，现金{psn - acct}", psn)
+        Step("个人负担", f"{claim.medfee} − 基金{fund_sum} = {psn}，个人账户{acct}，现金{psn - acct}", psn)
     )
     return Result(
         act_pay_dedc=dedc,
@@ -250,7 +252,7 @@ def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal
     pay = pay if room is None else min(pay, room)
     delta[f"paid:{counter}"] = pay
     cap = "不设年度限额" if room is None else f"年度限额{fund.annual_cap}，剩余{room}"
-    text = f"基数{base}（本年累计{before + base}，起付线{fund.threshold}）；{cap}；支付{pay}"
+    text = f"基数{base}（本年累计{before + base}，起付线{fund.threshold}），{cap}，支付{pay}"
     steps.append(Step(code, text, pay))
     return pay, FundLine(code, base, pay if room is None else room, pay), steps
 

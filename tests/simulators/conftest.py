@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -10,13 +9,6 @@ from yidi.simulators.app import Options, Simulation
 from yidi.simulators.background import Served, free_port, serving
 
 __all__ = ["Served", "free_port", "serving"]
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """A fresh simulator with its own database, per test."""
-    with serving(Options(db=f"sqlite:///{tmp_path / 'state.db'}")) as handle:
-        yield handle
 
 
 @pytest.fixture(scope="module")
