@@ -16,7 +16,13 @@ from markupsafe import Markup, escape
 
 from ..suites.document import FLOW_ZH, OUTCOME_ZH, OUTCOMES
 
-COLOUR = {"passed": "#2e7d32", "failed": "#c62828", "error": "#e65100", "skipped": "#9e9e9e"}
+COLOUR = {
+    "passed": "#2e7d32",
+    "failed": "#c62828",
+    "error": "#e65100",
+    "skipped": "#9e9e9e",
+    "not_applicable": "#f9a825",
+}
 FONT = 'font-family="inherit"'
 # one colour and dash per fund line: ten colours, then the same colours dashed, so 30 lines stay apart
 LINE_COLOURS = (

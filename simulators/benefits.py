@@ -259,12 +259,15 @@ def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal
 
 def usage_before(ytd: Mapping[str, object], terms: Terms) -> Usage:
     """A world file's usage before the scenarios (one year's: ``deductible`` and ``pool`` paid in hospital,
-    ``stays``, ``funds`` paid by fund_pay_type) as this year's counters."""
+    ``stays``, the running ``inscp`` and ``eligible`` amounts bands over the year continue from, ``funds``
+    paid by fund_pay_type) as this year's counters."""
     inpatient = terms.setting("inpatient")
     counters = {
         "deductible:inpatient:any": ytd.get("deductible"),
         f"cap:{inpatient.cap}": ytd.get("pool"),
         "stays:inpatient": ytd.get("stays"),
+        "inscp:inpatient": ytd.get("inscp"),
+        "eligible:inpatient": ytd.get("eligible"),
     }
     funds = ytd.get("funds") or {}
     assert isinstance(funds, Mapping)

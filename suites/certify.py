@@ -22,11 +22,12 @@ from ..simulators.faults import MUTANTS
 from ..specs import diff, loader
 from ..specs.model import Spec
 from . import catalogue
+from .cast import NotApplicable
 from .document import summary, verdict
 from .failures import Failure
 from .plugin import EXCHANGED, SUT
 
-WORST = {o: i for i, o in enumerate(("passed", "skipped", "failed", "error"))}
+WORST = {o: i for i, o in enumerate(("passed", "not_applicable", "skipped", "failed", "error"))}
 
 
 @dataclass
@@ -140,7 +141,8 @@ class Listener:
         outcome = self.outcomes.setdefault(found.id, Outcome(found))
         outcome.seconds += report.duration
         if report.skipped and call.excinfo is not None:
-            outcome.worsen("skipped", str(call.excinfo.value))
+            kind = "not_applicable" if isinstance(call.excinfo.value, NotApplicable) else "skipped"
+            outcome.worsen(kind, str(call.excinfo.value))
         elif report.failed:
             self._failed(outcome, report.when, call)
         if report.when == "teardown":

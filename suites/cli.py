@@ -28,6 +28,7 @@ MARK = {
     "failed": "[red]✗[/red]",
     "error": "[red]![/red]",
     "skipped": "[dim]-[/dim]",
+    "not_applicable": "[yellow]○[/yellow]",
 }
 VERDICT = {
     "pass": "[bold green]通过 PASS[/bold green]",

@@ -14,11 +14,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 FORMAT = "yidi-certification/1"
-OUTCOMES = ("passed", "failed", "error", "skipped")
+# not_applicable: the world under test has nobody to play the case's part (named in its reason); it
+# neither passes nor fails, and does not gate
+OUTCOMES = ("passed", "failed", "error", "skipped", "not_applicable")
 # A mandatory case that did not pass (failed, errored, or not performed here) fails the certification.
 GATING = ("failed", "error", "skipped")
 
-OUTCOME_ZH = {"passed": "通过", "failed": "失败", "error": "错误", "skipped": "跳过"}
+OUTCOME_ZH = {
+    "passed": "通过",
+    "failed": "失败",
+    "error": "错误",
+    "skipped": "跳过",
+    "not_applicable": "不适用",
+}
 ROLE_ZH = {"treatment": "就医地平台", "insured": "参保地平台", "hub": "国家平台", "his": "医院HIS"}
 FLOW_ZH = {
     "admission": "入院",
@@ -68,7 +76,12 @@ def contradictions(doc: Mapping[str, Any]) -> list[str]:
         gates = ", ".join(str(c.get("id")) for c in cases if gating(c))
         found.append(f"verdict is pass but mandatory cases failed: {gates}")
     given, counted = doc.get("summary") or {}, summary(cases)
-    wrong = {k: (given.get(k), counted[k]) for k in ("total", *OUTCOMES) if given.get(k) != counted[k]}
+    # an outcome a document's producer did not know yet (not_applicable) counts as none of its cases
+    wrong = {
+        k: (given.get(k), counted[k])
+        for k in ("total", *OUTCOMES)
+        if given.get(k, None if k == "total" else 0) != counted[k]
+    }
     if wrong:  # mandatory_failed and keys of its own are the producer's definition
         listed = ", ".join(f"{k} {a} ≠ {b}" for k, (a, b) in wrong.items())
         found.append(f"summary does not count its cases: {listed}")

@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..specs.model import Spec
 from ..world import topology
 from ..world.topology import Topology
 from . import catalogue
+from .cast import Cast
 
 case = pytest.mark.case  # @case("JT-ADM-002")
 
@@ -146,6 +147,10 @@ class Sut:
     exchanged: list[Reply] = field(default_factory=list)
     served: Served | None = None  # the simulators when yidi serves them in this process
 
+    def __post_init__(self) -> None:
+        # who plays each part the catalogue names (its persons and hospitals of yidi's embedded world)
+        self.cast = Cast(topology.load(), self.world)
+
     def hospital(self, code: str) -> Hospital:
         hospitals = (
             h for p in self.roster["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == code
@@ -242,11 +247,14 @@ def yidi_spec(pytestconfig: pytest.Config) -> Spec:
 
 
 @pytest.fixture
-def joint_case(request: pytest.FixtureRequest) -> catalogue.Case:
-    """The catalogue case the test performs (its person, hospital, rules)."""
+def joint_case(request: pytest.FixtureRequest, sut: Sut) -> catalogue.Case:
+    """The catalogue case the test performs (its rules, steps), with the person and hospital of the world
+    under test that play its part (not applicable where the world has none)."""
     marker = request.node.get_closest_marker("case")
     assert marker is not None, "joint_case needs @case(ID)"
-    return catalogue.load()[marker.args[0]]
+    case = catalogue.load()[marker.args[0]]
+    person, hospital = sut.cast(case.person, case.hospital)
+    return replace(case, person=person, hospital=hospital)
 
 
 @pytest.fixture(autouse=True)

@@ -34,11 +34,12 @@ def pooled_ratio(visit: Visit) -> Decimal:
 @case("JT-SET-101")
 def test_the_deductible_once_a_year(sut: Sut, hub: Callable[[str], Platform], joint_case: Case) -> None:
     first = presettled(sut, hub, joint_case.person, joint_case.hospital)  # no stay yet this year
-    again = presettled(sut, hub, "P28", "H11000000001")  # paid this year's tertiary deductible already
+    paid_up = sut.cast("P28", "H11000000001")
+    again = presettled(sut, hub, *paid_up)  # paid this year's tertiary deductible already
     deductible_once_a_year(
         "Y2303",
         (joint_case.person, first.presettlement["setlinfo"]),  # type: ignore[index]
-        ("P28", again.presettlement["setlinfo"]),  # type: ignore[index]
+        (paid_up[0], again.presettlement["setlinfo"]),  # type: ignore[index]
     )
 
 
@@ -47,7 +48,7 @@ def test_temporary_care_pays_a_lower_ratio(
     sut: Sut, hub: Callable[[str], Platform], joint_case: Case
 ) -> None:
     temporary = pooled_ratio(presettled(sut, hub, joint_case.person, joint_case.hospital))  # fil_type 5
-    resident = pooled_ratio(presettled(sut, hub, "P02", "H33010000001"))  # fil_type 3, same policy and level
+    resident = pooled_ratio(presettled(sut, hub, *sut.cast("P02", "H33010000001")))  # fil_type 3: none off
     if not (resident - Decimal("0.20") - Decimal("0.001") <= temporary < resident - Decimal("0.001")):
         fail(
             f"{joint_case.person}临时外出就医的统筹支付比例应低于长期异地居住的{resident:.2f}，"

@@ -32,18 +32,19 @@ from ..steps import (
 
 @case("JT-SET-003")
 def test_the_deductible_once_a_year(sut: Sut) -> None:
-    _, first = settled(sut, "P01", "H50000000001")  # no stay yet this year, tertiary hospital
-    _, again = settled(sut, "P07", "H50000000001")  # paid the deductible already this year
+    newcomer, paid_up = sut.cast("P01", "H50000000001"), sut.cast("P07", "H50000000001")
+    _, first = settled(sut, *newcomer)  # no stay yet this year, tertiary hospital
+    _, again = settled(sut, *paid_up)  # paid the deductible already this year
     deductible_once_a_year(
         "2304",
-        ("P01", first.settlement["setlinfo"]),  # type: ignore[index]
-        ("P07", again.settlement["setlinfo"]),  # type: ignore[index]
+        (newcomer[0], first.settlement["setlinfo"]),  # type: ignore[index]
+        (paid_up[0], again.settlement["setlinfo"]),  # type: ignore[index]
     )
 
 
 @case("JT-SET-008")
 def test_cancel_and_settle_again_for_the_same_amounts(sut: Sut) -> None:
-    his, episode = settled(sut, "P12", "H51010000001")
+    his, episode = settled(sut, *sut.cast("P12", "H51010000001"))
     before = episode.settlement["setlinfo"]  # type: ignore[index]
     succeed(lambda: his.cancel_settlement(episode))
     succeed(lambda: his.settle(episode))
@@ -196,7 +197,7 @@ def test_every_settlement_answer_balances(sut: Sut, joint_case: Case) -> None:
 def test_the_pooled_fund_pays_the_policy_ratio(
     sut: Sut, joint_case: Case, visits: tuple[tuple[str, str], ...]
 ) -> None:
-    for person, hospital in visits:
+    for person, hospital in (sut.cast(*visit) for visit in visits):
         _, episode = settled(sut, person, hospital)
         s = episode.settlement["setlinfo"]  # type: ignore[index]
         ratio = expected_ratio(sut.world, person, hospital)

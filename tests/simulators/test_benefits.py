@@ -422,14 +422,14 @@ def test_no_account_for_residents_or_when_not_asked() -> None:
 
 
 def test_usage_before_the_scenarios_becomes_the_years_counters() -> None:
-    used = usage_before(
-        {"deductible": 800, "pool": 342000, "stays": 2, "funds": {"330100": 100}}, policy().on(DAY)
-    )
+    given = {"deductible": 800, "pool": 342000, "stays": 2, "inscp": 40000, "funds": {"330100": 100}}
+    used = usage_before(given, policy().on(DAY))
     assert used == Usage(
         {
             "deductible:inpatient:any": D(800),
             "cap:inpatient": D(342000),
             "stays:inpatient": D(2),
+            "inscp:inpatient": D(40000),
             "paid:330100": D(100),
         }
     )
