@@ -26,6 +26,7 @@ from .cast import NotApplicable
 from .document import summary, verdict
 from .failures import Failure
 from .plugin import EXCHANGED, SUT
+from .preflight import WORLD_MISMATCH
 
 WORST = {o: i for i, o in enumerate(("passed", "not_applicable", "skipped", "failed", "error"))}
 
@@ -167,6 +168,8 @@ class Listener:
         sut = session.config.stash.get(SUT, None)
         if sut is not None:
             self.spec, self.spoken = (sut.spec.version, sut.spec.profile), sut.spec
+        mismatch: list[str] = session.config.stash.get(WORLD_MISMATCH, [])
+        self.problems += mismatch
 
 
 def run(request: Request, listener: Listener) -> int:

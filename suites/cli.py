@@ -152,7 +152,7 @@ def _run_with_progress(request: Request) -> tuple[Listener, int]:
         listener = Listener(started, finished)
         exit_code = run(request, listener)
     for problem in listener.problems:
-        console.print(f"[red]未能收集 could not collect:[/red] {escape(problem)}")
+        console.print(f"[red]未能运行 could not run:[/red] {escape(problem)}")
     return listener, exit_code
 
 

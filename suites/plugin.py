@@ -38,7 +38,10 @@ case = pytest.mark.case  # @case("JT-ADM-002")
 
 # Each role's fixtures, as plugins rather than conftest.py files: pytest imports a conftest by its path,
 # under a name it derives from the folders, which would load a second copy of the whole package.
-pytest_plugins = [f"yidi.suites.{role}.fixtures" for role in ("his", "hub", "insured")]
+pytest_plugins = [
+    *(f"yidi.suites.{role}.fixtures" for role in ("his", "hub", "insured")),
+    "yidi.suites.preflight",  # the world must be the system's before any case runs
+]
 
 SUITES = Path(catalogue.__file__).parent
 

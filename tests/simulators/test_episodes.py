@@ -78,7 +78,7 @@ def test_a_cross_province_episode_settles_through_the_hub_with_correct_money(ser
     # Chongqing's catalog split the fees; Sichuan's employee policy paid: tertiary deductible, 85 % + 5
     policy = terms(served, "510000", "310")
     assert D(str(s["act_pay_dedc"])) == policy.setting("inpatient").deductible.level["3"]
-    retired = next(a.add for a in policy.adjustments if a.who.retired)
+    retired = next(a.add["3"] for a in policy.adjustments if a.who.retired)
     assert D(str(s["pool_prop_selfpay"])) == policy.setting("inpatient").ratio["3"][0].ratio + retired
     expected_pool = (
         (D(str(s["inscp_scp_amt"])) - D(str(s["act_pay_dedc"]))) * D(str(s["pool_prop_selfpay"]))
