@@ -156,9 +156,25 @@ def _message(m: Mapping[str, Any], names: Mapping[str, str], reason: str) -> dic
         "infcode": infcode,
         "ok": infcode in (0, "0"),
         "err_msg": (response.get("err_msg") or "") if response else "",
+        "explained": explained(response),
         "request": pretty(m.get("request")),
         "response": pretty(m.get("response")) if m.get("response") is not None else "（无应答 no answer）",
     }
+
+
+def explained(response: Mapping[str, Any] | None) -> list[str]:
+    """A settlement answer's steps as the platform wrote them (结算过程信息, setl_proc_info), one a line."""
+    output = (response or {}).get("output")
+    detail = output.get("setldetail") if isinstance(output, Mapping) else None
+    text = next(
+        (
+            str(d.get("setl_proc_info"))
+            for d in detail or []
+            if isinstance(d, Mapping) and d.get("setl_proc_info")
+        ),
+        "",
+    )
+    return [step for step in text.split("；") if step]
 
 
 def pretty(value: Any) -> str:
