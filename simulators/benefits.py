@@ -179,21 +179,9 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
     year_so_far = used.get_(f"{'inscp' if in_policy else 'eligible'}:{claim.setting}")
     start = (year_so_far if s.bands_over == "year" else ZERO) + (dedc if in_policy else ZERO)
     room = _room(s.annual_cap, used.get_(f"cap:{s.cap}"))
-    pool, over_cap, left = ZERO, ZERO, room
-    for low, high, ratio in _walk(bands, start, eligible):
-        piece = high - low
-        pay = full = yuan(piece * ratio)
-        text = f"{low}–{high}部分{piece} × {ratio:.2%} = {full}"
-        if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
-            covered = yuan(left / ratio) if ratio else ZERO
-            over_cap += piece - covered
-            pay = left
-            text += f"，达年度限额，支付{pay}（{piece - covered}超出限额）"
-        left = None if left is None else left - pay
-        pool += pay
-        steps.append(Step("统筹", text, pay))
+    pool, over_cap, pool_steps = _pool(bands, start, eligible, room)
     cap = "不设年度限额" if room is None else f"年度限额{s.annual_cap}，剩余{room}"
-    steps.append(Step("统筹", f"比例{bands_text(bands)}，{cap}，统筹支付{pool}", pool))
+    steps += [*pool_steps, Step("统筹", f"比例{bands_text(bands)}，{cap}，统筹支付{pool}", pool)]
     delta |= {f"eligible:{claim.setting}": eligible, f"inscp:{claim.setting}": max(inscp, ZERO)}
     delta[f"cap:{s.cap}"] = pool
     lines = [FundLine(terms.fund_pay_type, inscp, pool if room is None else room, pool)]
@@ -230,6 +218,27 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
         usage=Usage({k: v for k, v in delta.items() if v}),
         steps=tuple(steps),
     )
+
+
+def _pool(
+    bands: tuple[Band, ...], start: Decimal, eligible: Decimal, room: Decimal | None
+) -> tuple[Decimal, Decimal, list[Step]]:
+    """The pooled fund on ``eligible`` from ``start`` on the bands' axis, band by band, up to ``room``: what
+    it pays, the part of the amount above its cap, and a step per band."""
+    pool, over_cap, left, steps = ZERO, ZERO, room, []
+    for low, high, ratio in _walk(bands, start, eligible):
+        piece = high - low
+        pay = full = yuan(piece * ratio)
+        text = f"{low}–{high}部分{piece} × {ratio:.2%} = {full}"
+        if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
+            covered = yuan(left / ratio) if ratio else ZERO
+            over_cap += piece - covered
+            pay = left
+            text += f"，达年度限额，支付{pay}（{piece - covered}超出限额）"
+        left = None if left is None else left - pay
+        pool += pay
+        steps.append(Step("统筹", text, pay))
+    return pool, over_cap, steps
 
 
 def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal, FundLine, list[Step]]:
