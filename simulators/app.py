@@ -55,6 +55,9 @@ class Options:
     clock: datetime | None = None
     base_url: str = "http://127.0.0.1:8000"  # what the roster tells testers
     recovery_seconds: float = 10.0  # how often stranded claims are reversed and details sent
+    # answers checked against the spec before they leave (an invalid one is a logged bug, answered -1):
+    # on for yidi's own tests; off where the simulators play a system under test, as a real one has none
+    self_check: bool = True
 
 
 class Simulation:
@@ -74,6 +77,7 @@ class Simulation:
         elif saved:
             self.clock.restore(saved)
         self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
+        self.faults.checked = options.self_check
         self.http = httpx.AsyncClient(timeout=30)
         self.insured: dict[str, InsuredNode] = {}
         self.treatment: dict[str, TreatmentNode] = {}

@@ -232,9 +232,9 @@ class Node:
             err_msg=err_msg,
             warn_msg=warn_msg,
         )
-        if infno in self.wire.transactions:
+        if infno in self.wire.transactions and not self.faults.unchecked():  # else it goes out as it is
             report = validate(self.wire, body, infno=infno, response=True)
-            if not report.valid and not self.faults.unchecked():  # a mutant's wrong answer goes out as it is
+            if not report.valid:
                 raise InvalidAnswer(f"{infno}: " + "; ".join(map(str, report.errors)))
         return body
 

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from yidi.simulators.app import Simulation
+from yidi.simulators.gateway import InvalidAnswer
 from yidi.simulators.store import messages, signins, visits
 from yidi.specs import examples, transport
 
@@ -188,3 +190,23 @@ def test_an_address_no_node_serves_is_404_and_the_rest_still_answers(served: Ser
         assert r.status_code == 404 and path in r.json()["detail"]
     assert httpx.get(f"{served.url}/gw/510000/9001").status_code in (404, 405)  # messages are POSTed
     assert httpx.get(f"{served.url}/admin/health").json()["status"] == "ok"
+
+
+def test_the_self_check_stops_a_wrong_answer_unless_the_simulators_play_a_system_under_test(
+    sim: Simulation,
+) -> None:
+    # yidi's own tests keep the check (a wrong answer is a logged bug, answered -1); where the simulators
+    # play the system under test (yidi certify), a wrong answer goes out as a real platform's would
+    node = sim.treatment["510000"]
+    wrong = {"signinoutb": {"sign_time": "2026/11/23 09:00:00", "sign_no": "x"}}  # a datetime out of format
+    assert sim.faults.checked
+    with pytest.raises(InvalidAnswer, match="sign_time"):
+        node.respond("9001", 0, output=wrong)
+    sim.faults.checked = False
+    try:
+        assert (
+            node.respond("9001", 0, output=wrong)["output"]["signinoutb"]["sign_time"]
+            == "2026/11/23 09:00:00"
+        )
+    finally:
+        sim.faults.checked = True
