@@ -75,6 +75,7 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
         "duration": _seconds(doc.get("duration_s")),
         "mutants": [_mutant(str(m), titles) for m in doc.get("mutants") or []],
         "passed": doc.get("verdict") == "pass",
+        "partial": (doc.get("scope") or {}).get("cases") if (doc.get("scope") or {}).get("partial") else None,
         "counts": counts,
         "contradictions": contradictions(doc),
         "run_problems": [str(p) for p in doc.get("problems") or []],

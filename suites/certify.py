@@ -204,6 +204,8 @@ def document(request: Request, listener: Listener, started: float, finished: flo
         "sut": request.sut,
         "spec": {"version": version_, "profile": None if profile in (None, "base") else profile},
         "mutants": request.mutants,
+        # a run of some cases only (--cases, --since) is not a certificate, whatever its verdict
+        "scope": {"partial": bool(request.cases), "cases": request.cases},
         "command": request.command(),
         "started": _iso(started),
         "finished": _iso(finished),

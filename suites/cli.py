@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..simulators.faults import MUTANTS
+from ..world import topology
 from ..world.cli import WorldFile
 from . import catalogue
 from .certify import Listener, Outcome, Request, document, run, since
@@ -89,6 +91,10 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             raise typer.BadParameter(
                 f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
             )
+        problem = cannot_run(sut, mutant or [], roster, world)
+        if problem:  # before any case: a run that could not happen is not a failed certification
+            console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}")
+            raise typer.Exit(2)
         verdicts = {}
         for one in roles if role == "all" else [role]:
             where = out / one if role == "all" else out
@@ -106,6 +112,28 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
         raise typer.Exit(0 if set(verdicts.values()) == {"pass"} else 1)
 
     return certify
+
+
+def cannot_run(sut: str, mutants: list[str], roster: Path | None, world: Path | None) -> str | None:
+    """Why a certification could not run at all, or None: a system by URL that does not answer, a roster
+    or world file that cannot be read, an option that does not apply to the system given."""
+    by_url = sut not in ("builtin", "manual") and not sut.startswith("manual:")
+    if mutants and sut != "builtin":
+        return "--mutant 只适用于 --sut builtin（yidi自己的模拟器）: mutants make yidi's own simulators wrong"
+    if roster is not None and not roster.is_file():
+        return f"--roster {roster}: 没有此文件 no such file"
+    if world is not None:
+        try:
+            topology.load(world)
+        except (OSError, ValueError) as e:  # WorldError: one line naming the file, the place, the problem
+            return str(e)
+    if by_url and roster is None:
+        try:
+            httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10).raise_for_status()
+        except httpx.HTTPError as e:
+            why = f"{type(e).__name__}: {e}"
+            return f"被测系统无应答或无测试名册 {sut}/admin/roster（{why}），请检查地址或用 --roster"
+    return None
 
 
 def _certify(request: Request, write: WriteReports) -> str:
@@ -171,6 +199,9 @@ def _summary(doc: dict[str, Any]) -> None:
     s = doc["summary"]
     mandatory = f"，必测未通过 {s['mandatory_failed']} mandatory not passed" if s["mandatory_failed"] else ""
     console.print(f"{doc['role']} 认证 {VERDICT[doc['verdict']]}  {s['passed']}/{s['total']} 通过{mandatory}")
+    if (doc.get("scope") or {}).get("partial"):
+        cases = doc["scope"]["cases"]
+        console.print(f"[yellow]部分运行（--cases {cases}），不作为认证 partial run: no certificate[/yellow]")
     if doc["mutants"]:
         caught = [c["id"] for c in doc["cases"] if c["outcome"] in ("failed", "error")]
         mutants = ", ".join(doc["mutants"])

@@ -121,12 +121,19 @@ def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) 
     assert others == dict.fromkeys(clearing, "skipped") and len(clearing) == 5
 
 
-def test_an_unreachable_system_is_an_error_not_a_pass(tmp_path: Path) -> None:
-    result = certify("--sut", "http://127.0.0.1:9", "--cases", "JT-ADM-002", "--out", str(tmp_path))
-    assert result.exit_code != 0
-    doc = report(tmp_path)
-    assert doc["verdict"] == "fail"
-    assert [c["outcome"] for c in doc["cases"]] == ["error"]
+def test_a_run_that_cannot_happen_is_one_line_and_exit_2_not_a_failed_certification(tmp_path: Path) -> None:
+    for args in (
+        ["--sut", "http://127.0.0.1:9"],  # nothing answers there
+        ["--sut", "http://127.0.0.1:9", "--mutant", "skip-filing-check"],  # mutants are yidi's own
+        ["--roster", str(tmp_path / "missing.json"), "--sut", "http://127.0.0.1:9"],
+        ["--world", str(tmp_path / "missing.yaml")],
+    ):
+        result = certify(*args, "--cases", "JT-ADM-002", "--out", str(tmp_path))
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("✗ 未能运行 could not run:") and result.output.count("\n") == 1, (
+            result.output
+        )
+        assert not (tmp_path / "certification.json").exists()  # no certificate, not even a failed one
 
 
 def test_bad_options_get_a_clear_answer(tmp_path: Path) -> None:
@@ -162,3 +169,11 @@ def test_a_roster_without_the_case_person_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     (case,) = report(tmp_path / "out")["cases"]
     assert case["outcome"] == "error" and "测试名册中没有本用例所需的测试人员P05" in case["reason"]
+
+
+def test_a_run_of_some_cases_says_it_is_partial_and_no_certificate(tmp_path: Path) -> None:
+    result = certify("--cases", "JT-ADM-002", "--out", str(tmp_path))
+    assert result.exit_code == 0 and "部分运行（--cases JT-ADM-002），不作为认证" in result.output, result.output
+    assert report(tmp_path)["scope"] == {"partial": True, "cases": "JT-ADM-002"}
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="partial"' in html and "不作为认证" in html
