@@ -173,7 +173,8 @@ def test_a_roster_without_the_case_person_says_so(tmp_path: Path) -> None:
 
 def test_a_run_of_some_cases_says_it_is_partial_and_no_certificate(tmp_path: Path) -> None:
     result = certify("--cases", "JT-ADM-002", "--out", str(tmp_path))
-    assert result.exit_code == 0 and "部分运行（--cases JT-ADM-002），不作为认证" in result.output, result.output
+    assert result.exit_code == 0, result.output
+    assert "部分运行（--cases JT-ADM-002），不作为认证" in result.output
     assert report(tmp_path)["scope"] == {"partial": True, "cases": "JT-ADM-002"}
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="partial"' in html and "不作为认证" in html
