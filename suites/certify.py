@@ -44,6 +44,8 @@ class Request:
     roster: Path | None = None
     out: Path = Path("yidi-report")
     world: Path | None = None  # the SUT's world; None: yidi's embedded one
+    his_wait: float | None = None  # his role: seconds to wait for each message
+    tester_events: Path | None = None  # his role: the tester's events as JSON lines
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -71,6 +73,8 @@ class Request:
             ("--cases", self.cases),
             ("--roster", self.roster),
             ("--world", self.world.resolve() if self.world else None),
+            ("--his-wait", self.his_wait),
+            ("--tester-events", self.tester_events.resolve() if self.tester_events else None),
         ):
             args += [f"{option}={value}"] if value else []
         return args

@@ -79,6 +79,14 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             Path | None, typer.Option(help="The SUT's test persons, hospitals, credentials.")
         ] = None,
         world: WorldFile = None,
+        his_wait: Annotated[
+            float | None,
+            typer.Option(help="his role: seconds to wait for each message (600 for a person, 30 builtin)."),
+        ] = None,
+        tester_events: Annotated[
+            Path | None,
+            typer.Option(help="his role: each case start, instruction and end as JSON lines (for a robot)."),
+        ] = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -98,7 +106,19 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
         verdicts = {}
         for one in roles if role == "all" else [role]:
             where = out / one if role == "all" else out
-            request = Request(one, sut, spec, profile, cases, list(mutant or ()), roster, where, world)
+            request = Request(
+                one,
+                sut,
+                spec,
+                profile,
+                cases,
+                list(mutant or ()),
+                roster,
+                where,
+                world,
+                his_wait,
+                tester_events,
+            )
             if since_spec:
                 request.cases = since(since_spec, request)
                 console.print(

@@ -92,6 +92,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cases", help="only these cases: comma-separated globs over ID, flow, rule, infno (JT-SET-*,2304)"
     )
+    group.addoption(
+        "--his-wait",
+        type=float,
+        help="his role: seconds to wait for each message the HIS should send (default 600 for a person, 30 "
+        "builtin; or YIDI_HIS_TIMEOUT)",
+    )
+    group.addoption(
+        "--tester-events",
+        type=Path,
+        help="his role: also write each case start, instruction and case end as a JSON line to this file, "
+        "for a robot at the HIS",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

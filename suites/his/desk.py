@@ -13,6 +13,7 @@ for a real HIS; with ``--sut-url manual`` a person performs them and the instruc
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -23,7 +24,8 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from datetime import datetime
+from typing import IO, Any, NoReturn
 
 import orjson
 import pytest
@@ -135,11 +137,18 @@ class Watch:
 
 
 class Speaker:
-    """Where instructions and progress go: the terminal when a person performs them (or with -v), and
-    always the log."""
+    """Where instructions and progress go: the terminal when a person performs them (or with -v), always
+    the log, and, for a robot at the HIS (a vendor's CI), a JSON-lines stream of events (``--tester-events``):
+    ``case_start``, ``instruct`` (with the action), ``waiting``, ``passed_over``, ``case_end``."""
 
-    def __init__(self, config: pytest.Config, loud: bool) -> None:
-        self.config, self.loud = config, loud
+    def __init__(self, config: pytest.Config, loud: bool, events: IO[str] | None = None) -> None:
+        self.config, self.loud, self.events = config, loud, events
+
+    def event(self, kind: str, **fields: Any) -> None:
+        if self.events is not None:
+            line = {"event": kind, "at": datetime.now().astimezone().isoformat(timespec="seconds"), **fields}
+            self.events.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self.events.flush()
 
     def say(self, text: str) -> None:
         log.info("%s", text)
@@ -248,9 +257,12 @@ class Desk:
 
     # ── instructing and waiting ─────────────────────────────────────
 
-    def instruct(self, text: str, robot: Callable[[Clerk], object]) -> None:
-        """Tell the tester what to do at the HIS; builtin, the reference HIS does it."""
+    def instruct(self, text: str, robot: Callable[[Clerk], object], **action: Any) -> None:
+        """Tell the tester what to do at the HIS (``text``; ``action``, the same for a robot: ``do`` and its
+        parameters); builtin, the reference HIS does it."""
         self.tester.say(f"〔{self.hospital.name} {self.hospital.fixmedins_code}〕{text}")
+        who = {"person": self.person["key"], "cardno": self.person["card"]["cardno"]}
+        self.tester.event("instruct", hospital=self.hospital.fixmedins_code, text=text, action=who | action)
         if self.clerk is not None:
             self.clerk.perform(robot)
 
@@ -267,12 +279,16 @@ class Desk:
             if time.monotonic() - shown[0] >= 30:
                 shown[0] = time.monotonic()
                 self.tester.say(f"  等待HIS发送{wanted}……已等待{int(shown[0] - started)}秒")
+                self.tester.event("waiting", awaiting=list(awaiting), seconds=int(shown[0] - started))
 
         idle = self.clerk.done if self.clerk is not None else (lambda: False)
         while True:
             seen = self.watch.next(started + self.timeout, idle, tick)
             if seen is None:
                 return None
+            if self.elsewhere(seen):  # a message for a patient of another (an ended) case
+                self.tester.event("passed_over", infno=seen.infno, msgid=seen.msgid, why="another person")
+                continue
             self.received.append(seen)
             query = seen.infno in self.spec.transactions and self.spec.transaction(seen.infno).query
             if seen.infno not in awaiting and not (seen.infno in ANY_TIME or query):
@@ -314,6 +330,16 @@ class Desk:
             expected=wanted,
             actual=[s.label for s in self.received],
         )
+
+    def elsewhere(self, seen: Seen) -> bool:
+        """Whether a message is about another person than this case's: it names another psn_no, or reads
+        another person's credential (1101). Such a message belongs to a case that has ended (a real HIS may
+        still be sending for that patient) and is not judged against this one."""
+        mine = {str(self.person.get(k)) for k in ("psn_no", "certno", "ectoken")} | {
+            str((self.person.get("card") or {}).get("cardno"))
+        }
+        named = {str(v) for v in _values(seen.input, ("psn_no", "mdtrt_cert_no")) if v not in (None, "")}
+        return bool(named) and not named & mine
 
     def name(self, infno: str) -> str:
         return self.spec.transaction(infno).zh if infno in self.spec.transactions else "（非接口交易）"
@@ -423,9 +449,21 @@ class Desk:
         return f"drop-answer:treatment:{province}/{infno}*1"
 
 
-def timeout(manual: bool) -> float:
-    """Seconds to wait for each message: a person needs minutes, the reference HIS a moment."""
-    return float(os.environ.get("YIDI_HIS_TIMEOUT") or (600 if manual else 30))
+def timeout(manual: bool, given: float | None = None) -> float:
+    """Seconds to wait for each message (``--his-wait``, else ``YIDI_HIS_TIMEOUT``): a person needs minutes,
+    the reference HIS a moment."""
+    return float(given or os.environ.get("YIDI_HIS_TIMEOUT") or (600 if manual else 30))
+
+
+def _values(node: Any, keys: tuple[str, ...]) -> list[Any]:
+    """Every value of these keys anywhere in a message's input (its nodes, lists of rows)."""
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k in keys] + [
+            x for v in node.values() for x in _values(v, keys)
+        ]
+    if isinstance(node, list):
+        return [x for v in node for x in _values(v, keys)]
+    return []
 
 
 def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any] | None:

@@ -11,6 +11,8 @@ reference HIS) operates.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -25,8 +27,25 @@ def briefed() -> set[str]:
     return set()
 
 
+@pytest.fixture(scope="session")
+def tester_events(pytestconfig: pytest.Config) -> Iterator[IO[str] | None]:
+    """The JSON-lines stream of the tester's events (--tester-events), for a robot at the HIS."""
+    path: Path | None = pytestconfig.getoption("tester_events")
+    if path is None:
+        yield None
+        return
+    with path.open("a", encoding="utf-8") as stream:
+        yield stream
+
+
 @pytest.fixture
-def desk(sut: Sut, joint_case: Case, pytestconfig: pytest.Config, briefed: set[str]) -> Iterator[Desk]:
+def desk(
+    sut: Sut,
+    joint_case: Case,
+    pytestconfig: pytest.Config,
+    briefed: set[str],
+    tester_events: IO[str] | None,
+) -> Iterator[Desk]:
     """The platform's desk for one case: the case's hospital watched, its person's card at hand."""
     manual = str(pytestconfig.getoption("sut_url")).startswith("manual")
     if sut.served is None:
@@ -39,7 +58,8 @@ def desk(sut: Sut, joint_case: Case, pytestconfig: pytest.Config, briefed: set[s
     items = sut.items(joint_case.hospital)
     mutants = pytestconfig.getoption("mutant")
     clerk = None if manual else Clerk(sut.spec, hospital, sut.card(joint_case.person), items, mutants)
-    tester = Speaker(pytestconfig, loud=manual or (pytestconfig.getoption("verbose", 0) or 0) > 0)
+    loud = manual or (pytestconfig.getoption("verbose", 0) or 0) > 0
+    tester = Speaker(pytestconfig, loud=loud, events=tester_events)
     if manual and hospital.fixmedins_code not in briefed:
         briefed.add(hospital.fixmedins_code)
         tester.say(
@@ -55,9 +75,14 @@ def desk(sut: Sut, joint_case: Case, pytestconfig: pytest.Config, briefed: set[s
         tester,
         sut.exchanged,
         clerk=clerk,
-        timeout=timeout(manual),
+        timeout=timeout(manual, pytestconfig.getoption("his_wait")),
     )
+    case = {"case": joint_case.id, "hospital": hospital.fixmedins_code, "person": joint_case.person}
+    tester.say(f"【用例开始】{joint_case.id} {joint_case.zh}：{found.who}")
+    tester.event("case_start", **case, title=joint_case.zh, gateway=hospital.gateway)
     try:
         yield found
     finally:
         found.close()
+        tester.say(f"【用例结束】{joint_case.id}：请停止为{found.who}操作，此后该人员的报文不再计入下一用例")
+        tester.event("case_end", **case)

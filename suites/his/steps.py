@@ -39,6 +39,9 @@ def admitted(desk: Desk, batches: int = 2) -> Stay:
     desk.instruct(
         f"请在HIS为{desk.who}读社保卡获取人员信息【1101】，办理住院入院登记【2401】{fees}",
         robot=lambda clerk: clerk.admit(per),
+        do="read_card_and_admit",
+        fees=[{"med_list_codg": code, "cnt": cnt, "pric": pric} for code, cnt, pric in desk.items],
+        batches=batches,
     )
     card = desk.person["card"]
     (read,) = desk.expect(
@@ -133,6 +136,7 @@ def discharged(desk: Desk, stay: Stay, *, lost_answer: str = "") -> tuple[Seen, 
     desk.instruct(
         f"请为{desk.who}办理出院【2402】，预结算【2303】，核对无误后结算【2304】{lost_answer}",
         robot=Clerk.discharge_and_settle,
+        do="discharge_presettle_settle",
     )
     (discharge,) = desk.expect(
         "2402",

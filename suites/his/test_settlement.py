@@ -17,7 +17,9 @@ def test_discharge_presettlement_and_settlement_claim_the_uploaded_fees(desk: De
 def test_a_settlement_is_cancelled_by_the_setl_id_the_platform_answered(desk: Desk) -> None:
     stay = admitted(desk)
     setlinfo = settled(desk, stay).output["setlinfo"]
-    desk.instruct(f"请在HIS撤销{desk.who}的本次结算【2305】", robot=Clerk.cancel_settlement)
+    desk.instruct(
+        f"请在HIS撤销{desk.who}的本次结算【2305】", robot=Clerk.cancel_settlement, do="cancel_settlement"
+    )
     desk.expect(
         "2305",
         check=lambda s: desk.same(

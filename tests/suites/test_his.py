@@ -5,15 +5,13 @@ themselves, and the mutants they catch, are run by test_catalogue.py."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from yidi.actors.his import Episode, His, LostAnswer, Reply
-from yidi.simulators.app import Options
-from yidi.simulators.background import Served, serving
+from yidi.simulators.background import Served
 from yidi.suites.failures import NothingCame
 from yidi.suites.his.desk import Clerk, Desk, Speaker
 from yidi.suites.his.steps import admitted
@@ -23,12 +21,6 @@ from yidi.suites.his.test_reliability import (
 from yidi.suites.plugin import Sut
 
 HOSPITAL, PERSON = "H50000000001", "P01"
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    with serving(Options(db=f"sqlite:///{tmp_path / 'state.db'}")) as handle:
-        yield handle
 
 
 def manual_desk(served: Served, config: pytest.Config, evidence: list[Reply], timeout: float) -> Desk:
@@ -105,3 +97,68 @@ def test_a_his_that_resends_a_lost_settlement_under_its_msgid_passes_too(
         desk.close()
     settlements = [r for r in evidence if r.infno == "2304"]
     assert len(settlements) == 2 and settlements[0].msgid == settlements[1].msgid and not settlements[0].body
+
+
+def test_a_message_for_the_patient_of_an_ended_case_is_passed_over_not_judged(
+    served: Served, pytestconfig: pytest.Config
+) -> None:
+    # a real HIS still sending for the last case's patient while the tester starts the next case
+    desk = manual_desk(served, pytestconfig, [], timeout=10)
+    tester = His(served.sim.wire, served.hospital(HOSPITAL))
+    someone_else = served.card("P02")
+
+    def tester_at_the_his() -> None:
+        tester.sign_in()
+        tester.person_info(someone_else)  # the previous case's patient, read again
+        tester.stay(served.card(PERSON), [])  # then this case's: 1101 and 2401, no fees
+
+    thread = threading.Thread(target=tester_at_the_his)
+    thread.start()
+    try:
+        stay = admitted(desk, batches=0)  # waits for this case's 1101 and 2401 and judges them
+    finally:
+        thread.join()
+        desk.close()
+    assert stay.psn_no == next(p for p in served.roster["persons"] if p["key"] == PERSON)["psn_no"]
+    assert [s.infno for s in desk.received] == ["9001", "1101", "2401"]  # the other person's 1101 not counted
+    assert desk.received[1].data()["mdtrt_cert_no"] != someone_else["cardno"]
+
+
+def test_the_tester_channel_is_json_lines_a_robot_can_follow(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+
+    events = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            "certify",
+            "--role",
+            "his",
+            "--tester-events",
+            str(events),
+            "--his-wait",
+            "20",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    kinds = [e["event"] for e in lines]
+    assert kinds.count("case_start") == kinds.count("case_end") == 6
+    for start, end in zip(
+        (i for i, k in enumerate(kinds) if k == "case_start"),
+        (i for i, k in enumerate(kinds) if k == "case_end"),
+        strict=True,
+    ):
+        assert start < end and lines[start]["case"] == lines[end]["case"]
+        inside = [e for e in lines[start + 1 : end] if e["event"] == "instruct"]
+        assert inside and all(
+            e["action"]["do"] and e["action"]["person"] == lines[start]["person"] for e in inside
+        )
+    admit = next(e for e in lines if e["event"] == "instruct" and e["action"]["do"] == "read_card_and_admit")
+    assert admit["action"]["cardno"] and isinstance(admit["action"]["fees"], list)
