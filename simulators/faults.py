@@ -127,6 +127,16 @@ MUTANTS: dict[str, Kind] = {
     "fee-query-includes-cancelled": Kind(
         "【5204】返回已撤销的费用明细", "5204 lists cancelled fee lines too", "R-QRY-02", unchecked=True
     ),
+    "totals-not-forwarded": Kind(
+        "人员累计信息查询【5206】不向参保地查询，外省人员无累计",
+        "5206 answers from the treatment side's own books: nothing for a person insured elsewhere",
+        "R-QRY-04",
+    ),
+    "totals-omit-deductible": Kind(
+        "参保地人员累计信息【Y5206】不含已付起付线",
+        "Y5206 leaves out the deductible paid (Q0000)",
+        "R-QRY-04",
+    ),
     "in-hospital-lists-settled": Kind(
         "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
     ),

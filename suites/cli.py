@@ -101,7 +101,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             )
         problem = cannot_run(sut, mutant or [], roster, world)
         if problem:  # before any case: a run that could not happen is not a failed certification
-            console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}")
+            console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}", soft_wrap=True)
             raise typer.Exit(2)
         verdicts = {}
         for one in roles if role == "all" else [role]:
@@ -200,7 +200,7 @@ def _run_with_progress(request: Request) -> tuple[Listener, int]:
         listener = Listener(started, finished)
         exit_code = run(request, listener)
     for problem in listener.problems:
-        console.print(f"[red]未能运行 could not run:[/red] {escape(problem)}")
+        console.print(f"[red]未能运行 could not run:[/red] {escape(problem)}", soft_wrap=True)
     return listener, exit_code
 
 

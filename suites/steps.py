@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from ..actors.his import Episode, His, Refused, Reply, credential
 from ..specs import loader, money, rules
+from ..specs.money import ZERO
 from ..specs.validate import validate
 from ..world.topology import CatalogEntry, Topology
 from .failures import Nonconforming, NotRefused, Unbalanced, UnexpectedRefusal, WrongRefusal
@@ -283,4 +285,32 @@ def deductible_once_a_year(
             infno=infno,
             expected={"act_pay_dedc": 0},
             actual={"act_pay_dedc": t["act_pay_dedc"]},
+        )
+
+
+def running_totals(reply: Reply) -> dict[str, Decimal]:
+    """A 5206 / Y5206 answer as 累计类别 → 累计值."""
+    return {str(r["cum_type_code"]): money.yuan(r["cum"]) for r in reply.output.get("cuminfo") or []}
+
+
+def totals_follow(before: Reply, after: Reply, settlement: Mapping[str, Any], sign: int, what: str) -> None:
+    """R-QRY-04: between two queries of a person's running totals, one inpatient settlement (``sign`` 1)
+    or its cancellation (−1) moved them by what it paid: a stay, the deductible, each fund line."""
+    s = settlement["setlinfo"]
+    expected = {"C0000": Decimal(sign), "Q0000": sign * money.yuan(s["act_pay_dedc"])}
+    for line in settlement.get("setldetail") or []:
+        code = f"D{str(line['fund_pay_type'])[:5]}1"
+        expected[code] = expected.get(code, ZERO) + sign * money.yuan(line["fund_payamt"])
+    was, now = running_totals(before), running_totals(after)
+    moved = {code: now.get(code, ZERO) - was.get(code, ZERO) for code in expected}
+    differ = [code for code in expected if moved[code] != expected[code]]
+    if differ:
+        fail(
+            f"{what}后，人员累计信息【{after.infno}】应随之变化，不符：" + "、".join(differ),
+            rule="R-QRY-04",
+            on=after,
+            expected={
+                code: f"{was.get(code, ZERO)} → {was.get(code, ZERO) + expected[code]}" for code in differ
+            },
+            actual={code: f"{was.get(code, ZERO)} → {now.get(code, ZERO)}" for code in differ},
         )

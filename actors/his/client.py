@@ -199,6 +199,11 @@ class HisClient:
         episode.replies.append(reply)
         return reply
 
+    def totals(self, psn_no: str, insuplc_admdvs: str, cum_ym: str | None = None) -> Reply:
+        """5206: the running totals for the year (累计类别 → 累计值) as the insured side keeps them."""
+        data = {"psn_no": psn_no, **({"cum_ym": cum_ym} if cum_ym else {})}
+        return self.call("5206", {"data": data}, insuplc_admdvs=insuplc_admdvs)
+
     def simple(self, episode: Episode, infno: str, **extra: Any) -> Reply:
         """A transaction whose input is just the visit: 2302 (feedetl_sn), 2404, 2405."""
         data = {"mdtrt_id": episode.mdtrt_id, "psn_no": episode.psn_no, **extra}

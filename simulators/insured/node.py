@@ -13,6 +13,7 @@ The node is its handler families, one module each, over what they share (:mod:`.
 | admission | admission.py | Y2401, Y2404 |
 | settlement, cancellation, reversal | settlement.py | Y2303, Y2304, Y2305, Y2601 |
 | details after the fact | details.py | Y2301 |
+| running totals for the year | totals.py | Y5206 |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .details import Details
 from .persons import Persons
 from .records import Insured
 from .settlement import Settlement
+from .totals import Totals
 
 
 class InsuredNode(Insured):
@@ -39,6 +41,7 @@ class InsuredNode(Insured):
             **Admission(self).handlers,  # Y2401, Y2404
             **Settlement(self).handlers,  # Y2303, Y2304, Y2305, Y2601
             **Details(self).handlers,  # Y2301
+            **Totals(self).handlers,  # Y5206
         }
         for infno, handler in handlers.items():
             self.handlers[infno] = self._faulty(infno, handler)

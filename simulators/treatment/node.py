@@ -13,7 +13,7 @@ The node is its handler families, one module each, over what they share (:mod:`.
 | admission | admission.py | 2401/2201, 2404/2202, 2403/2203, 2402, 2405 |
 | fees | fees.py | 2301/2204, 2302/2205 |
 | settlement, reversal, recovery | settlement.py | 2303/2206, 2304/2207, 2305/2208, 2601 |
-| queries | queries.py | 5203, 5204, 5303 |
+| queries | queries.py | 5203, 5204, 5206, 5303 |
 | details after the fact | details.py | Y2301 (sent in the background) |
 | remote clearing | remote.py | 3260, 3261, 3262 |
 | reconciliation | reconcile.py | 3201, 3202, 9101, 9102 |
@@ -50,7 +50,7 @@ class TreatmentNode(Treatment):
         self.handlers |= Admission(self).handlers  # 2401/2201, 2404/2202, 2403/2203, 2402, 2405
         self.handlers |= Fees(self).handlers  # 2301/2204, 2302/2205
         self.handlers |= self.settlement.handlers  # 2303/2206, 2304/2207, 2305/2208, 2601
-        self.handlers |= Queries(self).handlers  # 5203, 5204, 5303
+        self.handlers |= Queries(self).handlers  # 5203, 5204, 5206, 5303
         self.handlers |= RemoteClearing(self).handlers  # 3260–3262
         self.handlers |= Reconciliation(self).handlers  # 3201, 3202, 9101, 9102
 

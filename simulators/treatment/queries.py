@@ -1,5 +1,6 @@
 """Queries a hospital makes of the treatment location: a settlement (5203), a visit's fee details (5204)
-and the patients in hospital (5303), from the platform's own books."""
+and the patients in hospital (5303), from the platform's own books; a person's running totals for the year
+(5206), which only the insured side keeps, asked of it (Y5206)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from .visits import OPEN, Treatment
 
 
 class Queries:
-    """The 5203, 5204 and 5303 handlers of one treatment province."""
+    """The 5203, 5204, 5206 and 5303 handlers of one treatment province."""
 
     def __init__(self, node: Treatment) -> None:
         self.node = node
-        self.handlers = {"5203": self.settlement, "5204": self.fees, "5303": self.in_hospital}
+        self.handlers = {
+            "5203": self.settlement,
+            "5204": self.fees,
+            "5206": self.totals,
+            "5303": self.in_hospital,
+        }
 
     async def settlement(self, ctx: Context) -> None:
         node, data = self.node, ctx.input["data"]
@@ -120,3 +126,25 @@ class Queries:
                         }
                     )
             ctx.output = {"data": rows}
+
+    async def totals(self, ctx: Context) -> None:
+        """5206: the insured side's answer, as it came; the person's insured province is the one the
+        platform looked them up in (1101), or the one the hospital names."""
+        node, data = self.node, ctx.input["data"]
+        with node.store.begin() as conn:
+            seen = node.store.q.seen.first(conn, k_node=node.name, k_psn_no=data["psn_no"])
+        insuplc = (
+            str(seen.doc["insuinfo"][0]["insuplc_admdvs"])
+            if seen
+            else str(ctx.message.get("insuplc_admdvs") or "")
+        )
+        if not insuplc:
+            raise BusinessError("E3001", psn_no=data["psn_no"])
+        if insuplc[:2] != node.admdvs[:2] and node.faults.mutant("totals-not-forwarded"):
+            with ctx.answer():
+                ctx.output = {"cuminfo": []}
+            return
+        peer = node.insurer(insuplc)
+        answer = await node.ask(peer, peer.request("Y5206", {"data": data}, insuplc_admdvs=insuplc))
+        with ctx.answer():
+            ctx.output = dict(answer["output"])

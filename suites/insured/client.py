@@ -324,6 +324,11 @@ class Platform:
             self.send(self.message("Y2404", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
         )
 
+    def totals(self, visit: Visit) -> Reply:
+        """Y5206: the person's running totals for the year; the answer is returned whatever it is."""
+        data = self.node("Y5206", "data", psn_no=visit.psn_no, cum_ym=None)
+        return self.send(self.message("Y5206", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
+
 
 def amounts(split: Split) -> dict[str, float]:
     """The settlement request's totals of a split (medfee_sumamt and its four policy ranges)."""

@@ -1,13 +1,16 @@
-"""Query (查询) cases against an insured-province platform, yidi relaying as the national hub."""
+"""Query (查询) cases against an insured-province platform, yidi relaying as the national hub: who a
+credential names (Y1101) and a person's running totals for the year (Y5206)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 
+from ...actors.his import Refused
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import fail
-from .client import Platform, ok
+from ..steps import fail, totals_follow
+from .client import Platform, admitted, ok
 
 CREDENTIALS = {"01": "医保电子凭证", "02": "身份证号", "03": "社保卡"}
 
@@ -60,3 +63,21 @@ def test_person_info_names_the_card_holder_and_their_filings(
                 expected={"filinginfo（类型、就医地、开始、结束）": filed},
                 actual={"filinginfo（类型、就医地、开始、结束）": listed},
             )
+
+
+@case("JT-QRY-102")
+def test_the_running_totals_follow_a_settlement_and_its_cancellation(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
+    try:
+        before = ok(relay.totals(visit))
+        settlement = ok(relay.settle(visit))
+        settled = ok(relay.totals(visit))
+        totals_follow(before, settled, settlement.output, 1, f"结算【Y2304】{settlement.msgid}")
+        ok(relay.cancel(visit))
+        totals_follow(settled, ok(relay.totals(visit)), settlement.output, -1, "撤销结算【Y2305】")
+    finally:
+        with suppress(Refused):
+            relay.cancel_admission(visit)

@@ -1,4 +1,5 @@
-"""Query (查询) cases against a treatment-province platform: 5203 settlement, 5204 fees, 5303 in hospital.
+"""Query (查询) cases against a treatment-province platform: 5203 settlement, 5204 fees, 5206 a person's
+running totals, 5303 in hospital.
 
 What a query answers is checked against what the platform answered when the business happened (the 2304,
 2301 and 2401 answers of the same case), never against constants.
@@ -17,11 +18,13 @@ from ..steps import (
     MONEY,
     accepted,
     admitted,
+    close_stay,
     fail,
     query_settlement,
     refused,
     settled,
     succeed,
+    totals_follow,
     unexpected_refusal,
 )
 
@@ -215,3 +218,34 @@ def test_the_in_hospital_query_lists_the_stay_until_it_is_settled(sut: Sut, join
             expected="不列出",
             actual=row,
         )
+
+
+# ── 5206 ───────────────────────────────────────────────────────────
+
+
+def totals(his: His, episode: Episode) -> Reply:
+    """【5206】 of the person, this year, expected to succeed (R-QRY-04)."""
+    return accepted(
+        lambda: his.totals(episode.psn_no, episode.insuplc_admdvs), "R-QRY-04", "查询人员累计信息应成功"
+    )
+
+
+@case("JT-QRY-006")
+def test_the_running_totals_follow_a_settlement_and_its_cancellation(sut: Sut, joint_case: Case) -> None:
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    try:
+        before = totals(his, episode)
+        try:
+            his.upload_fees(episode, sut.items(joint_case.hospital, 6))
+            his.discharge(episode)
+            settlement = his.settle(episode).output
+        except Refused as e:
+            unexpected_refusal(e)
+        settled_totals = totals(his, episode)
+        totals_follow(
+            before, settled_totals, settlement, 1, f"结算【2304】{settlement['setlinfo']['setl_id']}"
+        )
+        succeed(lambda: his.cancel_settlement(episode))
+        totals_follow(settled_totals, totals(his, episode), settlement, -1, "撤销结算【2305】")
+    finally:
+        close_stay(his, episode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +133,44 @@ def test_5203_and_5204_report_what_was_settled(served: Served) -> None:
     assert found["pay_loc"] == "4" and found["refd_setl_flag"] == "0"
     fees = fee_query(his, episode)
     assert sorted(f["feedetl_sn"] for f in fees) == sorted(r["feedetl_sn"] for r in episode.fees)
+
+
+def totals(his: His, episode: Episode) -> dict[str, Decimal]:
+    """5206 as 累计类别 → 累计值 (a total not answered is nothing yet)."""
+    rows = his.totals(episode.psn_no, episode.insuplc_admdvs).output.get("cuminfo") or []
+    return defaultdict(Decimal, {r["cum_type_code"]: D(str(r["cum"])) for r in rows})
+
+
+@pytest.mark.parametrize(
+    ("key", "hospital"), [("P01", "H50000000001"), ("P09", "H51010000001")], ids=["cross", "local"]
+)
+def test_5206_answers_the_year_s_totals_as_settlements_and_cancellations_leave_them(
+    served: Served, key: str, hospital: str
+) -> None:
+    his, episode = settled(served, key, hospital)
+    before = ytd(served, "510000", episode.psn_no)["ytd"]["2026"]
+    s = episode.settlement["setlinfo"]  # type: ignore[index]
+    pool = terms(served, "510000", str(s["insutype"])).fund_pay_type
+    after = totals(his, episode)
+    assert after["C0000"] == D(before["stays:inpatient"])
+    assert after["Q0000"] == sum(D(v) for k, v in before.items() if k.startswith("deductible:inpatient:"))
+    assert after[f"D{pool[:5]}1"] == D(before["cap:inpatient"])
+    his.cancel_settlement(episode)
+    undone = totals(his, episode)
+    assert undone["C0000"] == after["C0000"] - 1
+    assert undone["Q0000"] == after["Q0000"] - D(str(s["act_pay_dedc"]))
+    assert undone[f"D{pool[:5]}1"] == after[f"D{pool[:5]}1"] - D(str(s["hifp_pay"]))
+
+
+def test_5206_refuses_a_malformed_month_naming_the_field(served: Served) -> None:
+    his, episode = settled(served, "P01", "H50000000001")
+    reply = his.call(
+        "5206",
+        {"data": {"psn_no": episode.psn_no, "cum_ym": "2026-12"}},
+        insuplc_admdvs="510000",
+        check=False,
+    )
+    assert reply.body["infcode"] == -1 and "cum_ym" in reply.err_msg
 
 
 def test_5204_before_settlement_lists_the_uploaded_lines_without_a_settlement_id(served: Served) -> None:
