@@ -99,10 +99,15 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             raise typer.BadParameter(
                 f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
             )
-        problem = cannot_run(sut, mutant or [], roster, world)
+        problem = cannot_run(role, sut, mutant or [], roster, world)
         if problem:  # before any case: a run that could not happen is not a failed certification
             console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}", soft_wrap=True)
             raise typer.Exit(2)
+        if role == "all" and by_url(sut):  # a platform by URL: the his role is a HIS's, not the platform's
+            roles = [r for r in roles if r != "his"]
+            console.print(
+                "his角色不适用于URL所指的平台，已略过 the his role certifies a HIS, not a platform by URL"
+            )
         verdicts = {}
         for one in roles if role == "all" else [role]:
             where = out / one if role == "all" else out
@@ -134,10 +139,21 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
     return certify
 
 
-def cannot_run(sut: str, mutants: list[str], roster: Path | None, world: Path | None) -> str | None:
+def by_url(sut: str) -> bool:
+    """A system reached at a URL (a platform), rather than yidi's own (builtin) or a HIS a person drives."""
+    return sut not in ("builtin", "manual") and not sut.startswith("manual:")
+
+
+def cannot_run(
+    role: str, sut: str, mutants: list[str], roster: Path | None, world: Path | None
+) -> str | None:
     """Why a certification could not run at all, or None: a system by URL that does not answer, a roster
     or world file that cannot be read, an option that does not apply to the system given."""
-    by_url = sut not in ("builtin", "manual") and not sut.startswith("manual:")
+    if role == "his" and by_url(sut):
+        return (
+            "his角色中yidi即医保平台：请用 --sut builtin（yidi参考HIS）或 manual（测试人员在HIS上操作）"
+            ": a HIS is not reached by URL"
+        )
     if mutants and sut != "builtin":
         return "--mutant 只适用于 --sut builtin（yidi自己的模拟器）: mutants make yidi's own simulators wrong"
     if roster is not None and not roster.is_file():
@@ -147,7 +163,7 @@ def cannot_run(sut: str, mutants: list[str], roster: Path | None, world: Path | 
             topology.load(world)
         except (OSError, ValueError) as e:  # WorldError: one line naming the file, the place, the problem
             return str(e)
-    if by_url and roster is None:
+    if by_url(sut) and roster is None:
         try:
             httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10).raise_for_status()
         except httpx.HTTPError as e:

@@ -41,6 +41,7 @@ case = pytest.mark.case  # @case("JT-ADM-002")
 pytest_plugins = [
     *(f"yidi.suites.{role}.fixtures" for role in ("his", "hub", "insured")),
     "yidi.suites.preflight",  # the world must be the system's before any case runs
+    "yidi.suites.tidy",  # and no case leaves a stay open behind it
 ]
 
 SUITES = Path(catalogue.__file__).parent

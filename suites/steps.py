@@ -68,18 +68,19 @@ def succeed(step: Callable[[], Reply]) -> Reply:
 
 
 def refused(step: Callable[[], Any], code: str, rule: str) -> Reply:
-    """The step must be refused with ``code`` (rule ``rule``)."""
+    """The step must be refused with ``code`` (rule ``rule``; ``E6005|E4002``: either)."""
     try:
         reply = step()
     except Refused as e:
         reply = e.reply
-    expected = {"infcode": "-1 或 -2", "err_msg": f"[{code}]…"}
+    codes = code.split("|")
+    expected = {"infcode": "-1 或 -2", "err_msg": " 或 ".join(f"[{c}]…" for c in codes)}
     if not isinstance(reply, Reply):
         raise NotRefused(f"应拒绝（{code}），实际成功", rule=rule, expected=expected, actual=reply)
     actual = {"infcode": reply.infcode, "err_msg": reply.err_msg}
     if reply.ok:
         raise NotRefused(f"应拒绝（{code}），实际成功", rule=rule, on=reply, expected=expected, actual=actual)
-    if not reply.err_msg.startswith(f"[{code}]"):
+    if not any(reply.err_msg.startswith(f"[{c}]") for c in codes):
         raise WrongRefusal(
             f"应拒绝（{code}），实际应答 {reply.err_msg}",
             rule=rule,
