@@ -3,7 +3,8 @@ a person still in hospital cannot be admitted by the next case or the next run (
 left standing spends the year's deductible and pooled fund that the next run's cases start from. So after
 every case, whatever its outcome, each settlement it made is cancelled (newest first: 2305 / 2208 at the
 hospital, Y2305 to the insured side; not in the hub role, whose clearing cases count on what they leave in
-their month) and each stay it admitted is closed (2405 → 2302 → 2404, or Y2404).
+their month) and each stay it admitted is closed (2405 → 2302 → 2404, or Y2404), each outpatient visit
+too (2205 → 2202).
 What is already cancelled, reversed or closed refuses, which is as it should be. These messages are
 housekeeping, not the case's evidence.
 """
@@ -23,11 +24,9 @@ from .insured.client import Platform, as_hub, as_treatment
 from .plugin import Sut
 
 CANCEL = {"2304": "2305", "2207": "2208", "Y2304": "Y2305"}  # a settlement → its cancellation
-UNDO_STAY: tuple[tuple[str, dict[str, str]], ...] = (
-    ("2405", {}),
-    ("2302", {"feedetl_sn": "0000"}),
-    ("2404", {}),
-)  # discharge, every fee, admission
+Undo = tuple[tuple[str, dict[str, str]], ...]
+UNDO_STAY: Undo = (("2405", {}), ("2302", {"feedetl_sn": "0000"}), ("2404", {}))  # discharge, fees, admission
+UNDO_VISIT: Undo = (("2205", {"chrg_bchno": "0000"}), ("2202", {}))  # an outpatient visit's fees, the visit
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +42,7 @@ def as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     done = [r for r in sut.exchanged if r.ok]
     # the hub's cases settle in months of their own and count on the prepayment funds they leave
     undo = [r for r in reversed(done) if r.infno in CANCEL and role != "hub"]
-    undo += [r for r in done if r.infno in ("2401", "Y2401")]
+    undo += [r for r in done if r.infno in ("2401", "2201", "Y2401")]
     for reply in undo:
         with suppress(Refused, LostAnswer, httpx.HTTPError):  # what cannot be undone stays as it is
             Housekeeper(sut, role).undo(reply)
@@ -57,24 +56,26 @@ class Housekeeper:
 
     def undo(self, reply: Reply) -> None:
         insuplc = str(reply.request["insuplc_admdvs"])
-        if reply.infno.startswith("Y"):
+        if reply.infno.startswith("Y"):  # yidi's platform, to the insured side or the hub
             info = reply.request["input"]["setlinfo" if reply.infno in CANCEL else "mdtrtinfo"]
-            relay = self.relay(str(info["fixmedins_code"]))
             data = {"mdtrt_id": info["mdtrt_id"], "psn_no": info["psn_no"]}
             if reply.infno in CANCEL:
                 data["setl_id"] = reply.output["setlinfo"]["setl_id"]
-            relay.send(
-                relay.message(CANCEL.get(reply.infno, "Y2404"), {"data": data}, insuplc_admdvs=insuplc)
-            )
+            relay = self.relay(str(info["fixmedins_code"]))
+            infno = CANCEL.get(reply.infno, "Y2404")
+            relay.send(relay.message(infno, {"data": data}, insuplc_admdvs=insuplc))
             return
-        his = self.his(str(reply.request["fixmedins_code"]))
+        his = self.his(str(reply.request["fixmedins_code"]))  # a HIS, to the treatment platform
         if reply.infno in CANCEL:
-            s = reply.output["setlinfo"]
-            data = {"setl_id": s["setl_id"], "mdtrt_id": s["mdtrt_id"], "psn_no": s["psn_no"]}
-            his.call(CANCEL[reply.infno], {"data": data}, insuplc_admdvs=insuplc, check=False)
-            return
-        data = {"mdtrt_id": reply.output["result"]["mdtrt_id"], "psn_no": admitted(his, reply)["psn_no"]}
-        for infno, extra in UNDO_STAY:
+            data = {k: reply.output["setlinfo"][k] for k in ("setl_id", "mdtrt_id", "psn_no")}
+            steps: Undo = ((CANCEL[reply.infno], {}),)
+        elif reply.infno == "2201":
+            data = {k: reply.output["data"][k] for k in ("mdtrt_id", "psn_no", "ipt_otp_no")}
+            steps = UNDO_VISIT
+        else:
+            data = {"mdtrt_id": reply.output["result"]["mdtrt_id"], "psn_no": admitted(his, reply)["psn_no"]}
+            steps = UNDO_STAY
+        for infno, extra in steps:
             his.call(infno, {"data": data | extra}, insuplc_admdvs=insuplc, check=False)
 
     def his(self, code: str) -> His:
