@@ -327,7 +327,10 @@ def test_a_sparse_document_still_renders_and_says_what_is_wrong() -> None:
 def test_a_settlement_answer_is_explained_step_by_step() -> None:
     from yidi.reports.html import explained
 
-    steps = "分类：医疗费总额10000.00 = …；起付线：本年起付线800，已支付0，本次应付800.00，本次支付800.00；统筹：…"
+    steps = (
+        "分类：医疗费总额10000.00 = …；起付线：本年起付线800，已支付0，本次应付800.00，本次支付800.00；"
+        "统筹：…"
+    )
     response = {
         "infcode": 0,
         "output": {"setldetail": [{"fund_pay_type": "310100", "setl_proc_info": steps}]},
