@@ -44,9 +44,9 @@ def expect(
     )
 
     # 2. 先行自付: the share a person bears is the product of the adjustments' (each applies to what the
-    # one before left the person to bear)
+    # one before left the person to bear); what moves is the part not borne, rounded as the step names it
     bear = _product(a.preselfpay for a in who if a.preselfpay is not None)
-    moved = r.preselfpay - yuan(r.preselfpay * bear)
+    moved = yuan(r.preselfpay * (ONE - bear))
     preselfpay, inscp = r.preselfpay - moved, r.inscp + moved
     if moved:
         steps.append(("先行自付", f"个人承担先行自付的{bear:.0%}，{moved}计入符合政策范围，共{inscp}"))
@@ -78,7 +78,10 @@ def expect(
         pay = _fund(f, base, year_so_far + added, steps)
         added["base", f.counter] = added.get(("base", f.counter), ZERO) + base
         added["paid", f.counter] = added.get(("paid", f.counter), ZERO) + pay
-        lines.append(FundLine(f.fund_pay_type, base, pay, f.counter))
+        # setldetail: the pooled fund always, a fund where it had a base to pay on (the rules say nothing of
+        # lines; a suite should not fail a system for a line of 0 more or less)
+        if base or pay:
+            lines.append(FundLine(f.fund_pay_type, base, pay, f.counter))
         personal_left -= pay
 
     # 6. the personal share
