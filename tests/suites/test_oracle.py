@@ -1,29 +1,43 @@
 """The independent oracle (suites/oracle/), feature by feature, with every figure computed by hand from the
 rule text (world/README.md "The order a settlement follows", settlement-rules.md §3) in the comments; the
 published worked examples (tests/world/examples/); and a differential test against yidi's reference
-engine, which this file alone may call (tests/suites/oracle_differential.py holds the strategies)."""
+engine, which this file alone may call (never read): where the two disagree and the rules say the reference
+is wrong, the class of inputs is written down (DISAGREEMENTS) and its case marked xfail, strict."""
 
 from __future__ import annotations
 
+import pprint
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+# the reference engine, for the differential test only
+from yidi.simulators.benefits import Claim as RefClaim
+from yidi.simulators.benefits import Result, usage_before
+from yidi.simulators.benefits import settle as ref_settle
+from yidi.simulators.catalog import Split
+from yidi.simulators.catalog import classify as ref_classify
+from yidi.specs.money import yuan
 from yidi.suites.oracle import (
     Claim,
+    Entry,
     FeeLine,
     Ledger,
     NotInCatalog,
     Ranges,
     Usage,
     classify,
+    counting_day,
     expect,
     from_ytd,
+    insurance_year,
     split,
 )
 from yidi.world import schema, topology
@@ -373,10 +387,10 @@ def test_the_share_of_preselfpay_a_person_bears() -> None:
         600,
     )
     half = policy(adjustments=[{"who": {"retired": True}, "preselfpay": 0.5}])
-    # 333.33 × 50 % = 166.665 → 166.67 borne, 166.66 moves in: 9166.66 in policy, (9166.66 − 800) × 85 %
-    # = 7111.661 → 7111.66
+    # the half not borne moves in: 333.33 × 50 % = 166.665 → 166.67, 166.66 stays 先行自付; 9166.67 in policy,
+    # (9166.67 − 800) × 85 % = 7111.6695 → 7111.67
     (h,) = stays(half, Claim(ranges(9000, 0, 0, "333.33"), "3"), who=RETIREE)
-    assert (h.preselfpay_amt, h.inscp_scp_amt, h.pool) == (D("166.67"), D("9166.66"), D("7111.66"))
+    assert (h.preselfpay_amt, h.inscp_scp_amt, h.pool) == (D("166.66"), D("9166.67"), D("7111.67"))
     assert h.steps[1][0] == "先行自付"
 
 
@@ -645,3 +659,492 @@ def test_a_published_calculation_is_reproduced(case: dict[str, Any]) -> None:
         e = ledger.settle(c, stay["admitted"], stay["settled"]).expected
         got = {k: getattr(e, v) for k, v in STATED.items()} | e.paid_by()
         assert {str(k): got.get(str(k), 0) for k in stated} == {str(k): D(str(v)) for k, v in stated.items()}
+
+
+# ── the differential test: the oracle against yidi's reference engine ─────────
+# The only place the reference engine is touched: called, never read. Hypothesis writes policies the world
+# file could hold (world/schema.yaml and the policy's own checks), persons, bills and sequences of
+# settlements, cancellations and reversals; both must answer every amount to the cent.
+
+
+LEVELS = ("1", "2", "3")
+PSN_TYPES = ("1101", "1102", "1201", "1202", "1300", "1403", "1501")
+IDETS = ("低保", "特困", "低保边缘家庭成员")
+FUND_CODES = ("330100", "390200", "320100", "610100", "370100", "999997")
+FIRST, SPAN = date(2026, 5, 1), 420  # the stays' days: May 2026 to June 2027, across 31 December and 1 July
+CHANGE = date(2027, 1, 1)  # the day dated values change on
+
+
+def yuans(low: int, high: int) -> st.SearchStrategy[float]:
+    """An amount to the cent as a YAML file writes it (a number)."""
+    return st.integers(low * 100, high * 100).map(lambda c: c / 100)
+
+
+shares = st.integers(0, 100).map(lambda n: n / 100)
+ratios = st.one_of(st.sampled_from([0.5, 0.55, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0]), shares)
+points = st.integers(-30, 30).map(lambda n: n / 100)
+
+
+@st.composite
+def bands(draw: st.DrawFn, top: int = 300000) -> list[dict[str, float]]:
+    bounds = sorted(draw(st.lists(yuans(1, top), unique=True, max_size=2)))
+    return [{"up_to": b, "ratio": draw(ratios)} for b in bounds] + [{"ratio": draw(ratios)}]
+
+
+ratio_or_bands = st.one_of(ratios, bands())
+
+
+def dated(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A value, or two values by the day each takes effect (one of them changing within the stays' span)."""
+    return st.one_of(value, st.tuples(value, value).map(lambda v: {date(2020, 1, 1): v[0], CHANGE: v[1]}))
+
+
+who = st.fixed_dictionaries(
+    {},
+    optional={
+        "psn_type": st.lists(st.sampled_from(PSN_TYPES), min_size=1, max_size=3, unique=True),
+        "retired": st.booleans(),
+        "age_from": st.integers(0, 90),
+        "age_below": st.integers(1, 90),
+        "years_from": st.integers(0, 40),
+        "years_below": st.integers(1, 40),
+        "idet": st.lists(st.sampled_from(IDETS), min_size=1, max_size=2, unique=True),
+    },
+)
+
+
+@st.composite
+def setting(draw: st.DrawFn, cap: Any = None) -> dict[str, Any]:
+    deductible: dict[str, Any] = {"level": {lv: draw(dated(yuans(0, 2000))) for lv in LEVELS}}
+    optional = {
+        "per": st.sampled_from(["year", "stay"]),
+        "later_stays": st.one_of(shares, st.lists(shares, min_size=1, max_size=3)),
+        "across_levels": st.sampled_from(["difference", "separate"]),
+        "filings": st.dictionaries(
+            st.sampled_from("456"),
+            st.dictionaries(st.sampled_from(LEVELS), yuans(0, 3000), min_size=1),
+            max_size=2,
+        ),
+    }
+    deductible |= draw(st.fixed_dictionaries({}, optional=optional))
+    ratio: dict[str, Any] = {"level": {lv: draw(dated(ratio_or_bands)) for lv in LEVELS}}
+    ratio |= draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "bands_over": st.sampled_from(["stay", "year"]),
+                "bands_on": st.sampled_from(["above_deductible", "in_policy"]),
+            },
+        )
+    )
+    out = {"deductible": deductible, "ratio": ratio}
+    if cap is not None:
+        out |= cap
+    elif draw(st.booleans()):
+        out["annual_cap"] = draw(dated(yuans(0, 400000)))
+    return out
+
+
+fund = st.fixed_dictionaries(
+    {"fund_pay_type": st.sampled_from(FUND_CODES), "bands": bands(200000)},
+    optional={
+        "base": st.sampled_from(["personal", "over_cap"]),
+        "threshold": yuans(0, 20000),
+        "bands_on": st.sampled_from(["above_threshold", "base"]),
+        "annual_cap": yuans(0, 200000),
+        "who": st.one_of(st.just({}), who),
+        "name": st.sampled_from(["甲层", "乙层"]),
+    },
+)
+adjustment = st.fixed_dictionaries(
+    {"who": st.one_of(st.just({}), who)},
+    optional={
+        "add": st.one_of(points, st.dictionaries(st.sampled_from(LEVELS), points, min_size=1)),
+        "ratio": st.one_of(shares, st.dictionaries(st.sampled_from(LEVELS), ratio_or_bands, min_size=1)),
+        "deductible": st.one_of(
+            st.sampled_from([0, 1, 0.5, 0.8, 1.2]), st.integers(0, 200).map(lambda n: n / 100)
+        ),
+        "preselfpay": shares,
+    },
+)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    raw: dict[str, Any] = {
+        "fund_pay_type": draw(st.sampled_from(["310100", "390100", "340100"])),
+        "account": draw(st.booleans()),
+        "inpatient": draw(setting()),
+    }
+    if draw(st.booleans()):
+        outpatient = raw["outpatient"] = draw(setting())
+        if draw(st.booleans()):  # 门诊慢特病 of its own, alone or sharing a cap with another setting
+            shared = draw(st.sampled_from(["", "inpatient", "outpatient"]))
+            cap = (
+                {
+                    "cap": shared,
+                    **({"annual_cap": raw[shared]["annual_cap"]} if "annual_cap" in raw[shared] else {}),
+                }
+                if shared
+                else None
+            )
+            raw["chronic"] = draw(setting(cap))
+            del outpatient  # (only named for the line above)
+    raw |= draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "year": st.sampled_from(["admission", "settlement"]),
+                "year_start": st.sampled_from(["01-01", "07-01", "04-15"]),
+                "adjustments": st.lists(adjustment, max_size=3),
+                "temporary_reduction": st.dictionaries(
+                    st.sampled_from("456"), dated(st.integers(0, 30).map(lambda n: n / 100))
+                ),
+                "funds": st.lists(fund, max_size=3),
+            },
+        )
+    )
+    try:
+        schema.check(raw, "hypothesis", part="policy")
+    except schema.WorldError:
+        assume(False)
+    p = parse("310", raw)
+    assume(problems(p, FIRST) == [])
+    return p
+
+
+patients = st.builds(
+    Patient,
+    st.sampled_from(PSN_TYPES),
+    st.integers(0, 100),
+    st.frozensets(st.sampled_from(IDETS), max_size=2),
+    st.one_of(st.none(), st.integers(0, 45)),
+)
+ytds = st.fixed_dictionaries(
+    {},
+    optional={
+        "deductible": yuans(0, 2000),
+        "pool": yuans(0, 400000),
+        "stays": st.integers(0, 4),
+        "inscp": yuans(0, 300000),
+        "eligible": yuans(0, 300000),
+        "funds": st.dictionaries(st.sampled_from(FUND_CODES), yuans(0, 100000), max_size=2),
+    },
+)
+# bills of every size: a clinic visit, a stay, a stay that reaches the caps
+money = st.one_of(st.integers(0, 50000), st.integers(0, 5000000), st.integers(1000000, 50000000)).map(
+    lambda c: D(c) / 100
+)
+
+
+@st.composite
+def claims(draw: st.DrawFn, p: Policy) -> tuple[Claim, date, date]:
+    settings_ = ["inpatient", *(["outpatient", "chronic"] if "outpatient" in p.raw else [])]
+    small = st.one_of(st.just(D(0)), money)
+    bill = Ranges(draw(small), draw(small), draw(small), draw(money))
+    c = Claim(
+        bill,
+        draw(st.sampled_from(LEVELS)),
+        draw(st.sampled_from(settings_)),
+        draw(st.one_of(st.none(), st.sampled_from("123456"))),
+        draw(st.booleans()),
+    )
+    admitted = FIRST + timedelta(days=draw(st.integers(0, SPAN)))
+    return c, admitted, admitted + timedelta(days=draw(st.integers(0, 40)))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Policy, Patient, dict[int, Any], Decimal, list[Any]]:
+    p = draw(policies())
+    ops = draw(
+        st.lists(
+            st.one_of(
+                claims(p).map(lambda c: ("settle", c)),
+                st.tuples(st.sampled_from(["cancel", "reverse"]), st.integers(0, 9)),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    ytd = {year: draw(ytds) for year in draw(st.sets(st.sampled_from([2025, 2026, 2027]), max_size=2))}
+    return p, draw(patients), ytd, D(str(draw(yuans(0, 5000)))), ops
+
+
+class Reference:
+    """yidi's reference engine run over the same sequence: its year usage is the world's ytd (its own
+    reading of it) and the usage of every settlement still standing (the ledger says which do)."""
+
+    def __init__(self, p: Policy, patient: Patient, ytd: dict[int, Any], balance: Decimal) -> None:
+        self.p, self.patient, self.ytd, self.balance = p, patient, ytd, balance
+        self.results: dict[str, tuple[int, Result]] = {}
+
+    def settle(self, ledger: Ledger, c: Claim, admitted: date, settled: date) -> Result:
+        day = counting_day(self.p, admitted, settled)
+        year, terms = insurance_year(self.p, day), self.p.on(day)
+        used = usage_before(self.ytd.get(year) or {}, terms)
+        for id, (y, r) in self.results.items():
+            if y == year and ledger.standing(id):
+                used = used + r.usage
+        balance = self.balance - sum(
+            (r.acct_pay for id, (_, r) in self.results.items() if ledger.standing(id)), D(0)
+        )
+        split = Split(c.ranges.fulamt_ownpay, c.ranges.overlmt, c.ranges.preselfpay, c.ranges.inscp)
+        ref = RefClaim(c.medfee, split, c.level, c.setting, c.use_account, c.fil_type)
+        return ref_settle(terms, ref, self.patient, used, balance)
+
+
+def ref_usage(u: Usage) -> dict[str, Decimal]:
+    """The oracle's counters under the reference's names (its ``usage`` is the same idea)."""
+    names = {
+        "deductible": "deductible",
+        "stays": "stays",
+        "inscp": "inscp",
+        "eligible": "eligible",
+        "pool": "cap",
+    }
+    out = {}
+    for key, v in u.items():
+        kind, *rest = key
+        rest = ["any" if x == "*" else x for x in rest]
+        out[":".join([names.get(kind, kind), *rest])] = v
+    return out
+
+
+def _by_code(lines: Any) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for line in lines:
+        out[line.fund_pay_type] = out.get(line.fund_pay_type, D(0)) + line.paid
+    return {k: v for k, v in out.items() if v}
+
+
+def compare(e: Entry, r: Result) -> dict[str, tuple[Any, Any]]:
+    """Every amount on which the oracle (first) and the reference (second) differ."""
+    x = e.expected
+    ours = {
+        "act_pay_dedc": x.act_pay_dedc,
+        "pool": x.pool,
+        "funds": _by_code(x.lines[1:]),
+        "fund_pay_sumamt": x.fund_pay_sumamt,
+        "psn_part_amt": x.psn_part_amt,
+        "acct_pay": x.acct_pay,
+        "psn_cash_pay": x.psn_cash_pay,
+        "balc": x.balc,
+        "lines": [(f.fund_pay_type, f.base, f.paid) for f in x.lines],
+        "usage": ref_usage(x.usage),
+    }
+    theirs = {
+        "act_pay_dedc": r.act_pay_dedc,
+        "pool": r.hifp_pay,
+        "funds": {k: v for k, v in r.funds.items() if v},
+        "fund_pay_sumamt": r.fund_pay_sumamt,
+        "psn_part_amt": r.psn_part_amt,
+        "acct_pay": r.acct_pay,
+        "psn_cash_pay": r.psn_cash_pay,
+        "balc": r.balance_after,
+        "lines": [(f.fund_pay_type, f.inscp, f.paid) for f in r.lines],
+        "usage": {k: v for k, v in r.usage.items() if v},
+    }
+    return {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]}
+
+
+def documented(ledger: Ledger, patient: Patient, c: Claim, admitted: date, settled: date) -> str | None:
+    """The documented class of disagreement (DISAGREEMENTS) a settlement is in, if any: where the rules
+    say the reference engine is wrong, the sequence is compared up to it, not after."""
+    day = counting_day(ledger.policy, admitted, settled)
+    terms, used = ledger.policy.on(day), ledger.used(insurance_year(ledger.policy, day))
+    if c.setting == "chronic" and "chronic" not in terms.settings:
+        return "chronic-under-outpatient"
+    counters = [f.counter for f in terms.funds if f.who.covers(patient)]
+    if len(set(counters)) < len(counters):
+        return "funds-sharing-a-counter"
+    s = terms.setting(c.setting)
+    multiple = D(1)
+    for a in terms.adjustments:
+        if a.deductible is not None and a.who.covers(patient):
+            multiple *= a.deductible
+    if s.deductible.per == "year" and multiple not in (0, 1) and used.total("deductible", s.name):
+        return "deductible-multiple-after-payment"
+    before = int(used.of("stays", s.name))
+    if s.deductible.per == "stay" and before:
+        share = s.deductible.later_stays[min(before, len(s.deductible.later_stays)) - 1]
+        by_level = s.deductible.filings.get(c.fil_type or "", s.deductible.level)
+        amount = by_level.get(c.level, s.deductible.level[c.level])
+        if yuan(amount * share * multiple) != yuan(yuan(amount * share) * multiple):
+            return "deductible-rounded-twice"
+    return None
+
+
+def run(
+    p: Policy,
+    patient: Patient,
+    ytd: dict[int, Any],
+    balance: Decimal,
+    ops: list[Any],
+    stop_at_documented: bool = True,
+) -> list[Any]:
+    """The sequence through the oracle's ledger and the reference; the first disagreement, if any (none
+    looked for from a settlement of a documented class on, unless asked)."""
+    ledger, ref = Ledger(p, patient, ytd=ytd, balance=balance), Reference(p, patient, ytd, balance)
+    for op in ops:
+        if op[0] == "settle":
+            c, admitted, settled = op[1]
+            if stop_at_documented and documented(ledger, patient, c, admitted, settled):
+                return []
+            r = ref.settle(ledger, c, admitted, settled)
+            e = ledger.settle(c, admitted, settled)
+            ref.results[e.id] = (e.year, r)
+            differ = compare(e, r)
+            if differ:
+                return [op, differ, e.expected.steps, [s.text for s in r.steps]]
+        elif ledger.entries:
+            ids = list(ledger.entries)
+            target = ids[op[1] % len(ids)]
+            if op[0] == "reverse":
+                ledger.reverse(target)
+            elif ledger.entries[target].kind == "settlement" and ledger.standing(target):
+                ledger.cancel(target)
+    return []
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+@given(scenarios())
+def test_the_oracle_agrees_with_the_reference_engine(scenario: tuple[Any, ...]) -> None:
+    found = run(*scenario)
+    assert not found, pprint.pformat(found, width=110)
+
+
+# ── DISAGREEMENTS: where the rules say the reference engine is wrong ──────────
+# Each class: one case (concrete inputs) that must disagree (xfail strict: it fails the day the reference is
+# put right, and then comes out of here and out of `documented`). Figures in the comments are the oracle's.
+
+
+def _stay(inscp: Any, level: str = "3", setting: str = "inpatient", day: date = DAY) -> tuple[str, Any]:
+    return ("settle", (Claim(ranges(inscp), level, setting), day, day))
+
+
+def _shanghai() -> Policy:
+    raw = yaml.safe_load((POLICIES / "shanghai.yaml").read_text(encoding="utf-8"))["policies"]["310"]
+    return parse("310", raw)
+
+
+OUTPATIENT = {
+    "deductible": {"level": {"1": 100, "2": 100, "3": 100}},
+    "ratio": {"level": {"1": 0.5, "2": 0.5, "3": 0.5}},
+    "annual_cap": 3000,
+}
+ZERO_POOL = {"deductible": {"level": {"1": 0, "2": 0, "3": 0}}, "ratio": {"level": {"1": 0, "2": 0, "3": 0}}}
+LAYER = {"fund_pay_type": "610100", "base": "personal", "bands": [{"ratio": 0.5}], "annual_cap": 1000}
+DISAGREEMENTS = {
+    # world/README: chronic is "a care setting"; Terms.setting: 门诊慢特病 is settled under "the general
+    # outpatient one … where the policy has none of its own"; its deductible is per year, once (R-BEN-01).
+    # Outpatient 1000: 100 deductible, 450; then 门诊慢特病 1000: the year's outpatient deductible is paid,
+    # 500. The reference keeps the chronic visit's deductible, stays and running amounts apart and charges
+    # the 100 again (pays 450).
+    "chronic-under-outpatient": (
+        "门诊慢特病 under the outpatient setting: the reference keeps its deductible apart (twice a year)",
+        lambda: (
+            policy(outpatient=OUTPATIENT),
+            WORKER,
+            {},
+            D(0),
+            [_stay(1000, setting="outpatient"), _stay(1000, setting="chronic")],
+        ),
+    ),
+    # world/README funds.name: "the counters it keeps (default its code): two layers of one fund … each need
+    # a name" — funds of one counter share it, as settings naming one cap do. Two 610100 layers without names,
+    # 50 % each, 1000 a year between them: 3000 personal → the first pays 1000, the second finds the cap
+    # spent: 1000. The reference lets each see only the year before the settlement (pays 2000 from a 1000 cap)
+    # and records one layer's counters, not their sum (R-AMT-12: the next stay starts from the wrong year).
+    "funds-sharing-a-counter": (
+        "two funds of one counter in a settlement: the reference pays each from the year before, keeps one",
+        lambda: (
+            policy(RESIDENTS, "390", inpatient=ZERO_POOL, funds=[LAYER, LAYER]),
+            Patient("1501", 50),
+            {},
+            D(0),
+            [_stay(3000)],
+        ),
+    ),
+    # world/README adjustments: "deductible: a multiple of it (0 waives it)" — of the deductible, which per
+    # year is paid once (R-BEN-01). 上海 retirees: 0.8 × 1500 = 1200 a year (shanghai.yaml). Three stays of
+    # 10000: 1200, then 0, 0. The reference multiplies what is left of the level's 1500 again at each stay:
+    # (1500 − 1200) × 0.8 = 240, then 48 — a retiree pays 1488 in a year whose deductible is 1200.
+    "deductible-multiple-after-payment": (
+        "a deductible multiple under a yearly deductible: the reference applies it to the rest at every stay",
+        lambda: (_shanghai(), RETIREE, {}, D(0), [_stay(10000, day=date(2026, 8, 1))] * 3),
+    ),
+    # world/README: money is "rounded half up to the cent … once"; the deductible due per stay is the level's
+    # × the later stays' share × the multiple: 100.01 × 0.5 × 0.5 = 25.0025 → 25.00 at the second stay. The
+    # reference rounds after the share (50.005 → 50.01) and again after the multiple (25.005 → 25.01).
+    "deductible-rounded-twice": (
+        "a per-stay deductible × later-stays share × multiple: the reference rounds twice",
+        lambda: (
+            policy(
+                inpatient=inpatient(
+                    deductible={"per": "stay", "level": dict.fromkeys(LEVELS, 100.01), "later_stays": 0.5}
+                ),
+                adjustments=[{"who": {}, "deductible": 0.5}],
+            ),
+            WORKER,
+            {},
+            D(0),
+            [_stay(1000), _stay(1000)],
+        ),
+    ),
+}
+
+
+def _before(name: str) -> tuple[Ledger, Patient, tuple[Claim, date, date]]:
+    """A documented case's ledger up to its last settlement, and that settlement."""
+    p, patient, ytd, balance, ops = DISAGREEMENTS[name][1]()
+    ledger = Ledger(p, patient, ytd=ytd, balance=balance)
+    for _, stay in ops[:-1]:
+        ledger.settle(*stay)
+    return ledger, patient, ops[-1][1]
+
+
+@pytest.mark.parametrize("name", list(DISAGREEMENTS))
+def test_a_documented_case_is_in_its_class(name: str) -> None:
+    # the class the main differential test leaves out is the one the case stands for
+    ledger, patient, (c, admitted, settled) = _before(name)
+    assert documented(ledger, patient, c, admitted, settled) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=why))
+        for k, (why, _) in DISAGREEMENTS.items()
+    ],
+)
+def test_a_documented_disagreement_with_the_reference(name: str) -> None:
+    found = run(*DISAGREEMENTS[name][1](), stop_at_documented=False)
+    assert not found, pprint.pformat(found, width=110)
+
+
+@st.composite
+def fee_lines(draw: st.DrawFn) -> tuple[CatalogEntry, Decimal, Decimal]:
+    cap = draw(st.one_of(st.none(), st.integers(1, 500000).map(lambda c: D(c) / 100)))
+    lv = draw(st.sampled_from(["01", "02", "03"]))
+    selfpay = {"01": D(0), "03": D(1)}.get(lv) or D(draw(st.integers(0, 10000))) / 10000
+    cnt = D(draw(st.integers(-10000, 10000).filter(bool))) / draw(st.sampled_from([1, 10, 100, 1000]))
+    pric = D(draw(st.integers(1, 50000000))) / draw(st.sampled_from([100, 10000]))
+    return CatalogEntry(DRUG, lv, selfpay, cap), cnt, pric
+
+
+@settings(max_examples=500, deadline=None)
+@given(fee_lines())
+def test_the_classification_agrees_with_the_reference_catalog(
+    line: tuple[CatalogEntry, Decimal, Decimal],
+) -> None:
+    entry_, cnt, pric = line
+    theirs = ref_classify(entry_, cnt, pric, yuan(cnt * pric))
+    ours = split(entry_, cnt, pric)
+    assert (ours.fulamt_ownpay, ours.overlmt, ours.preselfpay, ours.inscp) == (
+        theirs.fulamt_ownpay,
+        theirs.overlmt,
+        theirs.preselfpay,
+        theirs.inscp,
+    )
