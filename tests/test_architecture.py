@@ -54,6 +54,7 @@ WRONG = {
     ],
     "Reports read": [("yidi.reports.html", "yidi.simulators.faults"), ("yidi.reports.html", "yidi.specs")],
     "No circle": [("yidi.simulators.store", "yidi.simulators.gateway")],
+    "The oracle": [("yidi.suites.oracle.settle", "yidi.simulators.benefits")],
 }
 
 
