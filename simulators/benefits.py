@@ -127,28 +127,31 @@ def _multiple(terms: Terms, patient: Patient, what: str) -> Decimal:
     return found
 
 
-def deductible_due(s: Setting, claim: Claim, used: Usage) -> tuple[Decimal, str]:
-    """What of the deductible this stay must still meet, and why."""
-    d, setting = s.deductible, claim.setting
+def deductible_due(s: Setting, claim: Claim, used: Usage, multiple: Decimal = ONE) -> tuple[Decimal, str]:
+    """What of the deductible this stay must still meet, and why. The person's ``multiple`` scales the
+    deductible itself (a yearly one is then met once), and the product is rounded once."""
+    d, setting = s.deductible, s.name  # 门诊慢特病 without a setting of its own counts as outpatient
     amount = d.amount(claim.level, claim.fil_type)
+    scaled = "" if multiple == ONE else f"×{multiple}"
     if d.per == "stay":
         stays = int(used.get_(f"stays:{setting}"))
         share = d.share(stays)
-        due = yuan(amount * share)
-        return due, f"每次住院起付线{amount}" + (
+        due = yuan(amount * share * multiple)
+        return due, f"每次住院起付线{amount}{scaled}" + (
             f"，本年第{stays + 1}次按{share:.0%}计{due}" if stays else ""
         )
     paid_here = used.get_(f"deductible:{setting}:{claim.level}") + used.get_(f"deductible:{setting}:any")
     paid_any = sum((v for k, v in used.items() if k.startswith(f"deductible:{setting}:")), ZERO)
     paid = paid_any if d.across_levels == "difference" else paid_here
-    due = max(ZERO, amount - paid)
-    return due, f"本年起付线{amount}，已支付{paid}，本次应付{due}"
+    due = max(ZERO, yuan(amount * multiple) - paid)
+    return due, f"本年起付线{amount}{scaled}，已支付{paid}，本次应付{due}"
 
 
 def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: Decimal) -> Result:
     """One settlement under ``terms`` for ``patient``, whose year so far is ``used``."""
     s = terms.setting(claim.setting)
-    split, steps, delta = claim.split, [], Usage({f"stays:{claim.setting}": ONE})
+    setting = s.name  # the counters it keeps: 门诊慢特病 without a setting of its own is outpatient
+    split, steps, delta = claim.split, [], Usage({f"stays:{setting}": ONE})
     steps.append(
         Step(
             "分类",
@@ -166,23 +169,22 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
             Step("先行自付", f"个人承担先行自付的{borne:.0%}，{moved}计入符合政策范围，共{inscp}", moved)
         )
 
-    due, why = deductible_due(s, claim, used)
-    due = yuan(due * _multiple(terms, patient, "deductible"))
+    due, why = deductible_due(s, claim, used, _multiple(terms, patient, "deductible"))
     dedc = min(max(inscp, ZERO), due)
-    delta[f"deductible:{claim.setting}:{claim.level}"] = dedc
+    delta[f"deductible:{setting}:{claim.level}"] = dedc
     steps.append(Step("起付线", f"{why}，本次支付{dedc}", dedc))
 
     eligible = max(inscp - dedc, ZERO)
     bands = _adjusted(s, terms, claim, patient)
     # where this stay's amount above the deductible sits on the axis the band bounds measure
     in_policy = s.bands_on == "in_policy"
-    year_so_far = used.get_(f"{'inscp' if in_policy else 'eligible'}:{claim.setting}")
+    year_so_far = used.get_(f"{'inscp' if in_policy else 'eligible'}:{setting}")
     start = (year_so_far if s.bands_over == "year" else ZERO) + (dedc if in_policy else ZERO)
     room = _room(s.annual_cap, used.get_(f"cap:{s.cap}"))
     pool, over_cap, pool_steps = _pool(bands, start, eligible, room)
     cap = "不设年度限额" if room is None else f"年度限额{s.annual_cap}，剩余{room}"
     steps += [*pool_steps, Step("统筹", f"比例{bands_text(bands)}，{cap}，统筹支付{pool}", pool)]
-    delta |= {f"eligible:{claim.setting}": eligible, f"inscp:{claim.setting}": max(inscp, ZERO)}
+    delta |= {f"eligible:{setting}": eligible, f"inscp:{setting}": max(inscp, ZERO)}
     delta[f"cap:{s.cap}"] = pool
     lines = [FundLine(terms.fund_pay_type, inscp, pool if room is None else room, pool)]
 
@@ -246,9 +248,10 @@ def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal
     by its bands, up to its cap."""
     code, counter = fund.fund_pay_type, fund.counter
     base = max(base, ZERO)
-    before = used.get_(f"base:{counter}")
-    delta[f"base:{counter}"] = base
-    room = _room(fund.annual_cap, used.get_(f"paid:{counter}"))
+    # funds keeping one counter share it: a layer sees the year and this settlement's earlier layers
+    before = used.get_(f"base:{counter}") + delta.get_(f"base:{counter}")
+    delta[f"base:{counter}"] = delta.get_(f"base:{counter}") + base
+    room = _room(fund.annual_cap, used.get_(f"paid:{counter}") + delta.get_(f"paid:{counter}"))
     # the part of [before, before + base) above the threshold, on the axis the band bounds measure
     low = max(before, fund.threshold)
     above = max(before + base - low, ZERO)
@@ -259,7 +262,7 @@ def _fund(fund: Fund, base: Decimal, used: Usage, delta: Usage) -> tuple[Decimal
         pay += piece
         steps.append(Step(code, f"{a}–{b}部分 × {ratio:.2%} = {piece}", piece))
     pay = pay if room is None else min(pay, room)
-    delta[f"paid:{counter}"] = pay
+    delta[f"paid:{counter}"] = delta.get_(f"paid:{counter}") + pay
     cap = "不设年度限额" if room is None else f"年度限额{fund.annual_cap}，剩余{room}"
     text = f"基数{base}（本年累计{before + base}，起付线{fund.threshold}），{cap}，支付{pay}"
     steps.append(Step(code, text, pay))

@@ -2,7 +2,7 @@
 rule text (world/README.md "The order a settlement follows", settlement-rules.md §3) in the comments; the
 published worked examples (tests/world/examples/); and a differential test against yidi's reference
 engine, which this file alone may call (never read): where the two disagree and the rules say the reference
-is wrong, the class of inputs is written down (DISAGREEMENTS) and its case marked xfail, strict."""
+was wrong, the class of inputs is kept as a case (ONCE_WRONG) the two must now agree on."""
 
 from __future__ import annotations
 
@@ -947,49 +947,18 @@ def compare(e: Entry, r: Result) -> dict[str, tuple[Any, Any]]:
     return {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]}
 
 
-def documented(ledger: Ledger, patient: Patient, c: Claim, admitted: date, settled: date) -> str | None:
-    """The documented class of disagreement (DISAGREEMENTS) a settlement is in, if any: where the rules
-    say the reference engine is wrong, the sequence is compared up to it, not after."""
-    day = counting_day(ledger.policy, admitted, settled)
-    terms, used = ledger.policy.on(day), ledger.used(insurance_year(ledger.policy, day))
-    if c.setting == "chronic" and "chronic" not in terms.settings:
-        return "chronic-under-outpatient"
-    counters = [f.counter for f in terms.funds if f.who.covers(patient)]
-    if len(set(counters)) < len(counters):
-        return "funds-sharing-a-counter"
-    s = terms.setting(c.setting)
-    multiple = D(1)
-    for a in terms.adjustments:
-        if a.deductible is not None and a.who.covers(patient):
-            multiple *= a.deductible
-    if s.deductible.per == "year" and multiple not in (0, 1) and used.total("deductible", s.name):
-        return "deductible-multiple-after-payment"
-    before = int(used.of("stays", s.name))
-    if s.deductible.per == "stay" and before:
-        share = s.deductible.later_stays[min(before, len(s.deductible.later_stays)) - 1]
-        by_level = s.deductible.filings.get(c.fil_type or "", s.deductible.level)
-        amount = by_level.get(c.level, s.deductible.level[c.level])
-        if yuan(amount * share * multiple) != yuan(yuan(amount * share) * multiple):
-            return "deductible-rounded-twice"
-    return None
-
-
 def run(
     p: Policy,
     patient: Patient,
     ytd: dict[int, Any],
     balance: Decimal,
     ops: list[Any],
-    stop_at_documented: bool = True,
 ) -> list[Any]:
-    """The sequence through the oracle's ledger and the reference; the first disagreement, if any (none
-    looked for from a settlement of a documented class on, unless asked)."""
+    """The sequence through the oracle's ledger and the reference; the first disagreement, if any."""
     ledger, ref = Ledger(p, patient, ytd=ytd, balance=balance), Reference(p, patient, ytd, balance)
     for op in ops:
         if op[0] == "settle":
             c, admitted, settled = op[1]
-            if stop_at_documented and documented(ledger, patient, c, admitted, settled):
-                return []
             r = ref.settle(ledger, c, admitted, settled)
             e = ledger.settle(c, admitted, settled)
             ref.results[e.id] = (e.year, r)
@@ -1015,9 +984,8 @@ def test_the_oracle_agrees_with_the_reference_engine(scenario: tuple[Any, ...]) 
     assert not found, pprint.pformat(found, width=110)
 
 
-# ── DISAGREEMENTS: where the rules say the reference engine is wrong ──────────
-# Each class: one case (concrete inputs) that must disagree (xfail strict: it fails the day the reference is
-# put right, and then comes out of here and out of `documented`). Figures in the comments are the oracle's.
+# ── where the differential test once found the reference engine wrong, and the rules say so ──────────
+# Each class: one case (concrete inputs), now agreed on. Figures in the comments are the oracle's.
 
 
 def _stay(inscp: Any, level: str = "3", setting: str = "inpatient", day: date = DAY) -> tuple[str, Any]:
@@ -1036,14 +1004,14 @@ OUTPATIENT = {
 }
 ZERO_POOL = {"deductible": {"level": {"1": 0, "2": 0, "3": 0}}, "ratio": {"level": {"1": 0, "2": 0, "3": 0}}}
 LAYER = {"fund_pay_type": "610100", "base": "personal", "bands": [{"ratio": 0.5}], "annual_cap": 1000}
-DISAGREEMENTS = {
+ONCE_WRONG = {
     # world/README: chronic is "a care setting"; Terms.setting: 门诊慢特病 is settled under "the general
     # outpatient one … where the policy has none of its own"; its deductible is per year, once (R-BEN-01).
     # Outpatient 1000: 100 deductible, 450; then 门诊慢特病 1000: the year's outpatient deductible is paid,
-    # 500. The reference keeps the chronic visit's deductible, stays and running amounts apart and charges
+    # 500. The reference kept the chronic visit's deductible, stays and running amounts apart and charges
     # the 100 again (pays 450).
     "chronic-under-outpatient": (
-        "门诊慢特病 under the outpatient setting: the reference keeps its deductible apart (twice a year)",
+        "门诊慢特病 under the outpatient setting: its deductible once a year",
         lambda: (
             policy(outpatient=OUTPATIENT),
             WORKER,
@@ -1055,10 +1023,10 @@ DISAGREEMENTS = {
     # world/README funds.name: "the counters it keeps (default its code): two layers of one fund … each need
     # a name" — funds of one counter share it, as settings naming one cap do. Two 610100 layers without names,
     # 50 % each, 1000 a year between them: 3000 personal → the first pays 1000, the second finds the cap
-    # spent: 1000. The reference lets each see only the year before the settlement (pays 2000 from a 1000 cap)
+    # spent: 1000. The reference let each see only the year before the settlement (pays 2000 from a 1000 cap)
     # and records one layer's counters, not their sum (R-AMT-12: the next stay starts from the wrong year).
     "funds-sharing-a-counter": (
-        "two funds of one counter in a settlement: the reference pays each from the year before, keeps one",
+        "two funds of one counter in a settlement: the second sees the first",
         lambda: (
             policy(RESIDENTS, "390", inpatient=ZERO_POOL, funds=[LAYER, LAYER]),
             Patient("1501", 50),
@@ -1069,17 +1037,17 @@ DISAGREEMENTS = {
     ),
     # world/README adjustments: "deductible: a multiple of it (0 waives it)" — of the deductible, which per
     # year is paid once (R-BEN-01). 上海 retirees: 0.8 × 1500 = 1200 a year (shanghai.yaml). Three stays of
-    # 10000: 1200, then 0, 0. The reference multiplies what is left of the level's 1500 again at each stay:
+    # 10000: 1200, then 0, 0. The reference multiplied what is left of the level's 1500 again at each stay:
     # (1500 − 1200) × 0.8 = 240, then 48 — a retiree pays 1488 in a year whose deductible is 1200.
     "deductible-multiple-after-payment": (
-        "a deductible multiple under a yearly deductible: the reference applies it to the rest at every stay",
+        "a deductible multiple under a yearly deductible: met once",
         lambda: (_shanghai(), RETIREE, {}, D(0), [_stay(10000, day=date(2026, 8, 1))] * 3),
     ),
     # world/README: money is "rounded half up to the cent … once"; the deductible due per stay is the level's
     # × the later stays' share × the multiple: 100.01 × 0.5 × 0.5 = 25.0025 → 25.00 at the second stay. The
-    # reference rounds after the share (50.005 → 50.01) and again after the multiple (25.005 → 25.01).
+    # reference rounded after the share (50.005 → 50.01) and again after the multiple (25.005 → 25.01).
     "deductible-rounded-twice": (
-        "a per-stay deductible × later-stays share × multiple: the reference rounds twice",
+        "a per-stay deductible × later-stays share × multiple: rounded once",
         lambda: (
             policy(
                 inpatient=inpatient(
@@ -1096,31 +1064,9 @@ DISAGREEMENTS = {
 }
 
 
-def _before(name: str) -> tuple[Ledger, Patient, tuple[Claim, date, date]]:
-    """A documented case's ledger up to its last settlement, and that settlement."""
-    p, patient, ytd, balance, ops = DISAGREEMENTS[name][1]()
-    ledger = Ledger(p, patient, ytd=ytd, balance=balance)
-    for _, stay in ops[:-1]:
-        ledger.settle(*stay)
-    return ledger, patient, ops[-1][1]
-
-
-@pytest.mark.parametrize("name", list(DISAGREEMENTS))
-def test_a_documented_case_is_in_its_class(name: str) -> None:
-    # the class the main differential test leaves out is the one the case stands for
-    ledger, patient, (c, admitted, settled) = _before(name)
-    assert documented(ledger, patient, c, admitted, settled) == name
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=why))
-        for k, (why, _) in DISAGREEMENTS.items()
-    ],
-)
-def test_a_documented_disagreement_with_the_reference(name: str) -> None:
-    found = run(*DISAGREEMENTS[name][1](), stop_at_documented=False)
+@pytest.mark.parametrize("name", list(ONCE_WRONG))
+def test_the_reference_follows_the_rules_where_it_once_did_not(name: str) -> None:
+    found = run(*ONCE_WRONG[name][1]())
     assert not found, pprint.pformat(found, width=110)
 
 
