@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +41,7 @@ case = pytest.mark.case  # @case("JT-ADM-002")
 pytest_plugins = [
     *(f"yidi.suites.{role}.fixtures" for role in ("his", "hub", "insured")),
     "yidi.suites.preflight",  # the world must be the system's before any case runs
+    "yidi.suites.follow",  # every settlement checked to the cent against the oracle
     "yidi.suites.tidy",  # and no case leaves a stay open behind it
 ]
 
@@ -151,6 +152,17 @@ def spec_ref(config: pytest.Config, default: str | None = None) -> str | None:
     return ref
 
 
+class Exchanged(list[Reply]):
+    """The messages a case exchanged, in order; ``watch`` sees each as it arrives (suites/follow.py)."""
+
+    watch: Callable[[Reply], None] | None = None
+
+    def append(self, reply: Reply) -> None:
+        super().append(reply)
+        if self.watch is not None:
+            self.watch(reply)
+
+
 @dataclass
 class Sut:
     """The system under test as the suites reach it, and the messages each case exchanged."""
@@ -160,7 +172,7 @@ class Sut:
     roster: dict[str, Any]
     url: str  # its base URL (the simulators' own when builtin)
     builtin: bool  # yidi's own simulators: faults and the clock can be set through /admin
-    exchanged: list[Reply] = field(default_factory=list)
+    exchanged: Exchanged = field(default_factory=Exchanged)
     served: Served | None = None  # the simulators when yidi serves them in this process
 
     def __post_init__(self) -> None:

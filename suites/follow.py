@@ -1,0 +1,321 @@
+"""Every settlement a case makes, checked to the cent against the independent oracle (R-BEN-07).
+
+A case's traffic (``Sut.exchanged``) is followed message by message: who was admitted where and when
+(1101 / Y1101, 2401), which fee lines stand (2301, 2302), and each pre-settlement, settlement,
+cancellation and reversal (2303–2305, 2601 and their Y-forms). Each person's year is an oracle
+:class:`Ledger` that starts from the state the system says the person is in when the case first admits
+them (5206 / Y5206 人员累计信息查询, and the balance 1101 answered; the world file's ``ytd`` where the
+system does not answer 5206) and then follows what the case does. Every amount of every answer, and its
+fund lines, must be the ledger's: a platform consistently wrong, or wrong only after a cancellation, fails.
+
+Not followed (yet): outpatient settlement at the hospital (2206–2208: fees per charge batch), and persons
+or hospitals the world file does not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ..actors.his import His, Reply
+from ..specs import loader
+from ..specs.adapt import Adapter
+from ..specs.money import ZERO, yuan
+from ..world.topology import Person, dedc_level
+from . import catalogue
+from .failures import fail
+from .insured.client import as_hub, as_treatment
+from .oracle import Claim, Expected, Ledger, NotInCatalog, Ranges, classify
+from .plugin import Sut
+
+SETTLE, PRESETTLE, CANCEL = ("2304", "Y2304"), ("2303", "Y2303"), ("2305", "Y2305")
+EMERGENCY = ("13", "24")  # 急诊, 急诊转住院: deemed filed (fil_type 6)
+
+
+@pytest.fixture(autouse=True)
+def followed(request: pytest.FixtureRequest) -> Iterator[None]:
+    marker = request.node.get_closest_marker("case")
+    role = catalogue.load()[marker.args[0]].role if marker else ""
+    if role not in ("treatment", "insured", "hub"):
+        yield  # in the his role yidi is the platform and computes the money itself
+        return
+    sut: Sut = request.getfixturevalue("sut")
+    sut.exchanged.watch = Follower(sut, role).see
+    try:
+        yield
+    finally:
+        sut.exchanged.watch = None
+
+
+@dataclass
+class Stay:
+    """One inpatient stay as the case's traffic told it."""
+
+    person: Person
+    hospital: str
+    insuplc: str
+    admitted: date
+    med_type: str
+    lines: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)  # feedetl_sn → code, cnt, pric
+    settled: dict[str, list[str]] = field(default_factory=dict)  # setl_id → the lines it settled
+
+    def open_lines(self) -> list[tuple[str, Any, Any]]:
+        """The lines no standing settlement has settled (a mid-stay settlement settles those so far)."""
+        done = {sn for sns in self.settled.values() for sn in sns}
+        return [line for sn, line in self.lines.items() if sn not in done]
+
+
+class Follower:
+    def __init__(self, sut: Sut, role: str) -> None:
+        self.sut, self.role = sut, role
+        self.persons = {p.psn_no: p for p in sut.world.persons.values()}
+        self.ledgers: dict[str, Ledger] = {}
+        self.balances: dict[str, Any] = {}  # psn_no → the balance 1101 answered
+        self.stays: dict[str, Stay] = {}  # mdtrt_id → the stay
+        self.by_msgid: dict[str, str] = {}  # a settlement's or cancellation's msgid → its ledger entry
+        self.adapter = Adapter(loader.load(version=sut.spec.version), sut.spec)  # the HIS's base ↔ wire
+        self.clients: dict[str, His] = {}
+
+    def see(self, reply: Reply) -> None:
+        if not reply.ok:
+            return
+        handler: Callable[[Reply], None] | None = getattr(self, f"on_{reply.infno.lstrip('Y')}", None)
+        if handler is None:
+            return
+        try:
+            handler(reply)
+        except (KeyError, ValueError, TypeError, IndexError):
+            return  # an answer of the wrong shape is the conformance cases' to judge, not the money's
+
+    # ── who and where ──────────────────────────────────────────────
+
+    def on_1101(self, reply: Reply) -> None:
+        base, insu = reply.output["baseinfo"], (reply.output.get("insuinfo") or [{}])[0]
+        if base.get("psn_no") in self.persons and insu.get("balc") is not None:
+            self.balances[str(base["psn_no"])] = insu["balc"]
+
+    def on_2401(self, reply: Reply) -> None:
+        info = self.input(reply)["mdtrtinfo"]
+        person = self.persons.get(str(info["psn_no"]))
+        code = str(info.get("fixmedins_code") or reply.request["fixmedins_code"])
+        if person is None or self.sut.world.hospital(code) is None:
+            return
+        mdtrt_id = (
+            str(info["mdtrt_id"]) if reply.infno == "Y2401" else str(reply.output["result"]["mdtrt_id"])
+        )
+        insuplc = str(reply.request["insuplc_admdvs"])
+        self.stays[mdtrt_id] = Stay(person, code, insuplc, _day(info["begntime"]), str(info["med_type"]))
+        if person.psn_no not in self.ledgers:
+            self.ledgers[person.psn_no] = self.start(person, code, insuplc)
+
+    def on_2301(self, reply: Reply) -> None:
+        for line in self.input(reply)["feedetail"]:
+            stay = self.stays.get(str(line["mdtrt_id"]))
+            if stay is not None:
+                stay.lines[str(line["feedetl_sn"])] = (str(line["med_list_codg"]), line["cnt"], line["pric"])
+
+    def on_2302(self, reply: Reply) -> None:
+        data = self.input(reply)["data"]
+        stay = self.stays.get(str(data["mdtrt_id"]))
+        if stay is not None:
+            sn = str(data["feedetl_sn"])
+            stay.lines = {} if sn == "0000" else {k: v for k, v in stay.lines.items() if k != sn}
+
+    # ── money ──────────────────────────────────────────────────────
+
+    def on_2303(self, reply: Reply) -> None:
+        found = self.claim(reply)
+        if found is not None:
+            ledger, claim, stay = found
+            _, expected = ledger.expect(claim, stay.admitted, settled(reply))
+            self.compare(reply, expected, "R-BEN-07")
+
+    def on_2304(self, reply: Reply) -> None:
+        found = self.claim(reply)
+        if found is not None:
+            ledger, claim, stay = found
+            s = reply.output["setlinfo"]
+            setl_id = str(s["setl_id"])
+            if setl_id in ledger.entries:  # the same message again (R-IDEM-01): the same answer
+                self.compare(reply, ledger.entries[setl_id].expected, "R-BEN-07")
+                return
+            entry = ledger.settle(claim, stay.admitted, settled(reply), setl_id=setl_id)
+            self.by_msgid[reply.msgid] = entry.id
+            done = {sn for sns in stay.settled.values() for sn in sns}
+            stay.settled[setl_id] = [sn for sn in stay.lines if sn not in done]
+            self.compare(reply, entry.expected, "R-BEN-07")
+
+    def on_2305(self, reply: Reply) -> None:
+        setl_id = str(self.input(reply)["data"]["setl_id"])
+        ledger = next((g for g in self.ledgers.values() if setl_id in g.entries), None)
+        if ledger is not None and reply.msgid in ledger.entries:  # the same cancellation again
+            self.compare(reply, ledger.entries[reply.msgid].expected, "R-AMT-11")
+        elif ledger is not None and ledger.standing(setl_id):
+            self.unsettle(setl_id)
+            entry = ledger.cancel(setl_id, id=reply.msgid)
+            self.by_msgid[reply.msgid] = entry.id
+            self.compare(reply, entry.expected, "R-AMT-11")
+
+    def on_2601(self, reply: Reply) -> None:
+        undone = self.by_msgid.get(str(self.input(reply)["data"]["omsgid"]))
+        ledger = next((g for g in self.ledgers.values() if undone in g.entries), None)
+        if ledger is None or undone is None or ledger.reverse(undone) is None:
+            return
+        if ledger.entries[undone].kind == "settlement":
+            self.unsettle(undone)
+
+    # ── the pieces ─────────────────────────────────────────────────
+
+    def unsettle(self, setl_id: str) -> None:
+        """A settlement taken back: its lines are open again, to be settled anew."""
+        for stay in self.stays.values():
+            stay.settled.pop(setl_id, None)
+
+    def input(self, reply: Reply) -> Mapping[str, Any]:
+        """The request's input in the base spec's shape (a regional profile may rename its nodes)."""
+        if reply.infno.startswith("Y"):
+            return dict(reply.request["input"])
+        return dict(self.adapter.to_base(reply.infno, "input", reply.request["input"]))
+
+    def claim(self, reply: Reply) -> tuple[Ledger, Claim, Stay] | None:
+        """The ledger, the claim and the stay a (pre-)settlement is of; None when it is not followed."""
+        if reply.infno.startswith("Y"):
+            return self.claim_relayed(reply)
+        data = self.input(reply)["data"]
+        stay = self.stays.get(str(data["mdtrt_id"]))
+        if stay is None:
+            return None
+        hospital = self.sut.world.hospital(stay.hospital)
+        province = self.sut.world.province_of(hospital.admdvs) if hospital else None
+        if hospital is None or province is None:
+            return None
+        try:
+            bill = classify(province.catalog, stay.open_lines())
+        except NotInCatalog:
+            return None  # refused by the catalog check, which other cases judge
+        claim = Claim(
+            bill.totals,
+            hospital.dedc_level,
+            _setting(stay.med_type),
+            self.fil_type(stay.person, hospital.admdvs, settled(reply), stay.med_type),
+            str(data.get("acct_used_flag")) == "1",
+        )
+        return self.ledgers[stay.person.psn_no], claim, stay
+
+    def claim_relayed(self, reply: Reply) -> tuple[Ledger, Claim, Stay] | None:
+        s = reply.request["input"]["setlinfo"]
+        person = self.persons.get(str(s["psn_no"]))
+        if person is None or person.psn_no not in self.ledgers:
+            return None  # not in the world, or admitted before the case began
+        insuplc = str(reply.request["insuplc_admdvs"])
+        stay = Stay(person, str(s["fixmedins_code"]), insuplc, _day(s["begntime"]), str(s["med_type"]))
+        ranges = Ranges(
+            *(yuan(s[k]) for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"))
+        )
+        claim = Claim(
+            ranges,
+            dedc_level(str(s["hosp_lv"])),
+            _setting(stay.med_type),
+            self.fil_type(person, str(s["mdtrtarea_admdvs"]), settled(reply), stay.med_type),
+            str(s.get("acct_used_flag")) == "1",
+        )
+        return self.ledgers[person.psn_no], claim, stay
+
+    def fil_type(self, person: Person, area: str, day: date, med_type: str) -> str | None:
+        """The filing the stay is settled under (valid on the settlement day), from the world file: none at
+        home, 6 for an emergency without one."""
+        if area[:2] == person.province[:2]:
+            return None
+        for f in person.filings:
+            here = f.mdtrtarea == area or (f.mdtrtarea.endswith("0000") and f.mdtrtarea[:2] == area[:2])
+            if here and f.status == "1" and f.begndate <= day and (f.enddate is None or day <= f.enddate):
+                return f.fil_type
+        return "6" if med_type in EMERGENCY else None
+
+    def start(self, person: Person, hospital: str, insuplc: str) -> Ledger:
+        """The person's ledger as the system says they stand now."""
+        policy = self.sut.world.provinces[person.province].policies[person.insutype]
+        ytd = dict(person.ytd)
+        told = self.totals(person, hospital, insuplc)
+        if told is not None:
+            year, totals = told
+            ytd[year] = usage_of(totals, policy.on(date(year, 12, 31)))
+        return Ledger(
+            policy, person.patient, ytd=ytd, balance=self.balances.get(person.psn_no, person.account_balance)
+        )
+
+    def totals(self, person: Person, hospital: str, insuplc: str) -> tuple[int, dict[str, Decimal]] | None:
+        """5206 (or Y5206 relayed), not the case's evidence; None when the system does not answer it."""
+        if self.role == "treatment":
+            reply = self.his(hospital).call(
+                "5206", {"data": {"psn_no": person.psn_no}}, insuplc_admdvs=insuplc, check=False
+            )
+        else:
+            relay = (as_hub if self.role == "insured" else as_treatment)(self.sut, hospital)
+            relay.into = []
+            data = {"psn_no": person.psn_no}
+            reply = relay.send(relay.message("Y5206", {"data": data}, insuplc_admdvs=insuplc))
+        rows = reply.output.get("cuminfo") if reply.ok else None
+        if rows is None:
+            return None
+        year = int(rows[0]["year"]) if rows else date.today().year
+        return year, {str(r["cum_type_code"]): yuan(r["cum"]) for r in rows}
+
+    def his(self, code: str) -> His:
+        if code not in self.clients:
+            self.clients[code] = His(self.sut.spec, self.sut.hospital(code))
+            self.clients[code].sign_in()
+        return self.clients[code]
+
+    def compare(self, reply: Reply, expected: Expected, rule: str) -> None:
+        """Every setlinfo amount the answer carries, and what each fund paid by its setldetail lines."""
+        s = reply.output["setlinfo"]
+        differ = {k: (v, yuan(s[k])) for k, v in expected.setlinfo().items() if k in s and yuan(s[k]) != v}
+        answered: dict[str, Decimal] = {}
+        for line in reply.output.get("setldetail") or []:
+            code = str(line["fund_pay_type"])
+            answered[code] = answered.get(code, ZERO) + yuan(line["fund_payamt"])
+        paid = expected.paid_by()
+        for code in sorted({*paid, *answered}):
+            if paid.get(code, ZERO) != answered.get(code, ZERO):
+                differ[f"setldetail[{code}]"] = (paid.get(code, ZERO), answered.get(code, ZERO))
+        if differ:
+            fail(
+                f"结算金额应与按参保地政策独立计算的结果一致，不一致：{'、'.join(differ)}",
+                rule=rule,
+                on=reply,
+                expected={k: str(v[0]) for k, v in differ.items()},
+                actual={k: str(v[1]) for k, v in differ.items()},
+            )
+
+
+def usage_of(totals: Mapping[str, Decimal], terms: Any) -> dict[str, Any]:
+    """5206's codes as the world file's ``ytd`` of one year (the inpatient figures and each fund's)."""
+    pool = f"D{terms.fund_pay_type[:5]}1"
+    funds = {f.fund_pay_type: f"D{f.fund_pay_type[:5]}1" for f in terms.funds}
+    return {
+        "deductible": totals.get("Q0000"),
+        "pool": totals.get(pool),
+        "stays": int(totals.get("C0000") or 0),
+        "inscp": totals.get("P0000"),
+        "eligible": totals.get("S0000"),
+        "funds": {code: totals[cum] for code, cum in funds.items() if cum in totals},
+    }
+
+
+def settled(reply: Reply) -> date:
+    """The day the system settled on (its own clock)."""
+    return _day(reply.output["setlinfo"]["setl_time"])
+
+
+def _day(text: Any) -> date:
+    return date.fromisoformat(str(text)[:10])
+
+
+def _setting(med_type: str) -> str:
+    return "chronic" if med_type == "14" else "outpatient" if med_type.startswith("1") else "inpatient"
