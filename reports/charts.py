@@ -21,6 +21,7 @@ COLOUR = {
     "failed": "#c62828",
     "error": "#e65100",
     "skipped": "#9e9e9e",
+    "blocked": "#6a1b9a",
     "not_applicable": "#f9a825",
 }
 FONT = 'font-family="inherit"'

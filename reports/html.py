@@ -24,7 +24,9 @@ from ..suites.document import FLOW_ZH, OUTCOME_ZH, ROLE_ZH, SEVERITY_ZH, contrad
 from . import charts, evidence
 
 TEMPLATES = Path(__file__).parent / "templates"
-ORDER = {"failed": 0, "error": 1, "skipped": 2, "not_applicable": 3, "passed": 4}  # what needs reading first
+NOT_PERFORMED = ("skipped", "blocked", "not_applicable")
+# what needs reading first
+ORDER = {"failed": 0, "error": 1, "blocked": 2, "skipped": 3, "not_applicable": 4, "passed": 5}
 # what the template reads, for documents that leave some of it out (older or hand-made ones)
 DOC_DEFAULTS: dict[str, Any] = {"format": "", "yidi_version": "", "role": "", "sut": "", "command": ""}
 CASE_DEFAULTS: dict[str, Any] = {
@@ -123,7 +125,7 @@ def _case(c: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
         "severity_zh": SEVERITY_ZH.get(str(c.get("severity")), ""),
         "rules": [(r, names.get(r, "")) for r in c.get("rules") or []],
         "gating": gating(c),
-        "duration": "—" if outcome in ("skipped", "not_applicable") else _seconds(c.get("duration_s")),
+        "duration": "—" if outcome in NOT_PERFORMED else _seconds(c.get("duration_s")),
         "failure": _failure(c.get("failure"), names),
         "diff": diff(expected, actual) if expected is not None or actual is not None else [],
         "messages": [_message(m, names, str(c.get("reason") or "")) for m in c.get("messages") or []],

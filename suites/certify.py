@@ -27,8 +27,9 @@ from .document import summary, verdict
 from .failures import Failure
 from .plugin import EXCHANGED, SUT
 from .preflight import WORLD_MISMATCH
+from .tidy import Blocked
 
-WORST = {o: i for i, o in enumerate(("passed", "not_applicable", "skipped", "failed", "error"))}
+WORST = {o: i for i, o in enumerate(("passed", "not_applicable", "skipped", "blocked", "failed", "error"))}
 
 
 @dataclass
@@ -146,8 +147,9 @@ class Listener:
         outcome = self.outcomes.setdefault(found.id, Outcome(found))
         outcome.seconds += report.duration
         if report.skipped and call.excinfo is not None:
-            kind = "not_applicable" if isinstance(call.excinfo.value, NotApplicable) else "skipped"
-            outcome.worsen(kind, str(call.excinfo.value))
+            e = call.excinfo.value
+            kind = "not_applicable" if isinstance(e, NotApplicable) else "skipped"
+            outcome.worsen("blocked" if isinstance(e, Blocked) else kind, str(e))
         elif report.failed:
             self._failed(outcome, report.when, call)
         if report.when == "teardown":

@@ -30,6 +30,7 @@ MARK = {
     "failed": "[red]✗[/red]",
     "error": "[red]![/red]",
     "skipped": "[dim]-[/dim]",
+    "blocked": "[magenta]⊘[/magenta]",
     "not_applicable": "[yellow]○[/yellow]",
 }
 VERDICT = {

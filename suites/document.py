@@ -15,16 +15,18 @@ from typing import Any
 
 FORMAT = "yidi-certification/1"
 # not_applicable: the world under test has nobody to play the case's part (named in its reason); it
-# neither passes nor fails, and does not gate
-OUTCOMES = ("passed", "failed", "error", "skipped", "not_applicable")
+# neither passes nor fails, and does not gate. blocked: an earlier case left the case's person in a state
+# it could not undo (named in the reason); the case was not performed, which gates like a skip.
+OUTCOMES = ("passed", "failed", "error", "skipped", "blocked", "not_applicable")
 # A mandatory case that did not pass (failed, errored, or not performed here) fails the certification.
-GATING = ("failed", "error", "skipped")
+GATING = ("failed", "error", "skipped", "blocked")
 
 OUTCOME_ZH = {
     "passed": "通过",
     "failed": "失败",
     "error": "错误",
     "skipped": "跳过",
+    "blocked": "受阻",
     "not_applicable": "不适用",
 }
 ROLE_ZH = {"treatment": "就医地平台", "insured": "参保地平台", "hub": "国家平台", "his": "医院HIS"}

@@ -45,11 +45,12 @@ def followed(request: pytest.FixtureRequest) -> Iterator[None]:
         yield  # in the his role yidi is the platform and computes the money itself
         return
     sut: Sut = request.getfixturevalue("sut")
-    sut.exchanged.watch = Follower(sut, role).see
+    watch = Follower(sut, role).see
+    sut.exchanged.watchers.append(watch)
     try:
         yield
     finally:
-        sut.exchanged.watch = None
+        sut.exchanged.watchers.remove(watch)
 
 
 @dataclass

@@ -153,14 +153,17 @@ def spec_ref(config: pytest.Config, default: str | None = None) -> str | None:
 
 
 class Exchanged(list[Reply]):
-    """The messages a case exchanged, in order; ``watch`` sees each as it arrives (suites/follow.py)."""
+    """The messages a case exchanged, in order; each of ``watchers`` sees each as it arrives (the money
+    follower, suites/follow.py; the check for persons an earlier case left open, suites/tidy.py)."""
 
-    watch: Callable[[Reply], None] | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.watchers: list[Callable[[Reply], None]] = []
 
     def append(self, reply: Reply) -> None:
         super().append(reply)
-        if self.watch is not None:
-            self.watch(reply)
+        for watch in self.watchers:
+            watch(reply)
 
 
 @dataclass
@@ -173,6 +176,7 @@ class Sut:
     url: str  # its base URL (the simulators' own when builtin)
     builtin: bool  # yidi's own simulators: faults and the clock can be set through /admin
     exchanged: Exchanged = field(default_factory=Exchanged)
+    left_open: dict[str, str] = field(default_factory=dict)  # psn_no → the case that could not close its stay
     served: Served | None = None  # the simulators when yidi serves them in this process
 
     def __post_init__(self) -> None:

@@ -41,6 +41,7 @@ def test_a_passing_run_exits_0_and_keeps_every_message_as_evidence(tmp_path: Pat
         "failed": 0,
         "error": 0,
         "skipped": 0,
+        "blocked": 0,
         "not_applicable": 0,
         "mandatory_failed": 0,
     }
