@@ -81,6 +81,23 @@ def ledger(db_url: str) -> Books:
     return Books(tuple(entries), int(half_done))
 
 
+def insured_bookings(db_url: str) -> list[dict[str, Any]]:
+    """Every settlement and cancellation the insured provinces booked, in the order booked: who, when,
+    its status (reversed or not), what was asked (a settlement's ``claim``: the Y2304 setlinfo), the
+    settlement a cancellation undid (``of``, a msgid) and the answer."""
+    with _reading(db_url) as conn:
+        rows = conn.execute(
+            select(insured_settlements)
+            .where(insured_settlements.c.kind.in_(("settle", "cancel")))
+            .order_by(insured_settlements.c.sim_time, insured_settlements.c.msgid)
+        ).mappings()
+        return [
+            {k: r[k] for k in ("msgid", "setl_id", "kind", "psn_no", "status", "sim_time")}
+            | {k: r["doc"].get(k) for k in ("claim", "of", "answer")}
+            for r in rows
+        ]
+
+
 def funds(db_url: str) -> list[str]:
     """What is wrong with the prepayment funds: each balance the sum of its moves, and what settlements
     drew the national records' net payment (``clearing.check``)."""

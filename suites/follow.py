@@ -25,16 +25,25 @@ import pytest
 from ..actors.his import His, Reply
 from ..specs import loader
 from ..specs.adapt import Adapter
-from ..specs.money import ZERO, yuan
+from ..specs.money import yuan
 from ..world.topology import Person, dedc_level
 from . import catalogue
 from .failures import fail
 from .insured.client import as_hub, as_treatment
-from .oracle import Claim, Expected, Ledger, NotInCatalog, Ranges, classify
+from .oracle import (
+    Claim,
+    Expected,
+    Ledger,
+    NotInCatalog,
+    Ranges,
+    classify,
+    differences,
+    filing_type,
+    setting_of,
+)
 from .plugin import Sut
 
 SETTLE, PRESETTLE, CANCEL = ("2304", "Y2304"), ("2303", "Y2303"), ("2305", "Y2305")
-EMERGENCY = ("13", "24")  # 急诊, 急诊转住院: deemed filed (fil_type 6)
 
 
 @pytest.fixture(autouse=True)
@@ -202,8 +211,8 @@ class Follower:
         claim = Claim(
             bill.totals,
             hospital.dedc_level,
-            _setting(stay.med_type),
-            self.fil_type(stay.person, hospital.admdvs, settled(reply), stay.med_type),
+            setting_of(stay.med_type),
+            filing_type(stay.person, hospital.admdvs, settled(reply), stay.med_type),
             str(data.get("acct_used_flag")) == "1",
         )
         return self.ledgers[stay.person.psn_no], claim, stay
@@ -221,22 +230,11 @@ class Follower:
         claim = Claim(
             ranges,
             dedc_level(str(s["hosp_lv"])),
-            _setting(stay.med_type),
-            self.fil_type(person, str(s["mdtrtarea_admdvs"]), settled(reply), stay.med_type),
+            setting_of(stay.med_type),
+            filing_type(person, str(s["mdtrtarea_admdvs"]), settled(reply), stay.med_type),
             str(s.get("acct_used_flag")) == "1",
         )
         return self.ledgers[person.psn_no], claim, stay
-
-    def fil_type(self, person: Person, area: str, day: date, med_type: str) -> str | None:
-        """The filing the stay is settled under (valid on the settlement day), from the world file: none at
-        home, 6 for an emergency without one."""
-        if area[:2] == person.province[:2]:
-            return None
-        for f in person.filings:
-            here = f.mdtrtarea == area or (f.mdtrtarea.endswith("0000") and f.mdtrtarea[:2] == area[:2])
-            if here and f.status == "1" and f.begndate <= day and (f.enddate is None or day <= f.enddate):
-                return f.fil_type
-        return "6" if med_type in EMERGENCY else None
 
     def start(self, person: Person, hospital: str, insuplc: str) -> Ledger:
         """The person's ledger as the system says they stand now."""
@@ -274,17 +272,7 @@ class Follower:
         return self.clients[code]
 
     def compare(self, reply: Reply, expected: Expected, rule: str) -> None:
-        """Every setlinfo amount the answer carries, and what each fund paid by its setldetail lines."""
-        s = reply.output["setlinfo"]
-        differ = {k: (v, yuan(s[k])) for k, v in expected.setlinfo().items() if k in s and yuan(s[k]) != v}
-        answered: dict[str, Decimal] = {}
-        for line in reply.output.get("setldetail") or []:
-            code = str(line["fund_pay_type"])
-            answered[code] = answered.get(code, ZERO) + yuan(line["fund_payamt"])
-        paid = expected.paid_by()
-        for code in sorted({*paid, *answered}):
-            if paid.get(code, ZERO) != answered.get(code, ZERO):
-                differ[f"setldetail[{code}]"] = (paid.get(code, ZERO), answered.get(code, ZERO))
+        differ = differences(reply.output, expected)
         if differ:
             fail(
                 f"结算金额应与按参保地政策独立计算的结果一致，不一致：{'、'.join(differ)}",
@@ -316,7 +304,3 @@ def settled(reply: Reply) -> date:
 
 def _day(text: Any) -> date:
     return date.fromisoformat(str(text)[:10])
-
-
-def _setting(med_type: str) -> str:
-    return "chronic" if med_type == "14" else "outpatient" if med_type.startswith("1") else "inpatient"

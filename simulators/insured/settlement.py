@@ -194,7 +194,9 @@ class Settlement:
                 acct=cents(result.acct_pay),
                 status="active",
                 sim_time=ctx.now,
-                doc={"usage": {k: str(v) for k, v in result.usage.items()}, "answer": ctx.output},
+                # what was asked (the claim), what it used of the year, what was answered: the books a
+                # replay after a run recomputes (tests/load: the oracle over a load run)
+                doc={"claim": s, "usage": {k: str(v) for k, v in result.usage.items()}, "answer": ctx.output},
             )
             node.set_visit(conn, s["mdtrt_id"], "settled")
             ctx.effect = {"setl_id": s["setl_id"]}
