@@ -2,7 +2,9 @@
 rule text (world/README.md "The order a settlement follows", settlement-rules.md §3) in the comments; the
 published worked examples (tests/world/examples/); and a differential test against yidi's reference
 engine, which this file alone may call (never read): where the two disagree and the rules say the reference
-was wrong, the class of inputs is kept as a case (ONCE_WRONG) the two must now agree on."""
+was wrong, the class of inputs is kept as a case (ONCE_WRONG) the two must now agree on.
+
+Long because it is one short, hand-computed test per policy feature, in the order a settlement applies them."""
 
 from __future__ import annotations
 
