@@ -98,7 +98,9 @@ def verify(
     if not values["timestamp"].isdigit() or abs(int(values["timestamp"]) - now) > window:
         return "E2004", {"window": str(window)}
     expected = signature(spec, values["timestamp"], secret, values["nonce"])
-    if not hmac.compare_digest(expected, values["signature"].lower()):
+    # as the spec writes it, lowercase hex: a gateway that lowered it first would pass a HIS that a
+    # strict gateway refuses (bytes: compare_digest refuses a str that is not ASCII)
+    if not hmac.compare_digest(expected.encode(), values["signature"].encode()):
         return "E2002", {}
     if nonce_seen(values["paasid"], values["nonce"]):
         return "E2005", {}

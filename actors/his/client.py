@@ -82,6 +82,9 @@ class HisClient:
         )
         if headers is None and self.mutant("his-wrong-signature"):  # signed without the trailing timestamp
             signed = _short_signature(self.spec, signed, self.hospital.secret)
+        if headers is None and self.mutant("his-uppercase-signature"):
+            name = self.spec.transport["signature"]["headers"]["signature"]
+            signed = {**signed, name: signed[name].upper()}
         started = time.perf_counter()
         try:
             r = self.client.post(f"{self.hospital.gateway}/{infno}", json=message, headers=dict(signed))
