@@ -185,7 +185,8 @@ class Nonces:
         if self.seen.get((paasid, nonce), 0) > now:
             return True
         expires = self.seen[(paasid, nonce)] = now + self.ttl
-        self.pending.append({"node": self.node, "paasid": paasid, "nonce": nonce, "expires": int(expires) + 1})
+        row = {"node": self.node, "paasid": paasid, "nonce": nonce, "expires": int(expires) + 1}
+        self.pending.append(row)
         if len(self.pending) == 1:  # the first since the last write: write them when the batch commits
             self.store.behind(self._write)
         return False
@@ -302,7 +303,7 @@ class Node:
         headers: Mapping[str, str],
         body: bytes | Mapping[str, Any],
         path_infno: str | None = None,
-        refusal: Refusal | None | Unchecked = UNCHECKED,
+        refusal: Refusal | Unchecked | None = UNCHECKED,
     ) -> Answer:
         """Answer one message. ``refusal``: what :meth:`verify` said of its headers, when the caller asked
         before reading the body (the HTTP entry, asgi.py); a refused message's body may then be empty."""
@@ -331,7 +332,7 @@ class Node:
         headers: Mapping[str, str],
         body: bytes | Mapping[str, Any],
         path_infno: str | None,
-        refusal: Refusal | None | Unchecked,
+        refusal: Refusal | Unchecked | None,
     ) -> Answer:
         if refusal is UNCHECKED:
             refusal = self.verify(headers)
@@ -373,7 +374,8 @@ class Node:
             allowed = self.speaks_for.get(account.paasid, frozenset())
             if sender not in allowed and not self.faults.mutant("any-platform-any-province"):
                 if any(code == sender[0] for code, _ in allowed):
-                    return Answer(200, self.refuse(infno, "E2009", mdtrtarea_admvs=message["mdtrtarea_admvs"]))
+                    region = message["mdtrtarea_admvs"]
+                    return Answer(200, self.refuse(infno, "E2009", mdtrtarea_admvs=region))
                 return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
         ctx = Context(
             self,
