@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from ..actors import admin
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
@@ -58,6 +59,8 @@ class Options:
     # answers checked against the spec before they leave (an invalid one is a logged bug, answered -1):
     # on for yidi's own tests; off where the simulators play a system under test, as a real one has none
     self_check: bool = True
+    max_body: int = 8 * 1024 * 1024  # bytes a message may have; a longer one is refused unread (E2010)
+    admin_token: str | None = None  # the credential /admin/… needs; None: a new one (Simulation.admin_token)
 
 
 class Simulation:
@@ -65,6 +68,7 @@ class Simulation:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.admin_token = options.admin_token or admin.new_token()
         self.topology: Topology = topology.load(options.world)
         self.wire: Spec = loader.load(options.spec)
         self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
@@ -214,7 +218,7 @@ class Simulation:
             self.store.close()
 
         rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
-        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest)
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body)
 
     def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

@@ -334,7 +334,7 @@ class Node:
         path_infno: str | None,
         refusal: Refusal | Unchecked | None,
     ) -> Answer:
-        if refusal is UNCHECKED:
+        if isinstance(refusal, Unchecked):
             refusal = self.verify(headers)
         if refusal:
             answer = self.refuse(None, refusal[0], **refusal[1])

@@ -46,6 +46,9 @@ class Request:
     world: Path | None = None  # the SUT's world; None: yidi's embedded one
     his_wait: float | None = None  # his role: seconds to wait for each message
     tester_events: Path | None = None  # his role: the tester's events as JSON lines
+    admin_token: str | None = field(
+        default=None, repr=False
+    )  # of a yidi server by URL; never in the document
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -75,6 +78,7 @@ class Request:
             ("--world", self.world.resolve() if self.world else None),
             ("--his-wait", self.his_wait),
             ("--tester-events", self.tester_events.resolve() if self.tester_events else None),
+            ("--admin-token", self.admin_token),
         ):
             args += [f"{option}={value}"] if value else []
         return args

@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..actors import admin
+from ..actors.admin import AdminToken
 from ..simulators.faults import MUTANTS
 from ..world import topology
 from ..world.cli import WorldFile
@@ -87,6 +89,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             Path | None,
             typer.Option(help="his role: each case start, instruction and end as JSON lines (for a robot)."),
         ] = None,
+        admin_token: AdminToken = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -99,7 +102,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             raise typer.BadParameter(
                 f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
             )
-        problem = cannot_run(role, sut, mutant or [], roster, world)
+        problem = cannot_run(role, sut, mutant or [], roster, world, admin_token)
         if problem:  # before any case: a run that could not happen is not a failed certification
             console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}", soft_wrap=True)
             raise typer.Exit(2)
@@ -123,6 +126,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
                 world,
                 his_wait,
                 tester_events,
+                admin_token,
             )
             if since_spec:
                 request.cases = since(since_spec, request)
@@ -145,7 +149,12 @@ def by_url(sut: str) -> bool:
 
 
 def cannot_run(
-    role: str, sut: str, mutants: list[str], roster: Path | None, world: Path | None
+    role: str,
+    sut: str,
+    mutants: list[str],
+    roster: Path | None,
+    world: Path | None,
+    admin_token: str | None = None,
 ) -> str | None:
     """Why a certification could not run at all, or None: a system by URL that does not answer, a roster
     or world file that cannot be read, an option that does not apply to the system given."""
@@ -165,9 +174,15 @@ def cannot_run(
             return str(e)
     if by_url(sut) and roster is None:
         try:
-            httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10).raise_for_status()
+            r = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10, headers=admin.headers(admin_token))
+            r.raise_for_status()
         except httpx.HTTPError as e:
             why = f"{type(e).__name__}: {e}"
+            if isinstance(e, httpx.HTTPStatusError) and e.response.status_code == 401:
+                return (
+                    f"被测系统的测试名册需要管理凭证 {sut}/admin/roster answered 401: give the yidi server's "
+                    f"admin token (--admin-token or {admin.ENV}), or the roster (--roster)"
+                )
             return f"被测系统无应答或无测试名册 {sut}/admin/roster（{why}），请检查地址或用 --roster"
     return None
 
