@@ -64,19 +64,16 @@ async def read(receive: Receive, limit: int, declared: str | None) -> bytes | No
     the whole body again for every part)."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
-    event = await receive()
-    body: bytes = event.get("body", b"")
-    if not event.get("more_body"):  # nearly every message: one part
-        return body if len(body) <= limit else None
-    parts, size = [body], len(body)
-    while event.get("more_body"):
+    parts: list[bytes] = []
+    size, more = 0, True
+    while more:
         event = await receive()
-        part = event.get("body", b"")
-        size += len(part)
+        part: bytes = event.get("body", b"")
+        size, more = size + len(part), bool(event.get("more_body"))
         if size > limit:
             return None
         parts.append(part)
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)  # nearly every message comes in one part
 
 
 CLOSE = [(b"connection", b"close")]
