@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ from .insured.node import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
 from .treatment.node import TreatmentNode
+
+PRODUCT = "yidi 参考模拟器 reference simulators"
 
 log = logging.getLogger("yidi.simulators")
 
@@ -174,7 +177,9 @@ class Simulation:
                 log.exception("housekeeping failed; trying again later")
 
     def roster(self) -> dict[str, Any]:
-        return roster(self.topology, self.options.base_url, self.wire.ref)
+        # what the system is, for a certificate of it (a SUT's own roster says the same of itself)
+        system = {"product": PRODUCT, "version": version("yidi")}
+        return roster(self.topology, self.options.base_url, self.wire.ref) | {"system": system}
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.

@@ -59,6 +59,12 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def tif_headers(spec: Spec, headers: Mapping[str, str]) -> dict[str, str]:
+    """The x-tif headers among ``headers``, as sent (the evidence of who signed a message, and how)."""
+    found = {name: header(headers, lowercase) for _, name, lowercase in _header_names(spec)}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def sign_headers(
     spec: Spec, paasid: str, secret: str, *, now: float, nonce: str | None = None
 ) -> dict[str, str]:
