@@ -1,4 +1,4 @@
-"""``yidi report``: render a certification folder again, and check a certification document's seal.
+"""``yidi report``: render a certification folder again, and check a certification document's signature.
 
 yidi report DIR                  report.html from DIR/certification.json, DIR/allure-report from
                                  DIR/allure-results (with the Allure command line, when there is one)

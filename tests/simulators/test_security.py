@@ -21,6 +21,7 @@ from yidi.actors import admin
 from yidi.simulators.app import Options
 from yidi.simulators.asgi import read
 from yidi.specs import transport
+from yidi.suites.insured.client import Credentials, Platform
 
 from .conftest import Served, free_port, serving
 from .test_durability import Process, processes  # noqa: F401 (the fixture)
@@ -228,3 +229,25 @@ def test_the_body_is_read_in_linear_time() -> None:
     started = time.monotonic()
     body = asyncio.run(read(receive, 20 * 1024 * 1024, None))  # type: ignore[arg-type]
     assert body is not None and len(body) == 10_000_000 and time.monotonic() - started < 3
+
+
+def test_an_insured_province_takes_a_platform_at_its_word_only_for_itself(served: Served) -> None:
+    """At the insured province's gateway, a message naming Chongqing's platform is refused when Sichuan's
+    platform signed it (each speaks for itself), and answered when the hub did (it relays every platform)."""
+    roster, card = served.roster, served.card("P01")  # insured in Sichuan, staying in Chongqing
+    chongqing, sichuan = (
+        next(p for p in roster["provinces"] if p["admdvs"] == a) for a in ("500000", "510000")
+    )
+
+    def platform(signer: dict[str, str]) -> Platform:
+        def url(admdvs: str) -> str:
+            return f"{served.url}/prov/{admdvs[:2]}0000"
+
+        return Platform(
+            served.sim.spec, chongqing, Credentials.from_roster(signer), url, [], served.sim.topology
+        )
+
+    posing = platform(sichuan["platform"]).person_info(card, "02", "H50000000001")
+    assert posing.infcode == -1 and posing.err_msg.startswith("[E2008]"), posing.err_msg
+    relayed = platform(roster["hub"]).person_info(card, "02", "H50000000001")
+    assert relayed.ok, relayed.err_msg
