@@ -57,13 +57,13 @@ def simulators(
     admin_token: str | None = None,
 ) -> Iterator[tuple[str, str | None, str | None]]:
     """The base URL to load, the database to check afterwards (none for a SUT of one's own) and the
-    credential of its /admin endpoints (``admin_token`` for a SUT by URL; a new one for the simulators
-    started here, handed over in their environment, not on a command line others can read); ``public``:
+    credential of its /admin endpoints (``admin_token`` or ``YIDI_ADMIN_TOKEN``; for the simulators started
+    here, a new one if none is given, handed over in their environment, not on a command line); ``public``:
     reachable from other machines (workers elsewhere), under this host's name."""
     if sut != "builtin":
         yield sut.rstrip("/"), db, admin_token or admin.given()
         return
-    token = admin.new_token()
+    token = admin_token or admin.given() or admin.new_token()  # one given lets workers be told in advance
     if db is None:  # a fresh default database: the ledger check is about this run
         (out / "state.db").unlink(missing_ok=True)
         db = f"sqlite:///{out.resolve()}/state.db"
