@@ -404,7 +404,7 @@ def test_in_hospital_lists_settled(served: Served) -> None:
 
 def platforms(served: Served) -> Sut:
     """The served simulators as the platform-role suites reach them."""
-    return Sut(served.sim.spec, served.sim.topology, served.roster, served.url, True)
+    return Sut(served.sim.spec, served.sim.topology, served.roster, served.url, True, admin=served.admin)
 
 
 def test_person_info_without_filings(served: Served) -> None:
