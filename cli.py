@@ -9,7 +9,7 @@ import typer
 from . import reports
 from .actors.cli import his
 from .load.cli import clear_command, load
-from .reports import clearing
+from .reports import clearing, issuer
 from .reports.cli import app as reports_app
 from .simulators.cli import demo, mutants, serve
 from .specs.cli import app as spec_app
@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 spec_app.command("diff")(diff_command(touched))
 app.add_typer(spec_app, name="spec")
-app.command("certify")(certify_command(reports.write))
+app.command("certify")(certify_command(reports.write, issuer.load))
 app.command("load")(load)
 app.command("clear")(clear_command(clearing.write))
 app.add_typer(reports_app, name="report")

@@ -17,6 +17,8 @@ from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from ..world.roster import read_card
 from ..world.topology import Topology
+from . import admin
+from .admin import AdminToken
 from .his import His, Hospital, Refused
 
 out = Console(highlight=False)
@@ -73,6 +75,7 @@ def his_episode(
     batch: Annotated[int, typer.Option(help="Lines per 2301.")] = 10,
     account: Annotated[bool, typer.Option(help="Ask to pay from the personal account.")] = True,
     world: WorldFile = None,
+    admin_token: AdminToken = None,
 ) -> None:
     """A whole inpatient episode, 9001 → 1101 → 2401 → 2301… → 2402 → 2303 → 2304, and its settlement
     explained step by step (the platform's 结算过程信息)."""
@@ -90,7 +93,11 @@ def his_episode(
     )
     with httpx.Client(timeout=30) as client:
         try:
-            data = client.get(f"{url}/admin/roster").raise_for_status().json()
+            data = (
+                client.get(f"{url}/admin/roster", headers=admin.headers(admin_token))
+                .raise_for_status()
+                .json()
+            )
         except httpx.HTTPError as e:
             err.print(f"[red]✗[/red] no roster at {url}/admin/roster: {e}")
             raise typer.Exit(2) from None

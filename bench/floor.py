@@ -106,7 +106,7 @@ if os.environ.get("YIDI_FLOOR"):  # imported by uvicorn as floor:app
 def main() -> None:
     import httpx
 
-    from simulators import measure_messages, serve, serve_asgi, sign_in_all, wait
+    from simulators import ADMIN, measure_messages, serve, serve_asgi, sign_in_all, wait
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3)
@@ -137,7 +137,7 @@ def main() -> None:
         wait(f"{servers['bare'][1]}/x")
         for name in MODES:  # the app is built before uvicorn listens: any answer means ready
             wait(f"{servers[name][1]}/admin/health")
-        roster = httpx.get(f"{servers['yidi'][1]}/admin/roster").json()
+        roster = httpx.get(f"{servers['yidi'][1]}/admin/roster", headers=ADMIN).json()
         sign_nos = sign_in_all(servers["yidi"][1], roster)  # 9001 does not read them
         done = {name: [0.0, 0.0] for name in servers}
         for r in range(args.rounds):

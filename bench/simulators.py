@@ -34,6 +34,9 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).parent
+# the served simulators' admin credential (handed over in the environment; an older yidi ignores it)
+os.environ.setdefault("YIDI_ADMIN_TOKEN", secrets.token_urlsafe(24))
+ADMIN = {"authorization": f"Bearer {os.environ['YIDI_ADMIN_TOKEN']}"}
 CORE_SERVER, CORE_LOAD = "0", "1"
 LOCAL = {"510000": "P09", "500000": "P18", "610000": "P27", "330000": "P34", "110000": "P42"}  # insured here
 
@@ -177,7 +180,7 @@ def serve(work: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            httpx.get(f"{url}/admin/health", timeout=1).raise_for_status()
+            httpx.get(f"{url}/admin/health", timeout=1, headers=ADMIN).raise_for_status()
             return proc, url
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -203,7 +206,9 @@ from yidi.actors.his import His, Hospital
 from yidi.world import topology
 from yidi.specs import loader
 url, seconds, workers = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-roster = httpx.get(f"{url}/admin/roster").json()
+import os
+token = os.environ["YIDI_ADMIN_TOKEN"]
+roster = httpx.get(f"{url}/admin/roster", headers={"authorization": f"Bearer {token}"}).json()
 spec = loader.load(roster["spec"])
 t = topology.load()
 # cross-province pairs from the roster's scenarios: (person, hospital in the province they are filed for)
@@ -287,7 +292,7 @@ def main() -> None:
     proc, url = serve(work)
     try:
         wait(f"{bare_url}/x")
-        roster = httpx.get(f"{url}/admin/roster").json()
+        roster = httpx.get(f"{url}/admin/roster", headers=ADMIN).json()
         sign_nos = sign_in_all(url, roster)
         for _ in range(args.rounds):  # in turn, so that the machine's drift touches each alike
             # the baseline gets the very requests the full stack gets: 9001 messages, signed alike

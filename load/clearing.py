@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from ..actors import desks
+from ..actors import admin, desks
 from ..simulators import books, clearing
 from ..simulators.app import Options
 from ..simulators.background import serving
@@ -26,7 +26,9 @@ class NoDatabase(ValueError):
     """The built-in hub's database is not there."""
 
 
-def month_end(month: str, *, sut: str, db: str, withhold: Collection[str] = ()) -> dict[str, Any]:
+def month_end(
+    month: str, *, sut: str, db: str, withhold: Collection[str] = (), admin_token: str | None = None
+) -> dict[str, Any]:
     """The clearing document of ``month`` against yidi's hub on ``db`` (``sut`` builtin) or a hub by URL;
     a hub's refusal is raised as the desks' ``Refused``."""
     if sut == "builtin":
@@ -37,12 +39,14 @@ def month_end(month: str, *, sut: str, db: str, withhold: Collection[str] = ()) 
             served = stack.enter_context(serving(Options(db=db)))
             end = clearing.month_end(month)
             if served.sim.clock.now().date() < end:  # the month must be over: move to the first of the next
-                httpx.post(f"{served.url}/admin/clock", json={"set": f"{end}T00:00:05"}).raise_for_status()
+                moved = {"set": f"{end}T00:00:05"}
+                httpx.post(f"{served.url}/admin/clock", json=moved, headers=served.admin).raise_for_status()
             doc = desks.month_end(served.sim.wire, served.roster, month, withhold=withhold)
             doc["generated"] = datetime_text(served.sim.clock.now())
         doc |= books.month(db, month)
     else:
-        roster = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60).raise_for_status().json()
+        got = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=60, headers=admin.headers(admin_token))
+        roster = got.raise_for_status().json()
         doc = desks.month_end(loader.load(roster.get("spec")), roster, month, withhold=withhold)
         doc |= {"generated": datetime_text(real_now()), "moves": [], "alerts": [], "problems": []}
     pending = [s for s in doc["statements"] if s["state"] == "issued" and s["amount"]]

@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..actors import admin
+from ..actors.admin import AdminToken
 from ..actors.his import Refused
 from ..simulators import books
 from ..simulators.background import free_port
@@ -52,12 +54,16 @@ def simulators(
     public: bool = False,
     clock: datetime | None = None,
     world: Path | None = None,
-) -> Iterator[tuple[str, str | None]]:
-    """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
+    admin_token: str | None = None,
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """The base URL to load, the database to check afterwards (none for a SUT of one's own) and the
+    credential of its /admin endpoints (``admin_token`` or ``YIDI_ADMIN_TOKEN``; for the simulators started
+    here, a new one if none is given, handed over in their environment, not on a command line); ``public``:
     reachable from other machines (workers elsewhere), under this host's name."""
     if sut != "builtin":
-        yield sut.rstrip("/"), db
+        yield sut.rstrip("/"), db, admin_token or admin.given()
         return
+    token = admin_token or admin.given() or admin.new_token()  # one given lets workers be told in advance
     if db is None:  # a fresh default database: the ledger check is about this run
         (out / "state.db").unlink(missing_ok=True)
         db = f"sqlite:///{out.resolve()}/state.db"
@@ -67,19 +73,22 @@ def simulators(
     cmd += ["--clock", clock.isoformat()] if clock else []
     cmd += ["--world", str(world.resolve())] if world else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, admin.ENV: token}
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
+    opens = admin.headers(token)
     try:
         for _ in range(300):
             try:
-                httpx.get(f"{url}/admin/health", timeout=1).raise_for_status()
+                httpx.get(f"{url}/admin/health", timeout=1, headers=opens).raise_for_status()
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"the simulators did not start: see {out / 'simulators.log'}")
-        yield url, db
-        httpx.post(f"{url}/admin/flush", timeout=60).raise_for_status()  # stranded claims reversed first
+        yield url, db, token
+        # stranded claims reversed first
+        httpx.post(f"{url}/admin/flush", timeout=60, headers=opens).raise_for_status()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -111,12 +120,17 @@ def tally(out: Path, asked: int) -> dict[str, Any]:
     }
 
 
-def worker(master: str) -> int:
-    """A Locust worker of a ``yidi load`` master elsewhere: it runs its share and reports back."""
+def worker(master: str, admin_token: str | None = None) -> int:
+    """A Locust worker of a ``yidi load`` master elsewhere: it runs its share and reports back (reading the
+    roster with the admin credential in its environment, which the master prints)."""
     host, _, port = master.partition(":")
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", host]
     cmd += ["--master-port", port] if port else []
-    env = {**os.environ, "YIDI_LOAD": json.dumps({"join": True})}
+    env = {
+        **os.environ,
+        "YIDI_LOAD": json.dumps({"join": True}),
+        **({admin.ENV: admin_token} if admin_token else {}),
+    }
     return subprocess.run(cmd, env=env, check=False).returncode
 
 
@@ -184,10 +198,11 @@ def load(
         typer.Option(help="Be a worker of the yidi load master on this host (the plan comes from it)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
+    admin_token: AdminToken = None,
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
     if join:
-        raise typer.Exit(worker(join))
+        raise typer.Exit(worker(join, admin_token))
     try:
         the_shape = shapes.named(shape, scale=scale, compress=compress, duration=duration, rate=rate)
     except ValueError as e:
@@ -206,7 +221,10 @@ def load(
         "world": str(world.resolve()) if world else None,
     }
     asked = sum(1 for _ in shapes.arrivals(the_shape))
-    with simulators(sut, db, out, public=remote_workers > 0, clock=clock, world=world) as (url, database):
+    served = simulators(
+        sut, db, out, public=remote_workers > 0, clock=clock, world=world, admin_token=admin_token
+    )
+    with served as (url, database, token):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         if workers:  # forked workers reach the master on a port of this run's own
@@ -220,17 +238,19 @@ def load(
                 "--master-bind-port",
                 str(master_port),
             ]
+            credential = f"{admin.ENV}={token} " if token else ""
             console.print(
                 f"等待 waiting for {remote_workers} worker(s): on each machine, "
-                f"[bold]yidi load --join {this_host()}:{master_port}[/bold]"
+                f"[bold]{credential}yidi load --join {this_host()}:{master_port}[/bold]"
             )
         cmd += ["--stop-timeout", "60"]  # an episode in flight at the end finishes: its settlement is seen
-        env = {**os.environ, "YIDI_LOAD": json.dumps(settings)}
+        env = {**os.environ, "YIDI_LOAD": json.dumps(settings), **({admin.ENV: token} if token else {})}
         console.print(
             f"压力测试 load · {shape} ×{scale} compress {compress}: {asked} settlements"
             f" in {the_shape.duration:.0f} s → {url}"
         )
-        spec = loader.load(httpx.get(f"{url}/admin/roster", timeout=60).json().get("spec"))
+        roster = httpx.get(f"{url}/admin/roster", timeout=60, headers=admin.headers(token))
+        spec = loader.load(roster.raise_for_status().json().get("spec"))
         earlier = books.ledger(database) if database else None  # settlements of runs before on this database
         locust = subprocess.run(cmd, env=env, check=False)
     run, seen = tally(out, asked), acknowledged(out)
@@ -300,6 +320,7 @@ def clear_command(write: WriteClearing) -> Callable[..., None]:
         out_dir: Annotated[
             Path, typer.Option("--out", help="Where clearing.json and clearing.html go.")
         ] = Path("yidi-clear"),
+        admin_token: AdminToken = None,
     ) -> None:
         """Month-end clearing between provinces (月度清算): statements confirmed and paid, funds, invariants.
 
@@ -307,12 +328,21 @@ def clear_command(write: WriteClearing) -> Callable[..., None]:
         if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", month):
             raise typer.BadParameter(f"{month!r}: a month as yyyyMM, e.g. 202611")
         try:
-            doc = clearing.month_end(month, sut=sut, db=db, withhold=withhold)
+            doc = clearing.month_end(month, sut=sut, db=db, withhold=withhold, admin_token=admin_token)
         except clearing.NoDatabase as e:
             raise typer.BadParameter(str(e)) from None
         except Refused as e:  # the hub's own word: its month not over, a statement it will not issue …
             console.print(f"[red]✗[/red] 国家平台拒绝 the hub refused {escape(str(e))}")
             raise typer.Exit(1) from None
+        except httpx.HTTPStatusError as e:  # its roster refused: no admin credential, or a wrong one
+            why = "give the yidi server's admin token (--admin-token or YIDI_ADMIN_TOKEN)"
+            if e.response.status_code != 401:
+                why = escape(str(e))
+            console.print(
+                f"[red]✗[/red] 未能取得测试名册 {escape(str(e.request.url))} "
+                f"answered {e.response.status_code}: {why}"
+            )
+            raise typer.Exit(2) from None
         json_path, html_path = write(doc, out_dir)
         console.print(clearing.clearing_table(doc))
         for problem in doc["problems"]:

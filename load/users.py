@@ -37,6 +37,7 @@ import httpx
 from locust import LoadTestShape, User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
+from ..actors import admin
 from ..actors.his import His, Hospital, LostAnswer, Refused, Reply, card_read
 from ..specs import envelope, loader
 from ..specs.money import cents
@@ -249,7 +250,8 @@ def desk(environment: Any) -> Desk:
         while PLAN is None:
             gevent.sleep(0.1)
         if DESK is None:
-            roster = httpx.get(f"{environment.host}/admin/roster", timeout=60).raise_for_status().json()
+            got = httpx.get(f"{environment.host}/admin/roster", timeout=60, headers=admin.headers())
+            roster = got.raise_for_status().json()
             DESK = Desk(environment, roster, PLAN, max(environment.runner.worker_index, 0) % PLAN.shares)
     return DESK
 

@@ -1,8 +1,10 @@
-"""``yidi report``: render a certification folder again, and check a certification document's seal.
+"""``yidi report``: render a certification folder again, and check a certification document's signature.
 
 yidi report DIR                  report.html from DIR/certification.json, DIR/allure-report from
                                  DIR/allure-results (with the Allure command line, when there is one)
-yidi report verify FILE          一致 (consistent) or 不一致 (edited): exit 0 or 1
+yidi report verify FILE [--issuer-key PUB]
+                                 一致 (signed by the issuer, unedited) or 不一致: exit 0 or 1
+yidi report key                  the issuer's public key, to give those who check its certificates
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typer.core import TyperGroup
 
 from ..suites.document import contradictions
 from . import HTML_NAME, JSON_NAME, allure, evidence, read, write_html
+from . import issuer as issuers
 
 out = Console(highlight=False, soft_wrap=True)  # paths and digests are copied: never wrap them
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,7 +37,7 @@ class _RenderByDefault(TyperGroup):
 app = typer.Typer(
     cls=_RenderByDefault,
     help="Certification reports: `yidi report DIR` renders a certify folder again; "
-    "`yidi report verify FILE` checks a certification.json was not edited.",
+    "`yidi report verify FILE --issuer-key PUB` checks a certification.json is as its issuer signed it.",
     no_args_is_help=True,
 )
 
@@ -61,21 +64,61 @@ def render(
 
 
 @app.command()
-def verify(file: Annotated[Path, typer.Argument(help="A certification.json.")]) -> None:
-    """Whether the document is as it was sealed: 一致 (exit 0) or 不一致 (exit 1)."""
+def verify(
+    file: Annotated[Path, typer.Argument(help="A certification.json.")],
+    issuer_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The issuer's public key (PEM, from `yidi report key`); default: this machine's issuer key."
+        ),
+    ] = None,
+) -> None:
+    """Whether the document is as its issuer signed it: 一致 (exit 0) or 不一致 (exit 1)."""
     doc = _load(file)
     if doc is None:
         raise typer.Exit(2)
-    sealed, computed = doc.get(evidence.KEY), evidence.digest(doc)
-    if evidence.verify(doc):
-        out.print(f"[green]一致[/green] consistent · SHA-256 {computed}")
+    path = issuer_key or issuers.default_path()
+    if issuer_key is None and not path.is_file():
+        err.print(
+            "[red]需要签发方公钥 the issuer's public key is needed:[/red] --issuer-key FILE "
+            "(the issuer gives it: `yidi report key`)"
+        )
+        raise typer.Exit(2)
+    try:
+        trusted = issuers.trusted(path)
+    except issuers.IssuerError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    found = evidence.check(doc, trusted)
+    signer = f"{found.issuer or '?'} · key {found.key_id or '?'}"
+    if found.state == "consistent":
+        out.print(f"[green]一致[/green] consistent · signed by {signer}")
         return
-    if sealed is None:
-        out.print(f"[red]不一致[/red] not sealed: no {evidence.KEY} in {file}")
-    else:
-        out.print(f"[red]不一致[/red] edited · sealed   {sealed}")
-        out.print(f"                computed {computed}")
+    why = {
+        "unsigned": f"not signed: no Ed25519 {evidence.KEY} in {file}",
+        "other_issuer": f"signed by another key than the issuer's ({signer}; "
+        f"the issuer's: {issuers.key_id(trusted)})",
+        "edited": f"edited after it was signed ({signer})",
+    }[found.state]
+    out.print(f"[red]不一致[/red] {why}")
     raise typer.Exit(1)
+
+
+@app.command()
+def key(
+    issuer_key: Annotated[
+        Path | None,
+        typer.Option(help="The issuer's private key file; default: this machine's (made if none)."),
+    ] = None,
+) -> None:
+    """The issuer's public key (PEM) to give those who check its certificates, and its fingerprint."""
+    try:
+        issuer = issuers.load(issuer_key)
+    except issuers.IssuerError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    out.print(issuers.public_pem(issuer.public), end="")
+    err.print(f"key_id {issuers.key_id(issuer.public)} · private key {issuer.path} (keep it to yourself)")
 
 
 def _html(document: Path, target: Path) -> bool:
@@ -85,7 +128,9 @@ def _html(document: Path, target: Path) -> bool:
     for problem in contradictions(doc):
         err.print(f"[yellow]{document}: {problem}[/yellow]")
     if not evidence.verify(doc):
-        err.print(f"[yellow]{document}: 证据摘要不一致 — edited after the run; the report says so[/yellow]")
+        err.print(
+            f"[yellow]{document}: 签名不一致 — not as its issuer signed it; the report says so[/yellow]"
+        )
     write_html(doc, target)
     out.print(f"[green]✓[/green] {target}")
     return True

@@ -66,7 +66,9 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
     names = _names(titles)
     cases = sorted(doc.get("cases") or [], key=lambda c: (ORDER.get(str(c.get("outcome")), 9), c.get("id")))
     rows = [_case(c, names) for c in cases]
-    sealed = evidence.KEY in doc
+    signed = evidence.check(doc)
+    named = doc.get("system")
+    system: Mapping[str, Any] = named if isinstance(named, Mapping) else {}
     counts = summary(doc.get("cases") or []) | (doc.get("summary") or {})
     return {
         "doc": DOC_DEFAULTS | dict(doc),
@@ -82,8 +84,12 @@ def view(doc: Mapping[str, Any]) -> dict[str, Any]:
         "contradictions": contradictions(doc),
         "run_problems": [str(p) for p in doc.get("problems") or []],
         "why": _why(doc),
-        "digest": doc.get(evidence.KEY, ""),
-        "seal": ("consistent" if evidence.verify(doc) else "edited") if sealed else "absent",
+        "digest": evidence.digest(doc),
+        # checked with the key the document names: whether it is the issuer's, `yidi report verify` tells
+        "seal": {"consistent": "consistent", "unsigned": "absent"}.get(signed.state, "edited"),
+        "signer": signed.issuer or "",
+        "key_id": signed.key_id or "",
+        "system": {"product": "", "version": ""} | dict(system),
         "donut": charts.donut(counts),
         "flows": charts.flow_bars(cases),
         "cases": rows,
@@ -161,6 +167,7 @@ def _message(m: Mapping[str, Any], names: Mapping[str, str], reason: str) -> dic
         "err_msg": (response.get("err_msg") or "") if response else "",
         "explained": explained(response),
         "request": pretty(m.get("request")),
+        "headers": pretty(m.get("headers")) if m.get("headers") else None,  # x-tif, as sent
         "response": pretty(m.get("response")) if m.get("response") is not None else "（无应答 no answer）",
     }
 

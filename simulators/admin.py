@@ -1,5 +1,7 @@
 """What a person or a test calls beside the messages: cards, the roster, health, and the clock, faults and
-funds a test team turns.
+funds a test team turns. Every ``/admin`` endpoint needs the server's admin credential
+(``Authorization: Bearer TOKEN``, ../actors/admin.py): the roster holds every secret, and the clock, the
+mutants and the funds change what the platforms answer. A card is what any reader gives, and needs none.
 
     GET  /cards/{key}          what reading a test person's card gives a HIS
     GET  /admin/roster         what a tester needs: regions, hospitals' gateways and credentials, persons
@@ -12,7 +14,7 @@ funds a test team turns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..actors import admin
 from ..specs.model import Spec
 from ..specs.money import cents
 from ..world.clock import Clock
@@ -31,12 +34,15 @@ from .gateway import Node
 from .hub import HubNode
 from .store import Store
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 class Simulated(Protocol):
     """What the endpoints read and turn of a simulation (app.Simulation, which serves them)."""
 
     topology: Topology
     wire: Spec
+    admin_token: str
     clock: Clock
     store: Store
     faults: Faults
@@ -66,15 +72,33 @@ class Admin:
         self.sim = sim
 
     def routes(self) -> list[Route]:
+        guarded = self.guarded
         return [
             Route("/cards/{key}", self.card),
-            Route("/admin/roster", self.roster),
-            Route("/admin/health", self.health),
-            Route("/admin/clock", self.clock, methods=["GET", "POST"]),
-            Route("/admin/faults", self.faults, methods=["GET", "POST"]),
-            Route("/admin/flush", self.flush, methods=["POST"]),
-            Route("/admin/prepayment", self.prepayment, methods=["POST"]),
+            Route("/admin/roster", guarded(self.roster)),
+            Route("/admin/health", guarded(self.health)),
+            Route("/admin/clock", guarded(self.clock), methods=["GET", "POST"]),
+            Route("/admin/faults", guarded(self.faults), methods=["GET", "POST"]),
+            Route("/admin/flush", guarded(self.flush), methods=["POST"]),
+            Route("/admin/prepayment", guarded(self.prepayment), methods=["POST"]),
         ]
+
+    def guarded(self, endpoint: Endpoint) -> Endpoint:
+        """The endpoint, for a request that presents the admin credential; else 401 and nothing done."""
+
+        async def run(request: Request) -> Response:
+            if not admin.presented(request.headers.get("authorization"), self.sim.admin_token):
+                return JSONResponse(
+                    {
+                        "detail": "需要管理凭证 the admin credential is required: Authorization: "
+                        "Bearer TOKEN (yidi serve prints it; clients take --admin-token or YIDI_ADMIN_TOKEN)"
+                    },
+                    status_code=401,
+                    headers={"www-authenticate": 'Bearer realm="yidi admin"'},
+                )
+            return await endpoint(request)
+
+        return run
 
     async def card(self, request: Request) -> Response:
         person = self.sim.topology.person(request.path_params["key"])

@@ -18,12 +18,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
+from ..actors import admin
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
@@ -39,6 +41,8 @@ from .insured.node import InsuredNode
 from .links import HttpLink, Link, LocalLink, Peer
 from .store import Store
 from .treatment.node import TreatmentNode
+
+PRODUCT = "yidi 参考模拟器 reference simulators"
 
 log = logging.getLogger("yidi.simulators")
 
@@ -58,6 +62,8 @@ class Options:
     # answers checked against the spec before they leave (an invalid one is a logged bug, answered -1):
     # on for yidi's own tests; off where the simulators play a system under test, as a real one has none
     self_check: bool = True
+    max_body: int = 8 * 1024 * 1024  # bytes a message may have; a longer one is refused unread (E2010)
+    admin_token: str | None = None  # the credential /admin/… needs; None: a new one (Simulation.admin_token)
 
 
 class Simulation:
@@ -65,6 +71,7 @@ class Simulation:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.admin_token = options.admin_token or admin.new_token()
         self.topology: Topology = topology.load(options.world)
         self.wire: Spec = loader.load(options.spec)
         self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
@@ -170,7 +177,9 @@ class Simulation:
                 log.exception("housekeeping failed; trying again later")
 
     def roster(self) -> dict[str, Any]:
-        return roster(self.topology, self.options.base_url, self.wire.ref)
+        # what the system is, for a certificate of it (a SUT's own roster says the same of itself)
+        system = {"product": PRODUCT, "version": version("yidi")}
+        return roster(self.topology, self.options.base_url, self.wire.ref) | {"system": system}
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.
@@ -214,7 +223,7 @@ class Simulation:
             self.store.close()
 
         rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
-        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest)
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body)
 
     def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from ..actors import admin
 from ..actors.his import His, Hospital
 from .app import Options, Simulation
 
@@ -34,6 +35,11 @@ class Served:
     @property
     def roster(self) -> dict[str, Any]:
         return self.sim.roster()
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """The header that opens its /admin endpoints."""
+        return admin.headers(self.sim.admin_token)
 
     def hospital(self, code: str) -> Hospital:
         entry = next(
@@ -58,7 +64,9 @@ class Served:
 
     def faults(self, *faults: str, mutants: tuple[str, ...] = ()) -> None:
         httpx.post(
-            f"{self.url}/admin/faults", json={"faults": list(faults), "mutants": list(mutants)}
+            f"{self.url}/admin/faults",
+            json={"faults": list(faults), "mutants": list(mutants)},
+            headers=self.admin,
         ).raise_for_status()
 
     def stop(self) -> None:

@@ -15,6 +15,8 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from ..actors import admin
+from ..actors.admin import AdminToken
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from .app import Options, Simulation
@@ -58,6 +60,18 @@ def serve(
     clock: Annotated[
         datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")
     ] = None,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar=admin.ENV,
+            show_default=False,
+            help="The credential /admin/… needs (Authorization: Bearer TOKEN); default: a new one, printed.",
+        ),
+    ] = None,
+    max_body: Annotated[
+        int, typer.Option(help="Bytes a message may have; a longer one is refused unread (E2010).")
+    ] = Options.max_body,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,6 +88,8 @@ def serve(
                 peers=_peers(peer),
                 clock=clock,
                 base_url=base_url,
+                admin_token=admin_token,
+                max_body=max_body,
             )
         )
     except ValueError as e:
@@ -91,6 +107,10 @@ def serve(
         f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
         f"faults {sim.faults.state()}"
     )
+    if admin_token:
+        err.print(f"  admin → {base_url}/admin/… with the credential given ({admin.ENV} or --admin-token)")
+    else:  # printed to the operator only: clients give it as --admin-token or YIDI_ADMIN_TOKEN
+        err.print(f"  admin token → {sim.admin_token}  (/admin/… needs it: {admin.ENV}=… or --admin-token)")
     uvicorn.Server(serving_config(sim, host, port)).run()
 
 
@@ -107,6 +127,7 @@ def demo(
     stay: Annotated[
         bool, typer.Option("--serve", help="Keep serving after the demo (Ctrl-C stops).")
     ] = False,
+    admin_token: AdminToken = None,
 ) -> None:
     """A first joint test: cross-province and local episodes, a retry, a cancellation, refusals; over HTTP."""
     from .demo import Demo, Outcome
@@ -118,13 +139,18 @@ def demo(
     with contextlib.ExitStack() as stack:
         if url is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="yidi-demo-"))
-            served = stack.enter_context(serving(Options(db=db or f"sqlite:///{folder}/state.db")))
-            url, t = served.url, served.sim.topology
+            options = Options(db=db or f"sqlite:///{folder}/state.db", admin_token=admin_token)
+            served = stack.enter_context(serving(options))
+            url, t, admin_token = served.url, served.sim.topology, served.sim.admin_token
             out.print(f"yidi simulators serving at {url} (roster: {url}/admin/roster)")
+            if stay and not options.admin_token:
+                err.print(
+                    f"  admin token → {admin_token}  (/admin/… needs it: {admin.ENV}=… or --admin-token)"
+                )
         else:
             t = topology_module.load()
         with out.status("joint test running…"):
-            outcomes = Demo(url, t).run(show)
+            outcomes = Demo(url, t, admin_token=admin_token).run(show)
         first = next((o.episode for o in outcomes if o.episode is not None), None)
         if first is not None:
             table = Table(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from ..actors import admin
 from ..actors.his import Episode, His, Hospital, Refused, Reply
 from ..specs import loader
 from ..specs.model import Spec
@@ -39,10 +40,18 @@ class Outcome:
 class Demo:
     """The scenarios, against the simulators at ``url``; fee items come from ``topology``'s catalogs."""
 
-    def __init__(self, url: str, topology: Topology, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        client: httpx.Client | None = None,
+        *,
+        admin_token: str | None = None,  # of the server at url; default: YIDI_ADMIN_TOKEN
+    ) -> None:
         self.url, self.topology = url.rstrip("/"), topology
         self.client = client or httpx.Client(timeout=30)
-        self.roster = self.client.get(f"{self.url}/admin/roster").raise_for_status().json()
+        roster = self.client.get(f"{self.url}/admin/roster", headers=admin.headers(admin_token))
+        self.roster = roster.raise_for_status().json()
         self.spec: Spec = loader.load(self.roster["spec"])
         self.hospitals = {h["fixmedins_code"]: h for p in self.roster["provinces"] for h in p["hospitals"]}
         self._his: dict[str, His] = {}

@@ -304,6 +304,11 @@ MUTANTS: dict[str, Kind] = {
         "a paasid may send messages for any institution",
         "R-SEC-03",
     ),
+    "any-platform-any-province": Kind(
+        "国家平台/参保地平台不校验签名账户能否代表报文所称的发送方（机构编号、就医地区划）",
+        "the hub and the insured platforms take the sender an envelope names on trust, whoever signed it",
+        "R-SEC-03",
+    ),
     "no-timestamp-window": Kind(
         "不校验时间戳x-tif-timestamp的有效窗口", "the timestamp window is not checked", "R-SEC-04"
     ),
@@ -425,6 +430,11 @@ MUTANTS: dict[str, Kind] = {
     "his-wrong-signature": Kind(
         "HIS签名缺少末尾时间戳：SHA-256(时间戳+密钥+随机数)",
         "the HIS signs SHA-256(timestamp + secret + nonce), without the trailing timestamp",
+        "R-SEC-02",
+    ),
+    "his-uppercase-signature": Kind(
+        "HIS签名使用大写十六进制（规范为小写）",
+        "the HIS writes x-tif-signature in uppercase hex (the spec says lowercase)",
         "R-SEC-02",
     ),
     "his-msgid-format": Kind(

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, select
 
 from ..specs import envelope, transport
 from ..specs.adapt import Adapter
@@ -30,7 +30,7 @@ from ..world.clock import Clock
 from ..world.topology import Account, Topology
 from .answered import Answered
 from .faults import Faults
-from .store import Store
+from .store import Store, nonces
 
 log = logging.getLogger("yidi.simulators")
 
@@ -146,26 +146,58 @@ class _Answering:
 
 
 Handler = Callable[[Context], Awaitable[None]]
+Refusal = tuple[str, dict[str, str]]  # an error code of the catalogue and the values its message names
+
+
+class Unchecked:
+    """The headers of a message not verified yet (:meth:`Node.handle`'s default)."""
+
+
+UNCHECKED = Unchecked()
 # sees every message a node received (headers, body as received, path infno) and the answer it gave
 Observer = Callable[[Mapping[str, str], bytes | Mapping[str, Any], str | None, Answer], None]
 
 
 class Nonces:
-    """Nonces seen within their lifetime, per paasid (R-SEC-05). In memory: a restart forgets them,
-    while the timestamp window still bounds what could be replayed."""
+    """Nonces accepted within their lifetime, per paasid (R-SEC-05), in memory and in the store, so that
+    headers captured before a restart are refused after it. Looked up in memory only; the nonces a batch
+    accepted are written in one statement as it commits (its answers wait for that commit anyway), and
+    expired ones are swept from both now and then."""
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl, self.seen, self.sweep_at = ttl, dict[tuple[str, str], float](), 0.0
+    def __init__(self, store: Store, node: str, ttl: float) -> None:
+        self.store, self.node, self.ttl = store, node, ttl
+        now = time.time()
+        with store.read() as conn:
+            rows = conn.execute(
+                select(nonces.c.paasid, nonces.c.nonce, nonces.c.expires).where(
+                    nonces.c.node == node, nonces.c.expires > now
+                )
+            )
+            self.seen = {(paasid, nonce): float(expires) for paasid, nonce, expires in rows}
+        self.pending: list[dict[str, Any]] = []  # accepted, not yet written
+        self.sweep_at, self.purge_at = now + ttl / 10, 0.0
 
     def seen_before(self, paasid: str, nonce: str) -> bool:
-        now = time.monotonic()
+        now = time.time()
         if now > self.sweep_at:
             self.seen = {k: t for k, t in self.seen.items() if t > now}
-            self.sweep_at = now + self.ttl / 10
+            self.sweep_at, self.purge_at = now + self.ttl / 10, now
         if self.seen.get((paasid, nonce), 0) > now:
             return True
-        self.seen[(paasid, nonce)] = now + self.ttl
+        expires = self.seen[(paasid, nonce)] = now + self.ttl
+        row = {"node": self.node, "paasid": paasid, "nonce": nonce, "expires": int(expires) + 1}
+        self.pending.append(row)
+        if len(self.pending) == 1:  # the first since the last write: write them when the batch commits
+            self.store.behind(self._write)
         return False
+
+    def _write(self, conn: Connection) -> None:
+        rows, self.pending = self.pending, []
+        if rows:
+            self.store.q.nonce.run_many(conn, rows)
+        if self.purge_at:
+            conn.execute(delete(nonces).where(nonces.c.node == self.node, nonces.c.expires < self.purge_at))
+            self.purge_at = 0.0
 
 
 @dataclass(frozen=True)
@@ -199,8 +231,11 @@ class Node:
         self.wire = wire or spec  # the regional profile on the wire
         self.adapter = Adapter(spec, self.wire)
         self.accounts = accounts
+        # a platform's gateway: the senders (fixmedins_code, first two digits of mdtrtarea_admvs) each paasid
+        # may name in an envelope (a hospital's gateway checks fixmedins_code alone: hospital_facing)
+        self.speaks_for: Mapping[str, frozenset[tuple[str, str]]] = {}
         self.handlers: dict[str, Handler] = {}
-        self.nonces = Nonces(float(spec.transport["signature"]["nonce_ttl_seconds"]))
+        self.nonces = Nonces(self.store, name, float(spec.transport["signature"]["nonce_ttl_seconds"]))
         self.header_names = {k: v.lower() for k, v in spec.transport["signature"]["headers"].items()}
         self.refmsgids = envelope.RefMsgIds(admdvs, start=int(time.time() * 1000) % 10**9 * 10)
         self.observers: list[Observer] = []  # off by default: a his-role suite watching what hospitals send
@@ -264,10 +299,16 @@ class Node:
     # ── the pipeline ───────────────────────────────────────────────
 
     async def handle(
-        self, headers: Mapping[str, str], body: bytes | Mapping[str, Any], path_infno: str | None = None
+        self,
+        headers: Mapping[str, str],
+        body: bytes | Mapping[str, Any],
+        path_infno: str | None = None,
+        refusal: Refusal | Unchecked | None = UNCHECKED,
     ) -> Answer:
+        """Answer one message. ``refusal``: what :meth:`verify` said of its headers, when the caller asked
+        before reading the body (the HTTP entry, asgi.py); a refused message's body may then be empty."""
         try:
-            answer = await self._handle(headers, body, path_infno)
+            answer = await self._handle(headers, body, path_infno, refusal)
         except Exception:  # the last line: a simulator bug answers -1, never an HTTP 500
             log.exception("%s: unexpected error", self.name)
             answer = Answer(200, self.refuse(None, SYSTEM_ERROR, detail="模拟器内部错误，已记录"))
@@ -287,18 +328,25 @@ class Node:
         return answer
 
     async def _handle(
-        self, headers: Mapping[str, str], body: bytes | Mapping[str, Any], path_infno: str | None
+        self,
+        headers: Mapping[str, str],
+        body: bytes | Mapping[str, Any],
+        path_infno: str | None,
+        refusal: Refusal | Unchecked | None,
     ) -> Answer:
+        if isinstance(refusal, Unchecked):
+            refusal = self.verify(headers)
+        if refusal:
+            answer = self.refuse(None, refusal[0], **refusal[1])
+            remembers = self.hospital_facing and self.faults.mutant("remember-gateway-refusals")
+            refused = _parse(body) if remembers else None
+            if isinstance(refused, dict):
+                self.remember(refused, headers, answer)  # the mutant: a refused message takes its msgid
+            return Answer(200, answer)
         message = _parse(body)
         if isinstance(message, str):
             return Answer(200, self.refuse(None, "E1007", detail=message))
         infno = str(message.get("infno") or "")
-        refusal = self.verify(headers)
-        if refusal:
-            body = self.refuse(None, refusal[0], **refusal[1])
-            if self.hospital_facing and self.faults.mutant("remember-gateway-refusals"):
-                self.remember(message, headers, body)  # the mutant: a refused message takes its msgid
-            return Answer(200, body)
         if path_infno and infno != path_infno:
             return Answer(200, self.refuse(None, "E1012", infno=infno or "（空）", expected=path_infno))
         if infno not in self.handlers:
@@ -321,6 +369,14 @@ class Node:
             and not self.faults.mutant("any-paasid-any-institution")
         ):  # a hospital speaks for itself only
             return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
+        if not self.hospital_facing:  # a platform speaks for itself, the hub for the platforms it relays
+            sender = (str(message["fixmedins_code"]), str(message["mdtrtarea_admvs"])[:2])
+            allowed = self.speaks_for.get(account.paasid, frozenset())
+            if sender not in allowed and not self.faults.mutant("any-platform-any-province"):
+                if any(code == sender[0] for code, _ in allowed):
+                    region = message["mdtrtarea_admvs"]
+                    return Answer(200, self.refuse(infno, "E2009", mdtrtarea_admvs=region))
+                return Answer(200, self.refuse(infno, "E2008", fixmedins_code=message["fixmedins_code"]))
         ctx = Context(
             self,
             message,
@@ -361,7 +417,14 @@ class Node:
             return Answer(504, None)  # committed, but the answer never reaches the caller
         return Answer(200, ctx.answered, ctx.file)
 
-    def verify(self, headers: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
+    def wants_refused_bodies(self) -> bool:
+        """Whether a message refused at the gateway is read all the same: only for someone watching (a
+        his-role suite judges what a HIS sent), or for the mutant that remembers refusals."""
+        return bool(self.observers) or (
+            self.hospital_facing and self.faults.mutant("remember-gateway-refusals")
+        )
+
+    def verify(self, headers: Mapping[str, str]) -> Refusal | None:
         now = time.time()
         if self.faults.mutant("no-timestamp-window"):
             stamp = self._header(headers, "timestamp") or ""

@@ -25,6 +25,8 @@ KINDS = {"Y2304": "settle", "Y2305": "cancel"}
 class HubNode(Node):
     def __init__(self, world: World, accounts: Mapping[str, Account]) -> None:
         super().__init__("hub", "000000", world, accounts)
+        provinces = world.topology.provinces.values()  # a platform speaks for its own province only
+        self.speaks_for = {p.platform.paasid: frozenset({(p.platform.code, p.admdvs[:2])}) for p in provinces}
         self.peers: dict[str, Peer] = {}  # insured province admdvs → its endpoint, as the hub calls it
         self.index: dict[
             tuple[str, str], str

@@ -59,6 +59,12 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def tif_headers(spec: Spec, headers: Mapping[str, str]) -> dict[str, str]:
+    """The x-tif headers among ``headers``, as sent (the evidence of who signed a message, and how)."""
+    found = {name: header(headers, lowercase) for _, name, lowercase in _header_names(spec)}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def sign_headers(
     spec: Spec, paasid: str, secret: str, *, now: float, nonce: str | None = None
 ) -> dict[str, str]:
@@ -98,7 +104,9 @@ def verify(
     if not values["timestamp"].isdigit() or abs(int(values["timestamp"]) - now) > window:
         return "E2004", {"window": str(window)}
     expected = signature(spec, values["timestamp"], secret, values["nonce"])
-    if not hmac.compare_digest(expected, values["signature"].lower()):
+    # as the spec writes it, lowercase hex: a gateway that lowered it first would pass a HIS that a
+    # strict gateway refuses (bytes: compare_digest refuses a str that is not ASCII)
+    if not hmac.compare_digest(expected.encode(), values["signature"].encode()):
         return "E2002", {}
     if nonce_seen(values["paasid"], values["nonce"]):
         return "E2005", {}

@@ -47,6 +47,10 @@ class Request:
     world: Path | None = None  # the SUT's world; None: yidi's embedded one
     his_wait: float | None = None  # his role: seconds to wait for each message
     tester_events: Path | None = None  # his role: the tester's events as JSON lines
+    # of a yidi server by URL; never in the document
+    admin_token: str | None = field(default=None, repr=False)
+    # what the SUT is, named on its certificate: {"product": …, "version": …}
+    system: dict[str, str] = field(default_factory=dict)
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -76,6 +80,7 @@ class Request:
             ("--world", self.world.resolve() if self.world else None),
             ("--his-wait", self.his_wait),
             ("--tester-events", self.tester_events.resolve() if self.tester_events else None),
+            ("--admin-token", self.admin_token),
         ):
             args += [f"{option}={value}"] if value else []
         return args
@@ -83,6 +88,11 @@ class Request:
     def command(self) -> str:
         words = ["yidi certify", f"--role {self.role}"]
         words += [f"--sut {self.sut}"] if self.sut != "builtin" else []
+        if self.system and self.sut != "builtin":
+            words += [
+                f"--sut-product '{self.system['product']}'",
+                f"--sut-version '{self.system['version']}'",
+            ]
         words += [f"--spec {self.spec}"] if self.spec else []
         words += [f"--profile {self.profile}"] if self.profile else []
         words += [f"--cases '{self.cases}'"] if self.cases else []
@@ -208,6 +218,7 @@ def document(request: Request, listener: Listener, started: float, finished: flo
         "yidi_version": version("yidi"),
         "role": request.role,
         "sut": request.sut,
+        "system": {**request.system, "address": request.sut},
         "spec": {"version": version_, "profile": None if profile in (None, "base") else profile},
         "mutants": request.mutants,
         # a run of some cases only (--cases, --since) is not a certificate, whatever its verdict
@@ -275,6 +286,7 @@ def _case(o: Outcome) -> dict[str, Any]:
             {
                 "infno": m.infno,
                 "msgid": m.msgid,
+                "headers": m.headers,  # x-tif: who signed the request, and how
                 "request": m.request,
                 "response": m.received or m.body,  # the evidence is what the SUT sent
                 "seconds": round(m.seconds, 4),

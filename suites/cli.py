@@ -3,9 +3,11 @@ and an exit code a CI gate can use (0 only when every mandatory case passed)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..actors import admin
+from ..actors.admin import AdminToken
 from ..simulators.faults import MUTANTS
 from ..world import topology
 from ..world.cli import WorldFile
@@ -41,11 +45,15 @@ VERDICT = {
 
 
 WriteReports = Callable[[Mapping[str, Any], Path], dict[str, Path]]
+# the reports' writer and issuer (what signs the certificate: opaque here, handed back to the writer)
+WriteSigned = Callable[[Mapping[str, Any], Path, Any], dict[str, Path]]
+LoadIssuer = Callable[[Path | None, str | None], Any]
 
 
-def certify_command(write: WriteReports) -> Callable[..., None]:
-    """``yidi certify``, writing the reports with ``write`` (the reports part's, lent by the yidi command:
-    the reports read what the suites produce and sit above them)."""
+def certify_command(write: WriteSigned, load_issuer: LoadIssuer) -> Callable[..., None]:
+    """``yidi certify``, writing the reports with ``write``, signed by the issuer ``load_issuer`` gives
+    (the reports part's, lent by the yidi command: the reports read what the suites produce and sit above
+    them)."""
 
     def certify(
         role: Annotated[
@@ -88,6 +96,25 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             Path | None,
             typer.Option(help="his role: each case start, instruction and end as JSON lines (for a robot)."),
         ] = None,
+        admin_token: AdminToken = None,
+        sut_product: Annotated[
+            str | None,
+            typer.Option(help="The SUT's product, named on its certificate (default: what its roster says)."),
+        ] = None,
+        sut_version: Annotated[
+            str | None,
+            typer.Option(help="The SUT's version, named on its certificate (default: what its roster says)."),
+        ] = None,
+        issuer_key: Annotated[
+            Path | None,
+            typer.Option(
+                help="The issuer's Ed25519 private key (PEM) that signs the certificate; "
+                "default: $YIDI_ISSUER_KEY or ~/.config/yidi/issuer-ed25519.pem, made on first use."
+            ),
+        ] = None,
+        issuer: Annotated[
+            str | None, typer.Option(help="Who issues the certificate (default: $YIDI_ISSUER or user@host).")
+        ] = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -100,15 +127,29 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             raise typer.BadParameter(
                 f"unknown {sorted(unknown)}; `yidi mutants` lists them", param_hint="--mutant"
             )
-        problem = cannot_run(role, sut, mutant or [], roster, world)
-        if problem:  # before any case: a run that could not happen is not a failed certification
-            console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem)}", soft_wrap=True)
+        problem = cannot_run(role, sut, mutant or [], roster, world, admin_token)
+        declared = None if problem else system_of(sut, sut_product, sut_version, roster, admin_token)
+        if not problem and declared is None:
+            problem = (
+                "认证须写明被测系统的产品与版本 a certificate names the system's product and version: "
+                "--sut-product NAME --sut-version V"
+            )
+        signer: Any = None
+        try:
+            signer = None if problem else load_issuer(issuer_key, issuer)
+        except ValueError as e:  # the key file unreadable: before the run, not after it
+            problem = str(e)
+        if (
+            problem or signer is None
+        ):  # before any case: a run that could not happen is not a failed certification
+            console.print(f"[red]✗ 未能运行 could not run:[/red] {escape(problem or '')}", soft_wrap=True)
             raise typer.Exit(2)
         if role == "all" and by_url(sut):  # a platform by URL: the his role is a HIS's, not the platform's
             roles = [r for r in roles if r != "his"]
             console.print(
                 "his角色不适用于URL所指的平台，已略过 the his role certifies a HIS, not a platform by URL"
             )
+        console.print(f"签发方 issuer {escape(signer.name)} · key {signer.path}", soft_wrap=True)
         verdicts = {}
         for one in roles if role == "all" else [role]:
             where = out / one if role == "all" else out
@@ -124,13 +165,15 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
                 world,
                 his_wait,
                 tester_events,
+                admin_token,
+                (declared or {}) if sut != "builtin" else builtin_system(one),
             )
             if since_spec:
                 request.cases = since(since_spec, request)
                 console.print(
                     f"自 {since_spec} 以来受影响的用例 cases affected since {since_spec}: {request.cases}"
                 )
-            verdicts[one] = _certify(request, write)
+            verdicts[one] = _certify(request, lambda doc, where: write(doc, where, signer))
         if len(verdicts) > 1:
             console.print("  ".join(f"{r}: {VERDICT[v]}" for r, v in verdicts.items()))
         if "error" in verdicts.values():
@@ -145,8 +188,43 @@ def by_url(sut: str) -> bool:
     return sut not in ("builtin", "manual") and not sut.startswith("manual:")
 
 
+def builtin_system(role: str) -> dict[str, str]:
+    """What yidi's own SUT is: its reference HIS (his role) or its simulators, at this yidi's version."""
+    product = "yidi 参考HIS reference HIS" if role == "his" else "yidi 参考模拟器 reference simulators"
+    return {"product": product, "version": version("yidi")}
+
+
+def system_of(
+    sut: str, product: str | None, version_: str | None, roster: Path | None, admin_token: str | None
+) -> dict[str, str] | None:
+    """The product and version a certificate names: as given, else as the SUT's roster says
+    (``system``), else None (a SUT that is not yidi's must be named)."""
+    if sut == "builtin" or (product and version_):
+        return {"product": product or "", "version": version_ or ""}
+    said: Any = None
+    try:
+        if roster is not None:
+            said = json.loads(roster.read_text(encoding="utf-8")).get("system")
+        elif by_url(sut):
+            got = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10, headers=admin.headers(admin_token))
+            said = got.raise_for_status().json().get("system")
+    except (OSError, ValueError, AttributeError, httpx.HTTPError):
+        said = None
+    said = said if isinstance(said, dict) else {}
+    found = {
+        "product": product or str(said.get("product") or ""),
+        "version": version_ or str(said.get("version") or ""),
+    }
+    return found if found["product"] and found["version"] else None
+
+
 def cannot_run(
-    role: str, sut: str, mutants: list[str], roster: Path | None, world: Path | None
+    role: str,
+    sut: str,
+    mutants: list[str],
+    roster: Path | None,
+    world: Path | None,
+    admin_token: str | None = None,
 ) -> str | None:
     """Why a certification could not run at all, or None: a system by URL that does not answer, a roster
     or world file that cannot be read, an option that does not apply to the system given."""
@@ -166,9 +244,15 @@ def cannot_run(
             return str(e)
     if by_url(sut) and roster is None:
         try:
-            httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10).raise_for_status()
+            r = httpx.get(f"{sut.rstrip('/')}/admin/roster", timeout=10, headers=admin.headers(admin_token))
+            r.raise_for_status()
         except httpx.HTTPError as e:
             why = f"{type(e).__name__}: {e}"
+            if isinstance(e, httpx.HTTPStatusError) and e.response.status_code == 401:
+                return (
+                    f"被测系统的测试名册需要管理凭证 {sut}/admin/roster answered 401: give the yidi server's "
+                    f"admin token (--admin-token or {admin.ENV}), or the roster (--roster)"
+                )
             return f"被测系统无应答或无测试名册 {sut}/admin/roster（{why}），请检查地址或用 --roster"
     return None
 

@@ -24,6 +24,7 @@ import allure
 import httpx
 import pytest
 
+from ..actors import admin
 from ..actors.his import His, Hospital, Reply, card_read
 from ..simulators.app import Options
 from ..simulators.background import Served, serving
@@ -88,6 +89,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "expectation is computed from (default: yidi's embedded world)",
     )
     group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
+    group.addoption(
+        "--admin-token",
+        default=None,
+        help="the credential of a yidi server's /admin endpoints reached by URL (default: YIDI_ADMIN_TOKEN)",
+    )
     group.addoption(
         "--mutant", action="append", default=[], help="builtin only: a deliberately wrong behaviour"
     )
@@ -178,6 +184,8 @@ class Sut:
     exchanged: Exchanged = field(default_factory=Exchanged)
     left_open: dict[str, str] = field(default_factory=dict)  # psn_no → the case that could not close its stay
     served: Served | None = None  # the simulators when yidi serves them in this process
+    # the header opening /admin of yidi's servers (the SUT when builtin; those behind a hub under test)
+    admin: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # who plays each part the catalogue names (its persons and hospitals of yidi's embedded world)
@@ -256,17 +264,27 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
         elif roster_file is not None:
             roster = json.loads(roster_file.read_text(encoding="utf-8"))
         else:
-            roster = fetch_roster(url)
+            roster = fetch_roster(url, admin.headers(pytestconfig.getoption("admin_token")))
         spec = loader.load(spec_ref(pytestconfig, roster.get("spec")))
         world = topology.load(pytestconfig.getoption("world"))
-        sut = Sut(spec, world, roster, url.rstrip("/"), serves, served=served if serves else None)
+        token = served.sim.admin_token if serves else pytestconfig.getoption("admin_token")
+        sut = Sut(
+            spec,
+            world,
+            roster,
+            url.rstrip("/"),
+            serves,
+            served=served if serves else None,
+            admin=admin.headers(token),
+        )
         pytestconfig.stash[SUT] = sut
         yield sut
 
 
-def fetch_roster(url: str) -> dict[str, Any]:
+def fetch_roster(url: str, headers: dict[str, str]) -> dict[str, Any]:
     try:
-        roster: dict[str, Any] = httpx.get(f"{url.rstrip('/')}/admin/roster").raise_for_status().json()
+        r = httpx.get(f"{url.rstrip('/')}/admin/roster", headers=headers)
+        roster: dict[str, Any] = r.raise_for_status().json()
     except httpx.HTTPError as e:
         why = f"无法从被测系统取得测试名册 {url}/admin/roster（{e}），请用 --roster 提供"
         raise ConnectionError(why) from None

@@ -229,10 +229,11 @@ def fault(sut: Sut, *faults: str, at: str | None = None) -> Iterator[None]:
     of the yidi server hosting the faulted node when that is not the SUT (the insured provinces yidi serves
     behind a hub under test). A system of one's own cannot be made to fail: the case is skipped, saying so."""
     admin = f"{injectable(sut, at=at)}/admin/faults"
-    before = httpx.get(admin).raise_for_status().json()
+    before = httpx.get(admin, headers=sut.admin).raise_for_status().json()
 
     def switch(to: list[str]) -> None:  # the admin endpoint sets faults and mutants together
-        httpx.post(admin, json={"faults": to, "mutants": before["mutants"]}).raise_for_status()
+        body = {"faults": to, "mutants": before["mutants"]}
+        httpx.post(admin, json=body, headers=sut.admin).raise_for_status()
 
     switch([*before["faults"], *faults])
     try:
@@ -249,7 +250,7 @@ def injectable(sut: Sut, *, at: str | None = None) -> str:
     if base is None:
         pytest.skip(cannot)
     try:
-        httpx.get(f"{base}/admin/faults").raise_for_status()
+        httpx.get(f"{base}/admin/faults", headers=sut.admin).raise_for_status()
     except httpx.HTTPError as e:
         pytest.skip(f"{cannot}：{base}/admin/faults 不可用（{e}）")
     return base
@@ -257,7 +258,7 @@ def injectable(sut: Sut, *, at: str | None = None) -> str:
 
 def housekeeping(sut: Sut) -> None:
     """What yidi's platform does in the background every few seconds, now: reverse stranded claims."""
-    httpx.post(f"{sut.url}/admin/flush", timeout=30).raise_for_status()
+    httpx.post(f"{sut.url}/admin/flush", timeout=30, headers=sut.admin).raise_for_status()
 
 
 # The amounts of a settlement answer, which a cancellation negates and a query repeats: the spec's money

@@ -82,6 +82,10 @@ class HisClient:
         )
         if headers is None and self.mutant("his-wrong-signature"):  # signed without the trailing timestamp
             signed = _short_signature(self.spec, signed, self.hospital.secret)
+        if headers is None and self.mutant("his-uppercase-signature"):
+            name = self.spec.transport["signature"]["headers"]["signature"]
+            signed = {**signed, name: signed[name].upper()}
+        tif = transport.tif_headers(self.spec, signed)
         started = time.perf_counter()
         try:
             r = self.client.post(f"{self.hospital.gateway}/{infno}", json=message, headers=dict(signed))
@@ -91,12 +95,14 @@ class HisClient:
             raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
         if r.headers.get("content-type", "").startswith("application/octet-stream"):  # 9102: the file itself
             seconds = time.perf_counter() - started
-            return Reply(infno, msgid, dict(message), {"infcode": 0, "output": {}}, seconds, file=r.content)
+            answered = {"infcode": 0, "output": {}}
+            return Reply(infno, msgid, dict(message), answered, seconds, file=r.content, headers=tif)
         received = body = r.json()
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
         seconds = time.perf_counter() - started
-        return Reply(infno, msgid, dict(message), body, seconds, received if body is not received else None)
+        as_sent = received if body is not received else None
+        return Reply(infno, msgid, dict(message), body, seconds, as_sent, headers=tif)
 
     def call(
         self,

@@ -41,6 +41,7 @@ class Reply:
     seconds: float
     received: dict[str, Any] | None = None  # as the platform sent it, when its profile differs from the base
     file: bytes | None = None  # a file the platform answered as itself (9102), the envelope then made up
+    headers: dict[str, str] | None = None  # the x-tif headers it was sent with (evidence of who signed it)
 
     @property
     def infcode(self) -> int:

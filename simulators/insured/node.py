@@ -36,6 +36,12 @@ class InsuredNode(Insured):
 
     def __init__(self, province: Province, world: World, accounts: Mapping[str, Account]) -> None:
         super().__init__(province, world, accounts)
+        t = world.topology  # the hub relays every platform's messages; the agency and its own platform speak
+        self.speaks_for = {  # for themselves
+            t.hub.paasid: frozenset((p.platform.code, p.admdvs[:2]) for p in t.provinces.values()),
+            t.agency.paasid: frozenset({(t.agency.code, "00")}),
+            province.platform.paasid: frozenset({(province.platform.code, province.admdvs[:2])}),
+        }
         handlers = {
             **Persons(self).handlers,  # Y1101, Y2501–Y2504
             **Admission(self).handlers,  # Y2401, Y2404

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -33,6 +33,7 @@ class GroupCommit:
         self._redo: list[Redo] = []  # the batch's writes so far, to run again should a unit fail
         self._changes = 0  # SQLite's count of changed rows when the batch began
         self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
+        self._behind: list[Callable[[Connection], None]] = []  # writes the batch makes just before it commits
         event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -61,15 +62,30 @@ class GroupCommit:
         on_loop = threading.get_ident() == self._loop_thread
         if on_loop and self._batch_conn is not None:
             return _Unit(self, self._batch_conn)
-        conn = self._conn()
         if not on_loop or self._loop is None:
-            return _Transaction(conn)
+            return _Transaction(self._conn())
+        return _Unit(self, self._open_batch())
+
+    def _open_batch(self) -> Connection:
+        conn = self._conn()
         self._batch, self._batch_conn = conn.begin(), conn
-        self._loop.call_soon(self._flush)
+        self._loop.call_soon(self._flush)  # type: ignore[union-attr]
         if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
             self._local.cursor.execute("BEGIN")
             self._changes = _driver(conn).total_changes
-        return _Unit(self, conn)
+        return conn
+
+    def behind(self, write: Callable[[Connection], None]) -> None:
+        """Have ``write`` run in the serving loop's batch just before it commits (a batch is opened if none
+        is, so that :meth:`durable` waits for it); off the loop, at once in a transaction of its own. For
+        rows nothing reads back meanwhile: a batch's many go in one statement, not one a message."""
+        if threading.get_ident() != self._loop_thread or self._loop is None:
+            with self.begin() as conn:
+                write(conn)
+            return
+        if self._batch_conn is None:
+            self._open_batch()
+        self._behind.append(write)
 
     # A unit in a batch takes no savepoint: SAVEPOINT and RELEASE cost about 10,000 instructions a
     # sign-in (SQLite copies every page a unit changes before changing it), and units rarely fail.
@@ -154,15 +170,18 @@ class GroupCommit:
         return _COMMITTED
 
     def _flush(self) -> None:
-        batch, self._batch, self._batch_conn = self._batch, None, None
+        batch, conn, self._batch, self._batch_conn = self._batch, self._batch_conn, None, None
         waiters, self._waiters = self._waiters, []
         failure, self._broken = self._broken, None
+        behind, self._behind = self._behind, []
         self._redo.clear()
         if batch is None:
             return
         try:
             if failure is not None:
                 raise failure
+            for write in behind:  # not in the redo log: the batch is no longer open to units
+                write(conn)  # type: ignore[arg-type]
             batch.commit()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
             batch.rollback()

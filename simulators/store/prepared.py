@@ -56,10 +56,14 @@ class Prepared:
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
-    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
+    def _params(self, values: dict[str, Any]) -> Any:
         params: Any = list(self.pick(values)) if self.positional else {n: values[n] for n in self.names}
         for k, convert in self.converts:
             params[k] = convert(params[k])
+        return params
+
+    def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
+        params = self._params(values)
         cursor = self.cursor_for(conn)
         cursor.execute(self.sql, params)
         if self.written:
@@ -69,6 +73,11 @@ class Prepared:
     def run(self, conn: Connection, **values: Any) -> int:
         """Execute a change; the number of rows it touched."""
         return int(self._execute(conn, values).rowcount)
+
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute a change once for each of ``rows``, in one call to the driver (not logged for redo:
+        for writes a batch makes as it commits, GroupCommit.behind)."""
+        self.cursor_for(conn).executemany(self.sql, [self._params(values) for values in rows])
 
     def first(self, conn: Connection, **values: Any) -> Record | None:
         row = self._execute(conn, values).fetchone()

@@ -14,6 +14,7 @@ from .tables import (
     insured_visits,
     message_key,
     messages,
+    nonces,
     persons,
     seen_persons,
     settlements,
@@ -45,6 +46,7 @@ class Queries:
         self.record = prepare(
             messages.insert().values({c.key: bindparam(c.key) for c in messages.c if c.key != "reversed_by"})
         )
+        self.nonce = prepare(nonces.insert())
         self.forget = prepare(delete(messages).where(message_key.is_(_k("node"), _k("msgid"))))
         self.signin = prepare(
             select(signins.c.fixmedins_code, signins.c.signed_out).where(

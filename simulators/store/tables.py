@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     func,
     literal_column,
@@ -89,6 +90,19 @@ signins = Table(
     Column("sim_time", DateTime, nullable=False),
 )
 signin_key = TimeKey(signins, "sign_no", 6)  # the region's code, then the time
+
+# x-tif nonces a gateway accepted, kept until they expire so that headers captured before a restart are
+# refused after it (R-SEC-05). Written behind the messages, a batch's nonces in one statement at its commit;
+# read only when a node starts; expired rows swept by (node, expires), where a batch's rows are adjacent.
+nonces = Table(
+    "nonces",
+    meta,
+    _node(primary_key=False),
+    Column("paasid", String(64), nullable=False),
+    Column("nonce", Text, nullable=False),  # as long as the signer made it
+    Column("expires", BigInteger, nullable=False),  # Unix seconds
+    Index("nonces_by_expiry", "node", "expires"),
+)
 
 # The treatment side's visits (就诊): state, version for optimistic concurrency, and the document
 # (person snapshot, fee lines, history, pending cross-province call).

@@ -114,7 +114,8 @@ class Watch:
         ):
             return
         seen = Seen(dict(headers), message, path_infno, answer.status, answer.body, time.time())
-        self.into.append(Reply(seen.infno, seen.msgid, message or {}, answer.body or {}, 0.0))  # evidence
+        tif = transport.tif_headers(self.spec, headers)  # evidence: what the HIS sent, signature and all
+        self.into.append(Reply(seen.infno, seen.msgid, message or {}, answer.body or {}, 0.0, headers=tif))
         with self.changed:
             self.arrived.append(seen)
             self.changed.notify_all()

@@ -43,15 +43,15 @@ def clock(sut: Sut) -> Iterator[Callable[[str], None]]:
 
     def move(when: str) -> None:
         nonlocal moved
-        now = datetime.fromisoformat(httpx.get(admin).raise_for_status().json()["now"])
+        now = datetime.fromisoformat(httpx.get(admin, headers=sut.admin).raise_for_status().json()["now"])
         step = (datetime.fromisoformat(when) - now).total_seconds()
-        httpx.post(admin, json={"advance_seconds": step}).raise_for_status()
+        httpx.post(admin, json={"advance_seconds": step}, headers=sut.admin).raise_for_status()
         moved += step
 
     try:
         yield move
     finally:
-        httpx.post(admin, json={"advance_seconds": -moved}).raise_for_status()
+        httpx.post(admin, json={"advance_seconds": -moved}, headers=sut.admin).raise_for_status()
 
 
 @pytest.fixture
@@ -204,7 +204,8 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
 ) -> None:
     code, admin = joint_case.hospital, f"{injectable(sut)}/admin/prepayment"
     size = fund_at(sichuan, "500000")["prepay_amt"]
-    httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": 1000}).raise_for_status()
+    resize = {"insured": "510000", "treatment": "500000", "size": 1000}
+    httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
     try:
         start = balance(sichuan, "500000")  # what is left of 1,000 yuan after the month's earlier stays
         _, fund = stay(province(code), sut, joint_case.person, code)  # settlement goes on
@@ -214,4 +215,5 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
         topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
         expect("补足后的预警级别", "0", topped["prepay_alert_lv"], "R-CLR-03", "Y3203")
     finally:
-        httpx.post(admin, json={"insured": "510000", "treatment": "500000", "size": size}).raise_for_status()
+        resize = {"insured": "510000", "treatment": "500000", "size": size}
+        httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()

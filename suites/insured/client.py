@@ -160,18 +160,20 @@ class Platform:
     ) -> Reply:
         """POST the message to whoever serves the insured province ``to`` (default: its insuplc_admdvs)."""
         infno, msgid = str(message["infno"]), str(message["msgid"])
+        signed = dict(headers if headers is not None else self.signed())
         started = time.perf_counter()
         try:
             r = self.client.post(
                 f"{self.url(to or str(message['insuplc_admdvs']))}/{infno}",
                 json=dict(message),
-                headers=dict(headers if headers is not None else self.signed()),
+                headers=signed,
             )
         except httpx.HTTPError as e:
             raise LostAnswer(infno, msgid, repr(e)) from e
         if r.status_code != 200:
             raise LostAnswer(infno, msgid, f"HTTP {r.status_code}")
-        reply = Reply(infno, msgid, dict(message), r.json(), time.perf_counter() - started)
+        seconds, tif = time.perf_counter() - started, transport.tif_headers(self.spec, signed)
+        reply = Reply(infno, msgid, dict(message), r.json(), seconds, headers=tif)
         self.into.append(reply)
         return reply
 

@@ -15,7 +15,11 @@ runner = CliRunner()
 
 
 def episode(served: Served, *args: str) -> str:
-    result = runner.invoke(app, ["his", "episode", "--url", served.url, *args], catch_exceptions=False)
+    result = runner.invoke(
+        app,
+        ["his", "episode", "--url", served.url, "--admin-token", served.sim.admin_token, *args],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -53,5 +57,13 @@ def test_a_large_bill_passes_the_cap_and_the_explanation_says_so(served: Served)
     ],
 )
 def test_a_wrong_choice_is_one_line_and_exit_2(served: Served, args: list[str], said: str) -> None:
-    result = runner.invoke(app, ["his", "episode", "--url", served.url, *args])
+    result = runner.invoke(
+        app, ["his", "episode", "--url", served.url, "--admin-token", served.sim.admin_token, *args]
+    )
     assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_without_the_admin_credential_the_roster_is_not_given(served: Served) -> None:
+    args = ["his", "episode", "--url", served.url, "--person", "P12", "--hospital", "H51010000001"]
+    result = runner.invoke(app, args, env={"YIDI_ADMIN_TOKEN": ""})
+    assert result.exit_code == 2 and "401" in result.output and "secret" not in result.output

@@ -79,7 +79,9 @@ def run(tmp_path: Path) -> tuple[str, list[Seen]]:
         home = local.inpatient_episode(served.card("P09"), items("H51010000001", 3))
         undone = cross.inpatient_episode(served.card("P07"), items("H50000000001", 2))
         cross.cancel_settlement(undone)
-        httpx.post(f"{served.url}/admin/faults", json={"faults": ["drop-answer:2304*1"]}).raise_for_status()
+        httpx.post(
+            f"{served.url}/admin/faults", headers=served.admin, json={"faults": ["drop-answer:2304*1"]}
+        ).raise_for_status()
         retried = cross.inpatient_episode(
             served.card("P21"), items("H50000000001", 2)
         )  # reversed, settled again

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from yidi.actors import admin
 from yidi.simulators.background import free_port
 
 LOAD = [sys.executable, "-m", "yidi", "load", "--shape", "step", "--duration", "6"]
@@ -43,17 +45,20 @@ def test_a_short_step_load_writes_locust_reports_and_passes_the_ledger(
 def test_workers_started_elsewhere_join_the_master_and_report_back(tmp_path: Path) -> None:
     """``--remote-workers`` and ``--join``, as on several machines (here two processes on this one)."""
     out, port = tmp_path / "run", str(free_port())
+    # the simulators' admin credential, told to the workers (they read the roster from /admin/roster)
+    env = {**os.environ, admin.ENV: admin.new_token()}
     master = subprocess.Popen(
         [*LOAD, "--out", str(out), "--remote-workers", "1", "--master-port", port],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     worker = subprocess.run(
-        [*LOAD[:4], "--join", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180
+        [*LOAD[:4], "--join", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=180, env=env
     )
     stdout, _ = master.communicate(timeout=180)
     assert master.returncode == 0 and worker.returncode == 0, stdout[-3000:] + worker.stderr[-3000:]
-    assert "yidi load --join" in stdout and "账本一致 ledger OK" in stdout
+    assert "yidi load --join" in stdout and f"{admin.ENV}=" in stdout and "账本一致 ledger OK" in stdout
     (acknowledged,) = out.glob("acknowledged-*.jsonl")  # sent back by the worker, written by the master
     assert acknowledged.read_text(encoding="utf-8").count("setl_id") > 0

@@ -194,11 +194,11 @@ def test_a_demonstration_is_visibly_no_certificate(
     page.context.close()
 
 
-def test_the_footer_carries_the_seal(page: Page) -> None:
+def test_the_footer_carries_the_issuer_and_its_signature(page: Page) -> None:
     footer = page.locator("#seal")
-    expect(footer).to_contain_text("一致 consistent")
-    expect(footer).to_contain_text("yidi report verify certification.json")
-    assert len(footer.locator(".digest").inner_text().strip()) == 64
+    expect(footer).to_contain_text("签名有效 signature valid")
+    expect(footer).to_contain_text("yidi report verify certification.json --issuer-key")
+    assert len(footer.locator(".digest").inner_text().strip()) == 64  # the key's fingerprint
 
 
 def test_a_screenshot_for_people(page: Page, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from yidi.reports import allure, evidence, write
+from yidi.reports import allure, evidence, issuer, write
 from yidi.reports.cli import app
 from yidi.reports.html import diff, render
 from yidi.specs import loader
@@ -21,35 +23,64 @@ from yidi.suites.document import contradictions, summary, verdict
 HOSTILE = "<script>alert('x')</script>"
 
 
-# ── the seal ─────────────────────────────────────────────────────────
+# ── the signature ────────────────────────────────────────────────────
+
+ISSUER = Ed25519PrivateKey.generate()
+ISSUER_ID = issuer.key_id(ISSUER.public_key())
 
 
-def test_the_digest_is_sha256_of_the_canonical_json() -> None:
-    doc = {"b": 1, "a": "中文", evidence.KEY: "whatever was there"}
-    expected = hashlib.sha256('{"a":"中文","b":1}'.encode()).hexdigest()
-    assert evidence.digest(doc) == expected
+def sign(doc: dict[str, Any], key: Ed25519PrivateKey = ISSUER) -> dict[str, Any]:
+    return evidence.sign(doc, "省医保局测试组", key)
 
 
-def test_a_sealed_document_verifies_and_an_edited_one_does_not(document: dict[str, Any]) -> None:
-    sealed = evidence.seal(document)
-    assert evidence.verify(sealed)
-    assert evidence.verify(json.loads(json.dumps(sealed, ensure_ascii=False, indent=2)))  # layout is free
-    edited = json.loads(json.dumps(sealed))
+def test_the_signature_covers_the_canonical_json_with_its_issuer() -> None:
+    doc = sign({"b": 1, "a": "中文", evidence.LEGACY: "an old digest"})
+    assert evidence.LEGACY not in doc and doc["issuer"]["name"] == "省医保局测试组"
+    public = ISSUER.public_key()
+    assert doc["issuer"]["key_id"] == hashlib.sha256(issuer.raw(public)).hexdigest()
+    unsigned = {k: v for k, v in doc.items() if k != evidence.KEY}
+    canonical = json.dumps(unsigned, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    public.verify(base64.b64decode(doc["signature"]["value"]), canonical)  # any Ed25519 library can check
+    assert doc["signature"]["alg"] == "Ed25519"
+
+
+def test_a_signed_document_verifies_and_an_edited_one_does_not(document: dict[str, Any]) -> None:
+    signed = sign(document)
+    assert evidence.verify(signed) and evidence.verify(signed, ISSUER.public_key())
+    assert evidence.verify(json.loads(json.dumps(signed, ensure_ascii=False, indent=2)))  # layout is free
+    edited = json.loads(json.dumps(signed))
     edited["cases"][0]["outcome"] = "passed"
-    assert not evidence.verify(edited)
-    assert not evidence.verify({**sealed, "verdict": "pass"})
-    assert not evidence.verify({**sealed, evidence.KEY: "0" * 64})
-    assert not evidence.verify(document)  # never sealed
+    assert evidence.check(edited).state == "edited"
+    assert not evidence.verify({**signed, "verdict": "pass"})
+    assert not evidence.verify({**signed, "issuer": {**signed["issuer"], "name": "国家医保局"}})
+    assert evidence.check(document).state == "unsigned"
 
 
-def test_write_seals_the_json_and_keeps_chinese_as_chinese(document: dict[str, Any], tmp_path: Path) -> None:
-    paths = write(document, tmp_path / "out")
+def test_a_document_re_signed_by_someone_else_is_not_the_issuers(document: dict[str, Any]) -> None:
+    """The attack of issue #20: edit a failing document to pass and sign it again with yidi's own code."""
+    forged = json.loads(json.dumps(sign(document)))
+    forged["verdict"], forged["cases"] = "pass", [c | {"outcome": "passed"} for c in forged["cases"]]
+    forged = sign(forged, Ed25519PrivateKey.generate())
+    assert evidence.verify(forged)  # consistent with the key it names, which is not the issuer's
+    assert evidence.check(forged, ISSUER.public_key()).state == "other_issuer"
+    assert not evidence.verify(forged, ISSUER.public_key())
+    bare = {k: v for k, v in forged.items() if k not in (evidence.KEY, "issuer")}  # the old bare seal
+    assert (
+        evidence.check(bare | {evidence.LEGACY: evidence.digest(bare)}, ISSUER.public_key()).state
+        == "unsigned"
+    )
+
+
+def test_write_signs_the_json_and_keeps_chinese_as_chinese(document: dict[str, Any], tmp_path: Path) -> None:
+    me = issuer.load(tmp_path / "key.pem", "测试组")
+    paths = write(document, tmp_path / "out", me)
     assert set(paths) == {"json", "html"}
     text = paths["json"].read_text(encoding="utf-8")
     assert "未备案人员跨省结算应被拒绝" in text and "\\u" not in text
     written = json.loads(text)
-    assert evidence.verify(written)
-    assert written[evidence.KEY] == evidence.digest(document)
+    assert evidence.verify(written, issuer.trusted(tmp_path / "key.pem"))
+    assert written["issuer"]["name"] == "测试组"
+    assert stat.S_IMODE(os.stat(tmp_path / "key.pem").st_mode) == 0o600  # the private key: its owner's only
 
 
 # ── the verdict rule ─────────────────────────────────────────────────
@@ -96,7 +127,7 @@ def test_a_stricter_producer_is_no_contradiction(document: dict[str, Any]) -> No
     document["summary"] = summary(document["cases"])
     document["problems"] = ["suites/treatment/test_x.py: ImportError"]
     assert contradictions(document) == []
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     assert "测试运行出现问题" in html and "ImportError" in html
 
 
@@ -114,20 +145,20 @@ def test_hostile_text_from_the_sut_is_escaped(document: dict[str, Any]) -> None:
 
 
 def test_the_page_is_self_contained_and_shows_chinese(document: dict[str, Any]) -> None:
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     assert "收费员甲" in html and "\\u" not in html  # messages: Chinese as Chinese
     for pattern in ('src="', 'href="http', "@import", "url(", "<link", "<iframe"):
         assert pattern not in html, pattern
     assert "跨省异地就医直接结算联调测试认证报告" in html and "Joint-test certification report" in html
-    assert evidence.digest(document) in html and "yidi report verify certification.json" in html
+    assert ISSUER_ID in html and "yidi report verify certification.json --issuer-key" in html
 
 
 def test_a_demonstration_run_says_it_certifies_nothing(document: dict[str, Any]) -> None:
     document["mutants"] = ["skip-filing-check"]
     document["titles"]["mutants"] = {"skip-filing-check": SKIP_FILING_CHECK}  # as yidi certify writes it
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     assert 'id="demonstration"' in html and "演示运行，非认证结论" in html and "不校验异地就医备案" in html
-    assert 'id="demonstration"' not in render(evidence.seal({**document, "mutants": []}))
+    assert 'id="demonstration"' not in render(sign({**document, "mutants": []}))
 
 
 # ── the page is drawn from the document alone ────────────────────────
@@ -153,7 +184,7 @@ def nothing_but_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_titles_come_from_the_document(document: dict[str, Any]) -> None:
     document["mutants"] = ["skip-filing-check"]
     document["titles"]["mutants"] = {"skip-filing-check": SKIP_FILING_CHECK}
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     assert "住院预结算" in html  # the name of a message exchanged (2303)
     assert 'title="跨省直接结算须已办理异地就医备案（急诊视同备案）">R-FILE-01<' in html  # a rule cited
     assert "不校验异地就医备案" in html and "the insured side does not check filing" in html  # the mutant
@@ -165,7 +196,7 @@ def test_the_titles_come_from_the_document(document: dict[str, Any]) -> None:
 
 @pytest.mark.usefixtures("nothing_but_the_document")
 def test_a_failure_shows_its_rule_and_message_from_the_document(document: dict[str, Any]) -> None:
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     failure = html[html.index('id="case-JT-ADM-002"') : html.index("</article>")]
     assert "应拒绝（E3002），实际成功 · R-FILE-01 跨省直接结算须已办理异地就医备案（急诊视同备案）" in failure
     facts = failure[failure.index('class="failure-facts"') :]
@@ -182,7 +213,7 @@ def test_an_older_document_without_titles_shows_the_bare_codes(document: dict[st
     for c in document["cases"]:
         del c["failure"]
     document["mutants"] = ["skip-filing-check"]
-    html = render(evidence.seal(document))
+    html = render(sign(document))
     assert "<code>skip-filing-check</code>" in html and "不校验异地就医备案" not in html
     assert 'title="">R-FILE-01<' in html and "住院预结算" not in html
     assert (
@@ -193,11 +224,11 @@ def test_an_older_document_without_titles_shows_the_bare_codes(document: dict[st
 
 
 def test_an_edited_document_is_reported_as_such(document: dict[str, Any]) -> None:
-    sealed = evidence.seal(document)
+    sealed = sign(document)
     sealed["cases"][0]["reason"] = "（已修改）"
     html = render(sealed)
     assert 'id="seal-broken"' in html and "不一致 edited" in html
-    assert 'id="seal-broken"' not in render(evidence.seal(document))
+    assert 'id="seal-broken"' not in render(sign(document))
 
 
 def test_the_diff_marks_expected_as_removed_and_actual_as_added() -> None:
@@ -225,13 +256,37 @@ def folder(document: dict[str, Any], tmp_path: Path) -> Path:
 
 def test_verify_says_consistent_or_edited(folder: Path) -> None:
     file = folder / "certification.json"
-    done = runner.invoke(app, ["verify", str(file)])
+    done = runner.invoke(app, ["verify", str(file)])  # this machine's issuer key (the tests')
     assert done.exit_code == 0 and "一致" in done.output and "不一致" not in done.output
     doc = json.loads(file.read_text(encoding="utf-8"))
     doc["cases"][0]["outcome"] = "passed"
     file.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     done = runner.invoke(app, ["verify", str(file)])
-    assert done.exit_code == 1 and "不一致" in done.output
+    assert done.exit_code == 1 and "不一致" in done.output and "edited" in done.output
+
+
+def test_verify_with_the_issuers_public_key_refuses_a_document_someone_else_signed(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = runner.invoke(app, ["key"])  # what the issuer hands out
+    assert key.exit_code == 0 and key.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+    public = tmp_path / "issuer.pub"
+    public.write_text(key.stdout, encoding="utf-8")
+    file = folder / "certification.json"
+    monkeypatch.setenv(issuer.ENV, str(tmp_path / "nobody-here.pem"))  # a receiver with no key of its own
+    assert runner.invoke(app, ["verify", str(file)]).exit_code == 2  # told to give the issuer's key
+    done = runner.invoke(app, ["verify", str(file), "--issuer-key", str(public)])
+    assert done.exit_code == 0 and "一致" in done.output
+    # a failing certificate edited to pass and re-signed with yidi's own code, on another machine
+    doc = json.loads(file.read_text(encoding="utf-8"))
+    doc["verdict"], doc["cases"] = "pass", [c | {"outcome": "passed"} for c in doc["cases"]]
+    doc["summary"] = summary(doc["cases"])
+    write(doc, folder, issuer.load())
+    done = runner.invoke(app, ["verify", str(file), "--issuer-key", str(public)])
+    assert done.exit_code == 1 and "不一致" in done.output and "another key" in done.output
+    (tmp_path / "bad.pub").write_text("not a key", encoding="utf-8")
+    done = runner.invoke(app, ["verify", str(file), "--issuer-key", str(tmp_path / "bad.pub")])
+    assert done.exit_code == 2 and isinstance(done.exception, SystemExit)
 
 
 def test_verify_of_a_missing_or_broken_file_is_no_traceback(tmp_path: Path) -> None:

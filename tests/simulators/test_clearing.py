@@ -64,7 +64,7 @@ def fund(episode: Episode) -> int:
 
 
 def move_clock(served: Served, when: str) -> None:
-    httpx.post(f"{served.url}/admin/clock", json={"set": when}).raise_for_status()
+    httpx.post(f"{served.url}/admin/clock", headers=served.admin, json={"set": when}).raise_for_status()
 
 
 def balances(served: Served) -> dict[tuple[str, str], tuple[int, int]]:
@@ -289,6 +289,9 @@ def test_yidi_clear_of_a_hub_by_url_reports_its_refusal_then_clears_once_the_mon
 ) -> None:
     stay(served, *SICHUAN_IN_CHONGQING[0])
     clear = ["clear", "--month", NOVEMBER, "--sut", served.url, "--out", str(tmp_path)]
+    locked = CliRunner().invoke(app, clear)  # the roster's secrets are behind the admin credential
+    assert locked.exit_code == 2 and "401" in locked.output and "--admin-token" in locked.output
+    clear += ["--admin-token", served.sim.admin_token]
     early = CliRunner().invoke(app, clear)
     assert early.exit_code == 1 and "E7001" in early.output  # its month is not over: said, not a traceback
     move_clock(served, "2026-12-01T00:00:05")

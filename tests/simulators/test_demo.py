@@ -12,7 +12,7 @@ from .conftest import Served
 
 
 def test_every_scenario_passes_on_the_reference_simulators(served: Served) -> None:
-    outcomes = Demo(served.url, served.sim.topology).run()
+    outcomes = Demo(served.url, served.sim.topology, admin_token=served.sim.admin_token).run()
     assert [(o.key, o.detail) for o in outcomes if not o.passed] == []
     assert len(outcomes) == 8
 
@@ -27,7 +27,7 @@ def test_every_scenario_passes_on_the_reference_simulators(served: Served) -> No
 )
 def test_the_scenarios_fail_on_the_mutants_they_guard(served: Served, mutant: str, caught: set[str]) -> None:
     served.faults(mutants=(mutant,))
-    outcomes = Demo(served.url, served.sim.topology).run()
+    outcomes = Demo(served.url, served.sim.topology, admin_token=served.sim.admin_token).run()
     assert {o.key for o in outcomes if not o.passed} == caught
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
+from yidi.actors import admin
 from yidi.actors.his import Episode, His, Hospital, LostAnswer
 from yidi.simulators.store import hub_records, insured_settlements, settlements, signins, visits
 from yidi.specs import loader
@@ -29,6 +30,8 @@ class Process:
     def __init__(self, db: Path, *args: str) -> None:
         self.db, self.port = db, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = admin.new_token()
+        self.admin = admin.headers(self.token)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -44,11 +47,12 @@ class Process:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env={**os.environ, admin.ENV: self.token},
         )
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{self.url}/admin/health", timeout=1).raise_for_status()
+                httpx.get(f"{self.url}/admin/health", timeout=1, headers=self.admin).raise_for_status()
                 return
             except httpx.HTTPError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -61,7 +65,7 @@ class Process:
         self.proc.wait(timeout=10)
 
     def his(self, code: str) -> His:
-        roster = httpx.get(f"{self.url}/admin/roster").json()
+        roster = httpx.get(f"{self.url}/admin/roster", headers=self.admin).json()
         entry = next(h for p in roster["provinces"] for h in p["hospitals"] if h["fixmedins_code"] == code)
         his = His(loader.load(roster["spec"]), Hospital.from_roster(entry), timeout=30)
         his.sign_in()

@@ -201,7 +201,9 @@ def test_a_deductible_already_paid_this_year_is_not_charged_again(served: Served
 
 def test_a_new_year_resets_the_deductible(served: Served) -> None:
     _, before = settled(served, "P12", "H51010000001")
-    httpx.post(f"{served.url}/admin/clock", json={"set": "2027-01-02T09:00:00"}).raise_for_status()
+    httpx.post(
+        f"{served.url}/admin/clock", headers=served.admin, json={"set": "2027-01-02T09:00:00"}
+    ).raise_for_status()
     _, after = settled(served, "P12", "H51010000001")
     assert before.settlement["setlinfo"]["act_pay_dedc"] == after.settlement["setlinfo"]["act_pay_dedc"] > 0  # type: ignore[index]
 
@@ -380,14 +382,16 @@ def test_item_details_follow_the_category_totals_after_the_fact(served: Served) 
     _, episode = settled(served, "P01", "H50000000001")
     setl_id = episode.settlement["setlinfo"]["setl_id"]  # type: ignore[index]
     assert count(served, details) == 0  # only category totals crossed at settlement (实时传大类)
-    assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 1
+    assert httpx.post(f"{served.url}/admin/flush", headers=served.admin).json()["details_sent"] == 1
     with served.sim.store.begin() as conn:
         lines = [r.line for r in conn.execute(select(details).where(details.c.setl_id == setl_id))]
     assert sorted(line["feedetl_sn"] for line in lines) == sorted(r["feedetl_sn"] for r in episode.fees)
     assert sum(D(str(line["inscp_scp_amt"])) for line in lines) == D(
         str(episode.settlement["setlinfo"]["inscp_scp_amt"])
     )  # type: ignore[index]
-    assert httpx.post(f"{served.url}/admin/flush").json()["details_sent"] == 0  # sent once
+    assert (
+        httpx.post(f"{served.url}/admin/flush", headers=served.admin).json()["details_sent"] == 0
+    )  # sent once
 
 
 def test_a_cancellation_answers_the_restored_account_balance(served: Served) -> None:

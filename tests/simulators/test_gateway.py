@@ -189,7 +189,7 @@ def test_an_address_no_node_serves_is_404_and_the_rest_still_answers(served: Ser
         r = post(served, path, sign_in_message(served), signed(served))
         assert r.status_code == 404 and path in r.json()["detail"]
     assert httpx.get(f"{served.url}/gw/510000/9001").status_code in (404, 405)  # messages are POSTed
-    assert httpx.get(f"{served.url}/admin/health").json()["status"] == "ok"
+    assert httpx.get(f"{served.url}/admin/health", headers=served.admin).json()["status"] == "ok"
 
 
 def test_the_self_check_stops_a_wrong_answer_unless_the_simulators_play_a_system_under_test(

@@ -82,7 +82,7 @@ def test_every_mutant_is_shown_to_break_something() -> None:
 
 
 def test_unknown_mutants_and_faults_are_refused(served: Served) -> None:
-    r = httpx.post(f"{served.url}/admin/faults", json={"mutants": ["nonsense"]})
+    r = httpx.post(f"{served.url}/admin/faults", headers=served.admin, json={"mutants": ["nonsense"]})
     assert r.status_code == 400 and "nonsense" in r.json()["detail"]
     with pytest.raises(Refused):  # and the simulator is unchanged: still correct
         his, episode = admitted(served, "P05", "H50000000001")
@@ -100,10 +100,12 @@ def test_unknown_mutants_and_faults_are_refused(served: Served) -> None:
     ],
 )
 def test_the_admin_endpoints_answer_bad_input_clearly(served: Served, path: str, body: bytes) -> None:
-    before = httpx.get(f"{served.url}/admin/clock").json()["offset_seconds"]
-    r = httpx.post(f"{served.url}{path}", content=body)
+    before = httpx.get(f"{served.url}/admin/clock", headers=served.admin).json()["offset_seconds"]
+    r = httpx.post(f"{served.url}{path}", content=body, headers=served.admin)
     assert r.status_code == 400 and r.json()["detail"]
-    assert httpx.get(f"{served.url}/admin/clock").json()["offset_seconds"] == before  # nothing moved
+    assert (
+        httpx.get(f"{served.url}/admin/clock", headers=served.admin).json()["offset_seconds"] == before
+    )  # nothing moved
 
 
 # ── admission and fees (suites/treatment: JT-ADM, JT-FEE) ─────────────
@@ -402,7 +404,7 @@ def test_in_hospital_lists_settled(served: Served) -> None:
 
 def platforms(served: Served) -> Sut:
     """The served simulators as the platform-role suites reach them."""
-    return Sut(served.sim.spec, served.sim.topology, served.roster, served.url, True)
+    return Sut(served.sim.spec, served.sim.topology, served.roster, served.url, True, admin=served.admin)
 
 
 def test_person_info_without_filings(served: Served) -> None:
@@ -643,7 +645,7 @@ def test_no_claim_recovery(served: Served) -> None:
     with pytest.raises(Refused):
         his.settle(episode)
     served.faults(mutants=("no-claim-recovery",))
-    assert httpx.post(f"{served.url}/admin/flush").json()["recovered"] == 0
+    assert httpx.post(f"{served.url}/admin/flush", headers=served.admin).json()["recovered"] == 0
 
 
 def test_accept_unsigned(served: Served) -> None:

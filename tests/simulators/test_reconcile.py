@@ -37,7 +37,9 @@ def test_a_file_comes_back_as_itself_and_only_to_its_hospital(served: Served) ->
     assert raw.headers["content-type"] == "application/octet-stream" and raw.content == content
     with pytest.raises(Refused, match="E7010"):  # another hospital's file
         other.download_file(number, "a.zip")
-    httpx.post(f"{served.url}/admin/clock", json={"advance_seconds": 8 * 86400}).raise_for_status()
+    httpx.post(
+        f"{served.url}/admin/clock", headers=served.admin, json={"advance_seconds": 8 * 86400}
+    ).raise_for_status()
     with pytest.raises(Refused, match="E7010"):  # past its download deadline
         his.download_file(number, "a.zip")
 

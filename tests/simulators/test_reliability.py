@@ -145,7 +145,7 @@ def test_a_hub_outage_answers_minus_1_and_leaves_nothing_half_done(served: Serve
         his.settle(episode)
     assert busy.value.reply.err_msg.startswith("[E6005]")
     served.faults()
-    assert httpx.post(f"{served.url}/admin/flush").json()["recovered"] == 1
+    assert httpx.post(f"{served.url}/admin/flush", headers=served.admin).json()["recovered"] == 1
     assert visit_state(served, episode.mdtrt_id) == "discharged"
     his.settle(episode)
     assert count(served, insured_settlements) == 1 and count(served, hub_records) == 1

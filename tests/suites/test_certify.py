@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner, Result
 
 from yidi.cli import app
-from yidi.reports import evidence
-from yidi.simulators.app import Options
+from yidi.reports import evidence, issuer
+from yidi.simulators.app import PRODUCT, Options
 from yidi.simulators.background import serving
 from yidi.simulators.faults import MUTANTS
 from yidi.specs import loader
@@ -49,7 +51,12 @@ def test_a_passing_run_exits_0_and_keeps_every_message_as_evidence(tmp_path: Pat
     infnos = [m["infno"] for m in resettled["messages"]]
     assert infnos.count("2304") == 2 and "2305" in infnos
     assert all(m["response"]["infcode"] == 0 for m in resettled["messages"])
-    assert evidence.verify(doc)
+    # who signed each request, and how: the x-tif headers as sent
+    for m in resettled["messages"]:
+        assert set(m["headers"]) == {"x-tif-paasid", "x-tif-timestamp", "x-tif-nonce", "x-tif-signature"}
+        assert re.fullmatch(r"[0-9a-f]{64}", m["headers"]["x-tif-signature"])
+    assert doc["system"] == {"product": PRODUCT, "version": version("yidi"), "address": "builtin"}
+    assert evidence.verify(doc, issuer.load().public)  # signed by this machine's issuer (the tests' key)
     junit = (tmp_path / "junit.xml").read_text(encoding="utf-8")
     assert 'name="case" value="JT-SET-008"' in junit
     allure = [json.loads(p.read_text()) for p in (tmp_path / "allure-results").glob("*-result.json")]
@@ -105,11 +112,19 @@ def test_a_mutant_fails_the_run_and_the_report_names_the_case_and_rule(tmp_path:
 
 def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) -> None:
     with serving(Options(db=f"sqlite:///{tmp_path}/sut.db")) as sut:
-        treatment = certify(
-            "--sut", sut.url, "--cases", "JT-ADM-002,JT-REL-003,JT-REL-011", "--out", str(tmp_path / "t")
-        )
-        hub = certify("--role", "hub", "--sut", sut.url, "--out", str(tmp_path / "h"))
+        cases = ["--cases", "JT-ADM-002,JT-REL-003,JT-REL-011"]
+        locked = certify("--sut", sut.url, *cases, "--out", str(tmp_path / "t"))  # its roster: behind admin
+        assert locked.exit_code == 2 and "401" in locked.output and "--admin-token" in locked.output
+        opens = ["--admin-token", sut.sim.admin_token]
+        treatment = certify("--sut", sut.url, *opens, *cases, "--out", str(tmp_path / "t"))
+        hub = certify("--role", "hub", "--sut", sut.url, *opens, "--out", str(tmp_path / "h"))
     assert treatment.exit_code == 0, treatment.output
+    # the certificate names the system: its product and version as its roster says, and where it was
+    assert report(tmp_path / "t")["system"] == {
+        "product": PRODUCT,
+        "version": version("yidi"),
+        "address": sut.url,
+    }
     outcomes = {c["id"]: c["outcome"] for c in report(tmp_path / "t")["cases"]}
     # a lost answer needs no fault (the HIS just never reads it); an insured-side failure behind a system of
     # one's own cannot be caused from here: skipped, and optional for that reason
@@ -157,16 +172,19 @@ def test_a_roster_without_the_case_person_says_so(tmp_path: Path) -> None:
     with serving(Options(db=f"sqlite:///{tmp_path}/sut.db")) as sut:
         roster = {**sut.roster, "persons": [p for p in sut.roster["persons"] if p["key"] != "P05"]}
         (tmp_path / "roster.json").write_text(json.dumps(roster, ensure_ascii=False), encoding="utf-8")
-        result = certify(
-            "--sut",
-            sut.url,
-            "--roster",
-            str(tmp_path / "roster.json"),
-            "--cases",
-            "JT-ADM-002",
-            "--out",
-            str(tmp_path / "out"),
+        args = ["--sut", sut.url, "--roster", str(tmp_path / "roster.json"), "--cases", "JT-ADM-002"]
+        result = certify(*args, "--out", str(tmp_path / "out"))
+        # a roster that does not say what the system is: the certificate cannot name it unless told
+        unnamed = {k: v for k, v in roster.items() if k != "system"}
+        (tmp_path / "unnamed.json").write_text(json.dumps(unnamed, ensure_ascii=False), encoding="utf-8")
+        args[3] = str(tmp_path / "unnamed.json")
+        anonymous = certify(*args, "--out", str(tmp_path / "anonymous"))
+        assert anonymous.exit_code == 2 and "--sut-product NAME --sut-version V" in anonymous.output
+        certify(
+            *args, "--sut-product", "某省就医地平台", "--sut-version", "3.2.1", "--out", str(tmp_path / "n")
         )
+        system = report(tmp_path / "n")["system"]
+        assert system == {"product": "某省就医地平台", "version": "3.2.1", "address": sut.url}
     assert result.exit_code == 1, result.output
     (case,) = report(tmp_path / "out")["cases"]
     assert case["outcome"] == "error" and "测试名册中没有本用例所需的测试人员P05" in case["reason"]

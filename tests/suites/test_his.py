@@ -90,7 +90,13 @@ def test_a_his_that_resends_a_lost_settlement_under_its_msgid_passes_too(
     )
     try:
         sut = Sut(
-            served.sim.wire, served.sim.topology, served.roster, served.url, builtin=True, served=served
+            served.sim.wire,
+            served.sim.topology,
+            served.roster,
+            served.url,
+            builtin=True,
+            served=served,
+            admin=served.admin,
         )
         lost_answer_case(sut, desk)  # JT-REL-301 as the catalogue runs it
     finally:

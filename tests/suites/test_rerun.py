@@ -16,7 +16,16 @@ from .test_worlds import certify
 
 def test_certifying_one_running_system_twice_passes_both_times(served: Served, tmp_path: Path) -> None:
     for run in ("first", "second"):
-        result = certify("--role", "all", "--sut", served.url, "--out", str(tmp_path / run))
+        result = certify(
+            "--role",
+            "all",
+            "--sut",
+            served.url,
+            "--admin-token",
+            served.sim.admin_token,
+            "--out",
+            str(tmp_path / run),
+        )
         assert result.exit_code == 0, result.output
         assert "his角色不适用" in result.output  # a platform by URL: the his role is a HIS's
     with served.sim.store.begin() as conn:

@@ -80,7 +80,18 @@ def test_a_system_serving_another_world_is_certified_with_it(
     second_sut: tuple[Served, Path], role: str, tmp_path: Path
 ) -> None:
     served, world = second_sut
-    result = certify("--role", role, "--sut", served.url, "--world", str(world), "--out", str(tmp_path))
+    result = certify(
+        "--role",
+        role,
+        "--sut",
+        served.url,
+        "--admin-token",
+        served.sim.admin_token,
+        "--world",
+        str(world),
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     found = outcomes(tmp_path)
     assert found and set(found.values()) <= {"passed", "skipped"}, found
@@ -95,7 +106,16 @@ def test_a_system_whose_policy_differs_from_the_world_fails(
         province["policies"]["310"]["inpatient"]["ratio"]["level"]["3"] = 0.90
     world = write(tmp_path, "claimed", claimed)
     result = certify(
-        "--sut", served.url, "--world", str(world), "--cases", "settlement", "--out", str(tmp_path)
+        "--sut",
+        served.url,
+        "--admin-token",
+        served.sim.admin_token,
+        "--world",
+        str(world),
+        "--cases",
+        "settlement",
+        "--out",
+        str(tmp_path),
     )
     assert result.exit_code == 1, result.output
     failed = {k for k, v in outcomes(tmp_path).items() if v == "failed"}
@@ -106,7 +126,16 @@ def test_a_world_the_system_does_not_know_is_one_error_before_any_case(
     second_sut: tuple[Served, Path], tmp_path: Path
 ) -> None:
     served, _ = second_sut
-    result = certify("--sut", served.url, "--world", str(topology.default_path()), "--out", str(tmp_path))
+    result = certify(
+        "--sut",
+        served.url,
+        "--admin-token",
+        served.sim.admin_token,
+        "--world",
+        str(topology.default_path()),
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 2, result.output
     assert "世界文件与被测系统不一致" in result.output and "P01" in result.output
     assert set(outcomes(tmp_path).values()) <= {"passed"}  # nothing ran, nothing failed
