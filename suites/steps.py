@@ -8,8 +8,10 @@ the message concerned, what was expected and what came, which the report shows s
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
@@ -253,6 +255,27 @@ def injectable(sut: Sut, *, at: str | None = None) -> str:
     except httpx.HTTPError as e:
         pytest.skip(f"{cannot}：{base}/admin/faults 不可用（{e}）")
     return base
+
+
+@contextmanager
+def clock(sut: Sut) -> Iterator[Callable[..., None]]:
+    """``move(when, freeze=False)`` sets the SUT's simulated clock (``2026-12-31T23:59:59.500``; frozen: every
+    message at that instant, for a month's last second); afterwards it runs on from where it was, as if never
+    moved. Only yidi's simulators have a clock to move: otherwise the case is skipped, saying so."""
+    admin = f"{injectable(sut)}/admin/clock"
+    before, started = httpx.get(admin).raise_for_status().json(), time.monotonic()
+
+    def move(when: str, *, freeze: bool = False) -> None:
+        httpx.post(admin, json={"set": when, "freeze": freeze}).raise_for_status()
+
+    try:
+        yield move
+    finally:
+        frozen = before["frozen"] in (True, "true", "True")
+        back = datetime.fromisoformat(before["now"]) + timedelta(
+            seconds=0 if frozen else time.monotonic() - started
+        )
+        httpx.post(admin, json={"set": back.isoformat(), "freeze": frozen}).raise_for_status()
 
 
 def housekeeping(sut: Sut) -> None:
