@@ -186,7 +186,9 @@ class Platform:
 
     # ── the steps of a cross-province stay ─────────────────────────
 
-    def person_info(self, card: Mapping[str, Any], cert_type: str, code: str) -> Reply:
+    def person_info(
+        self, card: Mapping[str, Any], cert_type: str, code: str, *, headers: Mapping[str, str] | None = None
+    ) -> Reply:
         """Y1101 as the treatment province asks when hospital ``code`` reads the card; it goes to the card
         holder's insured province (the hub knows it from the credential)."""
         cert = credential(card, cert_type)
@@ -202,7 +204,8 @@ class Platform:
         data.pop("card_sn", None)
         if cert_type == "03":
             data["card_sn"] = card["card_sn"]
-        return self.send(self.message("Y1101", {"data": data}, insuplc_admdvs=""), to=str(card["admdvs"]))
+        message = self.message("Y1101", {"data": data}, insuplc_admdvs="")
+        return self.send(message, to=str(card["admdvs"]), headers=headers)
 
     def visit(
         self,
@@ -415,6 +418,29 @@ def refused_unsigned(platform: Platform, message: Mapping[str, Any]) -> None:
     if not again.ok:
         raise UnexpectedRefusal(
             f"以正确签名重发同一msgid应成功，实际{again.err_msg}",
+            rule=None,
+            on=again,
+            expected={"infcode": 0},
+            actual={"infcode": again.infcode, "err_msg": again.err_msg},
+        )
+
+
+def refused_replayed(platform: Platform, card: Mapping[str, Any], code: str) -> None:
+    """Between platforms too, the gateway checks the nonce and the timestamp (R-SEC-04/05): headers that
+    carried one message are refused on another (E2005), a correctly signed but stale timestamp is refused
+    (E2004), and neither leaves a trace: the admission, freshly signed, then goes through."""
+    captured = platform.signed()
+    info = ok(platform.person_info(card, "02", code, headers=captured))
+    admission = platform.admission(platform.visit(info.output, code))
+    refused(lambda: platform.send(admission, headers=captured), "E2005", "R-SEC-05")
+    window = int(platform.spec.transport["signature"]["timestamp_window_seconds"])
+    signer = platform.signer
+    stale = transport.sign_headers(platform.spec, signer.paasid, signer.secret, now=time.time() - window - 60)
+    refused(lambda: platform.send(admission, headers=stale), "E2004", "R-SEC-04")
+    again = platform.send(admission)
+    if not again.ok:
+        raise UnexpectedRefusal(
+            f"重放与过期的报文被拒后，以新的签名头发送同一msgid应成功，实际{again.err_msg}",
             rule=None,
             on=again,
             expected={"infcode": 0},
