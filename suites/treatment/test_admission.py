@@ -191,12 +191,14 @@ def test_a_filing_is_valid_from_its_first_day_to_its_last_both_included(sut: Sut
         for f in person.filings
         if f.enddate and f.covers(place.admdvs, f.begndate) and f.covers(place.admdvs, f.enddate)
     )
-    valid = f"备案{filing.sn}有效期{filing.begndate}至{filing.enddate}"
+    first, last = filing.begndate, filing.enddate
+    assert last is not None  # chosen for having one
+    valid = f"备案{filing.sn}有效期{first}至{last}"
     with clock(sut) as move:
-        for day, which in ((filing.begndate, "开始日"), (filing.enddate, "终止日")):
+        for day, which in ((first, "开始日"), (last, "终止日")):
             move(f"{day}T10:00:00")
             settles_that_day(sut, joint_case, f"{valid}，{which}{day}当天备案有效，应可直接结算")
-        after = filing.enddate + timedelta(days=1)
+        after = last + timedelta(days=1)
         move(f"{after}T10:00:00")
         his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
         try:

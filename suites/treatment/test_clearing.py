@@ -126,6 +126,11 @@ def test_a_row_with_other_amounts_is_refused_by_name(sut: Sut, joint_case: Case)
 # ── JT-CLR-005: after a reversal, and in the month's last second ──
 
 
+def extract(his: His, the_month: str) -> list[dict[str, Any]]:
+    """【3260】 every page of the month, expected to succeed."""
+    return accepted(lambda: his.clearing_rows(the_month), "R-CLR-02", "提取异地清分明细【3260】应成功")
+
+
 @case("JT-CLR-005")
 def test_a_reversed_settlement_is_left_out_and_the_last_second_counts_in_its_month(
     sut: Sut, joint_case: Case
@@ -141,10 +146,7 @@ def test_a_reversed_settlement_is_left_out_and_the_last_second_counts_in_its_mon
         move(f"{year}-05-31T23:59:59.500", freeze=True)  # the month's very last second
         last = succeed(lambda: his.settle(episode))
         move(f"{year}-06-01T10:00:00")
-        found = {
-            m: accepted(lambda m=m: his.clearing_rows(m), "R-CLR-02", "提取异地清分明细【3260】应成功")
-            for m in (may, june)
-        }
+        found = {m: extract(his, m) for m in (may, june)}
     gone = str(reversed_.output["setlinfo"]["setl_id"])
     kept = [r for r in found[may] if r["setl_sn"] == gone]
     if kept:
