@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +18,13 @@ from ..plugin import Sut, case
 from ..steps import (
     MONEY,
     accepted,
+    added_by,
     admit,
     admitted,
     balanced,
     catalog,
     clock,
+    counters_are,
     deductible_once_a_year,
     episode_to_discharge,
     fail,
@@ -449,35 +450,9 @@ def totals_of(his: His, episode: Episode, month: str) -> dict[str, Decimal]:
     return running_totals(reply)
 
 
-def added_by(settlements: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
-    """What standing settlements (2304 outputs) add to their year's totals: a stay each, the deductible
-    paid, each fund's payment."""
-    out: dict[str, Decimal] = defaultdict(Decimal)
-    for settlement in settlements:
-        out["C0000"] += 1
-        out["Q0000"] += yuan(settlement["setlinfo"]["act_pay_dedc"])
-        for line in settlement.get("setldetail") or []:
-            out[f"D{str(line['fund_pay_type'])[:5]}1"] += yuan(line["fund_payamt"])
-    return out
-
-
 def balance_now(sut: Sut, his: His, person: str) -> Decimal:
     """The personal account's balance as 1101 answers it."""
     return yuan(succeed(lambda: his.person_info(sut.card(person))).output["insuinfo"][0]["balc"])
-
-
-def counters_are(what: str, found: Mapping[str, Decimal], expected: Mapping[str, Decimal], on: Reply) -> None:
-    """Each expected 5206 counter (or the balance) is what the standing settlements make it, to the cent."""
-    wrong = {k: (v, found.get(k, Decimal(0))) for k, v in expected.items() if found.get(k, Decimal(0)) != v}
-    if wrong:
-        fail(
-            f"{what}应与仍有效的结算逐项相符，不符："
-            + "、".join(f"{k}应为{v[0]}、实际{v[1]}" for k, v in wrong.items()),
-            rule="R-BEN-06" if "balc" in wrong else "R-QRY-04",
-            on=on,
-            expected={k: float(v[0]) for k, v in wrong.items()},
-            actual={k: float(v[1]) for k, v in wrong.items()},
-        )
 
 
 def begun(his: His, sut: Sut, person: str, at: datetime) -> Episode:
