@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from ..specs.money import CENT, ZERO, yuan
+from ..specs.money import ZERO, half_even, yuan
 from ..world.policy import ONE, Band, Fund, Patient, Setting, Terms, bands_text
 from .catalog import Split
 
@@ -233,7 +233,7 @@ def _pool(
     pool, over_cap, left, steps = ZERO, ZERO, room, []
     for low, high, ratio in _walk(bands, start, eligible):
         piece = high - low
-        pay = full = (piece * ratio).quantize(CENT, rounding=ROUND_HALF_EVEN) if even else yuan(piece * ratio)
+        pay = full = (half_even if even else yuan)(piece * ratio)
         text = f"{low}–{high}部分{piece} × {ratio:.2%} = {full}"
         if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
             covered = yuan(left / ratio) if ratio else ZERO

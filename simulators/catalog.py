@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from ..specs.money import CENT, ZERO, wire, yuan
+from ..specs.money import ZERO, half_even, wire, yuan
 from ..world.topology import CatalogEntry
 
 
@@ -44,7 +44,7 @@ class Split:
 def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any, *, even: bool = False) -> Split:
     """Split one fee line (amount = det_item_fee_sumamt) by the catalog entry of its item (``even``: the
     fee-split-bankers-rounding mutant rounds the shares half to even)."""
-    cent = (lambda x: x.quantize(CENT, rounding=ROUND_HALF_EVEN)) if even else yuan
+    cent = half_even if even else yuan
     total = yuan(amount)
     quantity, price = Decimal(str(cnt)), Decimal(str(pric))
     over = ZERO

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.envelope import datetime_text
-from ...specs.money import yuan
+from ...specs.money import exact_to, yuan
 from ...world.clock import real_now
 from ...world.topology import CatalogEntry
 from ..catalogue import Case
@@ -280,9 +280,7 @@ def half_cent_price(around: Decimal, ratio: Decimal) -> Decimal:
     for k in range(1, 10000):
         price = around + Decimal(k) / 100
         share = price * ratio
-        if share == share.quantize(Decimal("0.001")) and share.quantize(Decimal("0.001")) % Decimal(
-            "0.02"
-        ) == Decimal("0.005"):
+        if exact_to(share, 3) and share % Decimal("0.02") == Decimal("0.005"):
             return price
     raise AssertionError(f"no price near {around} has a half-cent share at {ratio}")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ...actors.his import Episode, His, Refused, Reply, credential
-from ...specs.money import yuan
+from ...specs.money import exact_to, yuan
 from ...world.policy import Band, Terms
 from ...world.topology import Topology
 from ..catalogue import Case
@@ -524,7 +524,7 @@ def half_cent_line(sut: Sut, hospital: str, eligible: Decimal, ratio: Decimal) -
     for k in range(1, 100000):
         price = item.item.price + Decimal(k) / 100
         share = (eligible + price) * ratio
-        if share == share.quantize(Decimal("0.001")) and share % Decimal("0.02") == Decimal("0.005"):
+        if exact_to(share, 3) and share % Decimal("0.02") == Decimal("0.005"):
             return item.item.code, 1, float(price)
     raise AssertionError(f"no price makes a half cent at {ratio}")
 
