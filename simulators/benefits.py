@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..specs.money import ZERO, yuan
+from ..specs.money import ZERO, half_even, yuan
 from ..world.policy import ONE, Band, Fund, Patient, Setting, Terms, bands_text
 from .catalog import Split
 
@@ -147,8 +147,11 @@ def deductible_due(s: Setting, claim: Claim, used: Usage, multiple: Decimal = ON
     return due, f"本年起付线{amount}{scaled}，已支付{paid}，本次应付{due}"
 
 
-def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: Decimal) -> Result:
-    """One settlement under ``terms`` for ``patient``, whose year so far is ``used``."""
+def settle(
+    terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: Decimal, *, even: bool = False
+) -> Result:
+    """One settlement under ``terms`` for ``patient``, whose year so far is ``used`` (``even``: the
+    pool-bankers-rounding mutant rounds the pooled fund half to even)."""
     s = terms.setting(claim.setting)
     setting = s.name  # the counters it keeps: 门诊慢特病 without a setting of its own is outpatient
     split, steps, delta = claim.split, [], Usage({f"stays:{setting}": ONE})
@@ -181,7 +184,7 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
     year_so_far = used.get_(f"{'inscp' if in_policy else 'eligible'}:{setting}")
     start = (year_so_far if s.bands_over == "year" else ZERO) + (dedc if in_policy else ZERO)
     room = _room(s.annual_cap, used.get_(f"cap:{s.cap}"))
-    pool, over_cap, pool_steps = _pool(bands, start, eligible, room)
+    pool, over_cap, pool_steps = _pool(bands, start, eligible, room, even)
     cap = "不设年度限额" if room is None else f"年度限额{s.annual_cap}，剩余{room}"
     steps += [*pool_steps, Step("统筹", f"比例{bands_text(bands)}，{cap}，统筹支付{pool}", pool)]
     delta |= {f"eligible:{setting}": eligible, f"inscp:{setting}": max(inscp, ZERO)}
@@ -223,14 +226,14 @@ def settle(terms: Terms, claim: Claim, patient: Patient, used: Usage, balance: D
 
 
 def _pool(
-    bands: tuple[Band, ...], start: Decimal, eligible: Decimal, room: Decimal | None
+    bands: tuple[Band, ...], start: Decimal, eligible: Decimal, room: Decimal | None, even: bool = False
 ) -> tuple[Decimal, Decimal, list[Step]]:
     """The pooled fund on ``eligible`` from ``start`` on the bands' axis, band by band, up to ``room``: what
     it pays, the part of the amount above its cap, and a step per band."""
     pool, over_cap, left, steps = ZERO, ZERO, room, []
     for low, high, ratio in _walk(bands, start, eligible):
         piece = high - low
-        pay = full = yuan(piece * ratio)
+        pay = full = (half_even if even else yuan)(piece * ratio)
         text = f"{low}–{high}部分{piece} × {ratio:.2%} = {full}"
         if left is not None and pay > left:  # the cap reached in this piece: the rest is above it
             covered = yuan(left / ratio) if ratio else ZERO

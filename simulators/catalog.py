@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..specs.money import ZERO, wire, yuan
+from ..specs.money import ZERO, half_even, wire, yuan
 from ..world.topology import CatalogEntry
 
 
@@ -41,17 +41,19 @@ class Split:
         return Split(-self.fulamt_ownpay, -self.overlmt, -self.preselfpay, -self.inscp)
 
 
-def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any) -> Split:
-    """Split one fee line (amount = det_item_fee_sumamt) by the catalog entry of its item."""
+def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any, *, even: bool = False) -> Split:
+    """Split one fee line (amount = det_item_fee_sumamt) by the catalog entry of its item (``even``: the
+    fee-split-bankers-rounding mutant rounds the shares half to even)."""
+    cent = half_even if even else yuan
     total = yuan(amount)
     quantity, price = Decimal(str(cnt)), Decimal(str(pric))
     over = ZERO
     if entry.price_cap is not None and price > entry.price_cap:
-        over = yuan(quantity * (price - entry.price_cap))
+        over = cent(quantity * (price - entry.price_cap))
     base = total - over
     if entry.chrgitm_lv == "03":
         return Split(fulamt_ownpay=base, overlmt=over)
-    pre = yuan(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
+    pre = cent(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
     return Split(overlmt=over, preselfpay=pre, inscp=base - pre)
 
 

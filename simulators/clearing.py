@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, true, update
@@ -192,9 +192,9 @@ class Funds:
                      "medfee": -row["medfee"], "status": "active", "sim_time": now, "month": None}
                 )
             )  # fmt: skip
-        self.move(
-            conn, row["insured"], row["treatment"], row["fund"], "reverse", row["setl_id"], "冲正退回", now
-        )
+        if not self.mutant("reversal-keeps-prepayment-draw"):
+            pair = (row["insured"], row["treatment"])
+            self.move(conn, *pair, row["fund"], "reverse", row["setl_id"], "冲正退回", now)
 
     def resize(self, conn: Connection, insured: str, treatment: str, size: int, now: datetime) -> int:
         """A fund's size set anew (a test team's lever); the balance moves by as much, recorded."""
@@ -222,12 +222,17 @@ class Funds:
         ).scalar():
             return
         start, end = span(month)
+        in_month = (  # the mutant's month ends at its last day's 23:59:59.000
+            hub_records.c.sim_time <= end - timedelta(seconds=1)
+            if self.mutant("statement-drops-last-second")
+            else hub_records.c.sim_time < end
+        )
         counted = and_(
             hub_records.c.infno == "Y2304" if self.mutant("clearing-skips-cancellations") else true(),
             hub_records.c.month.is_(None),
             hub_records.c.status == "active",
             hub_records.c.sim_time >= start,
-            hub_records.c.sim_time < end,
+            in_month,
         )
         totals = conn.execute(
             select(

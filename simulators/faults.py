@@ -442,6 +442,98 @@ MUTANTS: dict[str, Kind] = {
         "the HIS makes msgids like the platform's inf_refmsgid (admdvs first), not fixmedins_code first",
         "R-ENV-04",
     ),
+    # ── scenario families (issue #19): mistakes only a history, a sample or another role shows ──
+    "reversal-keeps-account": Kind(
+        "冲正【Y2601】结算回退年度累计但不退回个人账户",
+        "Y2601 of a settlement rolls its usage back but does not pay the personal account back",
+        "R-BEN-06",
+    ),
+    "cancel-keeps-stay-count": Kind(
+        "撤销结算不回退本年住院次数（C0000只增不减）",
+        "a cancellation rolls the money back but not the year's count of stays (C0000 only grows)",
+        "R-AMT-12",
+    ),
+    "year-by-admission-day": Kind(
+        "跨年住院按入院日期计入年度（政策规定按结算日）",
+        "a stay counts in the year of its admission, although the policy counts the settlement day",
+        "R-BEN-01",
+    ),
+    "clearing-extract-keeps-reversed": Kind(
+        "【3260】清分明细仍列出已冲正的结算",
+        "3260 lists a settlement reversed by 2601 as standing",
+        "R-CLR-02",
+    ),
+    "clearing-extract-drops-last-second": Kind(
+        "【3260】按“月末日23:59:59”截止提取，月末最后一秒内（带毫秒）的结算不在任何月份",
+        "3260 ends a month at 23:59:59.000: a settlement in the month's last second is in no month",
+        "R-CLR-02",
+    ),
+    "statement-drops-last-second": Kind(
+        "国家平台清算单按“月末日23:59:59”截止，月末最后一秒内的结算不计入任何清算月",
+        "the hub's statement ends a month at 23:59:59.000: a settlement in its last second is never cleared",
+        "R-CLR-02",
+    ),
+    "reversal-keeps-prepayment-draw": Kind(
+        "国家平台冲正结算后不退回预付金",
+        "the hub marks a reversed settlement but does not put its draw back into the prepayment fund",
+        "R-CLR-03",
+    ),
+    "adjustments-ignored-cross-province": Kind(
+        "跨省结算不执行人员类别待遇调整（如退休人员提高比例）",
+        "the policy's adjustments for who the person is (retired …) apply to local care only",
+        "R-BEN-02",
+    ),
+    "preselfpay-on-capped-amount": Kind(
+        "乙类超限价项目按全部金额计算先行自付（未先扣除超限价部分）",
+        "a 乙 line above its price cap pays its pre-self-pay share on the whole amount, cap included",
+        "R-BEN-05",
+    ),
+    "fee-split-bankers-rounding": Kind(
+        "费用明细分割（超限价、先行自付）按银行家舍入（四舍六入五成双）",
+        "the fee line split (over-limit, pre-self-pay) rounds half to even, not half up",
+        "R-BEN-05",
+    ),
+    "pool-bankers-rounding": Kind(
+        "统筹基金支付金额按银行家舍入（.NET Math.Round默认）",
+        "the pooled fund's payment is rounded half to even (.NET Math.Round's default), not half up",
+        "R-BEN-07",
+    ),
+    "filing-first-day-excluded": Kind(
+        "备案开始日当天不视为有效（开始日期按不含计算）",
+        "a filing is not valid on its first day (the start compared exclusively)",
+        "R-FILE-02",
+    ),
+    "filing-last-day-excluded": Kind(
+        "备案终止日当天不视为有效（终止日期按零点截止）",
+        "a filing is not valid on its last day (the end compared as midnight)",
+        "R-FILE-02",
+    ),
+    "lifecycle-cross-province-only": Kind(
+        "就诊状态规则只对跨省患者校验，本省患者可重复入院、出院后补传费用、带费用撤销入院",
+        "the life-cycle rules are checked for cross-province patients only: a same-province patient may be "
+        "admitted twice, add fees after discharge, cancel an admission with fees",
+        "R-LIFE-03",
+    ),
+    "accept-duplicate-sn-in-batch": Kind(
+        "同一批次内重复的费用明细流水号不校验（只比对已入库明细）",
+        "a feedetl_sn repeated within one 2301 batch is not refused (only lines stored before are compared)",
+        "R-LIFE-04",
+    ),
+    "msgid-fingerprint-main-node": Kind(
+        "同一报文ID只比对主节点（列表只比对首行），其他节点或其他行不同仍返回原应答",
+        "a reused msgid is compared on its first input node only (a list on its first row)",
+        "R-IDEM-01",
+    ),
+    "trusted-link-no-replay-check": Kind(
+        "平台间（国家平台、参保地）网关不校验时间戳窗口与随机数重放",
+        "the platform-to-platform gateways (hub, insured side) check neither the timestamp window nor nonces",
+        "R-SEC-05",
+    ),
+    "hub-route-cache-by-sender": Kind(
+        "国家平台按发送方缓存路由：某省首笔报文的参保地用于其后所有报文",
+        "the hub caches routes by sender: a province's first destination is used for all its later messages",
+        "R-ROUTE-01",
+    ),
 }
 
 

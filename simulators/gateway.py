@@ -65,10 +65,15 @@ class Answer:
     file: bytes | None = None  # a file answered as itself (9102), not as JSON
 
 
-def digest(message: Mapping[str, Any]) -> str:
-    """What makes two messages with one msgid the same: the transaction and its input."""
+def digest(message: Mapping[str, Any], *, main_node_only: bool = False) -> str:
+    """What makes two messages with one msgid the same: the transaction and its input (the
+    msgid-fingerprint-main-node mutant: its first node only, and of a list its first row)."""
+    content = message.get("input")
+    if main_node_only and isinstance(content, Mapping) and content:
+        node = next(iter(content.values()))
+        content = node[0] if isinstance(node, list) and node else node
     canonical = orjson.dumps(
-        {"infno": message.get("infno"), "input": message.get("input")},
+        {"infno": message.get("infno"), "input": content},
         option=orjson.OPT_SORT_KEYS,
         default=str,
     )
@@ -289,7 +294,7 @@ class Node:
             node=self.name,
             msgid=ctx.msgid,
             infno=ctx.infno,
-            digest=digest(ctx.message),
+            digest=self.digest(ctx.message),
             sender=ctx.account.code,
             response=dict(body),
             effect=ctx.effect,
@@ -390,7 +395,7 @@ class Node:
         forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
         stored = None if query or forgets else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
-            if stored["digest"] != digest(message) and not self.faults.mutant("msgid-ignores-content"):
+            if stored["digest"] != self.digest(message) and not self.faults.mutant("msgid-ignores-content"):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
             return Answer(200, dict(stored["response"]))
         if (
@@ -424,12 +429,17 @@ class Node:
             self.hospital_facing and self.faults.mutant("remember-gateway-refusals")
         )
 
+    def digest(self, message: Mapping[str, Any]) -> str:
+        return digest(message, main_node_only=self.faults.mutant("msgid-fingerprint-main-node"))
+
     def verify(self, headers: Mapping[str, str]) -> Refusal | None:
         now = time.time()
-        if self.faults.mutant("no-timestamp-window"):
+        trusting = not self.hospital_facing and self.faults.mutant("trusted-link-no-replay-check")
+        if self.faults.mutant("no-timestamp-window") or trusting:
             stamp = self._header(headers, "timestamp") or ""
             now = float(stamp) if stamp.isdigit() else now  # the mutant: any timestamp is "now"
-        replayed = _never if self.faults.mutant("accept-replayed-nonce") else self.nonces.seen_before
+        unchecked = self.faults.mutant("accept-replayed-nonce") or trusting
+        replayed = _never if unchecked else self.nonces.seen_before
         refusal = transport.verify(self.spec, headers, secret_for=self._secret, now=now, nonce_seen=replayed)
         if refusal and refusal[0] == "E2002" and self.faults.mutant("accept-bad-signature"):
             refusal = None
@@ -455,7 +465,7 @@ class Node:
                 node=self.name,
                 msgid=str(message["msgid"]),
                 infno=str(message.get("infno") or ""),
-                digest=digest(message),
+                digest=self.digest(message),
                 sender=self._header(headers, "paasid") or "",
                 response=dict(body),
                 effect=None,

@@ -44,6 +44,7 @@ class HubNode(Node):
             "Y3204": self.prepayment,
         }
         self.provinces = {p.platform.code: p.admdvs for p in world.topology.provinces.values()}
+        self.routes: dict[str, str] = {}  # the hub-route-cache-by-sender mutant's cache: sender → province
         self.funds = Funds(world.topology, self.faults.mutant)
         with self.store.begin() as conn:
             self.funds.open(conn, self.clock.now())
@@ -54,9 +55,14 @@ class HubNode(Node):
             province = self.index.get((str(data["mdtrt_cert_type"]), str(data["mdtrt_cert_no"])))
             if province is None:
                 raise BusinessError("E3001", psn_no=data["mdtrt_cert_no"])
+            if self.faults.mutant("hub-route-cache-by-sender"):
+                return self.routes.setdefault(ctx.account.code, province)
             return province
         by = "mdtrtarea_admvs" if self.faults.mutant("hub-misroutes") else "insuplc_admdvs"
-        return str(ctx.message[by])[:2] + "0000"
+        province = str(ctx.message[by])[:2] + "0000"
+        if self.faults.mutant("hub-route-cache-by-sender"):  # the first route of a sender, kept for all
+            return self.routes.setdefault(ctx.account.code, province)
+        return province
 
     async def route(self, ctx: Context) -> None:
         province = self.destination(ctx)

@@ -14,7 +14,7 @@ Decimal throughout: a wire float is read through its shortest text (``str(0.1) =
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .model import Form, Spec
@@ -30,6 +30,17 @@ def yuan(value: Any) -> Decimal:
     if value is None or value == "":
         return ZERO
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def half_even(value: Any) -> Decimal:
+    """The wrong rounding, kept here with the right one: half to even (.NET's Math.Round default, Python's
+    round), 30.025 → 30.02. Only the mutants that make this mistake use it."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def exact_to(value: Decimal, places: int) -> bool:
+    """Whether ``value`` needs no more than ``places`` decimals (30.025 to 3: yes; to 2: no)."""
+    return value == value.quantize(Decimal(1).scaleb(-places))
 
 
 def cents(value: Any) -> int:

@@ -56,7 +56,7 @@ class Failure(pytest.fail.Exception):  # type: ignore[name-defined,misc]
         expected: Any = None,
         actual: Any = None,
     ) -> None:
-        self.message, self.rule = message, rule
+        self.message, self.rule, self.on = message, rule, on
         self.infno = (infno or on.infno if on is not None else infno) or None  # "" names nothing either
         self.msgid = (msgid or on.msgid if on is not None else msgid) or None
         self.expected, self.actual = expected, actual

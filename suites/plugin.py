@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,15 +25,16 @@ import httpx
 import pytest
 
 from ..actors import admin
-from ..actors.his import His, Hospital, Reply, card_read
+from ..actors.his import His, Hospital, Refused, Reply, card_read
 from ..simulators.app import Options
 from ..simulators.background import Served, serving
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
 from ..world.topology import Topology
-from . import catalogue
+from . import catalogue, diagnosis
 from .cast import Cast
+from .failures import UnexpectedRefusal
 
 case = pytest.mark.case  # @case("JT-ADM-002")
 
@@ -143,6 +144,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A refusal that stops a case is the SUT's answer, so the case failed (never "could not be performed"),
+    and its verdict names the real cause: a routing mistake as routing (suites/diagnosis.py)."""
+    try:
+        return (yield)
+    except (Refused, UnexpectedRefusal) as e:
+        sut = item.config.stash.get(SUT, None)
+        better = diagnosis.reason(e, sut.world if sut is not None else None)
+        if better is e:
+            raise
+        raise better from None
 
 
 SUT = pytest.StashKey["Sut"]()  # the run's SUT, for whoever reports on the run

@@ -8,8 +8,11 @@ the message concerned, what was expected and what came, which the report shows s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
@@ -256,6 +259,28 @@ def injectable(sut: Sut, *, at: str | None = None) -> str:
     return base
 
 
+@contextmanager
+def clock(sut: Sut) -> Iterator[Callable[..., None]]:
+    """``move(when, freeze=False)`` sets the SUT's simulated clock (``2026-12-31T23:59:59.500``; frozen: every
+    message at that instant, for a month's last second); afterwards it runs on from where it was, as if never
+    moved. Only yidi's simulators have a clock to move: otherwise the case is skipped, saying so."""
+    admin = f"{injectable(sut)}/admin/clock"
+    before, started = httpx.get(admin, headers=sut.admin).raise_for_status().json(), time.monotonic()
+
+    def move(when: str, *, freeze: bool = False) -> None:
+        httpx.post(admin, json={"set": when, "freeze": freeze}, headers=sut.admin).raise_for_status()
+
+    try:
+        yield move
+    finally:
+        frozen = before["frozen"] in (True, "true", "True")
+        back = datetime.fromisoformat(before["now"]) + timedelta(
+            seconds=0 if frozen else time.monotonic() - started
+        )
+        back_then = {"set": back.isoformat(), "freeze": frozen}
+        httpx.post(admin, json=back_then, headers=sut.admin).raise_for_status()
+
+
 def housekeeping(sut: Sut) -> None:
     """What yidi's platform does in the background every few seconds, now: reverse stranded claims."""
     httpx.post(f"{sut.url}/admin/flush", timeout=30, headers=sut.admin).raise_for_status()
@@ -315,4 +340,30 @@ def totals_follow(before: Reply, after: Reply, settlement: Mapping[str, Any], si
                 code: f"{was.get(code, ZERO)} → {was.get(code, ZERO) + expected[code]}" for code in differ
             },
             actual={code: f"{was.get(code, ZERO)} → {now.get(code, ZERO)}" for code in differ},
+        )
+
+
+def added_by(settlements: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
+    """What standing settlements (2304 outputs) add to their year's totals: a stay each, the deductible
+    paid, each fund's payment."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for settlement in settlements:
+        out["C0000"] += 1
+        out["Q0000"] += money.yuan(settlement["setlinfo"]["act_pay_dedc"])
+        for line in settlement.get("setldetail") or []:
+            out[f"D{str(line['fund_pay_type'])[:5]}1"] += money.yuan(line["fund_payamt"])
+    return out
+
+
+def counters_are(what: str, found: Mapping[str, Decimal], expected: Mapping[str, Decimal], on: Reply) -> None:
+    """Each expected 5206 counter (or the balance) is what the standing settlements make it, to the cent."""
+    wrong = {k: (v, found.get(k, Decimal(0))) for k, v in expected.items() if found.get(k, Decimal(0)) != v}
+    if wrong:
+        fail(
+            f"{what}应与仍有效的结算逐项相符，不符："
+            + "、".join(f"{k}应为{v[0]}、实际{v[1]}" for k, v in wrong.items()),
+            rule="R-BEN-06" if "balc" in wrong else "R-QRY-04",
+            on=on,
+            expected={k: float(v[0]) for k, v in wrong.items()},
+            actual={k: float(v[1]) for k, v in wrong.items()},
         )

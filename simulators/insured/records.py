@@ -129,12 +129,7 @@ class Insured(Node):
             for f in live
             if area == f["mdtrtarea"] or (f["mdtrtarea"].endswith("0000") and f["mdtrtarea"][:2] == area[:2])
         ]
-        valid: list[dict[str, Any]] = [
-            f
-            for f in here
-            if date.fromisoformat(f["begndate"]) <= day
-            and (f["enddate"] is None or day <= date.fromisoformat(f["enddate"]))
-        ]
+        valid: list[dict[str, Any]] = [f for f in here if self.in_force(f, day)]
         if valid:
             return valid[0]
         if med_type in EMERGENCY_MED_TYPES:
@@ -144,6 +139,17 @@ class Insured(Node):
         if live:
             raise BusinessError("E3004", psn_no=person.psn_no, filed=live[-1]["mdtrtarea"], mdtrtarea=area)
         raise BusinessError("E3002", psn_no=person.psn_no)
+
+    def in_force(self, filing: Mapping[str, Any], day: date) -> bool:
+        """Whether a filing is valid on ``day``: from its first day to its last, both included (the
+        mutants leave one end out)."""
+        first, last = date.fromisoformat(filing["begndate"]), filing["enddate"]
+        if day < first or (day == first and self.faults.mutant("filing-first-day-excluded")):
+            return False
+        if last is None:
+            return True
+        end = date.fromisoformat(last)
+        return day < end or (day == end and not self.faults.mutant("filing-last-day-excluded"))
 
     # ── visits ─────────────────────────────────────────────────────
 

@@ -58,8 +58,13 @@ class Settlement:
             raise BusinessError("E3006", psn_no=person.psn_no)
         filing = node.filing_for(person, doc, s["mdtrtarea_admdvs"], ctx.now.date(), s["med_type"])
         policy = node.policy(person)
-        day = counting_day(policy.year, s.get("begntime"), ctx.now)
+        year_by = "admission" if node.faults.mutant("year-by-admission-day") else policy.year
+        day = counting_day(year_by, s.get("begntime"), ctx.now)
         terms = policy.on(day)
+        if s["mdtrtarea_admdvs"][:2] != node.admdvs[:2] and node.faults.mutant(
+            "adjustments-ignored-cross-province"
+        ):  # the adjustments for who the person is kept for local care
+            terms = replace(terms, adjustments=())
         setting = setting_of(s["med_type"])
         split = Split(
             yuan(s["fulamt_ownpay_amt"]),
@@ -91,7 +96,8 @@ class Settlement:
         balance = yuan(doc["balance"])
         if node.faults.mutant("account-overdraft"):  # as if the balance covered any personal share
             balance = max(balance, claim.medfee)
-        result = settle(terms, claim, person.patient(day), used, balance)
+        even = node.faults.mutant("pool-bankers-rounding")  # half to even, as .NET's Math.Round
+        result = settle(terms, claim, person.patient(day), used, balance, even=even)
         output = self.settlement_output(person, {"medins_setl_id": ctx.msgid, **s}, result, ctx.now)
         return person, version, doc, result, output, (year, setting)
 
@@ -228,11 +234,16 @@ class Settlement:
         node = self.node
         version, doc = node.state(conn, row.psn_no)
         usage = usage_of(row.doc["usage"])
+        if status == "cancelled" and node.faults.mutant("cancel-keeps-stay-count"):
+            usage = Usage({k: v for k, v in usage.items() if not k.startswith("stays:")})
         if not (
             (status == "cancelled" and node.faults.mutant("no-ytd-rollback"))
             or (status == "reversed" and node.faults.mutant("reversal-keeps-usage"))
         ):
-            refund = ZERO if node.faults.mutant("keep-account-on-cancel") else of_cents(row.acct)
+            kept = node.faults.mutant("keep-account-on-cancel") or (
+                status == "reversed" and node.faults.mutant("reversal-keeps-account")
+            )
+            refund = ZERO if kept else of_cents(row.acct)
             self.apply(doc, row.year, -usage, refund)
         else:
             doc["balance"] = str(yuan(doc["balance"]) + of_cents(row.acct))

@@ -57,6 +57,10 @@ class Admission:
         insuplc = str(ctx.message["insuplc_admdvs"])
         hospital = node.hospital(ctx)
         peer = node.insurer(insuplc)
+        cross = insuplc[:2] != node.admdvs[:2]
+        unchecked = node.faults.mutant("allow-double-admission") or (
+            not cross and node.faults.mutant("lifecycle-cross-province-only")
+        )
         with ctx.work() as conn:
             open_visit = conn.execute(
                 select(visits.c.mdtrt_id).where(
@@ -66,7 +70,7 @@ class Admission:
                     visits.c.state.in_(OPEN),
                 )
             ).scalar()
-            if kind is INPATIENT and open_visit and not node.faults.mutant("allow-double-admission"):
+            if kind is INPATIENT and open_visit and not unchecked:
                 raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
             person = self.seen(conn, info)
         insuinfo = next((i for i in person["insuinfo"] if i["insutype"] == info["insutype"]), None)
@@ -100,7 +104,6 @@ class Admission:
             notice["input"]["mdtrtinfo"]["card_sn"] = person.get("cardinfo", {}).get("card_sn", "")
         answer = await node.ask(peer, notice)
         filing = answer["output"]["result"]
-        cross = insuplc[:2] != node.admdvs[:2]
         doc = {
             "person": {
                 **person["baseinfo"],
@@ -154,7 +157,10 @@ class Admission:
         node, data = self.node, ctx.input["data"]
         with ctx.work() as conn:
             visit = node.load(conn, ctx, data["mdtrt_id"])
-            skip = bool(visit.live_fees()) and node.faults.mutant("cancel-admission-with-fees")  # R-LIFE-02
+            skip = bool(visit.live_fees()) and (  # R-LIFE-02
+                node.faults.mutant("cancel-admission-with-fees")
+                or (not visit.cross and node.faults.mutant("lifecycle-cross-province-only"))
+            )
             after = "cancelled" if skip else step(node.spec, visit, ctx.infno)
         peer = node.insurer(visit.insuplc_admdvs)
         await node.ask(

@@ -34,14 +34,16 @@ class Fees:
             raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, mdtrt_ids.pop())
-            thawed = visit.state in ("discharged", "settled") and node.faults.mutant(
-                "accept-fees-after-discharge"
+            thawed = visit.state in ("discharged", "settled") and (
+                node.faults.mutant("accept-fees-after-discharge")
+                or (not visit.cross and node.faults.mutant("lifecycle-cross-province-only"))
             )
             after = visit.state if thawed else step(node.spec, visit, ctx.infno)
             fees = visit.doc["fees"]
             if node.faults.mutant("last-fee-batch-only"):
                 fees.clear()
             results = []
+            stored = set(fees)  # the accept-duplicate-sn-in-batch mutant compares with these only
             for line in lines:
                 sn = line["feedetl_sn"]
                 entry = node.province.catalog.get(line["med_list_codg"])
@@ -49,7 +51,8 @@ class Fees:
                     entry = unlisted(line)
                 if entry is None:
                     raise BusinessError("E5003", med_list_codg=line["med_list_codg"])
-                if sn in fees and not node.faults.mutant("accept-duplicate-feedetl-sn"):
+                seen = stored if node.faults.mutant("accept-duplicate-sn-in-batch") else fees
+                if sn in seen and not node.faults.mutant("accept-duplicate-feedetl-sn"):
                     raise BusinessError("E4006", feedetl_sn=sn)
                 original = line.get("init_feedetl_sn")
                 if (
@@ -67,7 +70,15 @@ class Fees:
                     entry = replace(entry, chrgitm_lv="01", selfpay_prop=Decimal(0))
                 if node.faults.mutant("ignore-price-cap"):
                     entry = replace(entry, price_cap=None)
-                split = classify(entry, line["cnt"], line["pric"], line["det_item_fee_sumamt"])
+                even = node.faults.mutant("fee-split-bankers-rounding")
+                split = classify(entry, line["cnt"], line["pric"], line["det_item_fee_sumamt"], even=even)
+                if (
+                    split.overlmt
+                    and entry.chrgitm_lv == "02"
+                    and node.faults.mutant("preselfpay-on-capped-amount")
+                ):  # the share taken of the whole amount, the part above the cap included
+                    pre = yuan(yuan(line["det_item_fee_sumamt"]) * entry.selfpay_prop)
+                    split = replace(split, preselfpay=pre, inscp=split.inscp + split.preselfpay - pre)
                 result = result_line(entry, line, split)
                 fees[sn] = {
                     "status": "active",

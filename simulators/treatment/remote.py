@@ -12,9 +12,10 @@ cannot be confirmed again until undone (R-CLR-02); a row left out (cnfm_flag 0) 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, true
 
 from ...specs.envelope import datetime_text
 from ...specs.money import cents, of_cents, wire
@@ -41,6 +42,12 @@ class RemoteClearing:
             if self.node.faults.mutant("clearing-extract-misses-cancellations")
             else ("settle", "cancel")
         )
+        mutant = self.node.faults.mutant
+        in_month = (  # the mutant's month ends at its last day's 23:59:59.000
+            settlements.c.sim_time <= end - timedelta(seconds=1)
+            if mutant("clearing-extract-drops-last-second")
+            else settlements.c.sim_time < end
+        )
         found = conn.execute(
             select(settlements)
             .where(
@@ -48,9 +55,9 @@ class RemoteClearing:
                 settlements.c.fixmedins_code == hospital,
                 settlements.c.cross.is_(True),
                 settlements.c.kind.in_(kinds),
-                settlements.c.status != "reversed",
+                true() if mutant("clearing-extract-keeps-reversed") else settlements.c.status != "reversed",
                 settlements.c.sim_time >= start,
-                settlements.c.sim_time < end,
+                in_month,
             )
             .order_by(settlements.c.sim_time, settlements.c.msgid)
         ).mappings()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...actors.his import Refused
 from ..catalogue import Case
 from ..insured.client import Platform, ok
 from ..plugin import Sut, case
-from ..steps import fail, refused
+from ..steps import fail, refused, unexpected_refusal
 
 
 @case("JT-ADM-201")
@@ -65,3 +66,56 @@ def test_the_hub_relays_a_refusal_unchanged(
             actual=got,
         )
     refused(lambda: relayed, "E3005", "R-CARD-02")
+
+
+# ── JT-ADM-203: every pair of provinces ────────────────────────────
+
+
+def one_of_each_province(sut: Sut) -> dict[str, str]:
+    """A person insured in each province (by the first two digits of insuplc_admdvs), card and insurance
+    in order, the roster's crowd first: province → person key."""
+    chosen: dict[str, str] = {}
+    for entry in (*sut.roster.get("crowd", ()), *sut.roster["persons"]):
+        person = sut.world.person(entry["key"])
+        if person is None or person.card.status != "1" or person.psn_insu_stas != "1":
+            continue
+        chosen.setdefault(person.insuplc_admdvs[:2] + "0000", person.key)
+    return chosen
+
+
+@case("JT-ADM-203")
+def test_the_hub_routes_every_pair_of_provinces(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    people = one_of_each_province(sut)
+    for area in sorted(people):  # each province in turn the treatment province
+        code = next(
+            h["fixmedins_code"]
+            for p in sut.roster["provinces"]
+            if p["admdvs"] == area
+            for h in p["hospitals"]
+        )
+        via_hub = province(code)
+        for home, key in sorted(people.items()):
+            if home == area:
+                continue
+            person = sut.world.person(key)
+            assert person is not None
+            reply = via_hub.person_info(sut.card(key), "02", code)
+            if not reply.ok:
+                unexpected_refusal(
+                    Refused(reply)
+                )  # a person the world has, refused: suites/diagnosis.py says why
+            got = {
+                "psn_no": reply.output["baseinfo"]["psn_no"],
+                "insuplc_admdvs": reply.output["insuinfo"][0]["insuplc_admdvs"],
+            }
+            want = {"psn_no": person.psn_no, "insuplc_admdvs": person.insuplc_admdvs}
+            if got != want:
+                fail(
+                    f"{area}（就医地）查询{home}参保人员{key}：国家平台应路由至其参保地{home}并转发其应答",
+                    rule="R-ROUTE-01",
+                    on=reply,
+                    expected=want,
+                    actual=got,
+                )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..catalogue import Case
 from ..insured.client import Platform, Visit, admitted, ok
 from ..plugin import Sut, case
 from ..steps import accepted, fail, injectable, refused
+from ..steps import clock as pinned
 
 MONTHS = {
     "JT-CLR-201": "202702",
@@ -30,6 +31,7 @@ MONTHS = {
     "JT-CLR-203": "202707",
     "JT-CLR-204": "202709",
     "JT-CLR-205": "202711",
+    "JT-CLR-206": "202708",
 }
 Month = tuple[str, Callable[[str], None]]  # a case's month, and how to move the SUT's clock on
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
@@ -217,3 +219,37 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
     finally:
         resize = {"insured": "510000", "treatment": "500000", "size": size}
         httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
+
+
+@case("JT-CLR-206")
+def test_a_reversal_puts_the_draw_back_and_the_last_second_is_cleared_in_its_month(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
+) -> None:
+    (the_month, move), code = month, joint_case.hospital
+    before = balance(sichuan, "500000")
+    platform = province(code)
+    visit, _ = stay(platform, sut, joint_case.person, code)
+    omsgid = str(visit.settle_msgid)
+    ok(platform.reverse(visit, omsgid, "Y2304"))
+    expect(
+        f"冲正【Y2601】{omsgid}后四川在重庆的预付金应退回该笔支付",
+        before,
+        balance(sichuan, "500000"),
+        "R-CLR-03",
+        "Y3204",
+    )
+    end = clearing.month_end(the_month) - timedelta(days=1)  # the month's last day
+    with pinned(sut) as pin:  # the clock stopped in the month's very last second
+        pin(f"{end:%Y-%m-%d}T23:59:59.500", freeze=True)
+        last = yuan(ok(platform.settle(visit)).output["setlinfo"]["fund_pay_sumamt"])
+    expect("月末最后一秒再次结算后的预付金", before - last, balance(sichuan, "500000"), "R-CLR-03", "Y3204")
+    move(first_day(next_month(the_month)))
+    owed = statement(sichuan, the_month, "510000")
+    counted = (int(owed["setl_cnt"]), yuan(owed["clr_amt"]))
+    expect(
+        f"{the_month}四川→重庆清算单（笔数，金额）：冲正的不计，月末最后一秒的计入",
+        (1, last),
+        counted,
+        "R-CLR-02",
+        "Y3201",
+    )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..catalogue import Case
 from ..failures import UnexpectedRefusal
-from ..insured.client import Platform, Visit, admitted, ok
+from ..insured.client import Platform, Visit, admitted, ok, resent_changed
 from ..plugin import Sut, case
 from ..steps import MONEY, fail, fault, refused, succeed
 
@@ -80,3 +80,12 @@ def test_a_retried_settlement_is_answered_from_the_hubs_record(
             if not retry.ok
             else {k: retry.output["setlinfo"].get(k) for k in MONEY},
         )
+
+
+@case("JT-REL-204")
+def test_a_settlement_msgid_reused_with_a_later_row_changed_is_refused_by_the_hub(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    via_hub = province(joint_case.hospital)
+    visit = admitted(via_hub, sut.card(joint_case.person), joint_case.hospital)
+    resent_changed(via_hub, succeed(lambda: via_hub.settle(visit)))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from ...actors.his import Reply
 from ..catalogue import Case
 from ..failures import UnexpectedRefusal
-from ..insured.client import Credentials, Platform, ok, refused_unsigned
+from ..insured.client import Credentials, Platform, ok, refused_replayed, refused_unsigned
 from ..plugin import Sut, case
 from ..steps import fail, refused
 
@@ -59,3 +59,10 @@ def gateway_refusal(reply: Reply) -> None:
             expected={"infcode": -1},
             actual={"infcode": reply.infcode},
         )
+
+
+@case("JT-SEC-203")
+def test_a_province_message_replayed_or_stale_is_refused(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    refused_replayed(province(joint_case.hospital), sut.card(joint_case.person), joint_case.hospital)

@@ -188,7 +188,9 @@ class Platform:
 
     # ── the steps of a cross-province stay ─────────────────────────
 
-    def person_info(self, card: Mapping[str, Any], cert_type: str, code: str) -> Reply:
+    def person_info(
+        self, card: Mapping[str, Any], cert_type: str, code: str, *, headers: Mapping[str, str] | None = None
+    ) -> Reply:
         """Y1101 as the treatment province asks when hospital ``code`` reads the card; it goes to the card
         holder's insured province (the hub knows it from the credential)."""
         cert = credential(card, cert_type)
@@ -204,7 +206,8 @@ class Platform:
         data.pop("card_sn", None)
         if cert_type == "03":
             data["card_sn"] = card["card_sn"]
-        return self.send(self.message("Y1101", {"data": data}, insuplc_admdvs=""), to=str(card["admdvs"]))
+        message = self.message("Y1101", {"data": data}, insuplc_admdvs="")
+        return self.send(message, to=str(card["admdvs"]), headers=headers)
 
     def visit(
         self,
@@ -326,9 +329,10 @@ class Platform:
             self.send(self.message("Y2404", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
         )
 
-    def totals(self, visit: Visit) -> Reply:
-        """Y5206: the person's running totals for the year; the answer is returned whatever it is."""
-        data = self.node("Y5206", "data", psn_no=visit.psn_no, cum_ym=None)
+    def totals(self, visit: Visit, cum_ym: str | None = None) -> Reply:
+        """Y5206: the person's running totals for the insurance year of ``cum_ym`` (yyyyMM; default this
+        month); the answer is returned whatever it is."""
+        data = self.node("Y5206", "data", psn_no=visit.psn_no, cum_ym=cum_ym)
         return self.send(self.message("Y5206", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
 
 
@@ -421,4 +425,59 @@ def refused_unsigned(platform: Platform, message: Mapping[str, Any]) -> None:
             on=again,
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
+        )
+
+
+def refused_replayed(platform: Platform, card: Mapping[str, Any], code: str) -> None:
+    """Between platforms too, the gateway checks the nonce and the timestamp (R-SEC-04/05): headers that
+    carried one message are refused on another (E2005), a correctly signed but stale timestamp is refused
+    (E2004), and neither leaves a trace: the admission, freshly signed, then goes through."""
+    captured = platform.signed()
+    info = ok(platform.person_info(card, "02", code, headers=captured))
+    admission = platform.admission(platform.visit(info.output, code))
+    refused(lambda: platform.send(admission, headers=captured), "E2005", "R-SEC-05")
+    window = int(platform.spec.transport["signature"]["timestamp_window_seconds"])
+    signer = platform.signer
+    stale = transport.sign_headers(platform.spec, signer.paasid, signer.secret, now=time.time() - window - 60)
+    refused(lambda: platform.send(admission, headers=stale), "E2004", "R-SEC-04")
+    again = platform.send(admission)
+    if not again.ok:
+        raise UnexpectedRefusal(
+            f"重放与过期的报文被拒后，以新的签名头发送同一msgid应成功，实际{again.err_msg}",
+            rule=None,
+            on=again,
+            expected={"infcode": 0},
+            actual={"infcode": again.infcode, "err_msg": again.err_msg},
+        )
+
+
+def resent_changed(platform: Platform, first: Reply) -> None:
+    """R-IDEM-01 on a change in a later node's last row: ``first`` (a settlement, answered) sent again under
+    its msgid with 0.01 moved from the in-policy to the fully self-paid amount of its last fee category
+    (still adding up) is refused (E6001); the original sent again still gets its first answer."""
+    content = dict(first.request["input"])
+    rows = [dict(r) for r in content["feecate"]]
+    last = rows[-1]
+    last["inscp_scp_amt"] = round(float(last["inscp_scp_amt"]) - 0.01, 2)
+    last["fulamt_ownpay_amt"] = round(float(last["fulamt_ownpay_amt"]) + 0.01, 2)
+    other = {**first.request, "input": {**content, "feecate": [*rows[:-1], last]}}
+    reply = platform.send(other)
+    if reply.ok and reply.output == first.output:
+        fail(
+            f"同一报文ID{first.msgid}、末行费用类别feecate不同的报文被当作重发，返回了首次应答："
+            "报文ID的比对应覆盖全部输入节点与每一行",
+            rule="R-IDEM-01",
+            on=reply,
+            expected={"infcode": "-2", "err_msg": "[E6001]…"},
+            actual={"infcode": reply.infcode, "output": "与首次应答相同"},
+        )
+    refused(lambda: reply, "E6001", "R-IDEM-01")
+    again = platform.send(first.request)
+    if not again.ok or again.output != first.output:
+        fail(
+            "被拒的异内容报文之后，原报文重发应仍返回首次应答",
+            rule="R-IDEM-01",
+            on=again,
+            expected=first.output,
+            actual=again.body,
         )

@@ -10,7 +10,7 @@ from typing import Any
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import MONEY, fail, refused, succeed
-from .client import Platform, admitted, ok
+from .client import Platform, admitted, ok, resent_changed
 
 
 def balance(relay: Platform, card: dict[str, Any], hospital: str) -> Decimal:
@@ -73,3 +73,12 @@ def test_a_reversed_settlement_is_rolled_back_once(
             actual={k: v[1] for k, v in changed.items()},
         )
     refused(lambda: relay.reverse(visit, first.msgid, "Y2304"), "E6004", "R-REV-03")
+
+
+@case("JT-REL-103")
+def test_a_settlement_msgid_reused_with_a_later_row_changed_is_refused(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
+    resent_changed(relay, succeed(lambda: relay.settle(visit)))

@@ -4,15 +4,27 @@ category totals (实时传大类) of stays in other provinces, and checks the be
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ...specs.envelope import datetime_text
+from ...specs.money import yuan
 from ...world.topology import Topology
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import deductible_once_a_year, fail, succeed
-from .client import Platform, Visit, admitted
+from ..steps import (
+    accepted,
+    added_by,
+    clock,
+    counters_are,
+    deductible_once_a_year,
+    fail,
+    running_totals,
+    succeed,
+)
+from .client import Platform, Visit, admitted, ok
 
 KEPT = ("medfee_sumamt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay")
 
@@ -115,3 +127,67 @@ def test_cancel_and_settle_again_for_the_same_amounts(
             expected={k: v[0] for k, v in changed.items()},
             actual={k: v[1] for k, v in changed.items()},
         )
+
+
+# ── JT-SET-105: one person's year through several stays, across 31 December ──
+
+
+def begun(relay: Platform, sut: Sut, person: str, hospital: str, at: datetime) -> Visit:
+    """Y1101 → Y2401 of a stay begun ``at`` (the SUT's simulated time)."""
+    info = ok(relay.person_info(sut.card(person), "02", hospital))
+    visit = replace(relay.visit(info.output, hospital), begntime=datetime_text(at))
+    ok(relay.send(relay.admission(visit)))
+    return visit
+
+
+def totals_of(relay: Platform, visit: Visit, month: str) -> dict[str, Decimal]:
+    reply = accepted(
+        lambda: relay.checked(relay.totals(visit, month)),
+        "R-QRY-04",
+        f"查询{month[:4]}年度累计【Y5206】应成功",
+    )
+    return running_totals(reply)
+
+
+def balance_of(relay: Platform, sut: Sut, person: str, hospital: str) -> Decimal:
+    return yuan(ok(relay.person_info(sut.card(person), "02", hospital)).output["insuinfo"][0]["balc"])
+
+
+@case("JT-SET-105")
+def test_a_year_of_stays_across_new_year_with_a_cancellation_and_a_reversal(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    relay = hub(hospital)
+    year = (sut.world.clock or datetime.now()).year
+    this, next_ = f"{year}12", f"{year + 1}01"
+    with clock(sut) as move:
+        move(f"{year}-12-31T10:00:00")
+        first = begun(relay, sut, person, hospital, datetime(year, 12, 31, 8))
+        before = {m: totals_of(relay, first, m) for m in (this, next_)}
+        was = balance_of(relay, sut, person, hospital)
+        succeed(lambda: relay.settle(first))
+        succeed(lambda: relay.cancel(first))  # Y2305, then the same stay settled again
+        a = succeed(lambda: relay.settle(first)).output
+        move(f"{year}-12-31T22:00:00")
+        second = begun(relay, sut, person, hospital, datetime(year, 12, 31, 22))
+        move(f"{year + 1}-01-01T09:00:00")  # settled in the new year: it counts there
+        omsgid = succeed(lambda: relay.settle(second)).msgid
+        reversal = accepted(
+            lambda: relay.checked(relay.reverse(second, omsgid, "Y2304")),
+            "R-REV-01",
+            f"冲正【Y2304】{omsgid}应成功",
+        )
+        paid = {"balc": was - yuan(a["setlinfo"]["acct_pay"])}
+        now = {"balc": balance_of(relay, sut, person, hospital)}
+        counters_are(f"冲正【Y2601】{omsgid}后个人账户余额", now, paid, reversal)
+        counters_are(
+            f"冲正后{year + 1}年度累计【Y5206】", totals_of(relay, first, next_), before[next_], reversal
+        )
+        last = succeed(lambda: relay.settle(second))
+        for month, standing in ((this, a), (next_, last.output)):
+            expected = {k: before[month].get(k, Decimal(0)) + v for k, v in added_by([standing]).items()}
+            counters_are(f"{month[:4]}年度累计【Y5206】", totals_of(relay, first, month), expected, last)
+        spent = yuan(a["setlinfo"]["acct_pay"]) + yuan(last.output["setlinfo"]["acct_pay"])
+        now = {"balc": balance_of(relay, sut, person, hospital)}
+        counters_are("个人账户余额【Y1101】", now, {"balc": was - spent}, last)

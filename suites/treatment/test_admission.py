@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ...actors.his import Episode, His
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
+    accepted,
     admit,
     admitted,
+    clock,
     close_stay,
     episode_to_discharge,
     fail,
@@ -169,6 +173,61 @@ def test_a_second_admission_during_a_stay_is_refused(sut: Sut, joint_case: Case)
                 expected={"err_msg": f"[E4004]…{first.mdtrt_id}…"},
                 actual={"err_msg": reply.err_msg},
             )
+    finally:
+        close_stay(his, first)
+        if second.mdtrt_id:
+            close_stay(his, second)
+
+
+# ── JT-ADM-020 / JT-ADM-021: both ends of a filing, the life-cycle for a same-province patient ──
+
+
+@case("JT-ADM-020")
+def test_a_filing_is_valid_from_its_first_day_to_its_last_both_included(sut: Sut, joint_case: Case) -> None:
+    person, place = sut.world.person(joint_case.person), sut.world.hospital(joint_case.hospital)
+    assert person is not None and place is not None
+    filing = next(
+        f
+        for f in person.filings
+        if f.enddate and f.covers(place.admdvs, f.begndate) and f.covers(place.admdvs, f.enddate)
+    )
+    first, last = filing.begndate, filing.enddate
+    assert last is not None  # chosen for having one
+    valid = f"备案{filing.sn}有效期{first}至{last}"
+    with clock(sut) as move:
+        for day, which in ((first, "开始日"), (last, "终止日")):
+            move(f"{day}T10:00:00")
+            settles_that_day(sut, joint_case, f"{valid}，{which}{day}当天备案有效，应可直接结算")
+        after = last + timedelta(days=1)
+        move(f"{after}T10:00:00")
+        his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+        try:
+            refused(lambda: his.presettle(episode), "E3003", "R-FILE-02")
+        finally:
+            close_stay(his, episode)
+
+
+def settles_that_day(sut: Sut, joint_case: Case, why: str) -> None:
+    """A stay settled (and its settlement cancelled and the stay closed, the year as it was)."""
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    accepted(lambda: his.presettle(episode), "R-FILE-02", why)
+    accepted(lambda: his.settle(episode), "R-FILE-02", why)
+    succeed(lambda: his.cancel_settlement(episode))
+    close_stay(his, episode)
+
+
+@case("JT-ADM-021")
+def test_the_life_cycle_rules_hold_for_a_same_province_patient(sut: Sut, joint_case: Case) -> None:
+    his, first = admitted(sut, joint_case.person, joint_case.hospital)
+    card = sut.card(joint_case.person)
+    second = read_card(his, card)
+    items = sut.items(joint_case.hospital, 2)
+    try:
+        refused(lambda: admit(his, second, card), "E4004", "R-LIFE-03")
+        succeed(lambda: his.upload_fees(first, items[:1])[0])
+        refused(lambda: his.simple(first, "2404"), "E4003", "R-LIFE-02")
+        succeed(lambda: his.discharge(first))
+        refused(lambda: his.upload_fees(first, items[1:])[0], "E4002", "R-LIFE-01")
     finally:
         close_stay(his, first)
         if second.mdtrt_id:

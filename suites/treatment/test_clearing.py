@@ -14,7 +14,7 @@ from ...actors.his import Episode, His, Reply
 from ...specs.money import yuan
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import accepted, fail, refused, settled, succeed
+from ..steps import accepted, clock, episode_to_discharge, fail, refused, settled, succeed
 
 SECOND = {"L00001": "L00015", "L00008": "L00016"}  # the other insured person of the two-stay cases
 
@@ -120,4 +120,50 @@ def test_a_row_with_other_amounts_is_refused_by_name(sut: Sut, joint_case: Case)
             on=reply,
             expected={"err_msg": f"…{row['setl_sn']}…optins_pay_sumamt…"},
             actual={"err_msg": reply.err_msg},
+        )
+
+
+# ── JT-CLR-005: after a reversal, and in the month's last second ──
+
+
+def extract(his: His, the_month: str) -> list[dict[str, Any]]:
+    """【3260】 every page of the month, expected to succeed."""
+    return accepted(lambda: his.clearing_rows(the_month), "R-CLR-02", "提取异地清分明细【3260】应成功")
+
+
+@case("JT-CLR-005")
+def test_a_reversed_settlement_is_left_out_and_the_last_second_counts_in_its_month(
+    sut: Sut, joint_case: Case
+) -> None:
+    year = (sut.world.clock.year if sut.world.clock else 2026) + 1
+    may, june = f"{year}05", f"{year}06"
+    with clock(sut) as move:
+        move(f"{year}-05-20T10:00:00")
+        his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+        reversed_ = succeed(lambda: his.settle(episode))
+        omsgid = episode.settle_msgid
+        accepted(lambda: his.reverse(episode, omsgid, "2304"), "R-REV-01", f"冲正结算【2304】{omsgid}应成功")
+        move(f"{year}-05-31T23:59:59.500", freeze=True)  # the month's very last second
+        last = succeed(lambda: his.settle(episode))
+        move(f"{year}-06-01T10:00:00")
+        found = {m: extract(his, m) for m in (may, june)}
+    gone = str(reversed_.output["setlinfo"]["setl_id"])
+    kept = [r for r in found[may] if r["setl_sn"] == gone]
+    if kept:
+        fail(
+            f"结算{gone}已冲正【2601】，不应列入{may}清分明细，实际{len(kept)}行",
+            rule="R-CLR-02",
+            infno="3260",
+            expected={"setl_sn": gone, "rows": 0},
+            actual={"rows": kept},
+        )
+    same_amounts(row_of(found[may], last), last)  # settled at 23:59:59.5 on the last day: May's, once
+    setl_id = str(last.output["setlinfo"]["setl_id"])
+    if any(r["setl_sn"] == setl_id for r in found[june]):
+        fail(
+            f"结算{setl_id}属于{may}，不应再列入{june}清分明细",
+            rule="R-CLR-02",
+            infno="3260",
+            expected={"setl_sn": setl_id, "month": may},
+            actual={"month": june},
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.envelope import datetime_text
-from ...specs.money import yuan
+from ...specs.money import exact_to, yuan
 from ...world.clock import real_now
 from ...world.topology import CatalogEntry
 from ..catalogue import Case
@@ -269,3 +269,68 @@ def test_no_fee_changes_after_discharge(sut: Sut, joint_case: Case) -> None:
 def test_no_fee_changes_after_settlement(sut: Sut, joint_case: Case) -> None:
     his, episode = settled(sut, joint_case.person, joint_case.hospital)
     fees_are_frozen(sut, his, episode, "E4009", "R-LIFE-05")
+
+
+# ── JT-FEE-012 / JT-FEE-013: the split to the cent, serials within one batch ──
+
+
+def half_cent_price(around: Decimal, ratio: Decimal) -> Decimal:
+    """A unit price near ``around`` whose share at ``ratio`` lands on exactly half a cent with an even cent
+    below (30.025): half up gives 30.03, half to even 30.02, so only the right rounding passes."""
+    for k in range(1, 10000):
+        price = around + Decimal(k) / 100
+        share = price * ratio
+        if exact_to(share, 3) and share % Decimal("0.02") == Decimal("0.005"):
+            return price
+    raise AssertionError(f"no price near {around} has a half-cent share at {ratio}")
+
+
+def split_by_catalog(e: CatalogEntry, cnt: int, price: Decimal) -> dict[str, Any]:
+    """R-BEN-05 / R-CAT-02 from the rule: the part above the price cap is over-limit self-pay; of the rest
+    a 乙 line's pre-self-pay share, rounded half up to the cent; the remainder in policy."""
+    amount = yuan(cnt * price)
+    over = (
+        yuan(cnt * (price - e.price_cap)) if e.price_cap is not None and price > e.price_cap else Decimal(0)
+    )
+    base = amount - over
+    pre = yuan(base * e.selfpay_prop) if e.chrgitm_lv == "02" else Decimal(0)
+    own = base if e.chrgitm_lv == "03" else Decimal(0)
+    parts = {"overlmt_amt": over, "preselfpay_amt": pre, "fulamt_ownpay_amt": own}
+    return {k: float(v) for k, v in (parts | {"inscp_scp_amt": base - own - pre}).items()}
+
+
+@case("JT-FEE-012")
+def test_the_split_of_a_capped_and_a_half_cent_line_to_the_cent(sut: Sut, joint_case: Case) -> None:
+    capped = entry(sut, joint_case.hospital, lambda e: e.chrgitm_lv == "02" and e.price_cap is not None)
+    share = entry(sut, joint_case.hospital, lambda e: e.chrgitm_lv == "02" and e.price_cap is None)
+    cap = capped.price_cap or Decimal(0)
+    chosen = [(capped, 2, cap + 10), (share, 1, half_cent_price(share.item.price, share.selfpay_prop))]
+    with stay(sut, joint_case) as (his, episode):
+        rows = lines(his, episode, [(e.item.code, n, float(p)) for e, n, p in chosen])
+        reply = succeed(lambda: upload(his, episode, rows))
+        for (e, n, price), row in zip(chosen, reply.output["result"], strict=True):
+            want = split_by_catalog(e, n, price)
+            got = split_of(row, want)
+            if got != want:
+                fail(
+                    f"{e.item.name}（乙类，先行自付{e.selfpay_prop}，限价{e.price_cap or '无'}）{n}×{price}："
+                    "先扣除超限价部分，再按剩余金额计先行自付，四舍五入到分；" + differences(want, got),
+                    rule="R-BEN-05",
+                    on=reply,
+                    expected=want,
+                    actual=got,
+                )
+        totals_agree(his, episode, "R-AMT-07")
+
+
+@case("JT-FEE-013")
+def test_a_serial_repeated_within_one_batch_is_refused(sut: Sut, joint_case: Case) -> None:
+    a, b = (entry(sut, joint_case.hospital, plain(level)) for level in ("01", "02"))
+    items = [(e.item.code, 1, float(e.item.price)) for e in (a, b)]
+    with stay(sut, joint_case) as (his, episode):
+        twice = lines(his, episode, items)
+        twice[1]["feedetl_sn"] = twice[0]["feedetl_sn"]  # one batch, one serial on two lines
+        refused(lambda: upload(his, episode, twice), "E4006", "R-LIFE-04")
+        episode.fees = []  # the refused batch left nothing: the same lines, numbered apart, are taken whole
+        succeed(lambda: upload(his, episode, lines(his, episode, items)))
+        totals_agree(his, episode, "R-AMT-07")

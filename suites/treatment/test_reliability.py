@@ -19,6 +19,7 @@ from ..plugin import Sut, case
 from ..steps import (
     MONEY,
     admit,
+    admitted,
     close_stay,
     episode_to_discharge,
     fail,
@@ -325,3 +326,49 @@ def test_a_hub_outage_is_refused_clearly_and_leaves_nothing(sut: Sut, joint_case
     housekeeping(sut)  # the hub is back: the platform reverses the stranded claim
     again = succeed(lambda: his.settle(episode, reverse_lost=False))
     same_money("国家平台恢复后结算应与预结算相同（中断时未留下半完成的结算）", quoted, again, "R-ROUTE-02")
+
+
+# ── JT-REL-013: a change anywhere in a message under a reused msgid ──
+
+
+def resent_changed(his: His, first: Reply, changed: Mapping[str, Any], where: str) -> None:
+    """The message of ``first`` under its msgid with ``changed`` input (base shapes) is refused (E6001),
+    and the original message sent again still gets its first answer."""
+    other = his.message(
+        first.infno, changed, insuplc_admdvs=first.request["insuplc_admdvs"], msgid=first.msgid
+    )
+    reply = his.send(other)
+    if reply.ok and reply.body == first.body:
+        fail(
+            f"同一报文ID{first.msgid}、{where}不同的报文被当作重发，返回了首次应答：报文ID的比对应覆盖全部输入节点与每一行",
+            rule="R-IDEM-01",
+            on=reply,
+            expected={"infcode": "-2", "err_msg": "[E6001]…"},
+            actual={"infcode": reply.infcode, "output": "与首次应答相同"},
+        )
+    refused(lambda: reply, "E6001", "R-IDEM-01")
+    again = his.send(first.request)
+    if again.body != first.body:
+        fail(
+            "被拒的异内容报文之后，原报文重发应仍返回首次应答",
+            rule="R-IDEM-01",
+            on=again,
+            expected=first.body,
+            actual=again.body,
+        )
+
+
+@case("JT-REL-013")
+def test_a_msgid_reused_with_a_change_in_any_node_or_row_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, episode = admitted(sut, joint_case.person, joint_case.hospital)
+    try:
+        uploads = succeed(lambda: his.upload_fees(episode, sut.items(joint_case.hospital, 3))[0])
+        rows = his.adapter.to_base("2301", "input", uploads.request["input"])["feedetail"]
+        last = {**rows[-1], "cnt": 2, "det_item_fee_sumamt": round(2 * float(rows[-1]["pric"]), 2)}
+        resent_changed(his, uploads, {"feedetail": [*rows[:-1], last]}, "最后一条费用明细的数量")
+        discharge = succeed(lambda: his.discharge(episode))
+        nodes = his.adapter.to_base("2402", "input", discharge.request["input"])
+        diagnosis = [{**nodes["diseinfo"][0], "diag_name": f"{nodes['diseinfo'][0]['diag_name']}（复诊）"}]
+        resent_changed(his, discharge, {**nodes, "diseinfo": diagnosis}, "诊断信息节点diseinfo")
+    finally:
+        close_stay(his, episode)

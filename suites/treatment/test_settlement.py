@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from ...actors.his import Episode, His, Refused, Reply
-from ...specs.money import yuan
+from ...actors.his import Episode, His, Refused, Reply, credential
+from ...specs.money import exact_to, yuan
 from ...world.policy import Band, Terms
 from ...world.topology import Topology
 from ..catalogue import Case
@@ -17,13 +18,19 @@ from ..plugin import Sut, case
 from ..steps import (
     MONEY,
     accepted,
+    added_by,
     admit,
     admitted,
     balanced,
+    catalog,
+    clock,
+    counters_are,
     deductible_once_a_year,
     episode_to_discharge,
     fail,
+    read_card,
     refused,
+    running_totals,
     settled,
     succeed,
     unexpected_refusal,
@@ -427,4 +434,120 @@ def test_a_cancellation_is_the_exact_negative_and_pays_the_account_back(sut: Sut
             on=cancel,
             expected={k: float(balance) for k in after},
             actual={k: float(v) for k, v in after.items()},
+        )
+
+
+# ── JT-SET-015: one person's year through several stays, across 31 December ──
+
+
+def totals_of(his: His, episode: Episode, month: str) -> dict[str, Decimal]:
+    """【5206】 the running totals of the insurance year of ``month`` (yyyyMM)."""
+    reply = accepted(
+        lambda: his.totals(episode.psn_no, episode.insuplc_admdvs, month),
+        "R-QRY-04",
+        f"查询人员{month[:4]}年度累计信息【5206】应成功",
+    )
+    return running_totals(reply)
+
+
+def balance_now(sut: Sut, his: His, person: str) -> Decimal:
+    """The personal account's balance as 1101 answers it."""
+    return yuan(succeed(lambda: his.person_info(sut.card(person))).output["insuinfo"][0]["balc"])
+
+
+def begun(his: His, sut: Sut, person: str, at: datetime) -> Episode:
+    """1101 → 2401 begun ``at`` (the SUT's simulated time) → 2301, its lines dated then too."""
+    card = sut.card(person)
+    episode = read_card(his, card)
+    cert = credential(card, "03")
+    succeed(lambda: his.admit(episode, cert=cert, card_sn=card.get("card_sn"), begntime=at))
+    succeed(lambda: his.upload_fees(episode, sut.items(his.hospital.fixmedins_code), when=at)[0])
+    return episode
+
+
+@case("JT-SET-015")
+def test_a_year_of_stays_across_new_year_with_a_cancellation_and_a_reversal(
+    sut: Sut, joint_case: Case
+) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    year = (sut.world.clock or datetime.now()).year
+    eve, late, morning = (datetime(year, 12, 31, 8), datetime(year, 12, 31, 22), datetime(year + 1, 1, 1, 9))
+    this, next_ = f"{year}12", f"{year + 1}01"
+    his = sut.his(hospital)
+    with clock(sut) as move:
+        move(f"{year}-12-31T10:00:00")
+        first = begun(his, sut, person, eve)
+        before = {this: totals_of(his, first, this), next_: totals_of(his, first, next_)}
+        was = balance_now(sut, his, person)
+        succeed(lambda: his.discharge(first, endtime=datetime(year, 12, 31, 10)))
+        settle(his, first)
+        succeed(lambda: his.cancel_settlement(first))  # 2305, then the same stay settled again
+        a = settle(his, first).output
+        move(late.isoformat())
+        second = begun(his, sut, person, late)
+        move(morning.isoformat())  # discharged and settled in the new year: it counts there
+        succeed(lambda: his.discharge(second, endtime=morning))
+        settle(his, second)
+        omsgid = second.settle_msgid
+        reversal = accepted(
+            lambda: his.reverse(second, omsgid, "2304"), "R-REV-01", f"冲正结算【2304】{omsgid}应成功"
+        )
+        paid = {"balc": was - yuan(a["setlinfo"]["acct_pay"])}
+        counters_are(
+            f"冲正【2601】{omsgid}后个人账户余额", {"balc": balance_now(sut, his, person)}, paid, reversal
+        )
+        counters_are(
+            f"冲正后{year + 1}年度累计【5206】", totals_of(his, first, next_), before[next_], reversal
+        )
+        b = settle(his, second)
+        last = b.output
+        years = {this: [a], next_: [last]}
+        for month, standing in years.items():
+            expected = {k: before[month].get(k, Decimal(0)) + v for k, v in added_by(standing).items()}
+            counters_are(f"{month[:4]}年度累计【5206】", totals_of(his, first, month), expected, b)
+        spent = yuan(a["setlinfo"]["acct_pay"]) + yuan(last["setlinfo"]["acct_pay"])
+        counters_are(
+            "个人账户余额【1101】", {"balc": balance_now(sut, his, person)}, {"balc": was - spent}, b
+        )
+
+
+# ── JT-SET-016: a person type's adjustment, on an amount landing on half a cent ──
+
+
+def half_cent_line(sut: Sut, hospital: str, eligible: Decimal, ratio: Decimal) -> tuple[str, float, float]:
+    """A 甲 line (in policy in full) whose price brings the amount the pooled fund pays on from ``eligible``
+    to one whose share at ``ratio`` is exactly half a cent above an even cent: half up and half to even
+    differ by a cent there."""
+    item = next(
+        e for e in catalog(sut.world, hospital).values() if e.chrgitm_lv == "01" and e.price_cap is None
+    )
+    for k in range(1, 100000):
+        price = item.item.price + Decimal(k) / 100
+        share = (eligible + price) * ratio
+        if exact_to(share, 3) and share % Decimal("0.02") == Decimal("0.005"):
+            return item.item.code, 1, float(price)
+    raise AssertionError(f"no price makes a half cent at {ratio}")
+
+
+@case("JT-SET-016")
+def test_a_person_types_ratio_across_provinces_rounded_half_up(sut: Sut, joint_case: Case) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    ratio = expected_ratio(sut.world, person, hospital)  # the level's, as the person's type adjusts it
+    his, episode = stay(sut, person, hospital, discharge=False)
+    trial = setlinfo(succeed(lambda: his.presettle(episode, mid=True)))
+    eligible = yuan(trial["inscp_scp_amt"]) - yuan(trial["act_pay_dedc"])
+    succeed(lambda: his.upload_fees(episode, [half_cent_line(sut, hospital, eligible, ratio)])[0])
+    succeed(lambda: his.discharge(episode))
+    final = settle(his, episode)
+    s = setlinfo(final)
+    product = (yuan(s["inscp_scp_amt"]) - yuan(s["act_pay_dedc"])) * ratio
+    expected = yuan(product)  # half up: 0.005 is the next cent
+    if yuan(s["hifp_pay"]) != expected:
+        fail(
+            f"{person}（{hospital_name(sut, hospital)}）统筹基金应按参保地对该人员类别的比例{ratio}支付，"
+            f"四舍五入到分：{product} → {expected}，实际{s['hifp_pay']}",
+            rule="R-BEN-02",
+            on=final,
+            expected={"hifp_pay": float(expected), "比例": float(ratio)},
+            actual={"hifp_pay": s["hifp_pay"]},
         )

@@ -4,7 +4,8 @@ published worked examples (tests/world/examples/); and a differential test again
 engine, which this file alone may call (never read): where the two disagree and the rules say the reference
 was wrong, the class of inputs is kept as a case (ONCE_WRONG) the two must now agree on.
 
-Long because it is one short, hand-computed test per policy feature, in the order a settlement applies them."""
+Long because it is one short, hand-computed test per policy feature, in the order a settlement applies them.
+"""
 
 from __future__ import annotations
 
