@@ -17,8 +17,7 @@ the checkout and certified there. A mutant is
   (no observable difference). docs/mutation.md says which, for each survivor of the recorded run.
 
 Every case of the role runs for every mutant (no selection by coverage), so the score is the catalogue's.
-The copies are certified side by side (--workers); the session is also cosmic-ray's own work database
-(DIR/session.sqlite: ``cr-report DIR/session.sqlite``).
+The copies are certified side by side (--workers); DIR/mutation.json keeps every mutant and its outcome.
 
 Not sampled: mutations inside annotations. Every module has ``from __future__ import annotations``, so an
 annotation is a string nobody evaluates and its mutants (``X | None`` to ``X ^ None``) are equivalent by
@@ -69,7 +68,7 @@ ROLES_OF: dict[str, tuple[str, ...]] = {
     "treatment": ("treatment",),
     "insured": ("insured",),
     "hub": ("hub",),
-    "gateway": ("treatment", "insured", "hub"),  # killed when any of them fails
+    "gateway": ("hub", "insured", "treatment"),  # killed when any fails: the quickest first
 }
 BAD = ("failed", "error")  # a case outcome that kills the mutant
 
@@ -149,7 +148,7 @@ def files_of(owner: str, at: Path) -> list[str]:
 
 
 def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """(line, column) start and end of every annotation, columns in characters as cosmic-ray (parso) counts."""
+    """(line, column) start and end of every annotation, in characters as cosmic-ray (parso) counts."""
     lines = source.splitlines()
 
     def column(line: int, byte: int) -> int:  # ast counts UTF-8 bytes; a line may hold Chinese
@@ -176,7 +175,8 @@ def valid(copy: Copy, m: Mutant) -> bool:
     from cosmic_ray.mutating import mutate_code
     from cosmic_ray.plugins import get_operator
 
-    code = mutate_code((copy.root / m.path).read_text(encoding="utf-8"), get_operator(m.operator)(), m.occurrence)
+    source = (copy.root / m.path).read_text(encoding="utf-8")
+    code = mutate_code(source, get_operator(m.operator)(), m.occurrence)
     try:
         compile(code or "", m.path, "exec")
     except SyntaxError:
@@ -189,7 +189,6 @@ def plan(copy: Copy, owners: list[str], n: int, seed: int, session: Path) -> Pla
     owner (a sample of the whole would give the gateway, a tenth of the code, too few for a score)."""
     from cosmic_ray.commands import init
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     owner_of = {f: o for o in owners for f in files_of(o, copy.root)}
     here = Path.cwd()
@@ -213,7 +212,8 @@ def plan(copy: Copy, owners: list[str], n: int, seed: int, session: Path) -> Pla
         candidates[owner_of[path]].append(mutant)
     rng = random.Random(seed)
     for owner in owners:
-        mine = sorted(candidates[owner], key=lambda c: (c.path, c.operator, c.occurrence))  # same order each run
+        # the same order each run, so the same seed draws the same mutants
+        mine = sorted(candidates[owner], key=lambda c: (c.path, c.operator, c.occurrence))
         result.candidates[owner] = len(mine)
         rng.shuffle(mine)
         drawn = 0
@@ -225,11 +225,6 @@ def plan(copy: Copy, owners: list[str], n: int, seed: int, session: Path) -> Pla
                 drawn += 1
             else:
                 result.invalid += 1
-    chosen = {m.job_id for m in result.mutants}
-    with use_db(str(session), WorkDB.Mode.open) as db:  # cr-report shows the sample, the rest skipped
-        db.set_multiple_results(
-            [i.job_id for i in items if i.job_id not in chosen], WorkResult(worker_outcome=WorkerOutcome.SKIPPED)
-        )
     return result
 
 
@@ -293,7 +288,6 @@ def run_one(mutant: Mutant, copies: queue.Queue[Copy], work: Path, timeout: floa
     else:
         mutant.outcome, mutant.why = "error", output[-300:]
     mutant.change = changed_line(result.diff or "")
-    mutant.result = result  # type: ignore[attr-defined]  # kept for the work database
     shutil.rmtree(work / "runs" / mutant.job_id, ignore_errors=True)
     return mutant
 
@@ -356,30 +350,22 @@ def table(mutants: list[Mutant], title: str) -> Table:
     return t
 
 
-def record(session: Path, mutants: list[Mutant]) -> None:
-    from cosmic_ray.work_db import WorkDB, use_db
-
-    with use_db(str(session), WorkDB.Mode.open) as db:
-        for m in mutants:
-            db.set_result(m.job_id, m.result)  # type: ignore[attr-defined]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mutants", type=int, default=12, help="sampled per role (default: ~10 min)")
-    parser.add_argument("--seed", type=int, default=19, help="the sample's seed: same code + seed, same mutants")
-    parser.add_argument("--workers", type=int, default=2, help="copies certified side by side")
-    parser.add_argument("--roles", default=",".join(OWNERS), help="owners to sample from: " + ",".join(OWNERS))
-    parser.add_argument("--timeout", type=float, default=4.0, help="a mutant's time, × its clean certification")
-    parser.add_argument("--out", type=Path, default=Path("mutation-report"), help="mutation.json, session.sqlite")
+    add = parser.add_argument
+    add("--mutants", type=int, default=12, help="sampled per role (default: ~10 min)")
+    add("--seed", type=int, default=19, help="the sample's seed: same code and seed, same mutants")
+    add("--workers", type=int, default=2, help="copies certified side by side")
+    add("--roles", default=",".join(OWNERS), help="owners to sample from: " + ",".join(OWNERS))
+    add("--timeout", type=float, default=4.0, help="a mutant's time, × its clean certification")
+    add("--out", type=Path, default=Path("mutation-report"), help="where mutation.json is written")
     args = parser.parse_args()
     owners = [o for o in OWNERS if o in args.roles.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="yidi-mutation-"))
     try:
         copies = [copy_checkout(work / f"copy{i}") for i in range(args.workers)]
-        session = args.out / "session.sqlite"
-        p = plan(copies[0], owners, args.mutants, args.seed, session)
+        p = plan(copies[0], owners, args.mutants, args.seed, work / "session.sqlite")
         total = sum(p.candidates.values())
         console.print(
             f"cosmic-ray: {total:,} mutants in {', '.join(owners)} code"
@@ -399,7 +385,7 @@ def main() -> None:
             pool.put(c)
         started = time.monotonic()
         cost = {o: sum(clean[r] for r in ROLES_OF[o]) for o in owners}
-        order = sorted(p.mutants, key=lambda m: -cost[m.owner])  # the long ones first: the workers end together
+        order = sorted(p.mutants, key=lambda m: -cost[m.owner])  # the long ones first: workers end together
         done: list[Mutant] = []
         mark = {"killed": "[green]✓[/green]", "timeout": "[yellow]⧗[/yellow]", "survived": "[red]✗[/red]"}
         with ThreadPoolExecutor(args.workers) as threads:
@@ -414,10 +400,10 @@ def main() -> None:
                     f" {m.owner:<9} {escape(m.where):<36} {m.what:<40} {m.seconds:5.0f} s"
                     f"  {escape(m.why[:60])}"
                 )
-        record(session, done)
         done.sort(key=lambda m: (list(OWNERS).index(m.owner), m.path, m.line, m.operator, m.occurrence))
         minutes = (time.monotonic() - started) / 60
-        console.print(table(done, f"mutation score per role · {len(done)} mutants, seed {args.seed}"), width=110)
+        title = f"mutation score per role · {len(done)} mutants, seed {args.seed}"
+        console.print(table(done, title), width=110)
         console.print(f"{minutes:.1f} min with {args.workers} workers")
         survivors = [m for m in done if m.outcome != "killed"]
         if survivors:
@@ -457,6 +443,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["judge"]:  # python bench/mutation.py judge ROLES COPY_PARENT OUT (cosmic-ray runs it)
+    if sys.argv[1:2] == ["judge"]:  # bench/mutation.py judge ROLES COPY_PARENT OUT, run by cosmic-ray
         sys.exit(judge(sys.argv[2].split(","), Path(sys.argv[3]), Path(sys.argv[4])))
     main()
