@@ -3,7 +3,7 @@ of the role that owns the code (`yidi certify --role R`, the built-in simulators
 their self-check off as in every builtin certification).
 
     pip install -e '.[mutation]'
-    python bench/mutation.py [--mutants 12] [--seed 19] [--workers 2] [--roles treatment,hub] [--out DIR]
+    python bench/mutation.py [--mutants 20] [--seed 19] [--workers 2] [--roles treatment,hub] [--out DIR]
 
 Blind: nobody chose the mutants. cosmic-ray lists every mutation its operators make in the files below (a
 comparison turned round, + for -, a number changed, a condition negated, a loop that never runs, an except
@@ -12,7 +12,7 @@ the checkout and certified there. A mutant is
 
 - killed when the owning role's certification has a failed or errored case, mandatory or not (read from
   certification.json: the exit code alone ignores the optional cases), or could not run at all;
-- timed out when the certification does not finish within its time (counted apart from killed);
+- timed out when the certification does not finish within its time (a column of its own, killed in the score);
 - survived when every case passed: a way of being wrong the catalogue does not see, or an equivalent mutant
   (no observable difference). docs/mutation.md says which, for each survivor of the recorded run.
 
@@ -343,7 +343,7 @@ def table(mutants: list[Mutant]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--mutants", type=int, default=12, help="sampled per role (default: ~10 min)")
+    add("--mutants", type=int, default=20, help="sampled per role (20: ≈ 30 min with 2 workers)")
     add("--seed", type=int, default=19, help="the sample's seed: same code and seed, same mutants")
     add("--workers", type=int, default=2, help="copies certified side by side")
     add("--roles", default=",".join(OWNERS), help="owners to sample from: " + ",".join(OWNERS))
@@ -388,7 +388,8 @@ def main() -> None:
                 print(
                     f"{len(done):>4}/{len(order)} {mark.get(m.outcome, '!')} {m.outcome:<8}"
                     f" {m.owner:<9} {m.where:<36} {m.what:<40} {m.seconds:5.0f} s"
-                    f"  {m.why[:60]}"
+                    f"  {m.why[:60]}",
+                    flush=True,  # a line per mutant as it ends, also into a log
                 )
         done.sort(key=lambda m: (list(OWNERS).index(m.owner), m.path, m.line, m.operator, m.occurrence))
         minutes = (time.monotonic() - started) / 60
