@@ -149,6 +149,11 @@ MUTANTS: dict[str, Kind] = {
     "clearing-skips-cancellations": Kind(
         "国家平台清算单不计撤销结算", "the hub's monthly statement leaves cancellations out", "R-CLR-01"
     ),
+    "statements-to-everyone": Kind(
+        "国家平台向任何省份提供全部清算单（不限与本省有关的）",
+        "the hub answers Y3201 with every province's statements, not only those of the sender",
+        "R-CLR-01",
+    ),
     "clearing-pays-twice": Kind(
         "国家平台可重复确认清算单并重复拨付",
         "the hub lets a statement be confirmed and paid twice",
@@ -390,6 +395,11 @@ MUTANTS: dict[str, Kind] = {
     ),
     "hub-forwards-retries": Kind(
         "国家平台对重发的报文ID再次转发参保地", "the hub forwards a retried msgid again", "R-IDEM-01"
+    ),
+    "hub-keeps-relayed-error": Kind(
+        "国家平台将参保地的-1应答记为该报文ID的应答（恢复后重发仍得-1）",
+        "the hub keeps an insured platform's -1 as the msgid's answer: a retry after recovery gets it again",
+        "R-ROUTE-02",
     ),
     # the HIS (his role: the SUT is a hospital system; the reference HIS, actors/his.py, made wrong)
     "his-omits-card-sn": Kind(

@@ -115,7 +115,7 @@ class Context:
         with self.node.store.begin() as conn:
             if effects:
                 effects(conn)
-            if body.get("infcode") not in (-1, "-1"):
+            if body.get("infcode") not in (-1, "-1") or self.node.faults.mutant("hub-keeps-relayed-error"):
                 self.node.record(conn, self, body)
         self.answered = body
 

@@ -130,9 +130,8 @@ class HubNode(Node):
         month = self.month(ctx)
         with ctx.answer() as conn:
             self.funds.issue(conn, month, ctx.now)
-            ctx.output = {
-                "clrinfo": [statement(s) for s in self.funds.statements(conn, month, self.province(ctx))]
-            }
+            mine = None if self.faults.mutant("statements-to-everyone") else self.province(ctx)
+            ctx.output = {"clrinfo": [statement(s) for s in self.funds.statements(conn, month, mine)]}
 
     async def confirm(self, ctx: Context) -> None:
         """Y3202: the sender confirms and pays what it owes for the month; its funds are restored."""

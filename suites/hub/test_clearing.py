@@ -86,9 +86,14 @@ def balance(desk: Desk, treatment: str) -> Decimal:
     return yuan(fund_at(desk, treatment)["balc"])
 
 
+def statements(desk: Desk, month: str) -> list[dict[str, Any]]:
+    """【Y3201】 the month's statements as ``desk``'s province sees them."""
+    return accepted(lambda: desk.statements(month), "R-CLR-01", "月末后查询清算单应成功")
+
+
 def statement(desk: Desk, month: str, insured: str, treatment: str = "500000") -> dict[str, Any]:
-    """【Y3201】 the month's statement of one pair, as ``desk``'s province sees it."""
-    rows = accepted(lambda: desk.statements(month), "R-CLR-01", "月末后查询清算单应成功")
+    """The month's statement of one pair, as ``desk``'s province sees it."""
+    rows = statements(desk, month)
     return next(s for s in rows if s["insuplc_admdvs"] == insured and s["mdtrtarea_admdvs"] == treatment)
 
 
@@ -126,7 +131,12 @@ def month(sut: Sut, joint_case: Case) -> Iterator[Month]:
 
 @case("JT-CLR-201")
 def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
-    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
+    sut: Sut,
+    province: Callable[[str], Platform],
+    desks: dict[str, Desk],
+    sichuan: Desk,
+    joint_case: Case,
+    month: Month,
 ) -> None:
     (the_month, move), code = month, joint_case.hospital
     before = balance(sichuan, "500000")
@@ -145,6 +155,11 @@ def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
     owed = statement(sichuan, the_month, "510000")
     expect(f"{the_month}四川→重庆清算单的结算笔数", 2, int(owed["setl_cnt"]), "R-CLR-01", "Y3201")
     expect(f"{the_month}四川→重庆清算单金额=结算减撤销", kept, yuan(owed["clr_amt"]), "R-CLR-01", "Y3201")
+    for desk in desks.values():  # a statement is its two provinces' business: no other sees it
+        if desk.admdvs not in ("510000", "500000"):
+            pairs = [(s["insuplc_admdvs"], s["mdtrtarea_admdvs"]) for s in statements(desk, the_month)]
+            seen = ["→".join(pair) for pair in pairs if desk.admdvs not in pair]
+            expect(f"{desk.admdvs}查询{the_month}清算单，应只见与本省有关的", [], seen, "R-CLR-01", "Y3201")
     confirm(sichuan, the_month)
     paid = statement(sichuan, the_month, "510000")["clr_stas"]
     expect("确认拨付后清算单状态", "2", paid, "R-CLR-02", "Y3201")

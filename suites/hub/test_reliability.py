@@ -4,6 +4,7 @@ that does not answer, and a settlement sent again."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..catalogue import Case
 from ..failures import UnexpectedRefusal
@@ -49,6 +50,11 @@ def test_an_unreachable_insured_platform_is_answered_minus_one_and_may_be_retrie
             expected={"infcode": -1},
             actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
         )
+    goes_through_again(via_hub, message)
+
+
+def goes_through_again(via_hub: Platform, message: dict[str, Any]) -> None:
+    """The same message sent again once the insured side is back is done: a -1 is never the msgid's answer."""
     again = via_hub.send(message)
     if not again.ok:
         raise UnexpectedRefusal(
@@ -58,6 +64,27 @@ def test_an_unreachable_insured_platform_is_answered_minus_one_and_may_be_retrie
             expected={"infcode": 0},
             actual={"infcode": again.infcode, "err_msg": again.err_msg},
         )
+
+
+@case("JT-REL-205")
+def test_an_insured_platforms_minus_one_is_relayed_and_not_kept(
+    sut: Sut, province: Callable[[str], Platform], joint_case: Case
+) -> None:
+    via_hub, code = province(joint_case.hospital), joint_case.hospital
+    info = ok(via_hub.person_info(sut.card(joint_case.person), "02", code))
+    visit = via_hub.visit(info.output, code)
+    message = via_hub.admission(visit)
+    with fault(sut, f"insured-error:{visit.insuplc_admdvs[:2]}0000/Y2401*1", at=behind(sut, visit)):
+        reply = via_hub.send(message)
+    if reply.infcode != -1:
+        fail(
+            f"参保地应答-1时国家平台应原样转发infcode=-1，实际{reply.infcode}",
+            rule="R-ROUTE-02",
+            on=reply,
+            expected={"infcode": -1},
+            actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
+        )
+    goes_through_again(via_hub, message)
 
 
 @case("JT-REL-203")
