@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -14,6 +15,7 @@ from ..specs import envelope, transport
 from ..specs.model import Spec
 from ..world.clock import Clock, unix_now
 from ..world.topology import Account
+from . import http1
 from .faults import Faults
 from .gateway import Answer
 from .store import Store, settings
@@ -41,10 +43,25 @@ class LocalLink:
 
 
 class HttpLink:
+    """A node in another process or machine: over kept connections of the lean client (``http1``), or
+    httpx for https."""
+
     def __init__(self, name: str, base: str, client: httpx.AsyncClient) -> None:
         self.name, self.base, self.client = name, base.rstrip("/"), client
+        parts = urlsplit(self.base)
+        self.lean = http1.Client(f"http://{parts.netloc}") if parts.scheme == "http" else None
+        self.path = parts.path
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        if self.lean is not None:
+            try:
+                status, body = await self.lean.post(f"{self.path}/{infno}", orjson.dumps(message), headers)
+            except (OSError, ValueError) as e:  # refused, closed, timed out, or not HTTP
+                raise Unreachable(f"{self.name}: {e!r}") from e
+            try:
+                return Answer(status, orjson.loads(body) if status == 200 else None)
+            except orjson.JSONDecodeError as e:
+                raise Unreachable(f"{self.name}: not JSON") from e
         try:
             r = await self.client.post(
                 f"{self.base}/{infno}",
