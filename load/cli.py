@@ -5,6 +5,7 @@ patches the standard library for gevent), and so do the simulators."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -52,6 +53,7 @@ def simulators(
     public: bool = False,
     clock: datetime | None = None,
     world: Path | None = None,
+    crowd: int | None = None,
 ) -> Iterator[tuple[str, str | None]]:
     """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
     reachable from other machines (workers elsewhere), under this host's name."""
@@ -66,6 +68,7 @@ def simulators(
     cmd += ["--host", "0.0.0.0"] if public else []
     cmd += ["--clock", clock.isoformat()] if clock else []
     cmd += ["--world", str(world.resolve())] if world else []
+    cmd += ["--crowd", str(crowd)] if crowd else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
@@ -92,6 +95,13 @@ def acknowledged(out: Path) -> list[ledger.Seen]:
         for f in sorted(out.glob("acknowledged-*.jsonl"))
         for line in f.read_text(encoding="utf-8").splitlines()
     ]
+
+
+def crowd_for(shape: shapes.Shape, users: int | None) -> int:
+    """Persons enough for a run: each user holds one for a whole episode (3 users per settlement/s at the
+    peak, ``users.CONCURRENCY``), and a refused one is set aside; twice that, so no user waits for one."""
+    peak = max(shape.rate(min(t, shape.duration - 0.01)) for t in range(int(shape.duration) + 1))
+    return 2 * max(users or 0, math.ceil(3 * peak))
 
 
 HELD = 0.99  # a run holds its shape when this share of the settlements asked for is done in time (by 5 s
@@ -206,7 +216,11 @@ def load(
         "world": str(world.resolve()) if world else None,
     }
     asked = sum(1 for _ in shapes.arrivals(the_shape))
-    with simulators(sut, db, out, public=remote_workers > 0, clock=clock, world=world) as (url, database):
+    crowd = crowd_for(the_shape, users)
+    with simulators(sut, db, out, public=remote_workers > 0, clock=clock, world=world, crowd=crowd) as (
+        url,
+        database,
+    ):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         if workers:  # forked workers reach the master on a port of this run's own

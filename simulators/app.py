@@ -58,6 +58,7 @@ class Options:
     # answers checked against the spec before they leave (an invalid one is a logged bug, answered -1):
     # on for yidi's own tests; off where the simulators play a system under test, as a real one has none
     self_check: bool = True
+    crowd: int | None = None  # at least this many persons in the load crowd (yidi load asks for its rate)
 
 
 class Simulation:
@@ -65,7 +66,7 @@ class Simulation:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.topology: Topology = topology.load(options.world)
+        self.topology: Topology = topology.load(options.world, crowd=options.crowd)
         self.wire: Spec = loader.load(options.spec)
         self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
         self.store = Store(options.db)

@@ -58,6 +58,9 @@ def serve(
     clock: Annotated[
         datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")
     ] = None,
+    crowd: Annotated[
+        int | None, typer.Option(help="At least this many persons in the load crowd (yidi load sets it).")
+    ] = None,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,6 +77,7 @@ def serve(
                 peers=_peers(peer),
                 clock=clock,
                 base_url=base_url,
+                crowd=crowd,
             )
         )
     except ValueError as e:
