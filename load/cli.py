@@ -26,10 +26,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..actors.his import Refused
-from ..simulators import books
+from ..simulators import books, partition
 from ..simulators.background import free_port
 from ..specs import loader
 from ..specs.model import Spec
+from ..world import topology
 from ..world.cli import WorldFile
 from . import clearing, ledger, shapes, slo
 
@@ -54,15 +55,22 @@ def simulators(
     clock: datetime | None = None,
     world: Path | None = None,
     crowd: int | None = None,
-) -> Iterator[tuple[str, str | None]]:
-    """The base URL to load and the database to check afterwards (none for a SUT of one's own); ``public``:
-    reachable from other machines (workers elsewhere), under this host's name."""
+    processes: int = 1,
+) -> Iterator[tuple[str, books.Databases | None]]:
+    """The base URL to load and the database(s) to check afterwards (none for a SUT of one's own);
+    ``public``: reachable from other machines (workers elsewhere), under this host's name; ``processes``
+    over 1: the simulators partitioned over that many processes (``simulators.partition``)."""
     if sut != "builtin":
         yield sut.rstrip("/"), db
         return
     if db is None:  # a fresh default database: the ledger check is about this run
-        (out / "state.db").unlink(missing_ok=True)
+        for old in out.glob("state*.db*"):
+            old.unlink()
         db = f"sqlite:///{out.resolve()}/state.db"
+    if processes > 1:
+        with partitioned(db, out, public, clock, world, crowd, processes) as served:
+            yield served
+        return
     port = free_port()
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
     cmd += ["--host", "0.0.0.0"] if public else []
@@ -87,6 +95,32 @@ def simulators(
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@contextmanager
+def partitioned(
+    db: str,
+    out: Path,
+    public: bool,
+    clock: datetime | None,
+    world: Path | None,
+    crowd: int | None,
+    processes: int,
+) -> Iterator[tuple[str, books.Databases]]:
+    """The simulators over ``processes`` processes (the hub, and the provinces in groups): the roster's URL
+    and every process's database."""
+    provinces = list(topology.load(world).provinces)
+    ports = [free_port() for _ in range(processes)]
+    deployment = partition.plan(
+        provinces, processes, db=db, ports=ports, host=this_host() if public else "127.0.0.1"
+    )
+    extra = ["--clock", clock.isoformat()] if clock else []
+    extra += ["--world", str(world.resolve())] if world else []
+    extra += ["--crowd", str(crowd)] if crowd else []
+    bind = "0.0.0.0" if public else "127.0.0.1"
+    with partition.running(deployment, bind=bind, extra=extra, logs=out) as running:
+        yield running.url, running.databases
+        running.flush()  # stranded claims reversed first
 
 
 def acknowledged(out: Path) -> list[ledger.Seen]:
@@ -194,6 +228,12 @@ def load(
         typer.Option(help="Be a worker of the yidi load master on this host (the plan comes from it)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
+    serve_workers: Annotated[
+        int,
+        typer.Option(
+            help="The built-in simulators over this many processes: the hub, and the provinces in groups."
+        ),
+    ] = 1,
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
     if join:
@@ -217,10 +257,16 @@ def load(
     }
     asked = sum(1 for _ in shapes.arrivals(the_shape))
     crowd = crowd_for(the_shape, users)
-    with simulators(sut, db, out, public=remote_workers > 0, clock=clock, world=world, crowd=crowd) as (
-        url,
-        database,
-    ):
+    with simulators(
+        sut,
+        db,
+        out,
+        public=remote_workers > 0,
+        clock=clock,
+        world=world,
+        crowd=crowd,
+        processes=serve_workers,
+    ) as (url, database):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
         cmd += ["--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--only-summary"]
         if workers:  # forked workers reach the master on a port of this run's own

@@ -30,6 +30,7 @@ from ..world import topology
 from ..world.clock import Clock
 from ..world.roster import roster
 from ..world.topology import Topology
+from . import partition
 from .admin import Admin
 from .asgi import MessageRoutes
 from .faults import Fault, Faults
@@ -171,7 +172,9 @@ class Simulation:
                 log.exception("housekeeping failed; trying again later")
 
     def roster(self) -> dict[str, Any]:
-        return roster(self.topology, self.options.base_url, self.wire.ref)
+        return roster(
+            self.topology, self.options.base_url, self.wire.ref, partition.bases(self.options.peers)
+        )
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.

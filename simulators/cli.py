@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
+from . import partition
 from .app import Options, Simulation
 from .background import config as serving_config
 from .background import serving
@@ -61,9 +62,21 @@ def serve(
     crowd: Annotated[
         int | None, typer.Option(help="At least this many persons in the load crowd (yidi load sets it).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes: the hub in one, the provinces in groups in the others.")
+    ] = 1,
 ) -> None:
-    """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
+    """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
+    partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        if only or peer:
+            raise typer.BadParameter("--workers partitions every node itself: no --only or --peer with it")
+        extra = [*(["--spec", spec] if spec else []), *(["--clock", clock.isoformat()] if clock else [])]
+        extra += [*(f"--fault={f}" for f in fault), *(f"--mutant={m}" for m in mutant)]
+        extra += ["--crowd", str(crowd)] if crowd else []
+        partition.serve(workers, db=db, host=host, port=port, world=world, extra=extra)
+        return
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
         sim = Simulation(

@@ -143,7 +143,8 @@ class Client:
 
     async def _exchange(self, conn: _Connection, request: bytes) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
-        conn.waiter = waiter = loop.create_future()
+        waiter: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+        conn.waiter = waiter
         conn.transport.write(request)  # type: ignore[union-attr]
         timer = loop.call_later(self.timeout, _expire, conn)
         try:
