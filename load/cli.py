@@ -60,8 +60,8 @@ def simulators(
     """The base URL to load and the database(s) to check afterwards (none for a SUT of one's own);
     ``public``: reachable from other machines (workers elsewhere), under this host's name; ``processes``
     over 1: the simulators partitioned over that many processes (``simulators.partition``)."""
-    if sut != "builtin":
-        yield sut.rstrip("/"), db
+    if sut != "builtin":  # several databases, comma-separated: a partitioned deployment's
+        yield sut.rstrip("/"), (db.split(",") if db and "," in db else db)
         return
     if db is None:  # a fresh default database: the ledger check is about this run
         for old in out.glob("state*.db*"):
@@ -207,7 +207,10 @@ def load(
     sut: Annotated[
         str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
     ] = "builtin",
-    db: Annotated[str | None, typer.Option(help="The built-in simulators' database URL.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="The simulators' database URL (with --sut: its books, comma-separated if many)."),
+    ] = None,
     clock: Annotated[
         datetime | None,
         typer.Option(help="Start the simulated clock here (a day of a month: several runs on one --db)."),
