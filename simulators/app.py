@@ -30,7 +30,7 @@ from ..world import topology
 from ..world.clock import Clock
 from ..world.roster import roster
 from ..world.topology import Topology
-from . import partition
+from . import partition, wslink
 from .admin import Admin
 from .asgi import MessageRoutes
 from .faults import Fault, Faults
@@ -81,6 +81,7 @@ class Simulation:
         self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
         self.faults.checked = options.self_check
         self.http = httpx.AsyncClient(timeout=30)
+        self.channels: dict[str, wslink.Channel] = {}  # the WebSocket links to yidi's other processes
         self.insured: dict[str, InsuredNode] = {}
         self.treatment: dict[str, TreatmentNode] = {}
         self.hub: HubNode | None = None
@@ -107,7 +108,8 @@ class Simulation:
         base = self.options.peers.get(name)
         if base is None:
             raise ValueError(f"{name} is not served here: give --peer {name}=URL")
-        return HttpLink(name, base, self.http)
+        yidi = name in partition.bases(self.options.peers)  # one of yidi's own processes: the link
+        return HttpLink(name, base, self.http, self.channels if yidi else None)
 
     def _wire_links(self, accounts: Mapping[str, Any]) -> None:
         def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
@@ -215,10 +217,13 @@ class Simulation:
             yield
             task.cancel()
             await self.http.aclose()
+            for channel in self.channels.values():
+                await channel.close()
             self.store.close()
 
         rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
-        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest)
+        link = functools.partial(wslink.serve, route)  # calls from yidi's other processes
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, link)
 
     def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

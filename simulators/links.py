@@ -15,7 +15,7 @@ from ..specs import envelope, transport
 from ..specs.model import Spec
 from ..world.clock import Clock, unix_now
 from ..world.topology import Account
-from . import http1
+from . import http1, wslink
 from .faults import Faults
 from .gateway import Answer
 from .store import Store, settings
@@ -46,13 +46,33 @@ class HttpLink:
     """A node in another process or machine: over kept connections of the lean client (``http1``), or
     httpx for https."""
 
-    def __init__(self, name: str, base: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        name: str,
+        base: str,
+        client: httpx.AsyncClient,
+        channels: dict[str, wslink.Channel] | None = None,
+    ) -> None:
+        """``channels``: the node is yidi's, in another process: calls go over the WebSocket link to that
+        process (one per process, shared by the links to its nodes), HTTP if it refuses."""
         self.name, self.base, self.client = name, base.rstrip("/"), client
         parts = urlsplit(self.base)
-        self.lean = http1.Client(f"http://{parts.netloc}") if parts.scheme == "http" else None
+        origin = f"http://{parts.netloc}"
+        self.lean = http1.Client(origin) if parts.scheme == "http" else None
         self.path = parts.path
+        self.channel = None
+        if channels is not None and self.lean is not None:
+            self.channel = channels.setdefault(origin, wslink.Channel(origin))
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        if self.channel is not None:
+            try:
+                status, body = await self.channel.call(f"{self.path}/{infno}", headers, message)
+                return Answer(status, body if status == 200 else None)
+            except wslink.Refused:
+                self.channel = None  # not yidi at the other end: HTTP from now on
+            except OSError as e:  # refused, closed, timed out
+                raise Unreachable(f"{self.name}: {e!r}") from e
         if self.lean is not None:
             try:
                 status, body = await self.lean.post(f"{self.path}/{infno}", orjson.dumps(message), headers)
