@@ -5,6 +5,7 @@ patches the standard library for gevent), and so do the simulators."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -27,10 +28,11 @@ from rich.table import Table
 from ..actors import admin
 from ..actors.admin import AdminToken
 from ..actors.his import Refused
-from ..simulators import books
+from ..simulators import books, partition
 from ..simulators.background import free_port
 from ..specs import loader
 from ..specs.model import Spec
+from ..world import topology
 from ..world.cli import WorldFile
 from . import clearing, ledger, shapes, slo
 
@@ -54,24 +56,33 @@ def simulators(
     public: bool = False,
     clock: datetime | None = None,
     world: Path | None = None,
+    crowd: int | None = None,
+    processes: int = 1,
     admin_token: str | None = None,
-) -> Iterator[tuple[str, str | None, str | None]]:
-    """The base URL to load, the database to check afterwards (none for a SUT of one's own) and the
+) -> Iterator[tuple[str, books.Databases | None, str | None]]:
+    """The base URL to load, the database(s) to check afterwards (none for a SUT of one's own) and the
     credential of its /admin endpoints (``admin_token`` or ``YIDI_ADMIN_TOKEN``; for the simulators started
     here, a new one if none is given, handed over in their environment, not on a command line); ``public``:
-    reachable from other machines (workers elsewhere), under this host's name."""
-    if sut != "builtin":
-        yield sut.rstrip("/"), db, admin_token or admin.given()
+    reachable from other machines (workers elsewhere), under this host's name; ``processes`` over 1: the
+    simulators partitioned over that many processes (``simulators.partition``)."""
+    if sut != "builtin":  # several databases, comma-separated: a partitioned deployment's
+        yield sut.rstrip("/"), (db.split(",") if db and "," in db else db), admin_token or admin.given()
         return
     token = admin_token or admin.given() or admin.new_token()  # one given lets workers be told in advance
     if db is None:  # a fresh default database: the ledger check is about this run
-        (out / "state.db").unlink(missing_ok=True)
+        for old in out.glob("state*.db*"):
+            old.unlink()
         db = f"sqlite:///{out.resolve()}/state.db"
+    if processes > 1:
+        with partitioned(db, out, public, clock, world, crowd, processes, token) as (url, databases):
+            yield url, databases, token
+        return
     port = free_port()
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db]
     cmd += ["--host", "0.0.0.0"] if public else []
     cmd += ["--clock", clock.isoformat()] if clock else []
     cmd += ["--world", str(world.resolve())] if world else []
+    cmd += ["--crowd", str(crowd)] if crowd else []
     log = (out / "simulators.log").open("w", encoding="utf-8")
     env = {**os.environ, admin.ENV: token}
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -95,12 +106,46 @@ def simulators(
         log.close()
 
 
+@contextmanager
+def partitioned(
+    db: str,
+    out: Path,
+    public: bool,
+    clock: datetime | None,
+    world: Path | None,
+    crowd: int | None,
+    processes: int,
+    token: str,
+) -> Iterator[tuple[str, books.Databases]]:
+    """The simulators over ``processes`` processes (the hub, and the provinces in groups): the roster's URL
+    and every process's database."""
+    provinces = list(topology.load(world).provinces)
+    ports = [free_port() for _ in range(processes)]
+    deployment = partition.plan(
+        provinces, processes, db=db, ports=ports, host=this_host() if public else "127.0.0.1"
+    )
+    extra = ["--clock", clock.isoformat()] if clock else []
+    extra += ["--world", str(world.resolve())] if world else []
+    extra += ["--crowd", str(crowd)] if crowd else []
+    bind = "0.0.0.0" if public else "127.0.0.1"
+    with partition.running(deployment, token=token, bind=bind, extra=extra, logs=out) as running:
+        yield running.url, running.databases
+        running.flush()  # stranded claims reversed first
+
+
 def acknowledged(out: Path) -> list[ledger.Seen]:
     return [
         ledger.Seen(**json.loads(line))
         for f in sorted(out.glob("acknowledged-*.jsonl"))
         for line in f.read_text(encoding="utf-8").splitlines()
     ]
+
+
+def crowd_for(shape: shapes.Shape, users: int | None) -> int:
+    """Persons enough for a run: each user holds one for a whole episode (3 users per settlement/s at the
+    peak, ``users.CONCURRENCY``), and a refused one is set aside; twice that, so no user waits for one."""
+    peak = max(shape.rate(min(t, shape.duration - 0.01)) for t in range(int(shape.duration) + 1))
+    return 2 * max(users or 0, math.ceil(3 * peak))
 
 
 HELD = 0.99  # a run holds its shape when this share of the settlements asked for is done in time (by 5 s
@@ -177,7 +222,10 @@ def load(
     sut: Annotated[
         str, typer.Option(help="The SUT's base URL, or builtin: yidi's own simulators.")
     ] = "builtin",
-    db: Annotated[str | None, typer.Option(help="The built-in simulators' database URL.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="The simulators' database URL (with --sut: its books, comma-separated if many)."),
+    ] = None,
     clock: Annotated[
         datetime | None,
         typer.Option(help="Start the simulated clock here (a day of a month: several runs on one --db)."),
@@ -199,6 +247,12 @@ def load(
     ] = None,
     out: Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")] = Path("yidi-load"),
     admin_token: AdminToken = None,
+    serve_workers: Annotated[
+        int,
+        typer.Option(
+            help="The built-in simulators over this many processes: the hub, and the provinces in groups."
+        ),
+    ] = 1,
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
     if join:
@@ -221,8 +275,17 @@ def load(
         "world": str(world.resolve()) if world else None,
     }
     asked = sum(1 for _ in shapes.arrivals(the_shape))
+    crowd = crowd_for(the_shape, users)
     served = simulators(
-        sut, db, out, public=remote_workers > 0, clock=clock, world=world, admin_token=admin_token
+        sut,
+        db,
+        out,
+        public=remote_workers > 0,
+        clock=clock,
+        world=world,
+        crowd=crowd,
+        processes=serve_workers,
+        admin_token=admin_token,
     )
     with served as (url, database, token):
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]

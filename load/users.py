@@ -123,8 +123,9 @@ class Desk:
         """A HIS workstation of the hospital, sending through ``http`` (a user's own connections: one pool
         for all users costs time in every request); msgids in this process's own range."""
         client = TimedHis(self.spec, Hospital.from_roster(self.hospitals[code]), client=http)
-        start = 1 + self.share * (10_000 // self.shares)
-        client.msgids, client.desk = self.msgids.setdefault(code, envelope.MsgIds(code, start=start)), self
+        width = 10_000 // self.shares  # this process's own range, kept however long the run
+        ids = envelope.MsgIds(code, start=1 + self.share * width, width=width)
+        client.msgids, client.desk = self.msgids.setdefault(code, ids), self
         client.sign_no = self.sign_nos.get(code, "")
         return client
 

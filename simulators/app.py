@@ -32,6 +32,7 @@ from ..world import topology
 from ..world.clock import Clock
 from ..world.roster import roster
 from ..world.topology import Topology
+from . import partition, wslink
 from .admin import Admin
 from .asgi import MessageRoutes
 from .faults import Fault, Faults
@@ -64,6 +65,7 @@ class Options:
     self_check: bool = True
     max_body: int = 8 * 1024 * 1024  # bytes a message may have; a longer one is refused unread (E2010)
     admin_token: str | None = None  # the credential /admin/… needs; None: a new one (Simulation.admin_token)
+    crowd: int | None = None  # at least this many persons in the load crowd (yidi load asks for its rate)
 
 
 class Simulation:
@@ -72,7 +74,7 @@ class Simulation:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.admin_token = options.admin_token or admin.new_token()
-        self.topology: Topology = topology.load(options.world)
+        self.topology: Topology = topology.load(options.world, crowd=options.crowd)
         self.wire: Spec = loader.load(options.spec)
         self.spec: Spec = loader.load(version=self.wire.version)  # handlers speak the base shapes
         self.store = Store(options.db)
@@ -86,6 +88,7 @@ class Simulation:
         self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
         self.faults.checked = options.self_check
         self.http = httpx.AsyncClient(timeout=30)
+        self.channels: dict[str, wslink.Channel] = {}  # the WebSocket links to yidi's other processes
         self.insured: dict[str, InsuredNode] = {}
         self.treatment: dict[str, TreatmentNode] = {}
         self.hub: HubNode | None = None
@@ -112,7 +115,8 @@ class Simulation:
         base = self.options.peers.get(name)
         if base is None:
             raise ValueError(f"{name} is not served here: give --peer {name}=URL")
-        return HttpLink(name, base, self.http)
+        yidi = name in partition.bases(self.options.peers)  # one of yidi's own processes: the link
+        return HttpLink(name, base, self.http, self.channels if yidi else None)
 
     def _wire_links(self, accounts: Mapping[str, Any]) -> None:
         def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
@@ -179,7 +183,8 @@ class Simulation:
     def roster(self) -> dict[str, Any]:
         # what the system is, for a certificate of it (a SUT's own roster says the same of itself)
         system = {"product": PRODUCT, "version": version("yidi")}
-        return roster(self.topology, self.options.base_url, self.wire.ref) | {"system": system}
+        bases = partition.bases(self.options.peers)
+        return roster(self.topology, self.options.base_url, self.wire.ref, bases) | {"system": system}
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Watch every hospital gateway (what HIS clients send, what they are answered); returns how to stop.
@@ -220,10 +225,13 @@ class Simulation:
             yield
             task.cancel()
             await self.http.aclose()
+            for channel in self.channels.values():
+                await channel.close()
             self.store.close()
 
         rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
-        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body)
+        link = functools.partial(wslink.serve, route)  # calls from yidi's other processes
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body, link)
 
     def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

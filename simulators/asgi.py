@@ -22,15 +22,25 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # a message path → the node that answers there and the infno it names, or None: no node is served there
 Route = Callable[[str], tuple[Node, str] | None]
 
+LINK = "/_link"  # where a yidi process takes its peer processes' WebSocket (wslink)
 JSON = [(b"content-type", b"application/json")]
 OCTETS = [(b"content-type", b"application/octet-stream")]
 
 
 class MessageRoutes:
-    def __init__(self, route: Route, prefixes: tuple[str, ...], rest: ASGIApp, max_body: int) -> None:
-        self.route, self.prefixes, self.rest, self.max_body = route, prefixes, rest, max_body
+    def __init__(
+        self,
+        route: Route,
+        prefixes: tuple[str, ...],
+        rest: ASGIApp,
+        max_body: int,
+        link: ASGIApp | None = None,
+    ) -> None:
+        self.route, self.prefixes, self.rest, self.max_body, self.link = route, prefixes, rest, max_body, link
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == LINK and self.link is not None:
+            return await self.link(scope, receive, send)  # yidi's other processes (wslink)
         path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
         if not path.startswith(self.prefixes):
             return await self.rest(scope, receive, send)

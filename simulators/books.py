@@ -6,7 +6,7 @@ through here, never the tables themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,13 @@ class Books:
         return Books(tuple(e for e in self.entries if e.setl_id not in old), self.half_done)
 
 
+Databases = str | Sequence[str]  # one database, or those of a deployment partitioned over processes
+
+
+def _each(db: Databases) -> list[str]:
+    return [db] if isinstance(db, str) else list(dict.fromkeys(db))
+
+
 @contextmanager
 def _reading(db_url: str) -> Iterator[Connection]:
     engine = create_engine(db_url)
@@ -63,9 +70,14 @@ def _reading(db_url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def ledger(db_url: str) -> Books:
-    """The three books and the half-done visits from a simulators' database (SQLite or PostgreSQL)."""
-    with _reading(db_url) as conn:
+def ledger(db: Databases) -> Books:
+    """The three books and the half-done visits from a simulators' database (SQLite or PostgreSQL), or
+    from each database of a partitioned deployment, together."""
+    if not isinstance(db, str):
+        parts = [ledger(one) for one in _each(db)]
+        together = tuple(e for part in parts for e in part.entries)
+        return Books(together, sum(part.half_done for part in parts))
+    with _reading(db) as conn:
         entries = [
             Entry(book, r.setl_id, r.kind == "cancel", r.fund, r.acct, r.status in UNDONE)
             for book, table in (("treatment", settlements), ("insured", insured_settlements))
@@ -98,11 +110,14 @@ def insured_bookings(db_url: str) -> list[dict[str, Any]]:
         ]
 
 
-def funds(db_url: str) -> list[str]:
+def funds(db: Databases) -> list[str]:
     """What is wrong with the prepayment funds: each balance the sum of its moves, and what settlements
-    drew the national records' net payment (``clearing.check``)."""
-    with _reading(db_url) as conn:
-        return clearing.check(conn)
+    drew the national records' net payment (``clearing.check``); the hub's books, wherever they are."""
+    problems = []
+    for one in _each(db):
+        with _reading(one) as conn:
+            problems += clearing.check(conn)
+    return problems
 
 
 def month(db_url: str, month: str) -> dict[str, Any]:

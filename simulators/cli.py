@@ -19,6 +19,7 @@ from ..actors import admin
 from ..actors.admin import AdminToken
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
+from . import partition
 from .app import Options, Simulation
 from .background import config as serving_config
 from .background import serving
@@ -72,9 +73,27 @@ def serve(
     max_body: Annotated[
         int, typer.Option(help="Bytes a message may have; a longer one is refused unread (E2010).")
     ] = Options.max_body,
+    crowd: Annotated[
+        int | None, typer.Option(help="At least this many persons in the load crowd (yidi load sets it).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes: the hub in one, the provinces in groups in the others.")
+    ] = 1,
 ) -> None:
-    """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
+    """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
+    partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        if only or peer:
+            raise typer.BadParameter("--workers partitions every node itself: no --only or --peer with it")
+        extra = [*(["--spec", spec] if spec else []), *(["--clock", clock.isoformat()] if clock else [])]
+        extra += [*(f"--fault={f}" for f in fault), *(f"--mutant={m}" for m in mutant)]
+        extra += ["--crowd", str(crowd)] if crowd else []
+        extra += [f"--max-body={max_body}"]
+        partition.serve(
+            workers, db=db, host=host, port=port, world=world, extra=extra, admin_token=admin_token
+        )
+        return
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
         sim = Simulation(
@@ -90,6 +109,7 @@ def serve(
                 base_url=base_url,
                 admin_token=admin_token,
                 max_body=max_body,
+                crowd=crowd,
             )
         )
     except ValueError as e:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -14,6 +15,7 @@ from ..specs import envelope, transport
 from ..specs.model import Spec
 from ..world.clock import Clock, unix_now
 from ..world.topology import Account
+from . import wslink
 from .faults import Faults
 from .gateway import Answer
 from .store import Store, settings
@@ -41,10 +43,35 @@ class LocalLink:
 
 
 class HttpLink:
-    def __init__(self, name: str, base: str, client: httpx.AsyncClient) -> None:
+    """A node in another process or machine: yidi's own over the WebSocket link to its process
+    (``wslink``), anyone else (a real system standing in for a node) over HTTP with kept connections."""
+
+    def __init__(
+        self,
+        name: str,
+        base: str,
+        client: httpx.AsyncClient,
+        channels: dict[str, wslink.Channel] | None = None,
+    ) -> None:
+        """``channels``: the node is yidi's, in another process: calls go over the WebSocket link to that
+        process (one per process, shared by the links to its nodes), HTTP if it refuses."""
         self.name, self.base, self.client = name, base.rstrip("/"), client
+        parts = urlsplit(self.base)
+        origin = f"http://{parts.netloc}"
+        self.path = parts.path
+        self.channel = None
+        if channels is not None and parts.scheme == "http":
+            self.channel = channels.setdefault(origin, wslink.Channel(origin))
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
+        if self.channel is not None:
+            try:
+                status, body = await self.channel.call(f"{self.path}/{infno}", headers, message)
+                return Answer(status, body if status == 200 else None)
+            except wslink.Refused:
+                self.channel = None  # not yidi at the other end: HTTP from now on
+            except OSError as e:  # refused, closed, timed out
+                raise Unreachable(f"{self.name}: {e!r}") from e
         try:
             r = await self.client.post(
                 f"{self.base}/{infno}",

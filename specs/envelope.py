@@ -40,16 +40,20 @@ def datetime_text(when: datetime) -> str:
 class MsgIds:
     """msgids for one sender: unique per sender while fewer than 10,000 are made in one second."""
 
-    def __init__(self, sender_code: str, start: int = 1) -> None:
-        """``start``: where the sequence begins, so that processes sending for one sender can take
-        disjoint ranges (Locust workers of one hospital)."""
+    def __init__(self, sender_code: str, start: int = 1, width: int = 10000) -> None:
+        """``start`` and ``width``: the sequence runs round ``start`` … ``start + width - 1`` only, so that
+        processes sending for one sender take disjoint ranges however long they run (Locust workers of one
+        hospital); unique while fewer than ``width`` are made in one second."""
         if len(sender_code) != 12:
             raise ValueError(f"a msgid needs a 12-character sender code, got {sender_code!r}")
+        if not (0 <= start < 10000 and 0 < width <= 10000):
+            raise ValueError(f"msgid sequence range {start}+{width}: four digits at most")
         self.sender_code = sender_code
-        self._seq = itertools.count(start)
+        self._seq = itertools.count(0)
+        self.start, self.width = start, width
 
     def __call__(self, when: datetime) -> str:
-        seq = next(self._seq) % 10000  # count's next() is one step under the GIL: no lock
+        seq = (self.start + next(self._seq) % self.width) % 10000  # count's next(): one step under the GIL
         return f"{self.sender_code}{stamp(when)}{seq:04d}"
 
 

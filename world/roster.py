@@ -4,6 +4,7 @@ and filings; and what reading a person's card gives a HIS (读卡)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import identity
@@ -22,21 +23,35 @@ def read_card(person: Person) -> dict[str, Any]:
     }
 
 
-def roster(t: Topology, base_url: str, spec_ref: str) -> dict[str, Any]:
-    """Everything a tester needs: regions, hospitals with their gateways and credentials, test persons."""
-    base = base_url.rstrip("/")
+def roster(
+    t: Topology, base_url: str, spec_ref: str, bases: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Everything a tester needs: regions, hospitals with their gateways and credentials, test persons.
+    ``bases``: where a node is served when not at ``base_url`` (``hub``, ``province:510000`` → the base URL
+    of the process serving it, in a deployment partitioned over processes or machines)."""
+    here = base_url.rstrip("/")
+    at = {name: url.rstrip("/") for name, url in (bases or {}).items()}
+
+    def of(name: str) -> str:
+        return at.get(name, here)
+
     return {
         "topology": t.name,
         "spec": spec_ref,
         # the hub's and the platforms' own credentials: a test team playing the hub (SUT: an insured
         # platform) or a treatment platform (SUT: the hub) signs with them
-        "hub": {"url": f"{base}/hub", "code": t.hub.code, "paasid": t.hub.paasid, "secret": t.hub.secret},
+        "hub": {
+            "url": f"{of('hub')}/hub",
+            "code": t.hub.code,
+            "paasid": t.hub.paasid,
+            "secret": t.hub.secret,
+        },
         "provinces": [
             {
                 "admdvs": p.admdvs,
                 "name": p.name,
                 "regions": dict(p.regions),
-                "insured_url": f"{base}/prov/{p.admdvs}",
+                "insured_url": f"{of('province:' + p.admdvs)}/prov/{p.admdvs}",
                 "platform": {
                     "code": p.platform.code,
                     "paasid": p.platform.paasid,
@@ -48,7 +63,7 @@ def roster(t: Topology, base_url: str, spec_ref: str) -> dict[str, Any]:
                         "name": h.name,
                         "hosp_lv": h.hosp_lv,
                         "admdvs": h.admdvs,
-                        "gateway": f"{base}/gw/{p.admdvs}",
+                        "gateway": f"{of('province:' + p.admdvs)}/gw/{p.admdvs}",
                         "paasid": h.paasid,
                         "secret": h.secret,
                     }

@@ -342,15 +342,16 @@ def _crowd(raw: Mapping[str, Any], provinces: Mapping[str, Province]) -> list[di
     return entries
 
 
-def load(path: Path | str | None = None) -> Topology:
+def load(path: Path | str | None = None, *, crowd: int | None = None) -> Topology:
     """The topology in ``path`` (default: the embedded one). Parsed once per file version: the suites
-    ask for it in every case, and a topology is immutable."""
+    ask for it in every case, and a topology is immutable. ``crowd``: at least this many persons in the
+    load crowd (a national-scale load run needs more than a world keeps for everyday runs)."""
     path = Path(path) if path else default_path()
-    return _load(path, path.stat().st_mtime_ns)
+    return _load(path, path.stat().st_mtime_ns, crowd)
 
 
 @functools.cache
-def _load(path: Path, version: int) -> Topology:
+def _load(path: Path, version: int, crowd: int | None = None) -> Topology:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -362,7 +363,10 @@ def _load(path: Path, version: int) -> Topology:
     }
     seed = int(raw.get("seed", 0))
     provinces = {str(k): _province(str(k), v, items) for k, v in raw["provinces"].items()}
-    entries = [*raw["persons"], *_crowd(raw.get("crowd") or {}, provinces)]
+    crowd_raw = dict(raw.get("crowd") or {})
+    if crowd and crowd > int(crowd_raw.get("size", 0)):
+        crowd_raw["size"] = crowd
+    entries = [*raw["persons"], *_crowd(crowd_raw, provinces)]
     keys = Counter(str(p["key"]) for p in entries)
     repeated = sorted(k for k, n in keys.items() if n > 1)
     if repeated:

@@ -97,7 +97,7 @@ class Store(GroupCommit):
             for index in (i for table in meta.sorted_tables for i in table.indexes):
                 conn.execute(CreateIndex(index, if_not_exists=True))
         super().__init__(engine)
-        self.q = Queries(engine, self.cursor, self._written)
+        self.q = Queries(engine, self.cursor, self._written, self._settle)
 
     def msgids(self, node: str) -> list[str]:
         """Every msgid the node has answered."""

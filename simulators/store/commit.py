@@ -6,6 +6,7 @@ per unit, and a thread of its own checkpoints SQLite's WAL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Generator
@@ -34,6 +35,8 @@ class GroupCommit:
         self._changes = 0  # SQLite's count of changed rows when the batch began
         self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
         self._behind: list[Callable[[Connection], None]] = []  # writes the batch makes just before it commits
+        self._pipeline: Any = None  # PostgreSQL: the batch's pipeline (its changes sent, not waited for)
+        self._pipelined: Any = None  # the context manager that opened it
         event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -73,6 +76,8 @@ class GroupCommit:
         if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
             self._local.cursor.execute("BEGIN")
             self._changes = _driver(conn).total_changes
+        elif self.engine.dialect.name == "postgresql":
+            self._pipe(conn)
         return conn
 
     def behind(self, write: Callable[[Connection], None]) -> None:
@@ -86,6 +91,30 @@ class GroupCommit:
         if self._batch_conn is None:
             self._open_batch()
         self._behind.append(write)
+
+    # On PostgreSQL every statement is a round trip the event loop would wait for, most of a message's
+    # time. The batch runs in psycopg's pipeline mode instead: a change is sent and not waited for; a read
+    # waits for its own answer and every change before it (in order, on the one connection), and so does
+    # a change whose caller counts the rows it touched (:meth:`_settle`), a statement SQLAlchemy runs
+    # (it reads the answer at once), and the commit. A change that fails is then seen by the next
+    # statement that waits, perhaps another unit's: the unit that sees it is taken back, the batch
+    # rebuilt without it (:meth:`_undo`), and if the failed change is in the rebuilt part, the batch
+    # commits nothing and every answer waiting for it fails, as when a commit fails.
+
+    def _pipe(self, conn: Connection) -> None:
+        self._pipelined = _driver(conn).pipeline()
+        self._pipeline = self._pipelined.__enter__()
+
+    def _unpipe(self) -> None:
+        """Leave pipeline mode, waiting for every change sent (raises what failed)."""
+        pipelined, self._pipelined, self._pipeline = self._pipelined, None, None
+        if pipelined is not None:
+            pipelined.__exit__(None, None, None)
+
+    def _settle(self, conn: Connection) -> None:
+        """Wait for the answers to every statement sent on the batch's pipeline so far."""
+        if self._pipeline is not None and conn is self._batch_conn:
+            self._pipeline.sync()
 
     # A unit in a batch takes no savepoint: SAVEPOINT and RELEASE cost about 10,000 instructions a
     # sign-in (SQLite copies every page a unit changes before changing it), and units rarely fail.
@@ -101,14 +130,14 @@ class GroupCommit:
     def _written_by_sqlalchemy(
         self, conn: Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool
     ) -> None:
+        if self._pipeline is not None and conn is self._batch_conn:
+            self._pipeline.sync()  # SQLAlchemy reads the result (rows, rowcount) as soon as this returns
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
             self._written(conn, sql, params, cursor.rowcount, many)
 
     def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
         """Take back the unit that began at ``start`` in the redo log and failed with ``error``."""
-        wrote = len(self._redo) > start or isinstance(
-            error, DBAPIError | self.engine.dialect.loaded_dbapi.Error
-        )
+        wrote = len(self._redo) > start or self._from_database(error)
         if not wrote or self._broken is not None:
             del self._redo[start:]
             return
@@ -118,17 +147,32 @@ class GroupCommit:
             if sqlite and driver.total_changes - self._changes != sum(r[3] for r in self._redo):
                 raise RuntimeError("a write of this batch is not in its redo log")
             del self._redo[start:]
+            pipelined = self._pipeline is not None
+            if pipelined:  # run again one by one, each waited for: rows counted, a failure named
+                with contextlib.suppress(Exception):  # what failed is taken back with the rest
+                    self._unpipe()
             driver.rollback()
             if sqlite:
                 cursor.execute("BEGIN")
                 self._changes = driver.total_changes
             for sql, params, many, rows in self._redo:
                 (cursor.executemany if many else cursor.execute)(sql, params)
-                if cursor.rowcount != rows:
+                if rows >= 0 and cursor.rowcount != rows:  # -1: sent on the pipeline, not counted
                     raise RuntimeError(f"run again, {sql!r} changed {cursor.rowcount} rows, not {rows}")
+            if pipelined:
+                self._pipe(conn)
         except Exception as e:
             log.exception("a batch could not be rebuilt after a unit failed; it commits nothing")
             self._broken = e
+
+    def _from_database(self, error: BaseException | None) -> bool:
+        """The error, or one it was raised from, is the database's (the transaction may be spoilt)."""
+        kinds = DBAPIError | self.engine.dialect.loaded_dbapi.Error
+        while error is not None:
+            if isinstance(error, kinds):
+                return True
+            error = error.__cause__ or error.__context__
+        return False
 
     def read(self) -> AbstractContextManager[Connection]:
         """Reads only: on the serving thread they see the open batch and need no unit of their own."""
@@ -182,8 +226,17 @@ class GroupCommit:
                 raise failure
             for write in behind:  # not in the redo log: the batch is no longer open to units
                 write(conn)  # type: ignore[arg-type]
+            self._unpipe()
+            if (
+                self.engine.dialect.name == "postgresql"
+                and _driver(batch.connection).info.transaction_status == 3
+            ):
+                # INERROR: PostgreSQL would turn the COMMIT into a ROLLBACK without a word
+                raise RuntimeError("the batch's transaction failed: nothing of it is committed")
             batch.commit()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
+            with contextlib.suppress(Exception):
+                self._unpipe()
             batch.rollback()
             failure = e
         for waiter in (w for w in waiters if not w.done()):

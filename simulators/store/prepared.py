@@ -37,10 +37,18 @@ class Prepared:
     """
 
     def __init__(
-        self, engine: Engine, statement: Any, cursor_for: Callable[[Connection], Any], written: Written
+        self,
+        engine: Engine,
+        statement: Any,
+        cursor_for: Callable[[Connection], Any],
+        written: Written,
+        settle: Callable[[Connection], None] | None = None,
     ) -> None:
         self.cursor_for = cursor_for
         self.written = None if statement.is_select else written  # a change is logged for redo
+        # a change whose caller needs the rows it touched (a version-checked update): on a pipelined
+        # connection (PostgreSQL's batch, see commit.py) its result is waited for; other changes are not
+        self.settle = settle
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -67,6 +75,8 @@ class Prepared:
         cursor = self.cursor_for(conn)
         cursor.execute(self.sql, params)
         if self.written:
+            if self.settle is not None and cursor.rowcount < 0:
+                self.settle(conn)
             self.written(conn, self.sql, params, cursor.rowcount)
         return cursor
 

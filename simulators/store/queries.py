@@ -35,9 +35,16 @@ def _key(table: Table, *columns: str) -> Any:
 class Queries:
     """The statements every simulated message runs, prepared once per store."""
 
-    def __init__(self, engine: Engine, cursor_for: Callable[[Connection], Any], written: Written) -> None:
-        def prepare(statement: Any) -> Prepared:
-            return Prepared(engine, statement, cursor_for, written)
+    def __init__(
+        self,
+        engine: Engine,
+        cursor_for: Callable[[Connection], Any],
+        written: Written,
+        settle: Callable[[Connection], None] | None = None,
+    ) -> None:
+        def prepare(statement: Any, counted: bool = False) -> Prepared:
+            """``counted``: the caller reads the rows it changed (waited for on a pipelined batch)."""
+            return Prepared(engine, statement, cursor_for, written, settle if counted else None)
 
         self.message = prepare(
             select(messages.c.digest, messages.c.response).where(message_key.is_(_k("node"), _k("msgid")))
@@ -59,7 +66,8 @@ class Queries:
         self.save_visit = prepare(
             update(visits)
             .where(_key(visits, "node", "mdtrt_id", "version"))
-            .values(state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc"))
+            .values(state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc")),
+            counted=True,
         )
         self.seen = prepare(select(seen_persons.c.doc).where(_key(seen_persons, "node", "psn_no")))
         self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")))
@@ -69,7 +77,8 @@ class Queries:
         self.save_person = prepare(
             update(persons)
             .where(_key(persons, "node", "psn_no", "version"))
-            .values(version=bindparam("version"), doc=bindparam("doc"))
+            .values(version=bindparam("version"), doc=bindparam("doc")),
+            counted=True,
         )
         self.insured_visit = prepare(select(insured_visits).where(_key(insured_visits, "node", "mdtrt_id")))
         self.new_insured_visit = prepare(insured_visits.insert())

@@ -11,13 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.errors import IntegrityError
+from sqlalchemy import Connection
 
 from yidi.simulators.app import Options
-from yidi.simulators.store import hub_records, insured_settlements
+from yidi.simulators.store import Store, hub_records, insured_settlements, settings
 
 from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
+from .test_store import _batch, _committed, _fails, _sign_in, _sign_nos
 
 
 def _postgres_bin() -> Path | None:
@@ -108,3 +112,60 @@ def test_concurrent_settlements_on_postgres(on_postgres: Served) -> None:
         t.join()
     assert sorted(r.infcode for r in replies) == [-2, 0]
     assert count(on_postgres, insured_settlements) == 1
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[Store]:
+    from sqlalchemy import create_engine
+
+    from yidi.simulators.store import meta
+
+    engine = create_engine(postgres_url)
+    meta.drop_all(engine)
+    engine.dispose()
+    store = Store(postgres_url)
+    yield store
+    store.close()
+
+
+def test_a_pipelined_batch_takes_back_only_the_failed_units_writes(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """On PostgreSQL the batch's changes are sent without waiting (pipeline mode); a unit that fails after
+    writing is still taken back alone, and a version-checked update still counts its rows."""
+    store = pg_store
+
+    def wrote_then_failed(conn: Connection) -> None:
+        _sign_in(store, conn, "s1")
+        conn.execute(settings.insert().values(key="k1", value=1))
+        _fails(conn)
+
+    def counted(conn: Connection) -> None:
+        assert store.q.save_person.run(conn, version=2, doc={}, k_node="x", k_psn_no="none", k_version=1) == 0
+
+    units = [
+        lambda conn: _sign_in(store, conn, "s0"),
+        lambda conn: conn.execute(settings.insert().values(key="k0", value=0)),
+        wrote_then_failed,
+        counted,
+        lambda conn: _sign_in(store, conn, "s2"),
+    ]
+    assert _batch(store, units) is None
+    assert store._pipeline is None  # left with the commit
+    assert _sign_nos(postgres_url) == ["s0", "s2"] and _committed(postgres_url) == {"k0": 0}
+
+
+def test_a_change_that_fails_on_the_pipeline_fails_the_batch(pg_store: Store, postgres_url: str) -> None:
+    """A change that fails is seen by the next statement that waits, here another unit's read: the batch
+    commits nothing and the answers waiting for it fail, as when a commit fails."""
+    store = pg_store
+
+    def reads(conn: Connection) -> None:
+        try:
+            store.q.signin.first(conn, k_node="t", k_sign_no="s0")
+        except IntegrityError as e:  # the duplicate sign-in of the unit before, seen here
+            raise RuntimeError("this unit fails") from e
+
+    units = [lambda conn: _sign_in(store, conn, "s0"), lambda conn: _sign_in(store, conn, "s0"), reads]
+    assert isinstance(_batch(store, units), psycopg.Error)
+    assert _sign_nos(postgres_url) == []

@@ -26,6 +26,16 @@ def test_two_senders_of_one_institution_take_disjoint_ranges() -> None:
     assert not {first(WHEN) for _ in range(5000)} & {second(WHEN) for _ in range(4999)}
 
 
+def test_ranges_stay_disjoint_however_long_the_run() -> None:
+    # three workers of one hospital, each far past its share of the four digits, all in one second
+    workers = [envelope.MsgIds("H51010000001", start=1 + i * 3333, width=3333) for i in range(3)]
+    made = [[ids(WHEN) for _ in range(20_000)] for ids in workers]
+    assert all(len(set(m)) == 3333 for m in made)  # each cycles within its own range
+    assert len(set().union(*made)) == 3 * 3333  # and no two share one
+    with pytest.raises(ValueError):
+        envelope.MsgIds("H51010000001", start=1, width=0)
+
+
 def test_refmsgids_have_the_documented_shape() -> None:
     ids = envelope.RefMsgIds("510100")
     assert ids(WHEN) == "510100202611101030000000000001"

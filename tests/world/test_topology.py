@@ -260,6 +260,14 @@ def test_the_load_crowd_can_each_be_treated_in_another_province(topo: Topology, 
     assert {p.retired for p in crowd} == {True, False} and {p.insutype for p in crowd} == {"310", "390"}
 
 
+def test_a_load_run_can_ask_for_a_larger_crowd(topo: Topology) -> None:
+    larger = topology.load(crowd=2500)
+    crowd = sorted(p.key for p in larger.persons.values() if p.crowd)
+    assert len(crowd) == 2500 and crowd[-1] == "L02500"
+    assert len({p.psn_no for p in larger.persons.values()}) == len(larger.persons)
+    assert sum(p.crowd for p in topology.load(crowd=10).persons.values()) == 1000  # never fewer
+
+
 def test_the_roster_lists_the_crowd_apart_from_the_joint_test_persons(topo: Topology) -> None:
     listed = roster(topo, "http://x", loader.load().ref)
     assert {p["key"] for p in listed["persons"]} == {p.key for p in topo.persons.values() if not p.crowd}

@@ -1,0 +1,221 @@
+"""Scale-out in one run: settlements per second, CPU per settlement and per request of the simulators in one
+process and partitioned over processes (the hub, and the provinces in groups), on SQLite and on PostgreSQL,
+on the same machine, with the ledger checked after each run; then the cores 10 × today's national peak hour
+needs, derived from the measured costs.
+
+    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3] [--postgres postgresql+psycopg://…]
+
+Each configuration: the simulators started (``yidi serve``, or ``simulators.partition`` for the partitioned
+one), then ``yidi load --shape flat --rate R --duration S --sut URL --db …`` (whole inpatient episodes, the
+ledger checked). CPU is measured over the load run only (not start-up): the simulators' processes, the
+PostgreSQL server's (when it runs on this machine: the processes under the postmaster listening on its
+port) and Locust's own count. The ratios between configurations are what to read: they are measured in the
+same run on the same, possibly busy, machine; the absolute rates move with whatever else runs there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+
+from yidi.actors import admin
+from yidi.load import cli as load_cli
+from yidi.load import shapes
+from yidi.simulators import partition
+from yidi.simulators.background import free_port
+from yidi.world import topology
+
+NATIONAL_PEAK = shapes.day("day-2025").rate(10.5 * 3600)  # settlements/s in 2025's peak hour (≈36)
+TARGET = 10 * NATIONAL_PEAK  # ≈360 settlements/s
+TARGET_REQUESTS = 3000  # ≈ requests/s at 10 × the peak hour in today's mix (outpatient visits: 6 requests)
+UTILISATION = 0.7  # cores sized to run at 70 %: headroom for bursts
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU used so far by these processes and their children (those gone count nothing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            for q in (p, *p.children(recursive=True)):
+                t = q.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def postmaster(url: str | None) -> list[int]:
+    """The local PostgreSQL server's processes (its backends are the postmaster's children), if any."""
+    if not url:
+        return []
+    port = urlsplit(url.replace("postgresql+psycopg", "postgresql")).port or 5432
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return [conn.pid]
+    return []
+
+
+TOKEN = admin.new_token()  # every server's admin credential, given to `yidi load` too
+ENV = {**os.environ, admin.ENV: TOKEN}
+
+
+@contextmanager
+def one_process(db: str, crowd: int, logs: Path) -> Iterator[tuple[str, str, list[int]]]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(port), "--db", db, "--crowd", str(crowd)]
+    log = (logs / "one-process.log").open("w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/admin/health", timeout=1, headers=admin.headers(TOKEN)).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, db, [server.pid]
+        httpx.post(f"{url}/admin/flush", timeout=60, headers=admin.headers(TOKEN)).raise_for_status()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def partitioned(db: str, crowd: int, workers: int, logs: Path) -> Iterator[tuple[str, str, list[int]]]:
+    provinces = list(topology.load().provinces)
+    deployment = partition.plan(provinces, workers, db=db, ports=[free_port() for _ in range(workers)])
+    with partition.running(deployment, token=TOKEN, extra=["--crowd", str(crowd)], logs=logs) as running:
+        yield running.url, ",".join(running.databases), running.pids
+        running.flush()
+
+
+def fresh_postgres(url: str) -> str:
+    """A new database on the server of ``url`` for one run (the books of one run only)."""
+    from sqlalchemy import create_engine, text
+
+    name = f"yidi_bench_{int(time.time() * 1000)}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def run(kind: str, store: str, args: argparse.Namespace, work: Path) -> dict:
+    out = work / f"{kind}-{store}"
+    out.mkdir(parents=True)
+    crowd = load_cli.crowd_for(shapes.flat(rate=args.rate, duration=args.seconds), None)
+    db = fresh_postgres(args.postgres) if store == "postgresql" else f"sqlite:///{out}/state.db"
+    started = (
+        one_process(db, crowd, out) if kind == "one process" else partitioned(db, crowd, args.workers, out)
+    )
+    with started as (url, books, pids):
+        pg = postmaster(args.postgres if store == "postgresql" else None)
+        cpu0, pg0, t0 = cpu_seconds(pids), cpu_seconds(pg), time.monotonic()
+        cmd = [sys.executable, "-m", "yidi", "load", "--shape", "flat", "--rate", str(args.rate)]
+        cmd += ["--duration", str(args.seconds), "--sut", url, "--db", books, "--out", str(out)]
+        cmd += ["--workers", str(args.locust_workers)] if args.locust_workers else []
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=ENV)
+        cpu, pg_cpu, wall = cpu_seconds(pids) - cpu0, cpu_seconds(pg) - pg0, time.monotonic() - t0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    settled, requests = max(summary["done"], 1), max(summary["requests"], 1)
+    return {
+        "kind": kind,
+        "store": store,
+        "processes": len(pids),
+        "asked": summary["asked"],
+        "done": summary["done"],
+        "per_s": summary["in_time"] / args.seconds,
+        "held": summary["held"],
+        "ledger": "OK" if summary["ledger"] == [] else f"{len(summary['ledger'] or [])} problems",
+        "passed": done.returncode == 0,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "ms_per_settlement": 1000 * cpu / settled,
+        "ms_per_request": 1000 * cpu / requests,
+        "pg_ms_per_request": 1000 * pg_cpu / requests if pg else None,
+        "locust_ms_per_request": 1000 * summary["cpu_s"] / requests,
+        "requests_per_settlement": requests / settled,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=30, help="inpatient episodes/s asked of each")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=3, help="processes of the partitioned deployment")
+    parser.add_argument("--locust-workers", type=int, default=0, help="Locust worker processes (0: one)")
+    parser.add_argument("--postgres", help="a PostgreSQL server to measure too (a database is made per run)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
+    stores = ["sqlite", *(["postgresql"] if args.postgres else [])]
+    print(
+        f"flat inpatient load at {args.rate:g}/s for {args.seconds} s per configuration; partitioned: the hub"
+        f" + {args.workers - 1} province groups; {psutil.cpu_count()} cores, load average"
+        f" {psutil.getloadavg()[0]:.1f} at the start (the figures of one run compare with each other)"
+    )
+    head = ("configuration", "done/s", "held", "ledger", "CPU ms/settl.", "ms/request", "PG ms/req", "Locust")
+    widths = (30, 7, 5, 7, 14, 11, 10, 7)
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
+    rows = []
+    for store in stores:
+        for kind in ("one process", "partitioned"):
+            r = run(kind, store, args, work)
+            rows.append(r)
+            pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
+            name = f"{kind} ({r['processes']}) · {store}"
+            print(
+                f"{name:>30} {r['per_s']:7.1f} {'yes' if r['held'] else 'no':>5} {r['ledger']:>7}"
+                f" {r['ms_per_settlement']:14.2f} {r['ms_per_request']:11.3f} {pg:>10}"
+                f" {r['locust_ms_per_request']:7.3f}"
+            )
+    for store in stores:
+        one, split = (next(r for r in rows if r["store"] == store and r["kind"] == k) for k in KINDS)
+        ratio = split["ms_per_settlement"] / one["ms_per_settlement"]
+        print(f"{store}: partitioned / one process, server CPU per settlement: {ratio:.2f}×")
+    if args.postgres:
+        one_sqlite, one_pg = (
+            next(r for r in rows if r["store"] == s and r["kind"] == KINDS[0]) for s in stores
+        )
+        print(f"one process: PostgreSQL held {one_pg['per_s']:.1f}/s, SQLite {one_sqlite['per_s']:.1f}/s")
+    sizing(rows)
+
+
+KINDS = ("one process", "partitioned")
+
+
+def sizing(rows: list[dict]) -> None:
+    """Cores for 10 × today's national peak hour, from the measured CPU per request (per settlement for the
+    inpatient rate), at 70 % utilisation."""
+    print(
+        f"\nsizing for 10 × today's national peak hour: {TARGET:.0f} settlements/s, ≈{TARGET_REQUESTS:,}"
+        f" requests/s (cores at {UTILISATION:.0%})"
+    )
+    print(f"{'configuration':>30} {'simulators':>11} {'Locust':>7} {'PostgreSQL':>11} {'processes':>10}")
+    for r in rows:
+        sim = TARGET_REQUESTS * r["ms_per_request"] / 1000 / UTILISATION
+        locust = TARGET_REQUESTS * r["locust_ms_per_request"] / 1000 / UTILISATION
+        pg = TARGET_REQUESTS * r["pg_ms_per_request"] / 1000 / UTILISATION if r["pg_ms_per_request"] else 0
+        name = f"{r['kind']} · {r['store']}"
+        pg_cores = f"{pg:.1f}" if pg else "-"
+        print(f"{name:>30} {sim:11.1f} {locust:7.1f} {pg_cores:>11} {math.ceil(sim):>10}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The partition of the nodes over processes: who serves what, where each process's state is, how each
+process reaches the others, and the roster naming every node at its true URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from yidi.simulators import partition
+from yidi.simulators.app import Options, Simulation
+
+PROVINCES = ["510000", "500000", "610000", "330000", "110000"]
+
+
+def test_the_hub_alone_and_the_provinces_dealt_to_the_other_processes() -> None:
+    assert partition.groups(PROVINCES, 3) == [
+        ["hub"],
+        ["province:510000", "province:610000", "province:110000"],
+        ["province:500000", "province:330000"],
+    ]
+    assert partition.groups(PROVINCES, 9)[1:] == [[f"province:{p}"] for p in PROVINCES]  # one each at most
+    with pytest.raises(ValueError):
+        partition.groups(PROVINCES, 1)
+
+
+def test_sqlite_gets_a_file_per_process_and_postgresql_is_shared() -> None:
+    assert partition.database_for("sqlite:////d/state.db", 0) == "sqlite:////d/state-hub.db"
+    assert partition.database_for("sqlite:////d/state.db", 2) == "sqlite:////d/state-2.db"
+    pg = "postgresql+psycopg://yidi@db/yidi"
+    assert partition.database_for(pg, 0) == partition.database_for(pg, 2) == pg
+
+
+def test_each_process_serves_its_nodes_and_reaches_every_other_at_its_process() -> None:
+    deployment = partition.plan(PROVINCES, 3, db="sqlite:////d/s.db", ports=[9000, 9001, 9002])
+    hub, first, _ = deployment.processes
+    cmd = partition.command(deployment, first, "127.0.0.1", ["--crowd", "2000"])
+    only = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--only"]
+    peers = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--peer")
+    assert only == first.nodes and "--crowd" in cmd and cmd[cmd.index("--db") + 1] == "sqlite:////d/s-1.db"
+    assert peers == {
+        "hub": "http://127.0.0.1:9000/hub",
+        "province:500000": "http://127.0.0.1:9002/prov/500000",
+        "province:330000": "http://127.0.0.1:9002/prov/330000",
+    }
+    assert partition.bases(peers) == {
+        "hub": "http://127.0.0.1:9000",
+        "province:500000": "http://127.0.0.1:9002",
+        "province:330000": "http://127.0.0.1:9002",
+    }
+    assert partition.bases({"hub": "https://real-hub.example/api"}) == {}  # a real system: not yidi's paths
+    assert deployment.url == hub.url and len(deployment.databases) == 3
+
+
+def test_a_process_serving_one_province_names_every_node_at_its_true_url(tmp_path: Path) -> None:
+    peers = {"hub": "http://10.0.0.1:8000/hub"} | {
+        f"province:{p}": f"http://10.0.0.2:8001/prov/{p}" for p in PROVINCES if p != "510000"
+    }
+    sim = Simulation(
+        Options(
+            db=f"sqlite:///{tmp_path / 's.db'}",
+            only=["province:510000"],
+            peers=peers,
+            base_url="http://10.0.0.3:8002",
+        )
+    )
+    roster = sim.roster()
+    assert roster["hub"]["url"] == "http://10.0.0.1:8000/hub"
+    where = {
+        p["admdvs"]: (p["insured_url"], {h["gateway"] for h in p["hospitals"]}) for p in roster["provinces"]
+    }
+    assert where["510000"] == ("http://10.0.0.3:8002/prov/510000", {"http://10.0.0.3:8002/gw/510000"})
+    assert where["500000"] == ("http://10.0.0.2:8001/prov/500000", {"http://10.0.0.2:8001/gw/500000"})
+    sim.store.close()
