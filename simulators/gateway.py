@@ -91,6 +91,7 @@ class Context:
     effect: dict[str, Any] | None = None  # recorded with the answer, for a later 2601
     file: bytes | None = None  # answered instead of the envelope on success (9102 download)
     answered: dict[str, Any] | None = field(default=None, repr=False)
+    digest: str = ""  # of the message, taken before the handler runs (see _handle)
 
     @property
     def spec(self) -> Spec:
@@ -254,7 +255,7 @@ class Node:
             node=self.name,
             msgid=ctx.msgid,
             infno=ctx.infno,
-            digest=digest(ctx.message),
+            digest=ctx.digest or digest(ctx.message),
             sender=ctx.account.code,
             response=dict(body),
             effect=ctx.effect,
@@ -331,10 +332,15 @@ class Node:
             self.clock.now(),
         )
         query = self.spec.transaction(infno).query
+        if not query:  # taken now: a message it cannot be taken of must not reach a handler that books
+            try:
+                ctx.digest = digest(message)
+            except orjson.JSONEncodeError as e:  # nested deeper than orjson writes (255 levels)
+                return Answer(200, self.refuse(infno, "E1007", detail=f"嵌套层数过多（{e}）"))
         forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
         stored = None if query or forgets else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
-            if stored["digest"] != digest(message) and not self.faults.mutant("msgid-ignores-content"):
+            if stored["digest"] != ctx.digest and not self.faults.mutant("msgid-ignores-content"):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
             return Answer(200, dict(stored["response"]))
         if (

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import jsonschema_rs
 
-from .compiler import scale_check, schema
+from .compiler import EXPECTED, Where, calendar_check, scale_check, schema
 from .model import Spec
 from .rules import check_message
 
@@ -195,6 +195,7 @@ def validate(
         quick = spec.cache[key] = (
             validator(spec, infno, response=response, strict=strict, fast=True).is_valid,
             scale_check(spec, infno, response=response),
+            calendar_check(spec, infno, response=response),
         )
     if not (quick[0](message) and quick[1](message)):
         v = validator(spec, infno, response=response, strict=strict)
@@ -203,10 +204,27 @@ def validate(
         missing = {i.path for i in issues if i.code in ("E1001", "E1009")}
         # once a field is reported missing, what else its empty value breaks is noise
         report.issues += [i for i in issues if i.code in ("E1001", "E1009") or i.path not in missing]
-    if not report.issues or not report.errors:
+    if not report.errors:
+        report.issues += [_not_a_day(spec, infno, response, where, message) for where in quick[2](message)]
+    if not report.errors:
         for violation in check_message(spec, infno, message, response=response, context=context):
             err = spec.errors[violation.rule.error]
             detail = f"{violation.rule.zh}（{violation.detail}）" if violation.detail else violation.rule.zh
             zh, en = err.render(rule=violation.rule.id, detail=detail, path=violation.path)
             report.issues.append(Issue(err.code, violation.path, zh, en, violation.rule.id, err.infcode))
     return report
+
+
+def _not_a_day(spec: Spec, infno: str, response: bool, where: Where, message: Any) -> Issue:
+    """E1004 for a date the calendar does not have (2023-02-30, 0000-01-01)."""
+    name = str(where[-1])
+    if len(where) == 1:
+        f = (spec.response if response else spec.request)[name]
+    else:
+        nodes = spec.transaction(infno).nodes(str(where[0]))
+        node = nodes.get(str(where[1])) if len(where) > 2 else None
+        f = (node or next(n for n in nodes.values() if n.flat)).fields[name]
+    value = _walk(message, where)
+    expected = f"日历上存在的日期{EXPECTED[f.form.kind]}，实为“{value}”"
+    fschema = {"title": f.zh, "x-form": str(f.form), "x-expected": expected}
+    return _Explainer(spec, {}, message).issue("E1004", list(where), fschema)

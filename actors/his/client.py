@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,18 +40,39 @@ class HisClient:
         self.opter, self.opter_name = opter, opter_name
         self.sign_no = ""
         self.seq = 0
+        # the platform's clock minus this machine's, as its answers state it (respond_time): the HIS stamps
+        # the platform's time, as a HIS synchronised with its platform does, wherever a simulated one stands
+        self.offset = timedelta(0)
         # his-role mutants (simulators/faults.py): this HIS deliberately wrong, for the his-role suites
         self.mutants = frozenset(mutants)
 
     def mutant(self, name: str) -> bool:
         return name in self.mutants
 
+    def now(self) -> datetime:
+        """The time this HIS stamps on messages (msgid, inf_time, admission, fees, discharge)."""
+        return real_now() + self.offset
+
+    def follow(self, respond_time: Any) -> None:
+        """Set the HIS's clock to the platform's by an answer's respond_time (yyyyMMddHHmmss[SSS])."""
+        text = str(respond_time or "")
+        if len(text) < 14 or not text.isdigit():
+            return
+        try:
+            platform = datetime(
+                *(int(text[a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
+            )
+        except ValueError:
+            return
+        millis = int(text[14:17]) if len(text) >= 17 else 0
+        self.offset = platform + timedelta(milliseconds=millis) - real_now()
+
     # ── one transaction ────────────────────────────────────────────
 
     def message(
         self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", msgid: str | None = None
     ) -> dict[str, Any]:
-        now = real_now()
+        now = self.now()
         if msgid is None and self.mutant("his-msgid-format"):  # the platform's inf_refmsgid form, not ours
             msgid = f"{self.hospital.admdvs}{self.msgids(now)[12:26]}{self.msgids(now)[26:]:0>10}"
         return envelope.request(
@@ -93,6 +115,7 @@ class HisClient:
             seconds = time.perf_counter() - started
             return Reply(infno, msgid, dict(message), {"infcode": 0, "output": {}}, seconds, file=r.content)
         received = body = r.json()
+        self.follow(body.get("respond_time"))
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
         seconds = time.perf_counter() - started
