@@ -24,6 +24,7 @@ Route = Callable[[str], tuple[Node, str] | None]
 
 JSON = [(b"content-type", b"application/json")]
 OCTETS = [(b"content-type", b"application/octet-stream")]
+ALLOW = [(b"allow", b"POST")]
 
 
 class MessageRoutes:
@@ -31,9 +32,15 @@ class MessageRoutes:
         self.route, self.prefixes, self.rest = route, prefixes, rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        path = scope["path"] if scope["type"] == "http" else ""
         if not path.startswith(self.prefixes):
             return await self.rest(scope, receive, send)
+        if scope["method"] != "POST":  # a message path takes messages only: 405 where a node answers
+            served = self.route(path) is not None
+            status, detail = (405, "messages are POSTed") if served else (404, f"no node is served at {path}")
+            return await _send(
+                send, status, orjson.dumps({"detail": detail}), [*JSON, *(ALLOW if served else [])]
+            )
         body = b""
         while True:
             event = await receive()
@@ -50,11 +57,15 @@ class MessageRoutes:
         else:
             status = answer.status
             content, kind = (b"", []) if answer.body is None else (orjson.dumps(answer.body), JSON)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*kind, (b"content-length", str(len(content)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        await _send(send, status, content, kind)
+
+
+async def _send(send: Send, status: int, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(content)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
