@@ -9,18 +9,18 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..specs import loader
+from ..specs.console import console as rich_console
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from ..world.roster import read_card
 from ..world.topology import Topology
 from .his import His, Hospital, Refused
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = rich_console()
+err = rich_console(stderr=True)
 
 his = typer.Typer(
     help="Act as a hospital's HIS against a gateway (yidi's or a real one).", no_args_is_help=True

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..specs.console import console as rich_console
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from .app import Options, Simulation
@@ -22,8 +23,8 @@ from .background import config as serving_config
 from .background import serving
 from .faults import FAULTS, MUTANTS
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = rich_console()
+err = rich_console(stderr=True)
 
 
 def _peers(values: list[str]) -> dict[str, str]:
@@ -79,8 +80,11 @@ def serve(
     except ValueError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
+    except SQLAlchemyError as e:  # no such driver, a database that is not there: one line, not a traceback
+        err.print(f"[red]--db {db}: {str(e).splitlines()[0]}[/red]")
+        raise typer.Exit(2) from None
     r = sim.roster()
-    err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {db}")
+    err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {sim.store.url}")
     for p in r["provinces"]:
         if sim.serves(f"province:{p['admdvs']}"):
             gateway = p["hospitals"][0]["gateway"]

@@ -11,19 +11,19 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..simulators.faults import MUTANTS
+from ..specs.console import console as rich_console
 from ..world import topology
 from ..world.cli import WorldFile
 from . import catalogue
 from .certify import Listener, Outcome, Request, document, run, since
 from .document import FLOW_ZH, OUTCOMES
 
-console = Console(highlight=False)
+console = rich_console()
 
 MARK = {
     "passed": "[green]✓[/green]",

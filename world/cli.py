@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..specs import loader
+from ..specs.console import console as rich_console
 from . import topology as topology_module
 from .roster import roster
 
-out = Console(highlight=False)
+out = rich_console()
 
 # The one option every command takes for the world it runs on (``--topology``: its former name)
 WorldFile = Annotated[

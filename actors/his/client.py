@@ -59,9 +59,7 @@ class HisClient:
         if len(text) < 14 or not text.isdigit():
             return
         try:
-            platform = datetime(
-                *(int(text[a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
-            )
+            platform = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
         except ValueError:
             return
         millis = int(text[14:17]) if len(text) >= 17 else 0

@@ -1,0 +1,99 @@
+"""A mistake on the command line, or a server that is not there, is one line and exit 2, never a
+traceback (issue #20)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from yidi import cli
+from yidi.simulators.background import Served, free_port
+
+runner = CliRunner()
+
+
+def one_line_exit_2(*args: str) -> str:
+    result = runner.invoke(cli.app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) <= 2 and "Traceback" not in result.output, result.output
+    return " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", ["example", "schema", "show"])
+def test_an_unknown_transaction_is_named(command: str) -> None:
+    assert "no transaction 9999 in spec V1.0" in one_line_exit_2("spec", command, "9999")
+
+
+def test_an_unknown_role_is_named_with_the_roles_there_are() -> None:
+    said = one_line_exit_2("spec", "list", "--role", "insurd")
+    assert "no role insurd" in said and "insured" in said
+
+
+def test_his_episode_without_a_server_or_with_an_unknown_person(served: Served) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    said = one_line_exit_2(
+        "his", "episode", "--person", "P01", "--hospital", "H51010000001", "--url", nowhere
+    )
+    assert "no roster at" in said
+    said = one_line_exit_2(
+        "his", "episode", "--person", "P99", "--hospital", "H51010000001", "--url", served.url
+    )
+    assert "knows no person P99" in said
+
+
+def test_load_against_no_server(tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    said = one_line_exit_2("load", "--sut", nowhere, "--duration", "1", "--out", str(tmp_path))
+    assert f"no roster at {nowhere}/admin/roster" in said
+
+
+def test_a_bare_database_path_is_sqlite_and_a_wrong_url_is_one_line(tmp_path: Path) -> None:
+    from yidi.simulators.store import Store, database_url
+
+    assert database_url("state.db") == "sqlite:///state.db"
+    assert database_url(str(tmp_path / "s.db")) == f"sqlite:///{tmp_path}/s.db"
+    assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    store = Store(str(tmp_path / "bare.db"))
+    store.close()
+    assert (tmp_path / "bare.db").exists()
+    said = one_line_exit_2("serve", "--db", "nosuch+driver://x/y", "--port", str(free_port()))
+    assert "--db nosuch+driver://x/y" in said and "Can't load plugin" in said
+
+
+def test_what_no_command_foresaw_is_one_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr("yidi.specs.cli.examples.request", broken)
+    monkeypatch.setattr(sys, "argv", ["yidi", "spec", "example", "2304"])
+    monkeypatch.delenv("YIDI_TRACEBACK", raising=False)
+    with pytest.raises(SystemExit) as exit:
+        cli.main()
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == "yidi: RuntimeError: planted (YIDI_TRACEBACK=1 shows where)\n"
+
+
+# ── output in a pipe, a file or a CI log: whole values, one row a line ──────
+
+
+def test_the_roster_in_a_pipe_keeps_every_code_url_and_paasid_whole() -> None:
+    result = runner.invoke(cli.app, ["roster", "--base-url", "http://yidi-platform.example.internal:18000"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "H51010000001" in line)
+    assert "http://yidi-platform.example.internal:18000/gw/510000" in row and "his-h51010000001" in row
+    assert "成都市第一人民医院" in row
+
+
+def test_spec_list_in_a_pipe_is_one_line_per_transaction() -> None:
+    from yidi.specs import loader
+
+    result = runner.invoke(cli.app, ["spec", "list"])
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert len(rows) == len(loader.load().transactions), result.output
+    assert any("Remote-patient clearing confirmation undo" in row for row in rows)
