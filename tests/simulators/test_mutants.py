@@ -542,9 +542,14 @@ def test_his_wrong_signature(served: Served) -> None:
 
 
 def test_his_msgid_format(served: Served) -> None:
-    with pytest.raises(Refused) as refused:
-        his_with(served, "his-msgid-format").sign_in()
-    assert refused.value.reply.err_msg.startswith("[E1010]")
+    """Platforms accept a msgid of another form (real clients send them): strict validation warns, and the
+    his-role certification (JT-CON-301) fails the HIS on it."""
+    his = his_with(served, "his-msgid-format")
+    his.sign_in()
+    message = his.message("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "x"}})
+    assert not str(message["msgid"]).startswith(his.hospital.fixmedins_code)
+    warned = validate(served.sim.spec, message, strict=True).warnings
+    assert [(i.code, i.rule) for i in warned] == [("W1004", "R-ENV-04")]
 
 
 # ── reliability, security and conformance mutants (treatment role: JT-REL, JT-SEC, JT-CON) ──
