@@ -59,10 +59,16 @@ def serve(
     clock: Annotated[
         datetime | None, typer.Option(help="Start the simulated clock here (ISO date-time).")
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="The base URL a HIS should use (the roster's gateways), e.g. behind a proxy."),
+    ] = None,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    base_url = (public_url or "").rstrip(
+        "/"
+    ) or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
         sim = Simulation(
             Options(

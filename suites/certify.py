@@ -46,6 +46,7 @@ class Request:
     world: Path | None = None  # the SUT's world; None: yidi's embedded one
     his_wait: float | None = None  # his role: seconds to wait for each message
     tester_events: Path | None = None  # his role: the tester's events as JSON lines
+    public_url: str | None = None  # manual: the base URL the HIS is told
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -74,6 +75,7 @@ class Request:
             ("--roster", self.roster),
             ("--world", self.world.resolve() if self.world else None),
             ("--his-wait", self.his_wait),
+            ("--public-url", self.public_url),
             ("--tester-events", self.tester_events.resolve() if self.tester_events else None),
         ):
             args += [f"{option}={value}"] if value else []

@@ -87,6 +87,12 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
             Path | None,
             typer.Option(help="his role: each case start, instruction and end as JSON lines (for a robot)."),
         ] = None,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                help="manual: the base URL the HIS should use (default: this host's name and port)."
+            ),
+        ] = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -123,6 +129,7 @@ def certify_command(write: WriteReports) -> Callable[..., None]:
                 world,
                 his_wait,
                 tester_events,
+                public_url,
             )
             if since_spec:
                 request.cases = since(since_spec, request)

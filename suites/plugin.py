@@ -87,6 +87,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the SUT's world (world/README.md): its hospitals, persons, catalog and policy, which every "
         "expectation is computed from (default: yidi's embedded world)",
     )
+    group.addoption(
+        "--public-url",
+        help="manual: the base URL the HIS should use for the platform served here (default: this host)",
+    )
     group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
     group.addoption(
         "--mutant", action="append", default=[], help="builtin only: a deliberately wrong behaviour"
@@ -245,8 +249,12 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
                 world=pytestconfig.getoption("world"),
             )
             port = int(url.partition(":")[2] or 8000) if manual else None
-            served = stack.enter_context(serving(options, port, host="0.0.0.0" if manual else "127.0.0.1"))
-            url, roster = served.url, served.roster
+            host, public = (
+                ("0.0.0.0", pytestconfig.getoption("public_url")) if manual else ("127.0.0.1", None)
+            )
+            served = stack.enter_context(serving(options, port, host=host, public_url=public))
+            # a person's HIS is told the public URL (or this host's name); yidi's own HIS keeps 127.0.0.1
+            url, roster = served.sim.options.base_url if manual else served.url, served.roster
         elif mutants:
             raise pytest.UsageError("--mutant applies to --sut-url builtin only")
         elif roster_file is not None:

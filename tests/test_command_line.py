@@ -97,3 +97,42 @@ def test_spec_list_in_a_pipe_is_one_line_per_transaction() -> None:
     rows = [line for line in result.output.splitlines() if line.startswith("│")]
     assert len(rows) == len(loader.load().transactions), result.output
     assert any("Remote-patient clearing confirmation undo" in row for row in rows)
+
+
+# ── the base URL a HIS is told ─────────────────────────────────────
+
+
+def test_serve_tells_the_public_url_it_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)  # what it would serve, not serving it
+    result = runner.invoke(
+        cli.app,
+        [
+            "serve",
+            "--db",
+            str(tmp_path / "s.db"),
+            "--host",
+            "0.0.0.0",
+            "--public-url",
+            "https://yb.example:9443/",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "hospitals → https://yb.example:9443/gw/510000/{infno}" in result.output
+    assert "roster → https://yb.example:9443/admin/roster" in result.output
+
+
+def test_a_platform_served_for_a_his_tells_the_public_url_and_still_answers_here(tmp_path: Path) -> None:
+    import httpx
+
+    from yidi.simulators.app import Options
+    from yidi.simulators.background import serving
+
+    options = Options(db=f"sqlite:///{tmp_path / 's.db'}")
+    with serving(options, host="0.0.0.0", public_url="http://his-facing.example:18000") as served:
+        roster = served.roster
+        assert httpx.get(f"{served.url}/admin/health").status_code == 200
+    gateways = {h["gateway"] for p in roster["provinces"] for h in p["hospitals"]}
+    assert gateways and all(g.startswith("http://his-facing.example:18000/gw/") for g in gateways)
+    assert served.url.startswith("http://127.0.0.1:")
