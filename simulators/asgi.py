@@ -8,6 +8,7 @@ and card routes, which a person calls now and then, keep Starlette.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -50,6 +51,8 @@ class MessageRoutes:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         to = self.route(path)
         answer = None if to is None else await to[0].handle(headers, body, to[1])
+        if answer is not None and answer.hold and await _gone_within(receive, answer.hold):
+            return  # the client gave up (its read timeout): nothing to send, as on a real lost answer
         if answer is None:
             status, content, kind = 404, orjson.dumps({"detail": f"no node is served at {path}"}), JSON
         elif answer.file is not None:
@@ -58,6 +61,20 @@ class MessageRoutes:
             status = answer.status
             content, kind = (b"", []) if answer.body is None else (orjson.dumps(answer.body), JSON)
         await _send(send, status, content, kind)
+
+
+async def _gone_within(receive: Receive, seconds: float) -> bool:
+    """Whether the client disconnects within ``seconds`` (its body has been read: only that can come)."""
+
+    async def disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(disconnect(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _send(send: Send, status: int, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -58,11 +58,15 @@ class InvalidAnswer(Exception):
     """The simulator was about to emit a message the spec refuses: a simulator bug, never sent."""
 
 
+HOLD = 600.0  # seconds the hold-answer fault keeps a connection unanswered: longer than any HIS waits
+
+
 @dataclass
 class Answer:
     status: int  # 200, or what a fault makes of it
     body: dict[str, Any] | None
     file: bytes | None = None  # a file answered as itself (9102), not as JSON
+    hold: float = 0.0  # seconds to hold the connection unanswered first (hold-answer); a client gone: nothing
 
 
 def digest(message: Mapping[str, Any]) -> str:
@@ -365,6 +369,9 @@ class Node:
             raise RuntimeError(f"{self.name} {infno}: the handler answered nothing")
         if self.faults.take("drop-answer", self.name, infno):
             return Answer(504, None)  # committed, but the answer never reaches the caller
+        held = self.faults.value("hold-answer", self.name, infno, default=HOLD)
+        if held is not None and self.faults.take("hold-answer", self.name, infno):
+            return Answer(504, None, hold=held)  # committed; the caller waits until its read timeout
         return Answer(200, ctx.answered, ctx.file)
 
     def verify(self, headers: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:

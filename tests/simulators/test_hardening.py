@@ -167,3 +167,48 @@ def test_json_nested_too_deep_to_record_is_refused_before_anything_is_booked(ser
     after = count(served, settlements), count(served, insured_settlements), count(served, hub_records)
     assert after == before
     his.settle(episode)  # the stay itself is intact and settles
+
+
+# ── a lost answer as the network loses it ────────────────────────
+
+
+def test_a_held_answer_times_the_his_out_and_the_his_reverses_and_settles_again(served: Served) -> None:
+    """hold-answer: the settlement is committed and the connection held open with no answer, so it is the
+    HIS's own read timeout that gives up (drop-answer answers 504 at once)."""
+    import httpx
+
+    from yidi.actors.his import LostAnswer
+
+    his, episode = admitted(served, "P01", "H50000000001")
+    his.client = httpx.Client(timeout=httpx.Timeout(10, read=1.5))
+    served.faults("hold-answer:2304*1")
+    message = his.message(
+        "2304",
+        {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    )
+    started = time.monotonic()
+    with pytest.raises(LostAnswer) as lost:
+        his.send(message)
+    waited = time.monotonic() - started
+    assert "ReadTimeout" in lost.value.args[-1] and 1.4 < waited < 5, (lost.value, waited)
+    assert count(served, settlements) == 1  # committed although unanswered
+    his.reverse(episode, str(message["msgid"]), "2304", tolerate_nothing=True)
+    his.settle(episode)
+    assert {r.infno for r in episode.replies[-2:]} == {"2601", "2304"} and episode.settlement
+
+
+def test_a_held_answer_ends_in_504_for_a_client_that_waits_longer(served: Served) -> None:
+    his, episode = admitted(served, "P01", "H50000000001")
+    served.faults("hold-answer:2304=0.5*1")
+    message = his.message(
+        "2304",
+        {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
+        insuplc_admdvs=episode.insuplc_admdvs,
+    )
+    from yidi.actors.his import LostAnswer
+
+    started = time.monotonic()
+    with pytest.raises(LostAnswer) as lost:
+        his.send(message)
+    assert "HTTP 504" in str(lost.value) and 0.45 < time.monotonic() - started < 5
