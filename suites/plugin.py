@@ -30,6 +30,7 @@ from ..simulators.background import Served, serving
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
+from ..world.clock import real_now
 from ..world.topology import Topology
 from . import catalogue
 from .cast import Cast
@@ -247,6 +248,9 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
                 spec=spec_ref(pytestconfig),
                 self_check=False,  # the cases, not the simulators' own guard, must catch a wrong answer
                 world=pytestconfig.getoption("world"),
+                # a real HIS stamps real time, and the platform refuses times in its future (R-DATE-04):
+                # served for one, the platform keeps real time, not the world's simulated date
+                clock=real_now() if manual else None,
             )
             port = int(url.partition(":")[2] or 8000) if manual else None
             host, public = (
