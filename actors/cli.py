@@ -61,7 +61,7 @@ def his_episode(
     person: Annotated[str, typer.Option(help="Roster key of the test person, e.g. P01.")],
     hospital: Annotated[str, typer.Option(help="fixmedins_code of the hospital to act as.")],
     url: Annotated[
-        str, typer.Option(help="Where the simulators are (roster and cards).")
+        str, typer.Option(envvar="YIDI_URL", help="Where the simulators are (roster and cards).")
     ] = "http://127.0.0.1:8000",
     item: Annotated[
         list[str], typer.Option("--item", help="A fee line CODE:QUANTITY[:PRICE]; repeat for more.")
@@ -146,8 +146,26 @@ def explain(settlement: dict[str, Any]) -> None:
 
 
 @his.command("card")
-def his_card(person: str, world: WorldFile = None) -> None:
+def his_card(
+    person: str,
+    world: WorldFile = None,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="YIDI_URL", help="Read it from the simulators here, not from the world file."),
+    ] = None,
+) -> None:
     """What reading a test person's card gives (card number, card_sn, certno, e-voucher token)."""
+    if url is not None:
+        try:
+            r = httpx.get(f"{url.rstrip('/')}/cards/{person}", timeout=30)
+        except httpx.HTTPError as e:
+            err.print(f"[red]✗[/red] no card reader at {url}/cards: {e}")
+            raise typer.Exit(2) from None
+        if r.status_code != 200:
+            err.print(f"[red]✗[/red] the platform at {url} knows no person {person}")
+            raise typer.Exit(2)
+        sys.stdout.write(json.dumps(r.json(), ensure_ascii=False, indent=2) + "\n")
+        return
     found = topology_module.load(world).person(person)
     if found is None:
         err.print(f"[red]no person {person}[/red]")

@@ -101,6 +101,7 @@ def serve(
         f"  roster → {base_url}/admin/roster · cards → {base_url}/cards/{{P01…}} · "
         f"faults {sim.faults.state()}"
     )
+    err.print(f"  for yidi roster / yidi his: export YIDI_URL={base_url}")
     uvicorn.Server(serving_config(sim, host, port)).run()
 
 

@@ -136,3 +136,13 @@ def test_a_platform_served_for_a_his_tells_the_public_url_and_still_answers_here
     gateways = {h["gateway"] for p in roster["provinces"] for h in p["hospitals"]}
     assert gateways and all(g.startswith("http://his-facing.example:18000/gw/") for g in gateways)
     assert served.url.startswith("http://127.0.0.1:")
+
+
+def test_the_roster_and_the_his_commands_take_the_servers_url_from_yidi_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("YIDI_URL", "http://127.0.0.1:18123")
+    result = runner.invoke(cli.app, ["roster"])
+    assert "http://127.0.0.1:18123/gw/510000" in result.output and ":8000" not in result.output
+    result = runner.invoke(cli.app, ["his", "card", "P01"])  # YIDI_URL: read from a server, none there
+    assert result.exit_code == 2 and "no card reader at http://127.0.0.1:18123" in result.output

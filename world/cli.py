@@ -30,7 +30,12 @@ WorldFile = Annotated[
 def roster_command(
     world: WorldFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, with credentials.")] = False,
-    base_url: Annotated[str, typer.Option(help="Where the simulators are served.")] = "http://127.0.0.1:8000",
+    base_url: Annotated[
+        str,
+        typer.Option(
+            envvar="YIDI_URL", help="Where the simulators are served (yidi serve prints it: YIDI_URL=…)."
+        ),
+    ] = "http://127.0.0.1:8000",
 ) -> None:
     """What a tester needs: regions, hospitals (gateway, paasid, secret) and every test person."""
     data = roster(topology_module.load(world), base_url, loader.load().ref)

@@ -55,3 +55,13 @@ def test_a_large_bill_passes_the_cap_and_the_explanation_says_so(served: Served)
 def test_a_wrong_choice_is_one_line_and_exit_2(served: Served, args: list[str], said: str) -> None:
     result = runner.invoke(app, ["his", "episode", "--url", served.url, *args])
     assert result.exit_code == 2 and said in result.output, result.output
+
+
+def test_his_card_reads_the_served_card_with_url(served: Served) -> None:
+    import json
+
+    result = runner.invoke(app, ["his", "card", "P12", "--url", served.url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == served.card("P12")
+    result = runner.invoke(app, ["his", "card", "P99", "--url", served.url])
+    assert result.exit_code == 2 and "knows no person P99" in result.output

@@ -175,8 +175,10 @@ def test_a_platform_served_for_a_real_his_keeps_real_time_and_says_so(tmp_path: 
 
     result = CliRunner().invoke(
         app,
-        ["certify", "--role", "his", "--sut", f"manual:{free_port()}", "--cases", "JT-CON-301"]
-        + ["--his-wait", "0.3", "--out", str(tmp_path)],
+        [
+            *("certify", "--role", "his", "--sut", f"manual:{free_port()}", "--cases", "JT-CON-301"),
+            *("--his-wait", "0.3", "--out", str(tmp_path)),
+        ],
     )
     assert result.exit_code == 1, result.output  # nobody at the HIS: the case fails, the run does not err
     assert f"平台时间{real_now():%Y-%m-%d %H:}" in result.output, result.output
