@@ -20,7 +20,7 @@ from .diff import Diff
 from .diff import diff as spec_diff
 from .lifecycle import allowed
 from .model import Node, Spec
-from .openapi import document
+from .openapi import document, node_server
 from .validate import validate as validate_message
 
 app = typer.Typer(
@@ -227,6 +227,13 @@ def openapi(
         str, typer.Option(help="Gateway base URL the paths are appended to.")
     ] = "http://127.0.0.1:8000",
     addressing: Annotated[str, typer.Option(help="infno, service (the /fsi/api/… paths) or both.")] = "infno",
+    node: Annotated[
+        str | None,
+        typer.Option(
+            help="One node of yidi serve: gw/510000, hub or prov/510000; its operations only, its URL under"
+            " --server (for Schemathesis' CLI: README)."
+        ),
+    ] = None,
     spec: SpecRef = None,
     profile: Profile = None,
     spec_dir: SpecDir = None,
@@ -235,8 +242,15 @@ def openapi(
     if addressing not in ("infno", "service", "both"):
         err.print("[red]--addressing takes infno, service or both[/red]")
         raise typer.Exit(2)
+    receiver = None
+    if node is not None:
+        try:
+            server, receiver = node_server(server, node)
+        except ValueError as e:
+            err.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
     text = json.dumps(
-        document(_spec(spec, profile, spec_dir), server=server, addressing=addressing),
+        document(_spec(spec, profile, spec_dir), server=server, addressing=addressing, receiver=receiver),
         ensure_ascii=False,
         indent=2,
     )

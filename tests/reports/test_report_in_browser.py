@@ -1,8 +1,8 @@
 """report.html in a real browser (headless Chromium, opened from disk): what a person sees.
 
-Chromium is Debian's (``apt-get install -y chromium fonts-wqy-microhei``: a CJK font too), driven by the PyPI package ``playwright``; no
-browser is downloaded. Every request the page makes other than its own file is refused and recorded:
-the report must need nothing from a network.
+Chromium is Debian's (``apt-get install -y chromium fonts-wqy-microhei``: a CJK font too), driven by
+the PyPI package ``playwright``; no browser is downloaded. Every request the page makes other than its
+own file is refused and recorded: the report must need nothing from a network.
 """
 
 from __future__ import annotations
