@@ -22,7 +22,6 @@ from yidi.suites import catalogue
 from yidi.suites.insured.client import admitted as admitted_via
 from yidi.suites.insured.client import as_hub, as_treatment
 from yidi.suites.plugin import Sut
-from yidi.world.clock import real_now
 
 from .conftest import Served
 from .test_episodes import admitted, count, settled, ytd
@@ -123,7 +122,7 @@ def upload_line(his: His, episode: Episode, item: tuple[str, float, float], **va
     return his.call("2301", {"feedetail": lines}, insuplc_admdvs=episode.insuplc_admdvs)
 
 
-NOW = "2026-11-23 10:00:00"
+NOW = "2026-11-23 09:00:00"  # the world's first hour: not in the platform's future (R-DATE-04)
 BED = ("001101000010000", 2, 50.0)  # Chongqing: 甲类, capped at 40
 ICU = ("001101000020000", 1, 180.0)  # Chongqing: 乙类, 10 % pre-self-pay
 AIRCON = ("001109000020000", 1, 5.0)  # not in Chongqing's catalog
@@ -390,7 +389,7 @@ def test_fee_query_includes_cancelled(served: Served) -> None:
 def test_in_hospital_lists_settled(served: Served) -> None:
     served.faults(mutants=("in-hospital-lists-settled",))
     his, episode = settled(served, "P03", "H61010000001")
-    today = f"{real_now():%Y-%m-%d}"  # the HIS's own clock (CST), as the admission carries it
+    today = f"{his.now():%Y-%m-%d}"  # the HIS's clock (the platform's), as the admission carries it
     rows = query(
         his, episode, "5303", psn_no=episode.psn_no, begntime=f"{today} 00:00:00", endtime=f"{today} 23:59:59"
     ).output["data"]
