@@ -102,6 +102,10 @@ def serve(
         f"faults {sim.faults.state()}"
     )
     err.print(f"  for yidi roster / yidi his: export YIDI_URL={base_url}")
+    err.print(
+        f"  平台时间 clock {sim.clock.now():%Y-%m-%d %H:%M:%S}: a HIS's times more than 10 min past it"
+        " are refused (E4012); --clock sets it (a real HIS: --clock of today's time)"
+    )
     uvicorn.Server(serving_config(sim, host, port)).run()
 
 
