@@ -212,3 +212,13 @@ def test_a_held_answer_ends_in_504_for_a_client_that_waits_longer(served: Served
     with pytest.raises(LostAnswer) as lost:
         his.send(message)
     assert "HTTP 504" in str(lost.value) and 0.45 < time.monotonic() - started < 5
+
+
+def test_a_query_nested_too_deep_is_answered_not_crashed(served: Served) -> None:
+    his = served.his("H51010000001")
+    deep: Any = "x"
+    for _ in range(300):
+        deep = {"a": deep}
+    data = {**his.node("5203", "data"), "exp_content": deep}
+    reply = his.call("5203", {"data": data}, check=False)
+    assert not reply.err_msg.startswith("[E6009]"), reply.err_msg
