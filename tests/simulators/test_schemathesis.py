@@ -148,7 +148,9 @@ def _st(served: Served, tmp_path: Any, node: str, *extra: str) -> Any:
     checks = "not_a_server_error,status_code_conformance,content_type_conformance"
     checks += ",response_schema_conformance,no_internal_error"
     command = [str(st), "run", str(schema), "--url", server, "-c", checks, "--phases", "fuzzing", *extra]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(  # in tmp_path: st keeps its cache (.schemathesis/) in the working directory
+        command, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+    )
 
 
 def runner_invoke(args: list[str]) -> Any:
