@@ -4,6 +4,9 @@ part above it."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from . import reports
@@ -37,4 +40,10 @@ app.add_typer(his, name="his")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as e:  # what no command foresaw: one line and exit 2, the traceback on request
+        if os.environ.get("YIDI_TRACEBACK"):
+            raise
+        sys.stderr.write(f"yidi: {type(e).__name__}: {e} (YIDI_TRACEBACK=1 shows where)\n")
+        raise SystemExit(2) from None

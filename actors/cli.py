@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..specs import loader
+from ..specs.console import console as rich_console
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from ..world.roster import read_card
@@ -21,8 +21,8 @@ from . import admin
 from .admin import AdminToken
 from .his import His, Hospital, Refused
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = rich_console()
+err = rich_console(stderr=True)
 
 his = typer.Typer(
     help="Act as a hospital's HIS against a gateway (yidi's or a real one).", no_args_is_help=True
@@ -63,7 +63,7 @@ def his_episode(
     person: Annotated[str, typer.Option(help="Roster key of the test person, e.g. P01.")],
     hospital: Annotated[str, typer.Option(help="fixmedins_code of the hospital to act as.")],
     url: Annotated[
-        str, typer.Option(help="Where the simulators are (roster and cards).")
+        str, typer.Option(envvar="YIDI_URL", help="Where the simulators are (roster and cards).")
     ] = "http://127.0.0.1:8000",
     item: Annotated[
         list[str], typer.Option("--item", help="A fee line CODE:QUANTITY[:PRICE]; repeat for more.")
@@ -153,8 +153,26 @@ def explain(settlement: dict[str, Any]) -> None:
 
 
 @his.command("card")
-def his_card(person: str, world: WorldFile = None) -> None:
+def his_card(
+    person: str,
+    world: WorldFile = None,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="YIDI_URL", help="Read it from the simulators here, not from the world file."),
+    ] = None,
+) -> None:
     """What reading a test person's card gives (card number, card_sn, certno, e-voucher token)."""
+    if url is not None:
+        try:
+            r = httpx.get(f"{url.rstrip('/')}/cards/{person}", timeout=30)
+        except httpx.HTTPError as e:
+            err.print(f"[red]✗[/red] no card reader at {url}/cards: {e}")
+            raise typer.Exit(2) from None
+        if r.status_code != 200:
+            err.print(f"[red]✗[/red] the platform at {url} knows no person {person}")
+            raise typer.Exit(2)
+        sys.stdout.write(json.dumps(r.json(), ensure_ascii=False, indent=2) + "\n")
+        return
     found = topology_module.load(world).person(person)
     if found is None:
         err.print(f"[red]no person {person}[/red]")

@@ -21,7 +21,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -31,12 +30,13 @@ from ..actors.his import Refused
 from ..simulators import books, partition
 from ..simulators.background import free_port
 from ..specs import loader
+from ..specs.console import console as rich_console
 from ..specs.model import Spec
 from ..world import topology
 from ..world.cli import WorldFile
 from . import clearing, ledger, shapes, slo
 
-console = Console(highlight=False)
+console = rich_console()
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
@@ -312,8 +312,12 @@ def load(
             f"压力测试 load · {shape} ×{scale} compress {compress}: {asked} settlements"
             f" in {the_shape.duration:.0f} s → {url}"
         )
-        roster = httpx.get(f"{url}/admin/roster", timeout=60, headers=admin.headers(token))
-        spec = loader.load(roster.raise_for_status().json().get("spec"))
+        try:
+            roster = httpx.get(f"{url}/admin/roster", timeout=60, headers=admin.headers(token))
+            spec = loader.load(roster.raise_for_status().json().get("spec"))
+        except httpx.HTTPError as e:  # a SUT that is not there: one line, not Locust's run against nothing
+            console.print(f"[red]✗[/red] no roster at {url}/admin/roster ({e}): is yidi serve running there?")
+            raise typer.Exit(2) from None
         earlier = books.ledger(database) if database else None  # settlements of runs before on this database
         locust = subprocess.run(cmd, env=env, check=False)
     run, seen = tally(out, asked), acknowledged(out)

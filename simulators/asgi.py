@@ -8,6 +8,7 @@ and card routes, which a person calls now and then, keep Starlette.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -25,6 +26,7 @@ Route = Callable[[str], tuple[Node, str] | None]
 LINK = "/_link"  # where a yidi process takes its peer processes' WebSocket (wslink)
 JSON = [(b"content-type", b"application/json")]
 OCTETS = [(b"content-type", b"application/octet-stream")]
+ALLOW = [(b"allow", b"POST")]
 
 
 class MessageRoutes:
@@ -41,12 +43,14 @@ class MessageRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == LINK and self.link is not None:
             return await self.link(scope, receive, send)  # yidi's other processes (wslink)
-        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        path = scope["path"] if scope["type"] == "http" else ""
         if not path.startswith(self.prefixes):
             return await self.rest(scope, receive, send)
         to = self.route(path)
         if to is None:  # the body is not read: the connection closes after the answer
             return await answer(send, 404, orjson.dumps({"detail": f"no node is served at {path}"}), JSON)
+        if scope["method"] != "POST":  # a message path takes messages only
+            return await answer(send, 405, orjson.dumps({"detail": "messages are POSTed"}), [*JSON, *ALLOW])
         node, infno = to
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         # the x-tif headers first (R-SEC-08): a request that does not verify is answered without its body
@@ -60,6 +64,8 @@ class MessageRoutes:
             too_long = node.refuse(None, "E2010", limit=str(self.max_body))
             return await answer(send, 200, orjson.dumps(too_long), JSON)
         reply = await node.handle(headers, body, infno, refusal)
+        if reply.hold and await gone_within(receive, reply.hold):
+            return  # the client gave up (its read timeout): nothing to send, as on a real lost answer
         if reply.file is not None:
             await answer(send, reply.status, reply.file, OCTETS, keep=True)
         elif reply.body is None:
@@ -84,6 +90,20 @@ async def read(receive: Receive, limit: int, declared: str | None) -> bytes | No
             return None
         parts.append(part)
     return parts[0] if len(parts) == 1 else b"".join(parts)  # nearly every message comes in one part
+
+
+async def gone_within(receive: Receive, seconds: float) -> bool:
+    """Whether the client disconnects within ``seconds`` (its body has been read: only that can come)."""
+
+    async def disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(disconnect(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 CLOSE = [(b"connection", b"close")]

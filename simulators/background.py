@@ -82,12 +82,15 @@ def config(sim: Simulation, host: str, port: int) -> uvicorn.Config:
 
 
 def start(
-    options: Options, port: int | None = None, host: str = "127.0.0.1"
+    options: Options, port: int | None = None, host: str = "127.0.0.1", public_url: str | None = None
 ) -> tuple[Served, threading.Thread]:
     """Serve in a daemon thread; returns once the server accepts connections. ``host`` 0.0.0.0 lets a real
-    system on another machine reach it (a tester's HIS, with --sut-role his --sut-url manual)."""
+    system on another machine reach it (a tester's HIS, with --sut-role his --sut-url manual);
+    ``public_url`` is the base URL the roster tells it (behind NAT or a proxy), else this host's name."""
     port = port or free_port()
-    options.base_url = f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}"
+    options.base_url = (public_url or "").rstrip("/") or (
+        f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}"
+    )
     sim = Simulation(options)
     server = uvicorn.Server(config(sim, host, port))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -97,12 +100,14 @@ def start(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError(f"the simulators did not start on port {port}")
         time.sleep(0.02)
-    return Served(sim, options.base_url, server), thread
+    return Served(sim, f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", server), thread
 
 
 @contextmanager
-def serving(options: Options, port: int | None = None, host: str = "127.0.0.1") -> Iterator[Served]:
-    served, thread = start(options, port, host)
+def serving(
+    options: Options, port: int | None = None, host: str = "127.0.0.1", public_url: str | None = None
+) -> Iterator[Served]:
+    served, thread = start(options, port, host, public_url)
     try:
         yield served
     finally:

@@ -18,6 +18,7 @@ from ..specs.money import of_cents, wire
 from . import clearing
 from .hub import KINDS
 from .store import (
+    database_url,
     hub_records,
     insured_settlements,
     prepayment_alerts,
@@ -62,7 +63,7 @@ def _each(db: Databases) -> list[str]:
 
 @contextmanager
 def _reading(db_url: str) -> Iterator[Connection]:
-    engine = create_engine(db_url)
+    engine = create_engine(database_url(db_url))
     try:
         with engine.connect() as conn:
             yield conn

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..actors import admin
 from ..actors.admin import AdminToken
+from ..specs.console import console as rich_console
 from ..world import topology as topology_module
 from ..world.cli import WorldFile
 from . import partition
@@ -25,8 +26,8 @@ from .background import config as serving_config
 from .background import serving
 from .faults import FAULTS, MUTANTS
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = rich_console()
+err = rich_console(stderr=True)
 
 
 def _peers(values: list[str]) -> dict[str, str]:
@@ -79,6 +80,10 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Processes: the hub in one, the provinces in groups in the others.")
     ] = 1,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="The base URL a HIS should use (the roster's gateways), e.g. behind a proxy."),
+    ] = None,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
     partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""
@@ -94,7 +99,8 @@ def serve(
             workers, db=db, host=host, port=port, world=world, extra=extra, admin_token=admin_token
         )
         return
-    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    base_url = (public_url or "").rstrip("/") or local
     try:
         sim = Simulation(
             Options(
@@ -115,8 +121,11 @@ def serve(
     except ValueError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
+    except SQLAlchemyError as e:  # no such driver, a database that is not there: one line, not a traceback
+        err.print(f"[red]--db {db}: {str(e).splitlines()[0]}[/red]")
+        raise typer.Exit(2) from None
     r = sim.roster()
-    err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {db}")
+    err.print(f"yidi simulators · {r['topology']} · spec {r['spec']} · state {sim.store.url}")
     for p in r["provinces"]:
         if sim.serves(f"province:{p['admdvs']}"):
             gateway = p["hospitals"][0]["gateway"]
@@ -131,6 +140,11 @@ def serve(
         err.print(f"  admin → {base_url}/admin/… with the credential given ({admin.ENV} or --admin-token)")
     else:  # printed to the operator only: clients give it as --admin-token or YIDI_ADMIN_TOKEN
         err.print(f"  admin token → {sim.admin_token}  (/admin/… needs it: {admin.ENV}=… or --admin-token)")
+    err.print(f"  for yidi roster / yidi his: export YIDI_URL={base_url}")
+    err.print(
+        f"  平台时间 clock {sim.clock.now():%Y-%m-%d %H:%M:%S}: a HIS's times more than 10 min past it"
+        " are refused (E4012); --clock sets it (a real HIS: --clock of today's time)"
+    )
     uvicorn.Server(serving_config(sim, host, port)).run()
 
 

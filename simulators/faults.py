@@ -33,6 +33,11 @@ FAULTS: dict[str, Kind] = {
         "业务已提交但丢弃应答（HIS超时，应以2601冲正）",
         "drop the answer after the work is committed (the HIS times out and must reverse)",
     ),
+    "hold-answer": Kind(
+        "业务已提交但不应答，连接保持至HIS超时放弃（值为秒，默认600）",
+        "commit the work, then hold the connection unanswered until the HIS's read timeout gives up"
+        " (value: seconds, default 600; then HTTP 504)",
+    ),
     "hub-outage": Kind("国家平台不可用", "the national hub refuses every message"),
     "insured-error": Kind("参保地对业务交易应答-1", "the insured platform answers -1 to business messages"),
     "duplicate-delivery": Kind(

@@ -58,11 +58,15 @@ class InvalidAnswer(Exception):
     """The simulator was about to emit a message the spec refuses: a simulator bug, never sent."""
 
 
+HOLD = 600.0  # seconds the hold-answer fault keeps a connection unanswered: longer than any HIS waits
+
+
 @dataclass
 class Answer:
     status: int  # 200, or what a fault makes of it
     body: dict[str, Any] | None
     file: bytes | None = None  # a file answered as itself (9102), not as JSON
+    hold: float = 0.0  # seconds to hold the connection unanswered first (hold-answer); a client gone: nothing
 
 
 def digest(message: Mapping[str, Any], *, main_node_only: bool = False) -> str:
@@ -96,6 +100,7 @@ class Context:
     effect: dict[str, Any] | None = None  # recorded with the answer, for a later 2601
     file: bytes | None = None  # answered instead of the envelope on success (9102 download)
     answered: dict[str, Any] | None = field(default=None, repr=False)
+    digest: str = ""  # of the message, taken before the handler runs (see _handle)
 
     @property
     def spec(self) -> Spec:
@@ -294,7 +299,7 @@ class Node:
             node=self.name,
             msgid=ctx.msgid,
             infno=ctx.infno,
-            digest=self.digest(ctx.message),
+            digest=ctx.digest or self.digest(ctx.message),
             sender=ctx.account.code,
             response=dict(body),
             effect=ctx.effect,
@@ -392,10 +397,15 @@ class Node:
             self.clock.now(),
         )
         query = self.spec.transaction(infno).query
+        if not query:  # taken now: a message it cannot be taken of must not reach a handler that books
+            try:
+                ctx.digest = self.digest(message)
+            except orjson.JSONEncodeError as e:  # nested deeper than orjson writes (255 levels)
+                return Answer(200, self.refuse(infno, "E1007", detail=f"嵌套层数过多（{e}）"))
         forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
         stored = None if query or forgets else self.stored(ctx.msgid)
         if stored is not None and not (self.pays and self.faults.mutant("pay-twice-on-retry")):
-            if stored["digest"] != self.digest(message) and not self.faults.mutant("msgid-ignores-content"):
+            if stored["digest"] != ctx.digest and not self.faults.mutant("msgid-ignores-content"):
                 return Answer(200, self.refuse(infno, "E6001", msgid=ctx.msgid))
             return Answer(200, dict(stored["response"]))
         if (
@@ -420,6 +430,9 @@ class Node:
             raise RuntimeError(f"{self.name} {infno}: the handler answered nothing")
         if self.faults.take("drop-answer", self.name, infno):
             return Answer(504, None)  # committed, but the answer never reaches the caller
+        held = self.faults.value("hold-answer", self.name, infno, default=HOLD)
+        if held is not None and self.faults.take("hold-answer", self.name, infno):
+            return Answer(504, None, hold=held)  # committed; the caller waits until its read timeout
         return Answer(200, ctx.answered, ctx.file)
 
     def wants_refused_bodies(self) -> bool:

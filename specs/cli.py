@@ -11,23 +11,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import examples, loader
 from .compiler import schema
+from .console import console as rich_console
 from .diff import Diff
 from .diff import diff as spec_diff
 from .lifecycle import allowed
 from .model import Node, Spec
-from .openapi import document
+from .openapi import document, node_server
 from .validate import validate as validate_message
 
 app = typer.Typer(
     help="The interface specification: list, show, validate, export, diff.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = rich_console()
+err = rich_console(stderr=True)
 
 SpecRef = Annotated[
     str | None, typer.Option("--spec", "-s", help="Version and profile, e.g. V1.1 or V1.0+guangzhou.")
@@ -49,6 +49,14 @@ def _spec(ref: str | None, profile: str | None = None, root: Path | None = None)
         raise typer.Exit(2) from None
 
 
+def _known(s: Spec, infno: str) -> str:
+    """The infno if the spec has it; otherwise one line naming the spec, and exit 2."""
+    if infno not in s.transactions:
+        err.print(f"[red]no transaction {infno} in spec {s.ref} (yidi spec list shows them)[/red]")
+        raise typer.Exit(2)
+    return infno
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
@@ -63,6 +71,9 @@ def list_(
 ) -> None:
     """One line per transaction: infno, name, sender → receiver."""
     s = _spec(spec, profile, spec_dir)
+    if role is not None and role not in s.roles:
+        err.print(f"[red]no role {role} in spec {s.ref}: one of {', '.join(s.roles)}[/red]")
+        raise typer.Exit(2)
     txns = [t for t in s.transactions.values() if role in (None, t.receiver)]
     if as_json:
         _print_json(
@@ -108,10 +119,7 @@ def _node_table(s: Spec, direction: str, node: Node) -> Table:
 def show(infno: str, spec: SpecRef = None, profile: Profile = None, spec_dir: SpecDir = None) -> None:
     """A transaction's nodes and fields, as a readable table."""
     s = _spec(spec, profile, spec_dir)
-    if infno not in s.transactions:
-        err.print(f"[red]no transaction {infno} in spec {s.ref}[/red]")
-        raise typer.Exit(2)
-    t = s.transactions[infno]
+    t = s.transactions[_known(s, infno)]
     out.print(
         f"[bold]{t.infno} {t.zh}[/bold] — {t.en}" + ("  [yellow][yidi-defined][/yellow]" if t.yidi else "")
     )
@@ -219,6 +227,13 @@ def openapi(
         str, typer.Option(help="Gateway base URL the paths are appended to.")
     ] = "http://127.0.0.1:8000",
     addressing: Annotated[str, typer.Option(help="infno, service (the /fsi/api/… paths) or both.")] = "infno",
+    node: Annotated[
+        str | None,
+        typer.Option(
+            help="One node of yidi serve: gw/510000, hub or prov/510000; its operations only, its URL under"
+            " --server (for Schemathesis' CLI: README)."
+        ),
+    ] = None,
     spec: SpecRef = None,
     profile: Profile = None,
     spec_dir: SpecDir = None,
@@ -227,8 +242,15 @@ def openapi(
     if addressing not in ("infno", "service", "both"):
         err.print("[red]--addressing takes infno, service or both[/red]")
         raise typer.Exit(2)
+    receiver = None
+    if node is not None:
+        try:
+            server, receiver = node_server(server, node)
+        except ValueError as e:
+            err.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
     text = json.dumps(
-        document(_spec(spec, profile, spec_dir), server=server, addressing=addressing),
+        document(_spec(spec, profile, spec_dir), server=server, addressing=addressing, receiver=receiver),
         ensure_ascii=False,
         indent=2,
     )
@@ -309,7 +331,7 @@ def example(
     """A valid sample message, derived from the spec."""
     s = _spec(spec, profile, spec_dir)
     build = examples.response if response else examples.request
-    _print_json(build(s, infno, full=not minimal))
+    _print_json(build(s, _known(s, infno), full=not minimal))
 
 
 @app.command("schema")
@@ -322,7 +344,8 @@ def schema_(
     spec_dir: SpecDir = None,
 ) -> None:
     """The compiled JSON Schema (draft 2020-12) of a request or response."""
-    _print_json(schema(_spec(spec, profile, spec_dir), infno, response=response, strict=strict))
+    s = _spec(spec, profile, spec_dir)
+    _print_json(schema(s, _known(s, infno), response=response, strict=strict))
 
 
 @app.command()

@@ -8,8 +8,10 @@ be negative (cancellations). Each field schema carries annotations (``title`` = 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from .model import Direction, Field, Form, Node, Spec, Transaction
@@ -273,3 +275,58 @@ def scale_check(spec: Spec, infno: str, *, response: bool = False) -> ScaleCheck
         exec(compile("\n".join(lines), f"<scale {infno}>", "exec"), namespace)
         spec.cache[key] = namespace["check"]
     return spec.cache[key]  # type: ignore[no-any-return]
+
+
+Where = tuple[str | int, ...]
+CalendarCheck = Callable[[Mapping[str, Any]], list[Where]]
+
+
+@functools.lru_cache(maxsize=8192)  # a day's messages share a few dates: most calls are hits
+def real_day(text: str) -> bool:
+    """``yyyy-MM-dd…`` names a day of the calendar (the pattern lets 2023-02-30 and 0000-01-01 through)."""
+    try:
+        date(int(text[:4]), int(text[5:7]), int(text[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def calendar_check(spec: Spec, infno: str, *, response: bool = False) -> CalendarCheck:
+    """Where a date or date-time field of the message names no real day, as paths (empty: none).
+
+    Runs after the schema: the form's pattern has checked the digits, so only the day is in question.
+    """
+    key = ("calendar", infno, response)
+    if key not in spec.cache:
+        direction: Direction = "output" if response else "input"
+        envelope = [
+            n for n, f in (spec.response if response else spec.request).items() if f.form.kind in EXPECTED
+        ]
+        nodes = [
+            (node.name, node.flat, [n for n, f in node.fields.items() if f.form.kind in EXPECTED])
+            for node in spec.transaction(infno).nodes(direction).values()
+        ]
+        nodes = [n for n in nodes if n[2]]
+
+        def check(message: Mapping[str, Any]) -> list[Where]:
+            bad: list[Where] = [(n,) for n in envelope if not _day_or_blank(message.get(n))]
+            body = message.get(direction)
+            if body.__class__ is not dict or not nodes:
+                return bad
+            for name, flat, fields in nodes:
+                objs = body if flat else body.get(name)
+                rows = enumerate(objs) if objs.__class__ is list else ((None, objs),)
+                for i, o in rows:
+                    if o.__class__ is dict:
+                        where = (
+                            (direction,) if flat else (direction, name) if i is None else (direction, name, i)
+                        )
+                        bad += [(*where, n) for n in fields if not _day_or_blank(o.get(n))]
+            return bad
+
+        spec.cache[key] = check
+    return spec.cache[key]  # type: ignore[no-any-return]
+
+
+def _day_or_blank(value: Any) -> bool:
+    return value.__class__ is not str or len(value) < 10 or real_day(value)

@@ -67,14 +67,33 @@ def _operation(spec: Spec, txn: Transaction, path_style: str) -> dict[str, Any]:
     }
 
 
+# where each receiving role is served by yidi serve: a node path under the base URL
+NODES = {"gw": "treatment", "hub": "hub", "prov": "insured"}
+
+
+def node_server(base: str, node: str) -> tuple[str, str]:
+    """The server URL and receiving role of a node path: ``gw/510000``, ``hub``, ``prov/510000``."""
+    kind = node.strip("/").split("/", 1)[0]
+    if kind not in NODES or (kind != "hub" and "/" not in node.strip("/")):
+        raise ValueError(f"--node {node!r}: gw/ADMDVS, hub or prov/ADMDVS")
+    return f"{base.rstrip('/')}/{node.strip('/')}", NODES[kind]
+
+
 def document(
-    spec: Spec, *, server: str = "http://127.0.0.1:8000", addressing: str = "infno"
+    spec: Spec,
+    *,
+    server: str = "http://127.0.0.1:8000",
+    addressing: str = "infno",
+    receiver: str | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI document. ``addressing`` is ``infno`` (``/{infno}``), ``service`` (the named
-    ``/fsi/api/…`` paths where they exist) or ``both``."""
+    ``/fsi/api/…`` paths where they exist) or ``both``; ``receiver``: only what that role receives (one
+    node's operations, for a tool that calls the server as given)."""
     headers = spec.transport["signature"]["headers"]
     paths: dict[str, Any] = {}
     for txn in spec.transactions.values():
+        if receiver is not None and txn.receiver != receiver:
+            continue
         if addressing in ("infno", "both"):
             paths[f"/{txn.infno}"] = {"post": _operation(spec, txn, "infno")}
         if addressing in ("service", "both") and txn.service_path:

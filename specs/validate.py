@@ -9,14 +9,16 @@ the expected form, in Chinese and English, with the error-catalogue code and its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jsonschema_rs
 
-from .compiler import scale_check, schema
-from .model import Spec
+from . import loader
+from .compiler import EXPECTED, Where, calendar_check, scale_check, schema
+from .model import Field, Spec
 from .rules import check_message
 
 Severity = Literal["error", "warning"]
@@ -158,7 +160,20 @@ class _Explainer:
         if name == "pattern" and "x-code" in parent:
             table = self.spec.codes[parent["x-code"]]
             code = "W1002" if parent.get("x-open-code") else "E1005"
-            return [self.issue(code, ipath, parent, value=value, code=table.name, code_name=table.zh)]
+            regional = _profiles_knowing(self.spec, table.name, value) if table.local else []
+            if code == "E1005" and regional:  # a region's value of a table regions extend: say whose
+                code = "W1005"
+            return [
+                self.issue(
+                    code,
+                    ipath,
+                    parent,
+                    value=value,
+                    code=table.name,
+                    code_name=table.zh,
+                    profiles="、".join(regional),
+                )
+            ]
         return [self.issue("E1004", ipath, parent)]
 
 
@@ -170,12 +185,15 @@ def validate(
     response: bool = False,
     strict: bool = False,
     context: Mapping[str, Any] | None = None,
+    sent_under: str | None = None,
 ) -> Report:
     """Validate a request (default) or a response; the infno is read from a request when not given.
 
     ``strict`` reports what real platforms tolerate (fields beyond the spec, values of code tables the
-    public sources do not list in full) as warnings. ``context`` feeds message rules
-    (``cross_province``).
+    public sources do not list in full, rules real clients break) as warnings. ``context`` feeds message
+    rules (``cross_province``). ``sent_under``: the version the message was sent under (a request's own
+    ``infver`` by default; for an answer, its request's): a field a later version made required is not
+    required of it (R-ENV-07).
     """
     if message.__class__ is not dict and not isinstance(message, Mapping):
         issue = _Explainer(spec, {}, message).issue("E1007", [], {}, detail=f"got {_json_type(message)}")
@@ -195,6 +213,7 @@ def validate(
         quick = spec.cache[key] = (
             validator(spec, infno, response=response, strict=strict, fast=True).is_valid,
             scale_check(spec, infno, response=response),
+            calendar_check(spec, infno, response=response),
         )
     if not (quick[0](message) and quick[1](message)):
         v = validator(spec, infno, response=response, strict=strict)
@@ -203,10 +222,102 @@ def validate(
         missing = {i.path for i in issues if i.code in ("E1001", "E1009")}
         # once a field is reported missing, what else its empty value breaks is noise
         report.issues += [i for i in issues if i.code in ("E1001", "E1009") or i.path not in missing]
-    if not report.issues or not report.errors:
+        if sent_under is None and not response:
+            sent_under = str(message.get("infver") or "") or None
+        if missing and sent_under and sent_under != spec.version:
+            report.issues = _as_sent_under(spec, sent_under, infno, message, report.issues)
+    if not report.errors:
+        report.issues += [_not_a_day(spec, infno, response, where, message) for where in quick[2](message)]
+    if not report.errors:
         for violation in check_message(spec, infno, message, response=response, context=context):
             err = spec.errors[violation.rule.error]
+            if err.severity == "warning" and not strict:  # a rule real clients break: strict mode only
+                continue
             detail = f"{violation.rule.zh}（{violation.detail}）" if violation.detail else violation.rule.zh
             zh, en = err.render(rule=violation.rule.id, detail=detail, path=violation.path)
-            report.issues.append(Issue(err.code, violation.path, zh, en, violation.rule.id, err.infcode))
+            report.issues.append(
+                Issue(err.code, violation.path, zh, en, violation.rule.id, err.infcode, err.severity)
+            )
     return report
+
+
+def _not_a_day(spec: Spec, infno: str, response: bool, where: Where, message: Any) -> Issue:
+    """E1004 for a date the calendar does not have (2023-02-30, 0000-01-01)."""
+    name = str(where[-1])
+    if len(where) == 1:
+        f = (spec.response if response else spec.request)[name]
+    else:
+        nodes = spec.transaction(infno).nodes(str(where[0]))
+        node = nodes.get(str(where[1])) if len(where) > 2 else None
+        f = (node or next(n for n in nodes.values() if n.flat)).fields[name]
+    value = _walk(message, where)
+    expected = f"日历上存在的日期{EXPECTED[f.form.kind]}，实为“{value}”"
+    fschema = {"title": f.zh, "x-form": str(f.form), "x-expected": expected}
+    return _Explainer(spec, {}, message).issue("E1004", list(where), fschema)
+
+
+def _profiles_knowing(spec: Spec, table: str, value: Any) -> list[str]:
+    """The shipped regional profiles (of this version) whose code table has the value."""
+    found = []
+    for profile in loader.profiles():
+        if profile in (spec.profile, loader.BASE_PROFILE):
+            continue
+        try:
+            other = loader.load(version=spec.version, profile=profile)
+        except (loader.SpecError, OSError):
+            continue
+        if table in other.codes and other.codes[table].known(str(value)):
+            found.append(profile)
+    return found
+
+
+def _as_sent_under(spec: Spec, version: str, infno: str, message: Any, issues: list[Issue]) -> list[Issue]:
+    """Missing fields that the version the message was sent under did not require become warnings."""
+    if version not in loader.versions() or loader.versions().index(version) >= loader.versions().index(
+        spec.version
+    ):
+        return issues  # not an earlier version yidi knows: judged by the spec as it is
+    try:
+        older = loader.load(version=version, profile=spec.profile)
+    except (loader.SpecError, OSError):
+        return issues
+    out = []
+    for i in issues:
+        if i.code in ("E1001", "E1009") and not _required_in(older, infno, i.path, message):
+            f = _field_at(spec, infno, i.path)
+            zh, en = spec.errors["W1003"].render(
+                path=i.path, name=f.zh if f else i.path, version=spec.version, sent_under=version
+            )
+            i = Issue("W1003", i.path, zh, en, "R-ENV-07", 0, "warning", i.expected)
+        out.append(i)
+    return out
+
+
+def _required_in(spec: Spec, infno: str, path: str, message: Any) -> bool:
+    """Whether ``spec`` requires the field at ``path`` (``output.setlinfo.psn_cash_pay``) unconditionally
+    or on the condition the message meets; the envelope's fields count as required (never lenient)."""
+    if not path.startswith(("input.", "output.")):
+        return True
+    f = _field_at(spec, infno, path)
+    if f is None:
+        return False  # the field did not exist then
+    if f.required:
+        return True
+    if f.required_when:
+        row = _walk(message, [int(p[1:-1]) if p.startswith("[") else p for p in _steps(path)][:-1])
+        return isinstance(row, Mapping) and all(row.get(k) == v for k, v in f.required_when.items())
+    return False
+
+
+def _field_at(spec: Spec, infno: str, path: str) -> Field | None:
+    """The field a validation path names inside a transaction's input or output."""
+    parts = [p for p in re.sub(r"\[\d+\]", "", path).split(".") if p]
+    if len(parts) < 2 or infno not in spec.transactions or parts[0] not in ("input", "output"):
+        return None
+    nodes = spec.transaction(infno).nodes(parts[0])
+    node = nodes.get(parts[1]) if len(parts) > 2 else next((n for n in nodes.values() if n.flat), None)
+    return node.fields.get(parts[-1]) if node is not None else None
+
+
+def _steps(path: str) -> list[str]:
+    return re.findall(r"[^.\[\]]+|\[\d+\]", path)

@@ -51,6 +51,7 @@ class Request:
     admin_token: str | None = field(default=None, repr=False)
     # what the SUT is, named on its certificate: {"product": …, "version": …}
     system: dict[str, str] = field(default_factory=dict)
+    public_url: str | None = None  # manual: the base URL the HIS is told
 
     def pytest_args(self) -> list[str]:
         suites = Path(catalogue.__file__).parent
@@ -79,6 +80,7 @@ class Request:
             ("--roster", self.roster),
             ("--world", self.world.resolve() if self.world else None),
             ("--his-wait", self.his_wait),
+            ("--public-url", self.public_url),
             ("--tester-events", self.tester_events.resolve() if self.tester_events else None),
             ("--admin-token", self.admin_token),
         ):

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,13 +20,14 @@ from rich.table import Table
 from ..actors import admin
 from ..actors.admin import AdminToken
 from ..simulators.faults import MUTANTS
+from ..specs.console import console as rich_console
 from ..world import topology
 from ..world.cli import WorldFile
 from . import catalogue
 from .certify import Listener, Outcome, Request, document, run, since
 from .document import FLOW_ZH, OUTCOMES
 
-console = Console(highlight=False)
+console = rich_console()
 
 MARK = {
     "passed": "[green]✓[/green]",
@@ -115,6 +115,12 @@ def certify_command(write: WriteSigned, load_issuer: LoadIssuer) -> Callable[...
         issuer: Annotated[
             str | None, typer.Option(help="Who issues the certificate (default: $YIDI_ISSUER or user@host).")
         ] = None,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                help="manual: the base URL the HIS should use (default: this host's name and port)."
+            ),
+        ] = None,
     ) -> None:
         """Certify a system: run the joint-test catalogue for its role and write the reports (认证测试)."""
         roles = [r for r in catalogue.ROLES if any(c.role == r for c in catalogue.load().values())]
@@ -167,6 +173,7 @@ def certify_command(write: WriteSigned, load_issuer: LoadIssuer) -> Callable[...
                 tester_events,
                 admin_token,
                 (declared or {}) if sut != "builtin" else builtin_system(one),
+                public_url,
             )
             if since_spec:
                 request.cases = since(since_spec, request)

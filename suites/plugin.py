@@ -31,6 +31,7 @@ from ..simulators.background import Served, serving
 from ..specs import loader
 from ..specs.model import Spec
 from ..world import topology
+from ..world.clock import real_now
 from ..world.topology import Topology
 from . import catalogue, diagnosis
 from .cast import Cast
@@ -88,6 +89,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         help="the SUT's world (world/README.md): its hospitals, persons, catalog and policy, which every "
         "expectation is computed from (default: yidi's embedded world)",
+    )
+    group.addoption(
+        "--public-url",
+        help="manual: the base URL the HIS should use for the platform served here (default: this host)",
     )
     group.addoption("--roster", type=Path, help="the SUT's test persons, hospitals and credentials (JSON)")
     group.addoption(
@@ -270,10 +275,17 @@ def sut(pytestconfig: pytest.Config) -> Iterator[Sut]:
                 spec=spec_ref(pytestconfig),
                 self_check=False,  # the cases, not the simulators' own guard, must catch a wrong answer
                 world=pytestconfig.getoption("world"),
+                # a real HIS stamps real time, and the platform refuses times in its future (R-DATE-04):
+                # served for one, the platform keeps real time, not the world's simulated date
+                clock=real_now() if manual else None,
             )
             port = int(url.partition(":")[2] or 8000) if manual else None
-            served = stack.enter_context(serving(options, port, host="0.0.0.0" if manual else "127.0.0.1"))
-            url, roster = served.url, served.roster
+            host, public = (
+                ("0.0.0.0", pytestconfig.getoption("public_url")) if manual else ("127.0.0.1", None)
+            )
+            served = stack.enter_context(serving(options, port, host=host, public_url=public))
+            # a person's HIS is told the public URL (or this host's name); yidi's own HIS keeps 127.0.0.1
+            url, roster = served.sim.options.base_url if manual else served.url, served.roster
         elif mutants:
             raise pytest.UsageError("--mutant applies to --sut-url builtin only")
         elif roster_file is not None:

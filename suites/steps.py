@@ -147,7 +147,8 @@ def conforms(sut: Sut, reply: Reply) -> None:
     (R-AMT-…). A failure names the message, each broken field with its rule, what the spec wants and
     what came."""
     body = reply.received or reply.body  # as the SUT sent it
-    report = validate(sut.spec, body, infno=reply.infno, response=True)
+    sent_under = str(reply.request.get("infver") or "") or None  # the version it answers (R-ENV-07)
+    report = validate(sut.spec, body, infno=reply.infno, response=True, sent_under=sent_under)
     if report.valid:
         return
     first, more = report.errors[0], len(report.errors) - 1

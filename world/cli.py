@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..specs import loader
+from ..specs.console import console as rich_console
 from . import topology as topology_module
 from .roster import roster
 
-out = Console(highlight=False)
+out = rich_console()
 
 # The one option every command takes for the world it runs on (``--topology``: its former name)
 WorldFile = Annotated[
@@ -30,7 +30,12 @@ WorldFile = Annotated[
 def roster_command(
     world: WorldFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, with credentials.")] = False,
-    base_url: Annotated[str, typer.Option(help="Where the simulators are served.")] = "http://127.0.0.1:8000",
+    base_url: Annotated[
+        str,
+        typer.Option(
+            envvar="YIDI_URL", help="Where the simulators are served (yidi serve prints it: YIDI_URL=…)."
+        ),
+    ] = "http://127.0.0.1:8000",
 ) -> None:
     """What a tester needs: regions, hospitals (gateway, paasid, secret) and every test person."""
     data = roster(topology_module.load(world), base_url, loader.load().ref)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,18 +40,37 @@ class HisClient:
         self.opter, self.opter_name = opter, opter_name
         self.sign_no = ""
         self.seq = 0
+        # the platform's clock minus this machine's, as its answers state it (respond_time): the HIS stamps
+        # the platform's time, as a HIS synchronised with its platform does, wherever a simulated one stands
+        self.offset = timedelta(0)
         # his-role mutants (simulators/faults.py): this HIS deliberately wrong, for the his-role suites
         self.mutants = frozenset(mutants)
 
     def mutant(self, name: str) -> bool:
         return name in self.mutants
 
+    def now(self) -> datetime:
+        """The time this HIS stamps on messages (msgid, inf_time, admission, fees, discharge)."""
+        return real_now() + self.offset
+
+    def follow(self, respond_time: Any) -> None:
+        """Set the HIS's clock to the platform's by an answer's respond_time (yyyyMMddHHmmss[SSS])."""
+        text = str(respond_time or "")
+        if len(text) < 14 or not text.isdigit():
+            return
+        try:
+            platform = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+        except ValueError:
+            return
+        millis = int(text[14:17]) if len(text) >= 17 else 0
+        self.offset = platform + timedelta(milliseconds=millis) - real_now()
+
     # ── one transaction ────────────────────────────────────────────
 
     def message(
         self, infno: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", msgid: str | None = None
     ) -> dict[str, Any]:
-        now = real_now()
+        now = self.now()
         if msgid is None and self.mutant("his-msgid-format"):  # the platform's inf_refmsgid form, not ours
             msgid = f"{self.hospital.admdvs}{self.msgids(now)[12:26]}{self.msgids(now)[26:]:0>10}"
         return envelope.request(
@@ -98,6 +118,7 @@ class HisClient:
             answered = {"infcode": 0, "output": {}}
             return Reply(infno, msgid, dict(message), answered, seconds, file=r.content, headers=tif)
         received = body = r.json()
+        self.follow(body.get("respond_time"))
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
         seconds = time.perf_counter() - started

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from ...specs.envelope import datetime_text
-from ...world.clock import real_now
 from .client import HisClient
 from .model import Episode, LostAnswer, Refused, Reply, credential
 
@@ -23,7 +22,7 @@ class Inpatient(HisClient):
         begntime: datetime | None = None,
         card_sn: str | None = None,
     ) -> Reply:
-        begin = datetime_text(begntime or real_now())
+        begin = datetime_text(begntime or self.now())
         cert_type, cert_no = cert or ("02", str(episode.person["baseinfo"]["certno"]))
         self.seq += 1
         info = self.node(
@@ -63,7 +62,7 @@ class Inpatient(HisClient):
             sn_prefix="F",
             first=len(episode.fees),
             med_type="21",
-            fee_ocur_time=datetime_text(when or real_now()),
+            fee_ocur_time=datetime_text(when or self.now()),
         )
         if self.mutant("his-feedetl-sn-per-batch"):  # numbered from 1 in every batch: batches collide
             lines = [{**line, "feedetl_sn": f"F{i % batch + 1:014d}"} for i, line in enumerate(lines)]
@@ -78,7 +77,7 @@ class Inpatient(HisClient):
         return replies
 
     def discharge(self, episode: Episode, *, endtime: datetime | None = None) -> Reply:
-        end = datetime_text(endtime or real_now())
+        end = datetime_text(endtime or self.now())
         info = self.node(
             "2402",
             "dscginfo",

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...specs.envelope import datetime_text
-from ...world.clock import real_now
 from .client import HisClient
 from .model import Episode, Reply, credential
 
@@ -22,7 +21,7 @@ class Outpatient(HisClient):
             "data",
             psn_no=episode.psn_no,
             insutype=episode.insutype,
-            begntime=datetime_text(real_now()),
+            begntime=datetime_text(self.now()),
             mdtrt_cert_type=cert_type,
             mdtrt_cert_no=cert_no,
             ipt_otp_no=self.visit_no("MZ"),
@@ -41,7 +40,7 @@ class Outpatient(HisClient):
         med_type: str = "11",
     ) -> Reply:
         """2203 (the visit's diagnosis) and 2204 (the fees of one charge batch)."""
-        now = datetime_text(real_now())
+        now = datetime_text(self.now())
         info = self.node(
             "2203",
             "mdtrtinfo",

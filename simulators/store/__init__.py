@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.schema import CreateIndex
 
 from .commit import GroupCommit
@@ -51,6 +53,7 @@ __all__ = [
     "Store",
     "TimeKey",
     "clearings",
+    "database_url",
     "details",
     "files",
     "hub_records",
@@ -74,6 +77,19 @@ __all__ = [
 ]
 
 
+def database_url(text: str) -> str:
+    """A SQLAlchemy URL, or a bare file path taken as SQLite (``--db state.db``); ValueError names what is
+    neither."""
+    url = text if "://" in text else f"sqlite:///{text}"
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            f"--db {text!r} is neither a file path nor a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://…)"
+        ) from None
+    return url
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -88,7 +104,7 @@ class Store(GroupCommit):
     the statements every message runs."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = url = database_url(url)
         engine = create_engine(url, json_serializer=json_text, json_deserializer=from_json)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from ..gateway import BusinessError, Context
 from ..store import visits
-from .visits import INPATIENT, KIND_OF, OPEN, OUTPATIENT, Treatment, step
+from .visits import INPATIENT, KIND_OF, OPEN, OUTPATIENT, Treatment, not_ahead, not_before_admission, step
 
 
 class Admission:
@@ -54,6 +54,7 @@ class Admission:
         node = self.node
         kind = KIND_OF[ctx.infno]
         info = ctx.input["mdtrtinfo" if kind is INPATIENT else "data"]
+        not_ahead(ctx, "mdtrtinfo" if kind is INPATIENT else "data", "begntime")
         insuplc = str(ctx.message["insuplc_admdvs"])
         hospital = node.hospital(ctx)
         peer = node.insurer(insuplc)
@@ -179,6 +180,7 @@ class Admission:
 
     async def change_visit(self, ctx: Context) -> None:
         node, info = self.node, ctx.input["adminfo" if ctx.infno == "2403" else "mdtrtinfo"]
+        not_ahead(ctx, "adminfo" if ctx.infno == "2403" else "mdtrtinfo", "begntime", "endtime")
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, info["mdtrt_id"])
             after = step(node.spec, visit, ctx.infno)
@@ -190,9 +192,12 @@ class Admission:
 
     async def discharge(self, ctx: Context) -> None:
         node, info = self.node, ctx.input["dscginfo"]
+        not_ahead(ctx, "dscginfo", "endtime")
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, info["mdtrt_id"])
+            node.same_person(visit, info.get("psn_no"))
             after = step(node.spec, visit, ctx.infno)
+            not_before_admission(ctx, "dscginfo", "endtime", visit)
             visit.doc["endtime"] = info["endtime"]
             visit.doc["discharge"] = {"dscg_way": info["dscg_way"], "dscg_dept_name": info["dscg_dept_name"]}
             node.save(conn, visit, after, ctx.infno)

@@ -14,7 +14,7 @@ from ...specs.money import yuan
 from ...world.topology import CatalogEntry, Item
 from ..catalog import classify, result_line
 from ..gateway import BusinessError, Context, Handler
-from .visits import INPATIENT, OUTPATIENT, Treatment, step
+from .visits import INPATIENT, OUTPATIENT, Treatment, not_ahead, step
 
 
 class Fees:
@@ -32,6 +32,7 @@ class Fees:
         mdtrt_ids = {line["mdtrt_id"] for line in lines}
         if len(mdtrt_ids) != 1:
             raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
+        not_ahead(ctx, "feedetail", "fee_ocur_time")
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, mdtrt_ids.pop())
             thawed = visit.state in ("discharged", "settled") and (

@@ -136,6 +136,7 @@ class Settlement:
         node, data = self.node, ctx.input["data"]
         with ctx.work() as conn:
             visit = node.load(conn, ctx, data["mdtrt_id"])
+            node.same_person(visit, data.get("psn_no"))
             after = step(node.spec, visit, ctx.infno)
             fees, split = self.totals(visit, data)
         peer = node.insurer(visit.insuplc_admdvs)
@@ -154,6 +155,7 @@ class Settlement:
         mid = data.get("mid_setl_flag") == "1" and not node.faults.mutant("refuse-mid-settlement")
 
         def check(conn: Connection, visit: Visit) -> dict[str, Any]:
+            node.same_person(visit, data.get("psn_no"))
             after = step(
                 node.spec, visit, ctx.infno, mid_setl=mid or node.faults.mutant("settle-without-discharge")
             )
@@ -274,6 +276,7 @@ class Settlement:
         node, data = self.node, ctx.input["data"]
 
         def check(conn: Connection, visit: Visit) -> dict[str, Any]:
+            node.same_person(visit, data.get("psn_no"))
             after = step(node.spec, visit, ctx.infno)
             row = self.active_settlement(conn, visit, data["setl_id"])
             peer = node.insurer(visit.insuplc_admdvs)

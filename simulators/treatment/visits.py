@@ -13,13 +13,13 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ...specs import lifecycle
-from ...specs.envelope import stamp
+from ...specs.envelope import datetime_text, stamp
 from ...specs.model import Spec
 from ...world.topology import Account, Hospital, Province
 from ..gateway import BusinessError, Context, Node, Relayed, World
@@ -29,6 +29,8 @@ from ..links import Peer, Serials, Unreachable
 log = logging.getLogger("yidi.simulators")
 
 TRANSIENT = frozenset({"settling", "cancelling", "reversing"})
+# how far a HIS's clock may run ahead of the platform's before the times it states are refused (R-DATE-04)
+CLOCK_TOLERANCE = timedelta(minutes=10)
 OPEN = ("registered", "fees_uploaded", "presettled", "discharged", *TRANSIENT)
 
 
@@ -91,6 +93,45 @@ class Visit:
             before = self.doc.pop("pending", {}).get("before", self.state)
         if infno:
             self.doc["history"].append([infno, before, state])
+
+
+def not_ahead(ctx: Context, node: str, *names: str) -> None:
+    """The times a message states (admission, discharge, a fee) are not in the platform's future beyond
+    the clocks' tolerance: a stay dated 9999-12-31 must not be booked (R-DATE-04)."""
+    body = ctx.input.get(node)
+    latest = datetime_text(ctx.now + CLOCK_TOLERANCE)
+    for row in body if isinstance(body, list) else [body]:
+        for name in names:
+            value = row.get(name) if isinstance(row, Mapping) else None
+            if value and str(value) > latest:  # yyyy-MM-dd HH:mm:ss: the text orders as the time
+                raise BusinessError(
+                    "E4012",
+                    name=_zh(ctx, node, name),
+                    field=name,
+                    value=value,
+                    now=datetime_text(ctx.now),
+                    tolerance=int(CLOCK_TOLERANCE.total_seconds() // 60),
+                )
+
+
+def not_before_admission(ctx: Context, node: str, name: str, visit: Visit) -> None:
+    """A visit's time (its discharge) is not before its admission (R-DATE-04)."""
+    value, begun = ctx.input[node].get(name), visit.doc["begntime"]
+    if value and str(value) < str(begun):
+        raise BusinessError(
+            "E4011",
+            name=_zh(ctx, node, name),
+            field=name,
+            value=value,
+            other_name="入院时间",
+            other_field="begntime",
+            other=begun,
+        )
+
+
+def _zh(ctx: Context, node: str, name: str) -> str:
+    found = ctx.spec.transaction(ctx.infno).input.get(node)
+    return found.fields[name].zh if found is not None and name in found.fields else name
 
 
 def step(spec: Spec, visit: Visit, infno: str, *, reverse: str | None = None, **guards: bool) -> str:
@@ -191,6 +232,11 @@ class Treatment(Node):
         ):
             raise BusinessError("E2007", fixmedins_code=ctx.message["fixmedins_code"], mdtrt_id=mdtrt_id)
         return Visit(row)
+
+    def same_person(self, visit: Visit, psn_no: Any) -> None:
+        """A message about a visit names the visit's person (R-SEC-07)."""
+        if psn_no not in (None, "") and psn_no != visit.psn_no:
+            raise BusinessError("E4010", psn_no=psn_no, mdtrt_id=visit.mdtrt_id)
 
     def save(self, conn: Connection, visit: Visit, state: str, infno: str | None = None) -> None:
         """Write the visit back if nobody else changed it meanwhile (R-CONC-01)."""

@@ -368,16 +368,18 @@ class Desk:
                 expected={"card_sn": self.person["card"]["card_sn"]},
                 actual={"card_sn": data.get("card_sn")},
             )
-        report = validate(self.spec, seen.message)
-        if not report.valid:
-            first = report.errors[0]
-            more = f"（另有{len(report.errors) - 1}处错误）" if len(report.errors) > 1 else ""
+        report = validate(self.spec, seen.message, strict=True)
+        # a certification holds a HIS to the rules platforms tolerate breaking (W1004: the msgid's form)
+        broken = report.errors + [i for i in report.warnings if i.code == "W1004"]
+        if broken:
+            first = broken[0]
+            more = f"（另有{len(broken) - 1}处错误）" if len(broken) > 1 else ""
             raise Nonconforming(
                 f"不符合接口规范（{first.code}）：{first.zh}{more}",
                 rule=first.rule if first.rule.startswith("R-") else None,
                 on=seen,
                 expected="符合接口规范",
-                actual=[str(i) for i in report.errors],
+                actual=[str(i) for i in broken],
             )
         code = seen.message.get("fixmedins_code")
         if code != self.hospital.fixmedins_code:

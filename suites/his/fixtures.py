@@ -64,7 +64,9 @@ def desk(
         briefed.add(hospital.fixmedins_code)
         tester.say(
             f"〔{hospital.name} {hospital.fixmedins_code}〕请将HIS的医保接口地址配置为{hospital.gateway}，"
-            f"x-tif-paasid={hospital.paasid}，密钥{hospital.secret}，签到【9001】后按以下指令操作"
+            f"x-tif-paasid={hospital.paasid}，密钥{hospital.secret}，签到【9001】后按以下指令操作；"
+            f"平台时间{sut.served.sim.clock.now():%Y-%m-%d %H:%M:%S}"
+            "（北京时间；HIS时钟超前10分钟以上的报文将被拒绝）"
         )
     found = Desk(
         sut.served.sim,

@@ -15,7 +15,6 @@ from typing import Any
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.envelope import datetime_text
 from ...specs.money import exact_to, yuan
-from ...world.clock import real_now
 from ...world.topology import CatalogEntry
 from ..catalogue import Case
 from ..failures import UnexpectedRefusal
@@ -49,7 +48,7 @@ def plain(level: str) -> Callable[[CatalogEntry], bool]:
 
 def lines(his: His, episode: Episode, items: Iterable[tuple[str, float, float]], **values: Any) -> list[Any]:
     """2301 feedetail rows for (national code, quantity, unit price), as the HIS builds them."""
-    now = datetime_text(real_now())
+    now = datetime_text(his.now())
     first = len(episode.fees)
     return his.fee_lines(
         "2301", episode, items, sn_prefix="F", first=first, med_type="21", fee_ocur_time=now, **values

@@ -11,7 +11,6 @@ from typing import Any
 
 from ...actors.his import Episode, His, Refused, Reply
 from ...specs.money import yuan
-from ...world.clock import real_now
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -168,7 +167,7 @@ def test_the_fee_query_lists_the_live_lines_with_their_settlement(sut: Sut, join
 
 def in_hospital(his: His, episode: Episode) -> tuple[Reply, dict[str, Any] | None]:
     """【5303】 for the person, today; the row of the episode's visit if listed."""
-    today = f"{real_now():%Y-%m-%d}"
+    today = f"{his.now():%Y-%m-%d}"
     data = his.node(
         "5303", "data", psn_no=episode.psn_no, begntime=f"{today} 00:00:00", endtime=f"{today} 23:59:59"
     )

@@ -67,3 +67,13 @@ def test_without_the_admin_credential_the_roster_is_not_given(served: Served) ->
     args = ["his", "episode", "--url", served.url, "--person", "P12", "--hospital", "H51010000001"]
     result = runner.invoke(app, args, env={"YIDI_ADMIN_TOKEN": ""})
     assert result.exit_code == 2 and "401" in result.output and "secret" not in result.output
+
+
+def test_his_card_reads_the_served_card_with_url(served: Served) -> None:
+    import json
+
+    result = runner.invoke(app, ["his", "card", "P12", "--url", served.url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == served.card("P12")
+    result = runner.invoke(app, ["his", "card", "P99", "--url", served.url])
+    assert result.exit_code == 2 and "knows no person P99" in result.output

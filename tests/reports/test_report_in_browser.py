@@ -1,8 +1,8 @@
 """report.html in a real browser (headless Chromium, opened from disk): what a person sees.
 
-Chromium is Debian's (``apt-get install -y chromium``), driven by the PyPI package ``playwright``; no
-browser is downloaded. Every request the page makes other than its own file is refused and recorded:
-the report must need nothing from a network.
+Chromium is Debian's (``apt-get install -y chromium fonts-wqy-microhei``: a CJK font too), driven by
+the PyPI package ``playwright``; no browser is downloaded. Every request the page makes other than its
+own file is refused and recorded: the report must need nothing from a network.
 """
 
 from __future__ import annotations
@@ -206,3 +206,25 @@ def test_a_screenshot_for_people(page: Page, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+# the CJK fonts the report's stack names (report.css) that Linux distributions ship
+CJK_FONTS = {"Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei"}
+
+
+def test_the_chinese_text_is_drawn_with_a_cjk_font_of_the_stack_not_boxes(page: Page) -> None:
+    """Where no CJK font is installed, Chinese renders as boxes: the fonts the browser really used for the
+    verdict and a case title (DevTools' platform fonts) must be CJK fonts the report's stack names; the
+    test command installs one (fonts-wqy-microhei)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    for selector in ("#verdict", "h1"):
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, selector
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        used = {f["familyName"] for f in fonts if f["glyphCount"]}
+        assert used & CJK_FONTS, (selector, fonts)
+    stack = page.locator("body").evaluate("e => getComputedStyle(e).fontFamily")
+    assert all(font in stack for font in ("Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei"))

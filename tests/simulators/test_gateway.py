@@ -188,7 +188,11 @@ def test_an_address_no_node_serves_is_404_and_the_rest_still_answers(served: Ser
     for path in ("/gw/990000/9001", "/prov/990000/Y1101"):
         r = post(served, path, sign_in_message(served), signed(served))
         assert r.status_code == 404 and path in r.json()["detail"]
-    assert httpx.get(f"{served.url}/gw/510000/9001").status_code in (404, 405)  # messages are POSTed
+    for method in ("GET", "PUT", "DELETE"):  # messages are POSTed: the path exists, the method does not
+        for path in ("/gw/510000/9001", "/hub/Y1101", "/prov/510000/Y1101"):
+            r = httpx.request(method, f"{served.url}{path}")
+            assert r.status_code == 405 and r.headers["allow"] == "POST", (method, path)
+    assert httpx.get(f"{served.url}/gw/990000/9001").status_code == 404
     assert httpx.get(f"{served.url}/admin/health", headers=served.admin).json()["status"] == "ok"
 
 

@@ -22,7 +22,6 @@ from yidi.suites import catalogue
 from yidi.suites.insured.client import admitted as admitted_via
 from yidi.suites.insured.client import as_hub, as_treatment
 from yidi.suites.plugin import Sut
-from yidi.world.clock import real_now
 
 from .conftest import Served
 from .test_episodes import admitted, count, settled, ytd
@@ -125,7 +124,7 @@ def upload_line(his: His, episode: Episode, item: tuple[str, float, float], **va
     return his.call("2301", {"feedetail": lines}, insuplc_admdvs=episode.insuplc_admdvs)
 
 
-NOW = "2026-11-23 10:00:00"
+NOW = "2026-11-23 09:00:00"  # the world's first hour: not in the platform's future (R-DATE-04)
 BED = ("001101000010000", 2, 50.0)  # Chongqing: 甲类, capped at 40
 ICU = ("001101000020000", 1, 180.0)  # Chongqing: 乙类, 10 % pre-self-pay
 AIRCON = ("001109000020000", 1, 5.0)  # not in Chongqing's catalog
@@ -392,7 +391,7 @@ def test_fee_query_includes_cancelled(served: Served) -> None:
 def test_in_hospital_lists_settled(served: Served) -> None:
     served.faults(mutants=("in-hospital-lists-settled",))
     his, episode = settled(served, "P03", "H61010000001")
-    today = f"{real_now():%Y-%m-%d}"  # the HIS's own clock (CST), as the admission carries it
+    today = f"{his.now():%Y-%m-%d}"  # the HIS's clock (the platform's), as the admission carries it
     rows = query(
         his, episode, "5303", psn_no=episode.psn_no, begntime=f"{today} 00:00:00", endtime=f"{today} 23:59:59"
     ).output["data"]
@@ -544,9 +543,14 @@ def test_his_wrong_signature(served: Served) -> None:
 
 
 def test_his_msgid_format(served: Served) -> None:
-    with pytest.raises(Refused) as refused:
-        his_with(served, "his-msgid-format").sign_in()
-    assert refused.value.reply.err_msg.startswith("[E1010]")
+    """Platforms accept a msgid of another form (real clients send them): strict validation warns, and the
+    his-role certification (JT-CON-301) fails the HIS on it."""
+    his = his_with(served, "his-msgid-format")
+    his.sign_in()
+    message = his.message("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "x"}})
+    assert not str(message["msgid"]).startswith(his.hospital.fixmedins_code)
+    warned = validate(served.sim.spec, message, strict=True).warnings
+    assert [(i.code, i.rule) for i in warned] == [("W1004", "R-ENV-04")]
 
 
 # ── reliability, security and conformance mutants (treatment role: JT-REL, JT-SEC, JT-CON) ──

@@ -30,7 +30,25 @@ from yidi.specs.openapi import document
 
 from .conftest import Served
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+def no_internal_error(ctx: Any, response: Any, case: Any) -> None:
+    """An E6009 is the gateway's last line catching a handler that broke: a crash, whatever the status."""
+    body = (
+        response.json()
+        if response.headers.get("content-type", [""])[0].startswith("application/json")
+        else {}
+    )
+    if str(body.get("err_msg") or "").startswith("[E6009]"):
+        raise AssertionError(f"internal error answered: {body['err_msg']}")
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    no_internal_error,
+]
 EXAMPLES = int(os.environ.get("YIDI_SCHEMATHESIS_EXAMPLES", "6"))
 
 
@@ -78,14 +96,14 @@ def test_no_5xx_and_no_answer_the_spec_refuses(served: Served) -> None:
             answered[_where(response)] += 1
             try:
                 case.validate_response(response, checks=CHECKS)
-            except Exception as e:  # a check failed: record it and keep exploring
-                failures.append(f"{infno}: {str(e)[:300]}")
+            except BaseExceptionGroup as e:  # the checks that failed (a FailureGroup): record, keep exploring
+                failures.append(f"{infno}: {str(e)[:300]} ← {case.body!r:.600}")
 
         run()
 
     for operation in operations:
         explore(operation)
-    assert failures == []
+    assert failures == [], (Counter(f.partition(":")[0] for f in failures), failures[:3])
     total = sum(answered.values())
     assert total >= len(operations) * EXAMPLES // 2
     # generated messages got past the gateway (signature, shape) into the handlers' business checks
@@ -108,3 +126,53 @@ def test_hostile_bodies_get_an_infcode_answer(served: Served, body: bytes) -> No
     headers = transport.sign_headers(served.sim.spec, h.paasid, h.secret, now=time.time())
     r = httpx.post(f"{served.url}/gw/510000/2304", content=body, headers=headers)
     assert r.status_code == 200 and r.json()["infcode"] == -1 and r.json()["err_msg"]
+
+
+def _st(served: Served, tmp_path: Any, node: str, *extra: str) -> Any:
+    """Schemathesis' own CLI against the served simulators, as the README shows: the node's export, the
+    shipped hooks signing each request (credentials from a roster file)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    schema = tmp_path / "node.json"
+    exported = runner_invoke(["spec", "openapi", "--node", node, "--server", served.url, "-o", str(schema)])
+    assert exported.exit_code == 0, exported.output
+    server = json.loads(schema.read_text(encoding="utf-8"))["servers"][0]["url"]
+    assert server == f"{served.url}/{node}"
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps(served.roster), encoding="utf-8")
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "yidi.suites.schemathesis_hooks", "YIDI_ROSTER": str(roster)}
+    st = Path(sys.executable).parent / "st"
+    checks = "not_a_server_error,status_code_conformance,content_type_conformance"
+    checks += ",response_schema_conformance,no_internal_error"
+    command = [str(st), "run", str(schema), "--url", server, "-c", checks, "--phases", "fuzzing", *extra]
+    return subprocess.run(  # in tmp_path: st keeps its cache (.schemathesis/) in the working directory
+        command, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+    )
+
+
+def runner_invoke(args: list[str]) -> Any:
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_schemathesis_cli_with_the_shipped_hooks_passes_and_catches_an_internal_error(
+    served: Served, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    passed = _st(served, tmp_path, "gw/510000", "-n", "2", "--include-path-regex", "^/(1101|5203|2301)$")
+    assert passed.returncode == 0, passed.stdout[-3000:]
+
+    async def crash(ctx: Any) -> None:
+        raise RuntimeError("planted")
+
+    served.sim.treatment["510000"].handlers["1101"] = crash  # reached only by a signed, valid message
+    failed = _st(served, tmp_path, "gw/510000", "-n", "5", "--include-path-regex", "^/1101$")
+    assert failed.returncode == 1 and "internal error answered: [E6009]" in failed.stdout, failed.stdout[
+        -3000:
+    ]
+    caplog.clear()  # the planted crash is logged, as it should be

@@ -360,10 +360,50 @@ def test_profile_semantics_change_the_amount_rules() -> None:
     ).valid
 
 
-def test_msgid_must_carry_the_sender_and_a_real_time(spec: Spec) -> None:
+def test_a_msgid_without_the_sender_or_a_real_time_is_a_strict_warning_not_a_refusal(spec: Spec) -> None:
+    """Real clients send msgids of other forms and platforms accept them (issue #20)."""
     for msgid in ("H99999999999202611101030000001", "H51010000001202613101030000001"):
-        issues = validate(spec, examples.request(spec, "2304", msgid=msgid)).errors
-        assert [(i.code, i.rule) for i in issues] == [("E1010", "R-ENV-04")]
+        message = examples.request(spec, "2304", msgid=msgid)
+        assert validate(spec, message).issues == []
+        issues = validate(spec, message, strict=True).issues
+        assert [(i.code, i.rule, i.severity, i.infcode) for i in issues] == [
+            ("W1004", "R-ENV-04", "warning", 0)
+        ]
+        assert msgid in issues[0].zh
+
+
+def test_a_field_a_later_version_made_required_is_not_required_of_a_message_sent_under_the_earlier() -> None:
+    v11 = loader.load("V1.1")
+    answer = examples.response(v11, "2208")
+    setlinfo = answer["output"]["setlinfo"]
+    setlinfo["pdn_cash_pay"] = setlinfo.pop("psn_cash_pay")  # V1.0's spelling: psn_cash_pay came in V1.1
+    assert [i.code for i in validate(v11, answer, infno="2208", response=True).errors] == ["E1001"]
+    report = validate(v11, answer, infno="2208", response=True, sent_under="V1.0")
+    assert report.valid and [(i.code, i.path) for i in report.warnings] == [
+        ("W1003", "output.setlinfo.psn_cash_pay")
+    ]
+    assert "V1.1新增" in report.warnings[0].zh and "V1.0" in report.warnings[0].zh
+    # a request states its own version: 2401 by card without card_sn, required from V1.1 on
+    request = examples.request(loader.load(), "2401")
+    request["input"]["mdtrtinfo"].update(mdtrt_cert_type="03", card_sn="")
+    assert validate(v11, request).valid
+    refused = validate(v11, {**request, "infver": "V1.1"}).errors
+    assert [i.path for i in refused] == ["input.mdtrtinfo.card_sn"]
+    # what the earlier version required too stays an error
+    request["input"]["mdtrtinfo"]["psn_no"] = ""
+    assert "E1001" in [i.code for i in validate(v11, request).errors]
+
+
+def test_a_regional_value_of_an_extensible_table_names_the_profile_that_has_it() -> None:
+    base = loader.load()
+    answer = examples.response(base, "1101")
+    answer["output"]["insuinfo"][0]["psn_type"] = "11"  # Chongqing's 在职
+    report = validate(base, answer, infno="1101", response=True)
+    assert report.valid and [(i.code, i.severity) for i in report.warnings] == [("W1005", "warning")]
+    assert "chongqing" in report.warnings[0].zh
+    assert validate(loader.load(profile="chongqing"), answer, infno="1101", response=True).issues == []
+    answer["output"]["insuinfo"][0]["psn_type"] = "77"  # no region's: refused as before
+    assert [i.code for i in validate(base, answer, infno="1101", response=True).errors] == ["E1005"]
 
 
 # ── unusable messages and the shape of an issue ───────────────────────────────────────

@@ -168,3 +168,23 @@ def test_the_tester_channel_is_json_lines_a_robot_can_follow(tmp_path: Path) -> 
         )
     admit = next(e for e in lines if e["event"] == "instruct" and e["action"]["do"] == "read_card_and_admit")
     assert admit["action"]["cardno"] and isinstance(admit["action"]["fees"], list)
+
+
+def test_a_platform_served_for_a_real_his_keeps_real_time_and_says_so(tmp_path: Path) -> None:
+    """A real HIS stamps real time and the platform refuses times in its future (R-DATE-04): served for a
+    person's HIS, the platform's clock is real time, not the world's date, and the briefing prints it."""
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+    from yidi.simulators.background import free_port
+    from yidi.world.clock import real_now
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("certify", "--role", "his", "--sut", f"manual:{free_port()}", "--cases", "JT-CON-301"),
+            *("--his-wait", "0.3", "--out", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 1, result.output  # nobody at the HIS: the case fails, the run does not err
+    assert f"平台时间{real_now():%Y-%m-%d %H:}" in result.output, result.output
