@@ -183,7 +183,7 @@ def test_a_platform_served_for_a_real_his_keeps_real_time_and_says_so(tmp_path: 
         app,
         [
             *("certify", "--role", "his", "--sut", f"manual:{free_port()}", "--cases", "JT-CON-301"),
-            *("--his-wait", "0.3", "--out", str(tmp_path)),
+            *("--his-wait", "0.3", "--out", str(tmp_path), "--sut-product", "HIS", "--sut-version", "1"),
         ],
     )
     assert result.exit_code == 1, result.output  # nobody at the HIS: the case fails, the run does not err
