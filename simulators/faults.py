@@ -142,6 +142,18 @@ MUTANTS: dict[str, Kind] = {
         "Y5206 leaves out the deductible paid (Q0000)",
         "R-QRY-04",
     ),
+    "totals-outpatient-cap-as-inpatient": Kind(
+        "参保地人员累计信息【Y5206】门诊统筹基金累计报在住院代码下（无_BIZ11/_BIZ14后缀）",
+        "Y5206 reports the pooled fund's outpatient and 门诊慢特病 usage under the inpatient code"
+        " (no _BIZ11/_BIZ14 suffix)",
+        "R-QRY-04",
+    ),
+    "person-lock-not-advancing": Kind(
+        "同一人员并发结算时乐观锁版本号不递增，后写覆盖先写的年度累计",
+        "the optimistic lock on a person's record never advances: of two settlements of one person at once"
+        " the later one's write overwrites the earlier one's usage",
+        "R-QRY-04",
+    ),
     "in-hospital-lists-settled": Kind(
         "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
     ),

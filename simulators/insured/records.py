@@ -5,6 +5,8 @@ visits the treatment side told it of, and the checks every family makes (card, f
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -20,6 +22,7 @@ from ..links import Serials
 from ..store import persons
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
+RACE_SECONDS = 2.0  # person-lock-not-advancing: how long two settlements of one person count as at once
 
 
 def initial_state(person: Person, policy: Policy) -> dict[str, Any]:
@@ -57,6 +60,7 @@ class Insured(Node):
         self.province, self.topology = province, world.topology
         self.people = {p.psn_no: p for p in self.topology.persons.values() if p.province == province.admdvs}
         self.filing_sn = Serials(self.store, f"{self.name}:filing")
+        self._open: dict[str, tuple[float, int, dict[str, Any]]] = {}  # person-lock-not-advancing only
         with self.store.begin() as conn:
             known = set(conn.execute(select(persons.c.psn_no).where(persons.c.node == self.name)).scalars())
             rows = [
@@ -91,13 +95,34 @@ class Insured(Node):
         raise BusinessError("E3001", psn_no=number)
 
     def state(self, conn: Connection, psn_no: str) -> tuple[int, dict[str, Any]]:
+        self._open.pop(psn_no, None)  # person-lock-not-advancing: another message, so not "at once"
         row = self.store.q.person.first(conn, k_node=self.name, k_psn_no=psn_no)
         assert row is not None, psn_no
         return row.version, dict(row.doc)
 
+    def settling_state(self, conn: Connection, psn_no: str) -> tuple[int, dict[str, Any]]:
+        """The person's state a settlement starts from. Units never interleave here, so the mutant
+        ``person-lock-not-advancing`` makes two settlements of one person back to back (nothing else of
+        theirs between, within ``RACE_SECONDS``) start from one read, as two at once would on a platform of
+        many workers: the second starts from the record as the first found it."""
+        if not self.faults.mutant("person-lock-not-advancing"):
+            return self.state(conn, psn_no)
+        pending = self._open.pop(psn_no, None)
+        if pending is not None and time.monotonic() - pending[0] <= RACE_SECONDS:
+            return pending[1], copy.deepcopy(pending[2])
+        version, doc = self.state(conn, psn_no)
+        self._open[psn_no] = (time.monotonic(), version, copy.deepcopy(doc))
+        return version, doc
+
     def save(self, conn: Connection, psn_no: str, version: int, doc: dict[str, Any]) -> None:
+        stuck = self.faults.mutant("person-lock-not-advancing")  # the version written is the one read
         done = self.store.q.save_person.run(
-            conn, version=version + 1, doc=doc, k_node=self.name, k_psn_no=psn_no, k_version=version
+            conn,
+            version=version if stuck else version + 1,
+            doc=doc,
+            k_node=self.name,
+            k_psn_no=psn_no,
+            k_version=version,
         )
         if done != 1:
             raise BusinessError("E6005", mdtrt_id=psn_no)

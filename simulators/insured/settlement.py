@@ -53,7 +53,7 @@ class Settlement:
             raise BusinessError(
                 "E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算"
             )
-        version, doc = node.state(conn, person.psn_no)
+        version, doc = node.settling_state(conn, person.psn_no)
         if doc["insu_stas"] != "1":
             raise BusinessError("E3006", psn_no=person.psn_no)
         filing = node.filing_for(person, doc, s["mdtrtarea_admdvs"], ctx.now.date(), s["med_type"])

@@ -35,10 +35,11 @@ def fund_code(prefix: str, fund_pay_type: str) -> str:
     return f"{prefix}{fund_pay_type[:5]}1"
 
 
-def totals(used: Usage, terms: Terms) -> dict[str, Decimal]:
-    """The year's counters as cum_type_code → value."""
+def totals(used: Usage, terms: Terms, *, cap_by_setting: bool = True) -> dict[str, Decimal]:
+    """The year's counters as cum_type_code → value (``cap_by_setting`` off: every cap's usage under the
+    inpatient code, as a platform knowing one pooled-fund total would)."""
     caps: dict[str, str] = {}  # a cap's counter → the suffix of the first setting keeping it
-    for name in SETTINGS:
+    for name in SETTINGS if cap_by_setting else ():
         if name in terms.settings:
             caps.setdefault(terms.settings[name].cap, SUFFIX[name])
     funds = {f.counter: f.fund_pay_type for f in terms.funds}
@@ -72,11 +73,12 @@ class Totals:
         with ctx.answer() as conn:
             _, doc = node.state(conn, person.psn_no)
             used = usage_of(doc["ytd"].get(str(year), {}))
+            by_setting = not node.faults.mutant("totals-outpatient-cap-as-inpatient")
             row = {"insutype": person.insutype, "year": str(year), "cum_ym": month}
             ctx.output = {
                 "cuminfo": [
                     {**row, "cum_type_code": code, "cum": wire(value)}
-                    for code, value in sorted(totals(used, policy.on(day)).items())
+                    for code, value in sorted(totals(used, policy.on(day), cap_by_setting=by_setting).items())
                     if not (code.startswith("Q0000") and node.faults.mutant("totals-omit-deductible"))
                 ]
             }

@@ -396,11 +396,18 @@ def ok(reply: Reply) -> Reply:
 
 
 def admitted(
-    platform: Platform, card: Mapping[str, Any], code: str, *, cert_type: str = "02", lines: int = 14
+    platform: Platform,
+    card: Mapping[str, Any],
+    code: str,
+    *,
+    cert_type: str = "02",
+    lines: int = 14,
+    med_type: str = "21",
 ) -> Visit:
-    """Y1101 → Y2401 for a new stay at hospital ``code``, both expected to succeed."""
+    """Y1101 → Y2401 for a new stay (or, by ``med_type``, outpatient visit) at hospital ``code``, both
+    expected to succeed."""
     info = ok(platform.person_info(card, cert_type, code))
-    visit = platform.visit(info.output, code, card=card, cert_type=cert_type, lines=lines)
+    visit = platform.visit(info.output, code, card=card, cert_type=cert_type, lines=lines, med_type=med_type)
     ok(platform.send(platform.admission(visit)))
     return visit
 

@@ -1,15 +1,17 @@
 """Query (查询) cases against an insured-province platform, yidi relaying as the national hub: who a
-credential names (Y1101) and a person's running totals for the year (Y5206)."""
+credential names (Y1101) and a person's running totals for the year (Y5206), inpatient and outpatient."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
+from decimal import Decimal
 
 from ...actors.his import Refused
+from ...specs.money import ZERO, yuan
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import fail, totals_follow
+from ..steps import fail, running_totals, totals_follow
 from .client import Platform, admitted, ok
 
 CREDENTIALS = {"01": "医保电子凭证", "02": "身份证号", "03": "社保卡"}
@@ -81,3 +83,43 @@ def test_the_running_totals_follow_a_settlement_and_its_cancellation(
     finally:
         with suppress(Refused):
             relay.cancel_admission(visit)
+
+
+@case("JT-QRY-103")
+def test_the_running_totals_keep_outpatient_usage_under_its_own_codes(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital, lines=4, med_type="11")
+    before = ok(relay.totals(visit))
+    settlement = ok(relay.settle(visit))
+    after = ok(relay.totals(visit))  # the settlement and the visit are undone by suites/tidy.py
+    s = settlement.output["setlinfo"]
+    pool = f"D{visit.insutype}101"  # the pooled fund: fund_pay_type <insutype>100
+    pooled = yuan(s["hifp_pay"])
+    if pooled <= 0:
+        fail(
+            "本用例需要门诊结算有统筹基金支付（换用费用更多的就诊）",
+            rule=None,
+            on=settlement,
+            expected={"hifp_pay": "> 0"},
+        )
+    moved = {
+        "C0000_BIZ11": Decimal(1),
+        "Q0000_BIZ11": yuan(s["act_pay_dedc"]),
+        f"{pool}_BIZ11": pooled,
+        "C0000": ZERO,
+        "Q0000": ZERO,
+        pool: ZERO,
+    }
+    was, now = running_totals(before), running_totals(after)
+    wrong = [code for code, by in moved.items() if now.get(code, ZERO) - was.get(code, ZERO) != by]
+    if wrong:
+        fail(
+            f"普通门诊结算【Y2304】{settlement.msgid}后，人员累计信息【Y5206】应记在门诊累计类别（_BIZ11）下、"
+            "住院累计不变，不符：" + "、".join(wrong),
+            rule="R-QRY-04",
+            on=after,
+            expected={c: f"{was.get(c, ZERO)} → {was.get(c, ZERO) + moved[c]}" for c in wrong},
+            actual={c: f"{was.get(c, ZERO)} → {now.get(c, ZERO)}" for c in wrong},
+        )

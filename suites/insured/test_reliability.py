@@ -1,15 +1,17 @@
 """Reliability (可靠性) cases against an insured-province platform: retries and reversals as the national
-hub relays them when a treatment province lost an answer."""
+hub relays them when a treatment province lost an answer, and two settlements of one person at once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import MONEY, fail, refused, succeed
+from ..steps import MONEY, added_by, counters_are, fail, refused, running_totals, succeed
 from .client import Platform, admitted, ok, resent_changed
 
 
@@ -82,3 +84,40 @@ def test_a_settlement_msgid_reused_with_a_later_row_changed_is_refused(
     relay = hub(joint_case.hospital)
     visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
     resent_changed(relay, succeed(lambda: relay.settle(visit)))
+
+
+@case("JT-REL-104")
+def test_two_settlements_of_one_person_at_once_lose_no_usage(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay, card = hub(joint_case.hospital), sut.card(joint_case.person)
+    first, *stays = [admitted(relay, card, joint_case.hospital, lines=6) for _ in range(3)]
+    # the year's deductible met first: the two at once then cost the same whichever the platform takes
+    # first, so the money follower need not know its order; no account either, for the same reason
+    succeed(lambda: relay.settle(first, use_account=False))
+    before = ok(relay.totals(stays[0]))
+    claims = [relay.claim(stay, "Y2304", use_account=False) for stay in stays]
+    # sent from two threads by a twin that keeps its answers apart: the money follower (suites/follow.py)
+    # then sees them one by one, as they came back
+    twin = replace(relay, into=[])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(twin.send, claims))
+    for reply in twin.into:
+        relay.into.append(reply)
+    settled = [a for a in answers if a.ok]
+    if not settled:
+        fail(
+            "同一人员同时到达的两笔结算【Y2304】应至少成功一笔",
+            rule="R-CONC-01",
+            on=answers[0],
+            expected={"infcode": 0},
+            actual=[{"infcode": a.infcode, "err_msg": a.err_msg} for a in answers],
+        )
+    after = ok(relay.totals(stays[0]))
+    was, added = running_totals(before), added_by(a.output for a in settled)
+    counters_are(
+        f"同时到达的两笔结算（成功{len(settled)}笔）之后，人员累计信息【Y5206】",
+        running_totals(after),
+        {code: was.get(code, Decimal(0)) + by for code, by in added.items()},
+        after,
+    )
