@@ -40,7 +40,8 @@ def test_his_episode_without_a_server_or_with_an_unknown_person(served: Served) 
     )
     assert "no roster at" in said
     said = one_line_exit_2(
-        "his", "episode", "--person", "P99", "--hospital", "H51010000001", "--url", served.url
+        *("his", "episode", "--person", "P99", "--hospital", "H51010000001", "--url", served.url),
+        *("--admin-token", served.sim.admin_token),
     )
     assert "knows no person P99" in said
 
@@ -132,7 +133,7 @@ def test_a_platform_served_for_a_his_tells_the_public_url_and_still_answers_here
     options = Options(db=f"sqlite:///{tmp_path / 's.db'}")
     with serving(options, host="0.0.0.0", public_url="http://his-facing.example:18000") as served:
         roster = served.roster
-        assert httpx.get(f"{served.url}/admin/health").status_code == 200
+        assert httpx.get(f"{served.url}/admin/health", headers=served.admin).status_code == 200
     gateways = {h["gateway"] for p in roster["provinces"] for h in p["hospitals"]}
     assert gateways and all(g.startswith("http://his-facing.example:18000/gw/") for g in gateways)
     assert served.url.startswith("http://127.0.0.1:")

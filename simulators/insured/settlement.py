@@ -106,7 +106,8 @@ class Settlement:
         funds = dict.fromkeys(
             ("cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay"), ZERO
         )
-        for code, paid in r.funds.items():
+        pooled = {r.lines[0].fund_pay_type: r.hifp_pay}  # the pooled fund first (its line is the first)
+        for code, paid in (*pooled.items(), *r.funds.items()):
             field = FUND_FIELDS.get(code, "oth_pay")
             funds[field] = funds.get(field, ZERO) + paid
         setlinfo = {
@@ -132,7 +133,7 @@ class Settlement:
             "preselfpay_amt": wire(s["preselfpay_amt"]),
             "inscp_scp_amt": wire(s["inscp_scp_amt"]),
             "act_pay_dedc": wire(r.act_pay_dedc),
-            "hifp_pay": wire(r.hifp_pay),
+            "hifp_pay": wire(funds.pop("hifp_pay", ZERO)),
             "pool_prop_selfpay": float(r.ratio),
             **{k: wire(v) for k, v in funds.items()},
             "hosp_part_amt": 0.0,
@@ -358,7 +359,11 @@ class Settlement:
 
 
 # Which setlinfo field a fund's payment lands in: the interface's fact, not the policy's
+# Which setlinfo field a fund's payment lands in (world/README.md): a 离休 (340100) or other special fund's
+# pooled payment is not the basic insurance's hifp_pay
 FUND_FIELDS = {
+    "310100": "hifp_pay",
+    "390100": "hifp_pay",
     "320100": "cvlserv_pay",
     "330100": "hifob_pay",
     "390200": "hifmi_pay",

@@ -400,3 +400,13 @@ def test_a_cancellation_answers_the_restored_account_balance(served: Served) -> 
     assert D(str(episode.settlement["setlinfo"]["balc"])) == D("4300.00") - paid > 0  # type: ignore[index]
     reply = his.cancel_settlement(episode)
     assert D(str(reply.output["setlinfo"]["balc"])) == D("4300.00")  # the account paid back
+
+
+def test_a_retired_cadres_fund_is_paid_as_other_not_as_basic_insurance(served: Served) -> None:
+    """离休人员医疗保障 (340100) is not the basic insurance's pooled fund: its payment is answered in oth_pay
+    (world/README.md's table of fund fields), hifp_pay nothing, and the funds still add up."""
+    _, episode = settled(served, "P25", "H51010000001")
+    s = episode.settlement["setlinfo"]  # type: ignore[index]
+    assert D(str(s["oth_pay"])) > 0 and D(str(s["hifp_pay"])) == 0
+    funds = ("hifp_pay", "cvlserv_pay", "hifob_pay", "hifmi_pay", "hifes_pay", "maf_pay", "oth_pay")
+    assert sum(D(str(s[f])) for f in funds) == D(str(s["fund_pay_sumamt"]))
