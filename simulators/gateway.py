@@ -6,6 +6,8 @@ err_msg that names the field and the rule; nothing raises out of here (no HTTP 5
 
 A handler commits its effects and its answer in one transaction (:meth:`Context.answer`), so a
 crash never leaves an effect without the msgid record that makes a retry safe (R-IDEM-01).
+
+Long because the pipeline's stages are kept in one place, in the order a message meets them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Settlement (结算) cases against a treatment-province platform."""
+"""Settlement (结算) cases against a treatment-province platform.
+
+Long because it is one test per settlement case of the catalogue (settlement.yaml), in its order."""
 
 from __future__ import annotations
 
