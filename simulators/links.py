@@ -1,5 +1,6 @@
-"""How nodes reach each other: in-process when one server hosts both, over HTTP when a real system
-stands in for one of them. Either way the message is a signed, spec-valid envelope."""
+"""How nodes reach each other: in-process when one server hosts both, over the WebSocket link when yidi
+serves them in different processes (``wslink``), over HTTP when a real system stands in for one of them.
+Either way the message is a signed, spec-valid envelope."""
 
 from __future__ import annotations
 
