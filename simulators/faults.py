@@ -171,6 +171,11 @@ MUTANTS: dict[str, Kind] = {
         "the hub answers Y3201 with every province's statements, not only those of the sender",
         "R-CLR-01",
     ),
+    "top-up-accepts-negative": Kind(
+        "国家平台接受负数金额的预付金补足（实为退款）",
+        "the hub accepts a prepayment top-up of a negative amount (money taken back)",
+        "R-CLR-03",
+    ),
     "clearing-pays-twice": Kind(
         "国家平台可重复确认清算单并重复拨付",
         "the hub lets a statement be confirmed and paid twice",

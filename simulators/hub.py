@@ -147,7 +147,7 @@ class HubNode(Node):
         """Y3203: the sender tops up its fund at a treatment province."""
         data, insured = ctx.input["data"], self.province(ctx)
         treatment, amount = str(data["mdtrtarea_admdvs"])[:2] + "0000", cents(data["topup_amt"])
-        if amount <= 0:
+        if amount <= 0 and not (amount < 0 and self.faults.mutant("top-up-accepts-negative")):
             raise BusinessError("E7004", amt=data["topup_amt"])
         with ctx.answer() as conn:
             if self.funds.fund(conn, insured, treatment) is None:

@@ -231,6 +231,9 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
         expect("预付金用尽后的预警级别", "3", now["prepay_alert_lv"], "R-CLR-03", "Y3204")
         topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
         expect("补足后的预警级别", "0", topped["prepay_alert_lv"], "R-CLR-03", "Y3203")
+        topped_up = balance(sichuan, "500000")
+        refused(lambda: sichuan.top_up("500000", -100.0), "E7004", "R-CLR-03")  # a top-up takes money back?
+        expect("负数补足应被拒绝，预付金不变", topped_up, balance(sichuan, "500000"), "R-CLR-03", "Y3203")
     finally:
         resize = {"insured": "510000", "treatment": "500000", "size": size}
         httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
