@@ -40,6 +40,20 @@ def unexpected_refusal(e: Refused) -> NoReturn:
     )
 
 
+def answered(reply: Reply, why: str, rule: str | None = None) -> Reply:
+    """``reply`` must be a success: otherwise the case fails on a refusal it should not have met, saying what
+    should have succeeded (``why``) and what the SUT answered."""
+    if not reply.ok:
+        raise UnexpectedRefusal(
+            f"{why}，实际{reply.err_msg}",
+            rule=rule,
+            on=reply,
+            expected={"infcode": 0},
+            actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
+        )
+    return reply
+
+
 def episode_to_discharge(
     sut: Sut, person: str, hospital: str, *, cert_type: str = "03"
 ) -> tuple[His, Episode]:
