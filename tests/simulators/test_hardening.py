@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from yidi.actors.his import Episode, Refused, credential
+from yidi.actors.his import Episode, His, LostAnswer, Refused, credential
 from yidi.simulators.store import hub_records, insured_settlements, settlements, visits
 from yidi.specs import examples, transport
 from yidi.specs.validate import validate
@@ -172,21 +172,19 @@ def test_json_nested_too_deep_to_record_is_refused_before_anything_is_booked(ser
 # ── a lost answer as the network loses it ────────────────────────
 
 
+def settlement(his: His, episode: Episode) -> dict[str, Any]:
+    """The discharge settlement (2304) of ``episode``, signed and ready to send."""
+    data = his.settlement_data(episode, "2304", use_account=True, mid=False)
+    return his.message("2304", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+
+
 def test_a_held_answer_times_the_his_out_and_the_his_reverses_and_settles_again(served: Served) -> None:
     """hold-answer: the settlement is committed and the connection held open with no answer, so it is the
     HIS's own read timeout that gives up (drop-answer answers 504 at once)."""
-    import httpx
-
-    from yidi.actors.his import LostAnswer
-
     his, episode = admitted(served, "P01", "H50000000001")
     his.client = httpx.Client(timeout=httpx.Timeout(10, read=1.5))
     served.faults("hold-answer:2304*1")
-    message = his.message(
-        "2304",
-        {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
-        insuplc_admdvs=episode.insuplc_admdvs,
-    )
+    message = settlement(his, episode)
     started = time.monotonic()
     with pytest.raises(LostAnswer) as lost:
         his.send(message)
@@ -201,13 +199,7 @@ def test_a_held_answer_times_the_his_out_and_the_his_reverses_and_settles_again(
 def test_a_held_answer_ends_in_504_for_a_client_that_waits_longer(served: Served) -> None:
     his, episode = admitted(served, "P01", "H50000000001")
     served.faults("hold-answer:2304=0.5*1")
-    message = his.message(
-        "2304",
-        {"data": his.settlement_data(episode, "2304", use_account=True, mid=False)},
-        insuplc_admdvs=episode.insuplc_admdvs,
-    )
-    from yidi.actors.his import LostAnswer
-
+    message = settlement(his, episode)
     started = time.monotonic()
     with pytest.raises(LostAnswer) as lost:
         his.send(message)
