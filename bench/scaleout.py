@@ -3,7 +3,7 @@ process and partitioned over processes (the hub, and the provinces in groups), o
 on the same machine, with the ledger checked after each run; then the cores 10 × today's national peak hour
 needs, derived from the measured costs.
 
-    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3] [--postgres postgresql+psycopg://…]
+    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3] [--repeat 3] [--postgres postgresql+psycopg://…]
 
 Each configuration: the simulators started (``yidi serve``, or ``simulators.partition`` for the partitioned
 one), then ``yidi load --shape flat --rate R --duration S --sut URL --db …`` (whole inpatient episodes, the
@@ -11,6 +11,9 @@ ledger checked). CPU is measured over the load run only (not start-up): the simu
 PostgreSQL server's (when it runs on this machine: the processes under the postmaster listening on its
 port) and Locust's own count. The ratios between configurations are what to read: they are measured in the
 same run on the same, possibly busy, machine; the absolute rates move with whatever else runs there.
+On a shared machine one pair of runs can land a ratio anywhere in ±20 %: ``--repeat N`` runs N rounds, the
+two configurations in turn (the order flipped each round, so a drift in the machine's load falls on both),
+and prints each round's ratio and their median.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,8 +121,8 @@ def fresh_postgres(url: str) -> str:
     return parts._replace(path=f"/{name}").geturl()
 
 
-def run(kind: str, store: str, args: argparse.Namespace, work: Path) -> dict:
-    out = work / f"{kind}-{store}"
+def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0) -> dict:
+    out = work / f"{kind}-{store}-{n}"
     out.mkdir(parents=True)
     crowd = load_cli.crowd_for(shapes.flat(rate=args.rate, duration=args.seconds), None)
     db = fresh_postgres(args.postgres) if store == "postgresql" else f"sqlite:///{out}/state.db"
@@ -162,6 +166,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="processes of the partitioned deployment")
     parser.add_argument("--locust-workers", type=int, default=0, help="Locust worker processes (0: one)")
     parser.add_argument("--postgres", help="a PostgreSQL server to measure too (a database is made per run)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every configuration, in turn")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
     stores = ["sqlite", *(["postgresql"] if args.postgres else [])]
@@ -174,30 +179,43 @@ def main() -> None:
     widths = (30, 7, 5, 7, 14, 11, 10, 7)
     print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
     rows = []
+    for n in range(args.repeat):
+        for store in stores:
+            for kind in KINDS if n % 2 == 0 else KINDS[::-1]:
+                r = run(kind, store, args, work, n)
+                rows.append(r | {"round": n})
+                pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
+                name = f"{kind} ({r['processes']}) · {store}" + (f" #{n + 1}" if args.repeat > 1 else "")
+                print(
+                    f"{name:>30} {r['per_s']:7.1f} {'yes' if r['held'] else 'no':>5} {r['ledger']:>7}"
+                    f" {r['ms_per_settlement']:14.2f} {r['ms_per_request']:11.3f} {pg:>10}"
+                    f" {r['locust_ms_per_request']:7.3f}",
+                    flush=True,
+                )
     for store in stores:
-        for kind in ("one process", "partitioned"):
-            r = run(kind, store, args, work)
-            rows.append(r)
-            pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
-            name = f"{kind} ({r['processes']}) · {store}"
-            print(
-                f"{name:>30} {r['per_s']:7.1f} {'yes' if r['held'] else 'no':>5} {r['ledger']:>7}"
-                f" {r['ms_per_settlement']:14.2f} {r['ms_per_request']:11.3f} {pg:>10}"
-                f" {r['locust_ms_per_request']:7.3f}"
+        ratios = [
+            split["ms_per_settlement"] / one["ms_per_settlement"]
+            for one, split in (
+                (pick(rows, store, KINDS[0], n), pick(rows, store, KINDS[1], n)) for n in range(args.repeat)
             )
-    for store in stores:
-        one, split = (next(r for r in rows if r["store"] == store and r["kind"] == k) for k in KINDS)
-        ratio = split["ms_per_settlement"] / one["ms_per_settlement"]
-        print(f"{store}: partitioned / one process, server CPU per settlement: {ratio:.2f}×")
-    if args.postgres:
-        one_sqlite, one_pg = (
-            next(r for r in rows if r["store"] == s and r["kind"] == KINDS[0]) for s in stores
+        ]
+        each = f" (rounds: {', '.join(f'{r:.2f}×' for r in ratios)})" if len(ratios) > 1 else ""
+        print(
+            f"{store}: partitioned / one process, server CPU per settlement:"
+            f" {statistics.median(ratios):.2f}×{' median' if len(ratios) > 1 else ''}{each}"
         )
-        print(f"one process: PostgreSQL held {one_pg['per_s']:.1f}/s, SQLite {one_sqlite['per_s']:.1f}/s")
+    if args.postgres:
+        for n in range(args.repeat):
+            one_sqlite, one_pg = (pick(rows, s, KINDS[0], n) for s in stores)
+            print(f"one process: PostgreSQL held {one_pg['per_s']:.1f}/s, SQLite {one_sqlite['per_s']:.1f}/s")
     sizing(rows)
 
 
 KINDS = ("one process", "partitioned")
+
+
+def pick(rows: list[dict], store: str, kind: str, n: int) -> dict:
+    return next(r for r in rows if r["store"] == store and r["kind"] == kind and r["round"] == n)
 
 
 def sizing(rows: list[dict]) -> None:
@@ -208,13 +226,26 @@ def sizing(rows: list[dict]) -> None:
         f" requests/s (cores at {UTILISATION:.0%})"
     )
     print(f"{'configuration':>30} {'simulators':>11} {'Locust':>7} {'PostgreSQL':>11} {'processes':>10}")
-    for r in rows:
+    for r in medians(rows):
         sim = TARGET_REQUESTS * r["ms_per_request"] / 1000 / UTILISATION
         locust = TARGET_REQUESTS * r["locust_ms_per_request"] / 1000 / UTILISATION
         pg = TARGET_REQUESTS * r["pg_ms_per_request"] / 1000 / UTILISATION if r["pg_ms_per_request"] else 0
         name = f"{r['kind']} · {r['store']}"
         pg_cores = f"{pg:.1f}" if pg else "-"
         print(f"{name:>30} {sim:11.1f} {locust:7.1f} {pg_cores:>11} {math.ceil(sim):>10}")
+
+
+def medians(rows: list[dict]) -> list[dict]:
+    """Each configuration's costs, the median over its rounds."""
+    costs = ("ms_per_request", "locust_ms_per_request", "pg_ms_per_request")
+    out = []
+    for key in dict.fromkeys((r["kind"], r["store"]) for r in rows):
+        runs = [r for r in rows if (r["kind"], r["store"]) == key]
+        out.append(
+            {"kind": key[0], "store": key[1]}
+            | {c: statistics.median(r[c] for r in runs) if runs[0][c] is not None else None for c in costs}
+        )
+    return out
 
 
 if __name__ == "__main__":
