@@ -21,6 +21,7 @@ from .store import (
     database_url,
     hub_records,
     insured_settlements,
+    messages,
     prepayment_alerts,
     prepayment_moves,
     settlements,
@@ -95,20 +96,37 @@ def ledger(db: Databases) -> Books:
 
 
 def insured_bookings(db_url: str) -> list[dict[str, Any]]:
-    """Every settlement and cancellation the insured provinces booked, in the order booked: who, when,
-    its status (reversed or not), what was asked (a settlement's ``claim``: the Y2304 setlinfo), the
-    settlement a cancellation undid (``of``, a msgid) and the answer."""
+    """Every settlement, cancellation and reversal the insured provinces booked, in the order booked: who,
+    when, its status (reversed or not), what was asked (a settlement's ``claim``: the Y2304 setlinfo), what
+    a cancellation or reversal undid (``of``, a msgid) and the answer (a reversal's carries no amounts)."""
     with _reading(db_url) as conn:
         rows = conn.execute(
-            select(insured_settlements)
-            .where(insured_settlements.c.kind.in_(("settle", "cancel")))
-            .order_by(insured_settlements.c.sim_time, insured_settlements.c.msgid)
+            select(insured_settlements).where(insured_settlements.c.kind.in_(("settle", "cancel")))
         ).mappings()
-        return [
+        booked = [
             {k: r[k] for k in ("msgid", "setl_id", "kind", "psn_no", "status", "sim_time")}
             | {k: r["doc"].get(k) for k in ("claim", "of", "answer")}
             for r in rows
         ]
+        # a reversal (Y2601) is a message, not a booking: the message it undid names it (reversed_by)
+        undone, original, reversal = insured_settlements, messages, messages.alias("reversal")
+        reversed_ = (
+            select(reversal.c.msgid, reversal.c.sim_time, undone.c.msgid.label("of"), undone.c.setl_id)
+            .add_columns(undone.c.psn_no)
+            .where(original.c.reversed_by.is_not(None))
+            .join(undone, _same(undone, original, original.c.msgid))
+            .join(reversal, _same(reversal, original, original.c.reversed_by))
+        )
+        booked += [
+            dict(r) | {"kind": "reverse", "status": "active", "claim": None, "answer": None}
+            for r in conn.execute(reversed_).mappings()
+        ]
+        return sorted(booked, key=lambda b: (b["sim_time"], b["msgid"]))
+
+
+def _same(table: Any, other: Any, msgid: Any) -> Any:
+    """``table``'s row of ``other``'s node with that msgid."""
+    return (table.c.node == other.c.node) & (table.c.msgid == msgid)
 
 
 def funds(db: Databases) -> list[str]:

@@ -1,9 +1,8 @@
-"""A run's bookings recomputed: every settlement and cancellation the insured provinces booked (after a load
-run, from ``simulators.books.insured_bookings``, handed over as plain data), replayed person by person
-through an oracle ledger from the world file's start, each answer compared to the cent.
-
-A person with a reversed settlement or cancellation is left out: when the reversal came between their
-later stays is not in the books."""
+"""A run's bookings recomputed: every settlement, cancellation and reversal the insured provinces booked
+(after a load run, from ``simulators.books.insured_bookings``, handed over as plain data), replayed person
+by person in the order booked through an oracle ledger from the world file's start, each settlement's and
+cancellation's answer compared to the cent. A reversal answers no amounts; what it undid shows in the
+person's later answers."""
 
 from __future__ import annotations
 
@@ -26,7 +25,8 @@ RANGES = ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_a
 @dataclass
 class Replayed:
     compared: int = 0  # answers recomputed
-    left_out: int = 0  # bookings of persons not replayed (not in the world, or a reversal among theirs)
+    left_out: int = 0  # bookings of persons not in the world
+    reversed: int = 0  # reversals replayed (not compared: they answer no amounts)
     problems: list[str] = field(default_factory=list)
 
 
@@ -38,7 +38,7 @@ def replay(bookings: Iterable[Mapping[str, Any]], world: Topology) -> Replayed:
     done = Replayed()
     for psn_no, rows in by_person.items():
         person = persons.get(psn_no)
-        if person is None or any(r["status"] == "reversed" for r in rows):
+        if person is None:
             done.left_out += len(rows)
             continue
         ledger = Ledger.of(person, world.provinces[person.province].policies[person.insutype])
@@ -56,6 +56,12 @@ def replay(bookings: Iterable[Mapping[str, Any]], world: Topology) -> Replayed:
                 )
                 entry = ledger.settle(claim, _day(c["begntime"]), day, setl_id=str(r["setl_id"]))
                 settled_by[str(r["msgid"])] = entry.id
+            elif r["kind"] == "reverse":  # a settlement's entry is its setl_id, a cancellation's its msgid
+                of = str(r["of"])
+                if ledger.reverse(settled_by.get(of, of), id=str(r["msgid"])) is None:
+                    done.problems.append(f"reverse {r['msgid']}（{psn_no}）: {of} 已不在账上，冲正应被拒绝")
+                done.reversed += 1
+                continue
             else:
                 entry = ledger.cancel(settled_by[str(r["of"])], id=str(r["msgid"]))
             done.compared += 1
