@@ -4,7 +4,10 @@ A case names a person and a hospital of yidi's embedded world (``P12`` at ``H510
 what that pair *is* — a retired employee of another province, filed for the hospital's region, with money
 in the account, nothing used this year, at a tertiary hospital — and any pair of the world under test
 that is the same plays it: the case's own pair first where the world has it, else the first that fits. A
-world with no such pair makes the case not applicable (不适用), naming the part it lacks.
+world with no such pair makes the case not applicable (不适用), naming the part it lacks. So does a world
+whose policy lacks what a case's rule is about (a deductible once a year, one ratio at a level): the money
+follower still checks every settlement of such a world to the cent; only the rule's own check has nothing
+to hold it to.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from decimal import Decimal
 import pytest
 
 from ..specs.money import yuan
+from ..world.policy import Setting, Terms
 from ..world.topology import Hospital, Person, Topology
 
 NEARLY = Decimal("0.9")  # a pooled fund used this far is nearly used up
@@ -121,11 +125,41 @@ def _ytd(world: Topology, person: Person, hospital: Hospital, day: date) -> str:
 
 
 class NotApplicable(pytest.skip.Exception):  # type: ignore[name-defined,misc]
-    """The world under test has nobody to play a case's part: neither a failure nor a silent skip."""
+    """The world under test has nobody to play a case's part, or no policy its rule is about: neither a
+    failure nor a silent skip."""
 
-    def __init__(self, part: Part, person: str, hospital: str) -> None:
-        self.part, self.person, self.hospital = part, person, hospital
-        super().__init__(f"不适用：被测世界中没有与{person}在{hospital}相当的人员（{part.zh}）")
+    def __init__(self, why: str) -> None:
+        super().__init__(f"不适用：被测世界中{why}")
+
+
+def inpatient(world: Topology, person: str, hospital: str) -> tuple[Terms, Setting, str]:
+    """The inpatient terms of the person's insurance in force on the world's day, and the hospital's
+    deductible level."""
+    p, h = world.person(person), world.hospital(hospital)
+    province = world.province_of(p.insuplc_admdvs) if p else None
+    if p is None or h is None or province is None or p.insutype not in province.policies:
+        raise NotApplicable(f"{person}或{hospital}没有参保地待遇")
+    terms = province.policies[p.insutype].on(Cast.day(world))
+    return terms, terms.setting("inpatient"), h.dedc_level
+
+
+def yearly_deductible(world: Topology, person: str, hospital: str) -> None:
+    """R-BEN-01's cases need a deductible paid once a year (起付线按年): NotApplicable if it is per stay."""
+    if inpatient(world, person, hospital)[1].deductible.per != "year":
+        raise NotApplicable(f"{person}参保地的住院起付线按次计，不是每年一次（R-BEN-01所验）")
+
+
+def one_ratio(world: Topology, person: str, hospital: str) -> None:
+    """A case comparing what two persons' pooled funds paid as a ratio needs one ratio at the hospital's
+    level, for the person (no bands, 分段): NotApplicable otherwise."""
+    terms, setting, level = inpatient(world, person, hospital)
+    patient = world.person(person).patient(Cast.day(world))  # type: ignore[union-attr]
+    bands = setting.ratio[level]
+    for a in terms.adjustments:  # applied in order: the last that replaces the ratio wins
+        if a.ratio and level in a.ratio and a.who.covers(patient):
+            bands = a.ratio[level]
+    if len(bands) > 1:
+        raise NotApplicable(f"{person}在{hospital}的统筹支付比例分段（{level}级），两人的实际比例不可比")
 
 
 class Cast:
@@ -162,4 +196,4 @@ class Cast:
         for p, h in pairs:
             if part(self.world, p, h, day) == wanted:
                 return p.key, h.code
-        raise NotApplicable(wanted, person, hospital)
+        raise NotApplicable(f"没有与{person}在{hospital}相当的人员（{wanted.zh}）")

@@ -12,6 +12,7 @@ from typing import Any
 from ...specs.envelope import datetime_text
 from ...specs.money import yuan
 from ...world.topology import Topology
+from ..cast import one_ratio, yearly_deductible
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -45,8 +46,10 @@ def pooled_ratio(visit: Visit) -> Decimal:
 
 @case("JT-SET-101")
 def test_the_deductible_once_a_year(sut: Sut, hub: Callable[[str], Platform], joint_case: Case) -> None:
-    first = presettled(sut, hub, joint_case.person, joint_case.hospital)  # no stay yet this year
     paid_up = sut.cast("P28", "H11000000001")
+    for pair in ((joint_case.person, joint_case.hospital), paid_up):
+        yearly_deductible(sut.world, *pair)
+    first = presettled(sut, hub, joint_case.person, joint_case.hospital)  # no stay yet this year
     again = presettled(sut, hub, *paid_up)  # paid this year's tertiary deductible already
     deductible_once_a_year(
         "Y2303",
@@ -59,8 +62,11 @@ def test_the_deductible_once_a_year(sut: Sut, hub: Callable[[str], Platform], jo
 def test_temporary_care_pays_a_lower_ratio(
     sut: Sut, hub: Callable[[str], Platform], joint_case: Case
 ) -> None:
+    resident_pair = sut.cast("P02", "H33010000001")
+    for pair in ((joint_case.person, joint_case.hospital), resident_pair):
+        one_ratio(sut.world, *pair)
     temporary = pooled_ratio(presettled(sut, hub, joint_case.person, joint_case.hospital))  # fil_type 5
-    resident = pooled_ratio(presettled(sut, hub, *sut.cast("P02", "H33010000001")))  # fil_type 3: none off
+    resident = pooled_ratio(presettled(sut, hub, *resident_pair))  # fil_type 3: none off
     if not (resident - Decimal("0.20") - Decimal("0.001") <= temporary < resident - Decimal("0.001")):
         fail(
             f"{joint_case.person}临时外出就医的统筹支付比例应低于长期异地居住的{resident:.2f}，"

@@ -15,6 +15,7 @@ from ...actors.his import Episode, His, Refused, Reply, credential
 from ...specs.money import exact_to, yuan
 from ...world.policy import Band, Terms
 from ...world.topology import Topology
+from ..cast import yearly_deductible
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -42,6 +43,8 @@ from ..steps import (
 @case("JT-SET-003")
 def test_the_deductible_once_a_year(sut: Sut) -> None:
     newcomer, paid_up = sut.cast("P01", "H50000000001"), sut.cast("P07", "H50000000001")
+    for pair in (newcomer, paid_up):
+        yearly_deductible(sut.world, *pair)
     _, first = settled(sut, *newcomer)  # no stay yet this year, tertiary hospital
     _, again = settled(sut, *paid_up)  # paid the deductible already this year
     deductible_once_a_year(
@@ -265,10 +268,19 @@ def test_the_pooled_fund_stops_at_the_annual_cap(sut: Sut, joint_case: Case) -> 
             expected={"fund_payamt": float(yuan(paid))},
             actual={"setldetail": supp, "hifob_pay": s["hifob_pay"], "hifmi_pay": s["hifmi_pay"]},
         )
-    personal = yuan(s["medfee_sumamt"]) - pool - yuan(paid)
+    # the policy's other funds (公务员补助, 大病 on the personal share …): the follower checks each
+    others = sum(
+        (
+            yuan(x["fund_payamt"])
+            for code, x in lines.items()
+            if code not in (rules.fund_pay_type, above.fund_pay_type)
+        ),
+        yuan(0),
+    )
+    personal = yuan(s["medfee_sumamt"]) - pool - yuan(paid) - others
     if yuan(s["psn_part_amt"]) != personal:
         fail(
-            "个人负担应为医疗费总额减统筹与补充保险支付",
+            "个人负担应为医疗费总额减统筹、补充保险及其他基金支付",
             rule="R-BEN-03",
             on=final,
             expected={"psn_part_amt": float(personal)},

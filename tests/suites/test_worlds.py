@@ -94,7 +94,10 @@ def test_a_system_serving_another_world_is_certified_with_it(
     )
     assert result.exit_code == 0, result.output
     found = outcomes(tmp_path)
-    assert found and set(found.values()) <= {"passed", "skipped"}, found
+    # two employees' effective ratios are not comparable under banded ratios (分段): JT-SET-102 has no rule
+    lacking = {k for k, v in found.items() if v == "not_applicable"}
+    assert lacking == ({"JT-SET-102"} if role == "insured" else set()), found
+    assert found and set(found.values()) <= {"passed", "skipped", "not_applicable"}, found
 
 
 def test_a_system_whose_policy_differs_from_the_world_fails(
@@ -162,3 +165,26 @@ def test_the_embedded_world_casts_every_case_to_itself() -> None:
     world = topology.load()
     cast = Cast(world, copy.copy(world))
     assert all(cast(c.person, c.hospital) == (c.person, c.hospital) for c in catalogue.load().values())
+
+
+def test_a_case_whose_rule_the_world_s_policy_lacks_is_not_applicable(tmp_path: Path) -> None:
+    """A deductible paid every stay (按次) leaves R-BEN-01 (once a year) nothing to hold a system to: its
+    cases are not applicable, named, in both roles, not failed; the money follower still checks every stay."""
+    world = default()
+    for province in world["provinces"].values():
+        for policy in province["policies"].values():
+            policy["inpatient"]["deductible"] |= {"per": "stay", "later_stays": [0.5]}
+    path = write(tmp_path, "per-stay", world)
+    for role, yearly, other in (
+        ("treatment", "JT-SET-003", "JT-SET-004"),
+        ("insured", "JT-SET-101", "JT-SET-104"),
+    ):
+        out = tmp_path / role
+        result = certify(
+            "--role", role, "--world", str(path), "--cases", f"{yearly},{other}", "--out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+        assert outcomes(out) == {yearly: "not_applicable", other: "passed"}
+        doc = json.loads((out / "certification.json").read_text(encoding="utf-8"))
+        reason = next(c["reason"] for c in doc["cases"] if c["id"] == yearly)
+        assert reason.startswith("不适用") and "起付线按次计" in reason, reason
