@@ -250,6 +250,15 @@ MUTANTS: dict[str, Kind] = {
     "ignore-suspended-insurance": Kind(
         "暂停参保人员仍可入院", "a person whose insurance is suspended is admitted", "R-FILE-04"
     ),
+    "accept-future-times": Kind(
+        "入院、费用发生、出院时间晚于平台当前时间仍受理",
+        "admission, fee and discharge times in the platform's future (beyond the clocks' tolerance)"
+        " are booked",
+        "R-DATE-04",
+    ),
+    "accept-discharge-before-admission": Kind(
+        "出院时间早于入院时间仍受理", "a discharge dated before its admission is booked", "R-DATE-04"
+    ),
     "allow-double-admission": Kind(
         "同一人员可重复办理入院", "a person with an open stay is admitted again", "R-LIFE-03"
     ),
