@@ -171,6 +171,11 @@ MUTANTS: dict[str, Kind] = {
         "the hub answers Y3201 with every province's statements, not only those of the sender",
         "R-CLR-01",
     ),
+    "funds-to-everyone": Kind(
+        "国家平台向任何省份提供全部预付金（不限与本省有关的）",
+        "the hub answers Y3204 with every pair's prepayment fund, not only those of the sender's province",
+        "R-CLR-03",
+    ),
     "top-up-accepts-negative": Kind(
         "国家平台接受负数金额的预付金补足（实为退款）",
         "the hub accepts a prepayment top-up of a negative amount (money taken back)",

@@ -161,7 +161,8 @@ class HubNode(Node):
         """Y3204: the funds that concern the sender (its own at others', and others' at it)."""
         wanted = str(ctx.input["data"].get("mdtrtarea_admdvs") or "")[:2]
         with ctx.answer() as conn:
-            funds = self.funds.funds(conn, self.province(ctx))
+            mine = None if self.faults.mutant("funds-to-everyone") else self.province(ctx)
+            funds = self.funds.funds(conn, mine)
             ctx.output = {"prepayinfo": [fund(f) for f in funds if f["treatment"].startswith(wanted)]}
 
 
