@@ -181,6 +181,11 @@ MUTANTS: dict[str, Kind] = {
         "the hub accepts a prepayment top-up of a negative amount (money taken back)",
         "R-CLR-03",
     ),
+    "top-up-answers-other-fund": Kind(
+        "国家平台补足预付金【Y3203】应答的是其他参保地在该就医地的预付金",
+        "the hub's Y3203 answer shows another insured province's fund at the treatment province",
+        "R-CLR-03",
+    ),
     "clearing-pays-twice": Kind(
         "国家平台可重复确认清算单并重复拨付",
         "the hub lets a statement be confirmed and paid twice",

@@ -153,7 +153,13 @@ class HubNode(Node):
             if self.funds.fund(conn, insured, treatment) is None:
                 raise BusinessError("E7003", insuplc=insured, mdtrtarea=treatment)
             self.funds.top_up(conn, insured, treatment, amount, ctx.now, ref=ctx.msgid)
-            topped = self.funds.fund(conn, insured, treatment)
+            shown = insured
+            if self.faults.mutant("top-up-answers-other-fund"):
+                held = self.funds.funds(conn, treatment)
+                shown = next(
+                    f["insured"] for f in held if f["treatment"] == treatment and f["insured"] != insured
+                )
+            topped = self.funds.fund(conn, shown, treatment)
             assert topped is not None  # it was there a moment ago, in this same transaction
             ctx.output = {"prepayinfo": fund(topped)}
 

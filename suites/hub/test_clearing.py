@@ -240,7 +240,17 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
         expect("预付金用尽后的预警级别", "3", now["prepay_alert_lv"], "R-CLR-03", "Y3204")
         topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
         expect("补足后的预警级别", "0", topped["prepay_alert_lv"], "R-CLR-03", "Y3203")
+        # the answer is Sichuan's fund at Chongqing, at the whole 1,000 again
+        answered = (topped["insuplc_admdvs"], topped["mdtrtarea_admdvs"], yuan(topped["balc"]))
+        expect(
+            "补足应答的预付金（参保地、就医地、余额）",
+            ("510000", "500000", yuan(1000)),
+            answered,
+            "R-CLR-03",
+            "Y3203",
+        )
         topped_up = balance(sichuan, "500000")
+        expect("补足后查询的预付金余额", yuan(1000), topped_up, "R-CLR-03", "Y3204")
         refused(lambda: sichuan.top_up("500000", -100.0), "E7004", "R-CLR-03")  # a top-up takes money back?
         expect("负数补足应被拒绝，预付金不变", topped_up, balance(sichuan, "500000"), "R-CLR-03", "Y3203")
     finally:
