@@ -162,11 +162,11 @@ def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
             expect(f"{desk.admdvs}查询{the_month}清算单，应只见与本省有关的", [], seen, "R-CLR-01", "Y3201")
     for desk in desks.values():  # a fund too: its insured and its treatment province see it, no other
         funds = accepted(desk.funds, "R-CLR-03", "查询预付金应成功")
-        pairs = {(f["insuplc_admdvs"], f["mdtrtarea_admdvs"]): f for f in funds}
-        alien = ["→".join(pair) for pair in pairs if desk.admdvs not in pair]
+        held_by = {(f["insuplc_admdvs"], f["mdtrtarea_admdvs"]): f for f in funds}
+        alien = ["→".join(pair) for pair in held_by if desk.admdvs not in pair]
         expect(f"{desk.admdvs}查询预付金【Y3204】，应只见与本省有关的", [], alien, "R-CLR-03", "Y3204")
         if desk.admdvs == "500000":  # the treatment province sees the funds others hold at it
-            held = pairs.get(("510000", "500000"))
+            held = held_by.get(("510000", "500000"))
             found = yuan(held["balc"]) if held else None
             expect("重庆（就医地）所见四川在重庆的预付金余额", before - kept, found, "R-CLR-03", "Y3204")
     confirm(sichuan, the_month)
