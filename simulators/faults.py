@@ -171,9 +171,19 @@ MUTANTS: dict[str, Kind] = {
         "the hub answers Y3201 with every province's statements, not only those of the sender",
         "R-CLR-01",
     ),
+    "funds-to-everyone": Kind(
+        "国家平台向任何省份提供全部预付金（不限与本省有关的）",
+        "the hub answers Y3204 with every pair's prepayment fund, not only those of the sender's province",
+        "R-CLR-03",
+    ),
     "top-up-accepts-negative": Kind(
         "国家平台接受负数金额的预付金补足（实为退款）",
         "the hub accepts a prepayment top-up of a negative amount (money taken back)",
+        "R-CLR-03",
+    ),
+    "top-up-answers-other-fund": Kind(
+        "国家平台补足预付金【Y3203】应答的是其他参保地在该就医地的预付金",
+        "the hub's Y3203 answer shows another insured province's fund at the treatment province",
         "R-CLR-03",
     ),
     "clearing-pays-twice": Kind(
@@ -249,6 +259,15 @@ MUTANTS: dict[str, Kind] = {
     ),
     "ignore-suspended-insurance": Kind(
         "暂停参保人员仍可入院", "a person whose insurance is suspended is admitted", "R-FILE-04"
+    ),
+    "accept-future-times": Kind(
+        "入院、费用发生、出院时间晚于平台当前时间仍受理",
+        "admission, fee and discharge times in the platform's future (beyond the clocks' tolerance)"
+        " are booked",
+        "R-DATE-04",
+    ),
+    "accept-discharge-before-admission": Kind(
+        "出院时间早于入院时间仍受理", "a discharge dated before its admission is booked", "R-DATE-04"
     ),
     "allow-double-admission": Kind(
         "同一人员可重复办理入院", "a person with an open stay is admitted again", "R-LIFE-03"

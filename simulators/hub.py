@@ -153,7 +153,13 @@ class HubNode(Node):
             if self.funds.fund(conn, insured, treatment) is None:
                 raise BusinessError("E7003", insuplc=insured, mdtrtarea=treatment)
             self.funds.top_up(conn, insured, treatment, amount, ctx.now, ref=ctx.msgid)
-            topped = self.funds.fund(conn, insured, treatment)
+            shown = insured
+            if self.faults.mutant("top-up-answers-other-fund"):
+                held = self.funds.funds(conn, treatment)
+                shown = next(
+                    f["insured"] for f in held if f["treatment"] == treatment and f["insured"] != insured
+                )
+            topped = self.funds.fund(conn, shown, treatment)
             assert topped is not None  # it was there a moment ago, in this same transaction
             ctx.output = {"prepayinfo": fund(topped)}
 
@@ -161,7 +167,8 @@ class HubNode(Node):
         """Y3204: the funds that concern the sender (its own at others', and others' at it)."""
         wanted = str(ctx.input["data"].get("mdtrtarea_admdvs") or "")[:2]
         with ctx.answer() as conn:
-            funds = self.funds.funds(conn, self.province(ctx))
+            mine = None if self.faults.mutant("funds-to-everyone") else self.province(ctx)
+            funds = self.funds.funds(conn, mine)
             ctx.output = {"prepayinfo": [fund(f) for f in funds if f["treatment"].startswith(wanted)]}
 
 

@@ -98,6 +98,8 @@ class Visit:
 def not_ahead(ctx: Context, node: str, *names: str) -> None:
     """The times a message states (admission, discharge, a fee) are not in the platform's future beyond
     the clocks' tolerance: a stay dated 9999-12-31 must not be booked (R-DATE-04)."""
+    if ctx.node.faults.mutant("accept-future-times"):
+        return
     body = ctx.input.get(node)
     latest = datetime_text(ctx.now + CLOCK_TOLERANCE)
     for row in body if isinstance(body, list) else [body]:
@@ -117,7 +119,7 @@ def not_ahead(ctx: Context, node: str, *names: str) -> None:
 def not_before_admission(ctx: Context, node: str, name: str, visit: Visit) -> None:
     """A visit's time (its discharge) is not before its admission (R-DATE-04)."""
     value, begun = ctx.input[node].get(name), visit.doc["begntime"]
-    if value and str(value) < str(begun):
+    if value and str(value) < str(begun) and not ctx.node.faults.mutant("accept-discharge-before-admission"):
         raise BusinessError(
             "E4011",
             name=_zh(ctx, node, name),

@@ -160,6 +160,15 @@ def test_the_statement_is_the_months_net_and_paying_it_restores_the_fund(
             pairs = [(s["insuplc_admdvs"], s["mdtrtarea_admdvs"]) for s in statements(desk, the_month)]
             seen = ["→".join(pair) for pair in pairs if desk.admdvs not in pair]
             expect(f"{desk.admdvs}查询{the_month}清算单，应只见与本省有关的", [], seen, "R-CLR-01", "Y3201")
+    for desk in desks.values():  # a fund too: its insured and its treatment province see it, no other
+        funds = accepted(desk.funds, "R-CLR-03", "查询预付金应成功")
+        held_by = {(f["insuplc_admdvs"], f["mdtrtarea_admdvs"]): f for f in funds}
+        alien = ["→".join(pair) for pair in held_by if desk.admdvs not in pair]
+        expect(f"{desk.admdvs}查询预付金【Y3204】，应只见与本省有关的", [], alien, "R-CLR-03", "Y3204")
+        if desk.admdvs == "500000":  # the treatment province sees the funds others hold at it
+            held = held_by.get(("510000", "500000"))
+            found = yuan(held["balc"]) if held else None
+            expect("重庆（就医地）所见四川在重庆的预付金余额", before - kept, found, "R-CLR-03", "Y3204")
     confirm(sichuan, the_month)
     paid = statement(sichuan, the_month, "510000")["clr_stas"]
     expect("确认拨付后清算单状态", "2", paid, "R-CLR-02", "Y3201")
@@ -231,7 +240,17 @@ def test_a_fund_used_up_mid_month_alerts_and_a_top_up_restores_it(
         expect("预付金用尽后的预警级别", "3", now["prepay_alert_lv"], "R-CLR-03", "Y3204")
         topped = sichuan.top_up("500000", float(fund + yuan(1000) - start))  # back to the whole 1,000
         expect("补足后的预警级别", "0", topped["prepay_alert_lv"], "R-CLR-03", "Y3203")
+        # the answer is Sichuan's fund at Chongqing, at the whole 1,000 again
+        answered = (topped["insuplc_admdvs"], topped["mdtrtarea_admdvs"], yuan(topped["balc"]))
+        expect(
+            "补足应答的预付金（参保地、就医地、余额）",
+            ("510000", "500000", yuan(1000)),
+            answered,
+            "R-CLR-03",
+            "Y3203",
+        )
         topped_up = balance(sichuan, "500000")
+        expect("补足后查询的预付金余额", yuan(1000), topped_up, "R-CLR-03", "Y3204")
         refused(lambda: sichuan.top_up("500000", -100.0), "E7004", "R-CLR-03")  # a top-up takes money back?
         expect("负数补足应被拒绝，预付金不变", topped_up, balance(sichuan, "500000"), "R-CLR-03", "Y3203")
     finally:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ...actors.his import Episode, His
+from ...actors.his import Episode, His, credential
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -232,3 +232,34 @@ def test_the_life_cycle_rules_hold_for_a_same_province_patient(sut: Sut, joint_c
         close_stay(his, first)
         if second.mdtrt_id:
             close_stay(his, second)
+
+
+# ── JT-ADM-022: a visit's times in order and not in the platform's future (R-DATE-04) ──
+
+# Well beyond any clock tolerance (the reference allows 10 minutes; the spec names none), yet a plausible
+# date, so a platform that only refuses absurd years (9999-12-31) fails too.
+AHEAD = timedelta(days=1)
+
+
+@case("JT-ADM-022")
+def test_times_in_the_platforms_future_or_out_of_order_are_refused(sut: Sut, joint_case: Case) -> None:
+    his, card = sut.his(joint_case.hospital), sut.card(joint_case.person)
+    episode = read_card(his, card)  # the HIS now keeps the platform's time, as its answer stated it
+    ahead = his.now() + AHEAD
+    refused(
+        lambda: his.admit(episode, cert=credential(card, "03"), card_sn=card.get("card_sn"), begntime=ahead),
+        "E4012",
+        "R-DATE-04",
+    )
+    succeed(lambda: admit(his, episode, card))
+    begun = his.now()
+    try:
+        item = sut.items(joint_case.hospital, 1)
+        refused(lambda: his.upload_fees(episode, item, when=his.now() + AHEAD)[0], "E4012", "R-DATE-04")
+        succeed(lambda: his.upload_fees(episode, item)[0])
+        refused(lambda: his.discharge(episode, endtime=begun - timedelta(days=1)), "E4011", "R-DATE-04")
+        refused(lambda: his.discharge(episode, endtime=his.now() + AHEAD), "E4012", "R-DATE-04")
+        # had either refused discharge been booked, the visit would be discharged and this one refused
+        accepted(lambda: his.discharge(episode), "R-DATE-04", "此前出院均应被拒绝，按当前时间出院应成功")
+    finally:
+        close_stay(his, episode)
