@@ -4,6 +4,7 @@ their self-check off as in every builtin certification).
 
     pip install -e '.[mutation]'
     python bench/mutation.py [--mutants 20] [--seed 19] [--workers 2] [--roles treatment,hub] [--out DIR]
+                             [--world rich|FILE]
 
 Blind: nobody chose the mutants. cosmic-ray lists every mutation its operators make in the files below (a
 comparison turned round, + for -, a number changed, a condition negated, a loop that never runs, an except
@@ -17,6 +18,10 @@ the checkout and certified there. A mutant is
   (no observable difference). docs/mutation.md says which, for each survivor of the recorded run.
 
 Every case of the role runs for every mutant (no selection by coverage), so the score is the catalogue's.
+``--world`` certifies on another world than the embedded one: ``rich`` is the embedded world with the
+policy features it lacks (a deductible every stay, halved from the second; a tertiary ratio in two bands; a
+retiree's deductible halved; a fund on the personal share with its own threshold and bands, after one that
+pays for nobody), so the code that computes them is measured too.
 The copies are certified side by side (--workers); DIR/mutation.json keeps every mutant and its outcome.
 
 Not sampled: mutations inside annotations. Every module has ``from __future__ import annotations``, so an
@@ -228,12 +233,39 @@ def plan(copy: Copy, owners: list[str], n: int, seed: int, session: Path) -> Pla
 # ── running: each mutant certified in a copy ───────────────────────────────────────
 
 
-def judge_command(copy: Copy, roles: tuple[str, ...], out: Path) -> str:
+def judge_command(copy: Copy, roles: tuple[str, ...], out: Path, world: Path | None) -> str:
     """What cosmic-ray runs for a mutant (it splits the string and takes a non-zero exit as killed)."""
-    return f"{sys.executable} {Path(__file__).resolve()} judge {','.join(roles)} {copy.path} {out}"
+    command = f"{sys.executable} {Path(__file__).resolve()} judge {','.join(roles)} {copy.path} {out}"
+    return command + (f" {world}" if world else "")
 
 
-def judge(roles: list[str], path: Path, out: Path) -> int:
+def rich_world(into: Path) -> Path:
+    """The embedded world with the policy features it lacks, in every province and insurance."""
+    import yaml
+
+    from yidi.world import topology
+
+    world = yaml.safe_load(topology.default_path().read_text(encoding="utf-8"))
+    world["name"] = "rich"
+    for province in world["provinces"].values():
+        for policy in province["policies"].values():
+            policy["inpatient"]["deductible"] |= {"per": "stay", "later_stays": [0.5]}
+            policy["inpatient"]["ratio"]["level"]["3"] = [{"up_to": 5000, "ratio": 0.80}, {"ratio": 0.90}]
+            policy.setdefault("adjustments", []).append({"who": {"retired": True}, "deductible": 0.5})
+            nobody = {"who": {"age_from": 120}, "base": "personal", "bands": [{"ratio": 0.5}]}
+            personal = {"base": "personal", "threshold": 1000, "annual_cap": 50000}
+            personal["bands"] = [{"up_to": 20000, "ratio": 0.3}, {"ratio": 0.5}]
+            policy["funds"] = [
+                {"fund_pay_type": "610100", "name": "医疗救助", **nobody},
+                {"fund_pay_type": "320100", **personal},
+                *policy.get("funds", []),
+            ]
+    path = into / "rich.yaml"
+    path.write_text(yaml.safe_dump(world, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def judge(roles: list[str], path: Path, out: Path, world: Path | None = None) -> int:
     """Certify the copy at ``path`` in each role until one has a failed case: exit 1 (killed) naming the
     cases, or 0 (survived). Run by cosmic-ray in a process group of its own, killed whole on timeout."""
     env = {**os.environ, "PYTHONPATH": str(path), "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(out)}
@@ -241,7 +273,8 @@ def judge(roles: list[str], path: Path, out: Path) -> int:
     for role in roles:
         where = out / role
         done = subprocess.run(
-            [sys.executable, "-m", "yidi", "certify", "--role", role, "--out", str(where)],
+            [sys.executable, "-m", "yidi", "certify", "--role", role, "--out", str(where)]
+            + (["--world", str(world)] if world else []),
             env=env,
             capture_output=True,
             text=True,
@@ -261,14 +294,16 @@ def judge(roles: list[str], path: Path, out: Path) -> int:
     return 0
 
 
-def run_one(mutant: Mutant, copies: queue.Queue[Copy], work: Path, timeout: float) -> Mutant:
+def run_one(
+    mutant: Mutant, copies: queue.Queue[Copy], work: Path, timeout: float, world: Path | None
+) -> Mutant:
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_item import MutationSpec, TestOutcome, WorkerOutcome
 
     copy = copies.get()
     try:
         spec = MutationSpec(copy.root / mutant.path, mutant.operator, mutant.occurrence, (0, 0), (0, 1))
-        command = judge_command(copy, ROLES_OF[mutant.owner], work / "runs" / mutant.job_id)
+        command = judge_command(copy, ROLES_OF[mutant.owner], work / "runs" / mutant.job_id, world)
         started = time.monotonic()
         result = mutate_and_test([spec], command, timeout)
         mutant.seconds = time.monotonic() - started
@@ -295,7 +330,7 @@ def changed_line(diff: str) -> tuple[str, str]:
     return (" ".join(before), " ".join(after))
 
 
-def baseline(copies: list[Copy], owners: list[str], work: Path) -> dict[str, float]:
+def baseline(copies: list[Copy], owners: list[str], work: Path, world: Path | None) -> dict[str, float]:
     """Each role's certification of the unmutated copy, timed; it must pass, or no mutant means anything."""
     roles = sorted({r for o in owners for r in ROLES_OF[o]})
     seconds: dict[str, float] = {}
@@ -304,7 +339,15 @@ def baseline(copies: list[Copy], owners: list[str], work: Path) -> dict[str, flo
         started = time.monotonic()
         out = work / "baseline" / role
         done = subprocess.run(
-            [sys.executable, __file__, "judge", role, str(copy.path), str(out)],
+            [
+                sys.executable,
+                __file__,
+                "judge",
+                role,
+                str(copy.path),
+                str(out),
+                *([str(world)] if world else []),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -349,22 +392,26 @@ def main() -> None:
     add("--roles", default=",".join(OWNERS), help="owners to sample from: " + ",".join(OWNERS))
     add("--timeout", type=float, default=4.0, help="a mutant's time, × its clean certification")
     add("--out", type=Path, default=Path("mutation-report"), help="where mutation.json is written")
+    add("--world", help="certify on this world file, or 'rich' (the embedded one with every policy feature)")
     args = parser.parse_args()
     owners = [o for o in OWNERS if o in args.roles.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="yidi-mutation-"))
     try:
         copies = [copy_checkout(work / f"copy{i}") for i in range(args.workers)]
+        world = (
+            rich_world(work) if args.world == "rich" else Path(args.world).resolve() if args.world else None
+        )
         p = plan(copies[0], owners, args.mutants, args.seed, work / "session.sqlite")
         total = sum(p.candidates.values())
         print(
             f"cosmic-ray: {total:,} mutants in {', '.join(owners)} code"
             f" ({', '.join(f'{o} {p.candidates[o]:,}' for o in owners)};"
             f" {p.in_annotations:,} more inside annotations, equivalent, left out);"
-            f" sampled {args.mutants} per role with seed {args.seed}"
+            f" sampled {args.mutants} per role with seed {args.seed}, on the {args.world or 'embedded'} world"
             + (f" ({p.invalid} drawn were not Python and were drawn again)" if p.invalid else "")
         )
-        clean = baseline(copies, owners, work)
+        clean = baseline(copies, owners, work, world)
         print(
             "clean certifications pass: "
             + ", ".join(f"{r} {s:.0f} s" for r, s in sorted(clean.items()))
@@ -380,7 +427,8 @@ def main() -> None:
         mark = {"killed": "✓", "timeout": "⧗", "survived": "✗"}
         with ThreadPoolExecutor(args.workers) as threads:
             futures = [
-                threads.submit(run_one, m, pool, work, max(60.0, args.timeout * cost[m.owner])) for m in order
+                threads.submit(run_one, m, pool, work, max(60.0, args.timeout * cost[m.owner]), world)
+                for m in order
             ]
             for f in as_completed(futures):
                 m = f.result()
@@ -409,6 +457,7 @@ def main() -> None:
             json.dumps(
                 {
                     "seed": args.seed,
+                    "world": args.world or "embedded",
                     "workers": args.workers,
                     "minutes": round(minutes, 1),
                     "candidates": dict(p.candidates),
@@ -434,6 +483,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["judge"]:  # bench/mutation.py judge ROLES COPY_PARENT OUT, run by cosmic-ray
-        sys.exit(judge(sys.argv[2].split(","), Path(sys.argv[3]), Path(sys.argv[4])))
+    if sys.argv[1:2] == ["judge"]:  # bench/mutation.py judge ROLES COPY_PARENT OUT [WORLD], run by cosmic-ray
+        world_file = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+        sys.exit(judge(sys.argv[2].split(","), Path(sys.argv[3]), Path(sys.argv[4]), world_file))
     main()
