@@ -111,6 +111,11 @@ MUTANTS: dict[str, Kind] = {
         "2405 answers success but the visit stays discharged",
         "R-LIFE-01",
     ),
+    "details-dropped-when-away": Kind(
+        "事后传明细时参保地不可用，明细被当作已送达而丢弃",
+        "details after the fact the insured side could not take are marked sent and never retried",
+        "R-DTL-01",
+    ),
     "skip-fee-total-check": Kind(
         "不核对医疗费总额与已上传明细合计",
         "medfee_sumamt is not checked against the uploaded fees",

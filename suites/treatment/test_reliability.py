@@ -13,7 +13,12 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from ...actors.his import Episode, His, Refused, Reply
+from ...simulators.store import details
+from ...specs import money
 from ..catalogue import Case
 from ..plugin import Sut, case
 from ..steps import (
@@ -372,3 +377,51 @@ def test_a_msgid_reused_with_a_change_in_any_node_or_row_is_refused(sut: Sut, jo
         resent_changed(his, discharge, {**nodes, "diseinfo": diagnosis}, "诊断信息节点diseinfo")
     finally:
         close_stay(his, episode)
+
+
+# ── details after the fact (事后传明细, R-DTL-01) ────────────────────
+
+
+@case("JT-REL-014")
+def test_details_after_the_fact_wait_while_the_insured_side_is_away(sut: Sut, joint_case: Case) -> None:
+    injectable(sut)  # what the insured side received is seen at yidi's own simulators only
+    insured = received_by_insured_side(sut)
+    away = f"insured-outage:{sut.world.person(joint_case.person).insuplc_admdvs[:2]}0000/Y2301"  # type: ignore[union-attr]
+    with fault(sut, away):  # from before the settlement: no background round sends its details early
+        _, episode = settled(sut, joint_case.person, joint_case.hospital)
+        housekeeping(sut)  # a round of details while the insured side is away
+    setl_id = str(episode.settlement["setlinfo"]["setl_id"])  # type: ignore[index]
+    uploaded = {str(f["feedetl_sn"]): money.yuan(f["det_item_fee_sumamt"]) for f in episode.fees}
+    early = insured(setl_id)
+    if early:
+        fail(
+            f"参保地不可用期间不应有明细送达，实际收到{len(early)}条",
+            rule="R-DTL-01",
+            expected={"明细条数": 0},
+            actual={"明细条数": len(early)},
+        )
+    for when in ("恢复后的一轮", "再一轮"):
+        housekeeping(sut)
+        arrived = insured(setl_id)
+        if arrived != uploaded:
+            fail(
+                f"{when}事后传明细后，参保地应收到本次结算的全部{len(uploaded)}条明细，每条一次，"
+                f"金额与HIS上传的一致；实际{len(arrived)}条",
+                rule="R-DTL-01",
+                expected={"明细": {sn: float(v) for sn, v in uploaded.items()}},
+                actual={"明细": {sn: float(v) for sn, v in arrived.items()}},
+            )
+
+
+def received_by_insured_side(sut: Sut) -> Callable[[str], dict[str, Any]]:
+    """The fee lines yidi's insured provinces (behind the SUT) hold for a settlement: feedetl_sn → amount."""
+    if sut.served is None:
+        pytest.skip("本用例需读取yidi模拟的参保地所收明细，仅yidi模拟器支持（--sut-url builtin）")
+    store = sut.served.sim.store
+
+    def lines(setl_id: str) -> dict[str, Any]:
+        with store.read() as conn:
+            rows = conn.execute(select(details.c.line).where(details.c.setl_id == setl_id)).scalars()
+            return {str(line["feedetl_sn"]): money.yuan(line["det_item_fee_sumamt"]) for line in rows}
+
+    return lines
