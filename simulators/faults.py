@@ -111,6 +111,12 @@ MUTANTS: dict[str, Kind] = {
         "2405 answers success but the visit stays discharged",
         "R-LIFE-01",
     ),
+    "recovery-reverses-stranded-reversal": Kind(
+        "冲正未送达参保地而中断，恢复时仍向参保地冲正原结算（就医地恢复为已结算，参保地已冲正）",
+        "a reversal the insured side never got is sent there by the recovery while the visit is put back to"
+        " settled: the two sides disagree",
+        "R-REV-01",
+    ),
     "details-dropped-when-away": Kind(
         "事后传明细时参保地不可用，明细被当作已送达而丢弃",
         "details after the fact the insured side could not take are marked sent and never retried",

@@ -362,7 +362,11 @@ class Settlement:
             after = step(node.spec, visit, ctx.infno, reverse=oinfno)
             return {
                 "after": after,
-                "pending": {"remote": effect["remote"], "oinfno": remote_infno, "reversal": True},
+                "pending": {
+                    "remote": effect["remote"],
+                    "oinfno": remote_infno,
+                    "reversal": not node.faults.mutant("recovery-reverses-stranded-reversal"),
+                },
             }
 
         with node.in_flight(effect["mdtrt_id"]):

@@ -425,3 +425,27 @@ def received_by_insured_side(sut: Sut) -> Callable[[str], dict[str, Any]]:
             return {str(line["feedetl_sn"]): money.yuan(line["det_item_fee_sumamt"]) for line in rows}
 
     return lines
+
+
+@case("JT-REL-015")
+def test_a_reversal_the_insured_side_never_got_leaves_the_settlement_standing(
+    sut: Sut, joint_case: Case
+) -> None:
+    injectable(sut)  # before the stay begins: a skip must leave no stay open
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    first = dict(episode.settlement["setlinfo"])  # type: ignore[index]
+    with fault(sut, "hub-outage:Y2601"):  # the claim is left reversing: nobody knows if it arrived
+        failed = answer_of(lambda: his.reverse(episode, episode.settle_msgid, "2304"))
+    if failed.ok:
+        fail(
+            "国家平台不可用时冲正不应应答成功",
+            rule="R-ROUTE-02",
+            on=failed,
+            expected={"infcode": -1},
+            actual={"infcode": failed.infcode},
+        )
+    housekeeping(sut)  # the platform recovers the stranded reversal
+    stands(his, episode, str(first["setl_id"]), "R-REV-01")
+    succeed(lambda: his.reverse(episode, episode.settle_msgid, "2304"))  # the HIS tries again
+    again = succeed(lambda: his.settle(episode))
+    same_money("冲正重发成功后重新结算应与原结算相同（参保地只回退一次）", first, again, "R-REV-01")
