@@ -9,6 +9,7 @@ import tempfile
 import threading
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
@@ -35,6 +36,17 @@ def _peers(values: list[str]) -> dict[str, str]:
     if any(len(p) != 2 for p in pairs):
         raise typer.BadParameter("--peer takes NAME=URL, e.g. hub=http://10.0.0.5:8000/hub")
     return dict(pairs)
+
+
+def _public_host(url: str) -> str:
+    """The host a partitioned deployment is published at: each process keeps its own port (--port …)."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme != "http" or parts.port or parts.path.strip("/") or not parts.hostname:
+        raise typer.BadParameter(
+            f"{url!r}: with --workers every process is published at its own port (--port, --port + 1 …): "
+            "give the host only, e.g. --public-url http://sim.example.org"
+        )
+    return parts.hostname
 
 
 def serve(
@@ -96,7 +108,14 @@ def serve(
         extra += ["--crowd", str(crowd)] if crowd else []
         extra += [f"--max-body={max_body}"]
         partition.serve(
-            workers, db=db, host=host, port=port, world=world, extra=extra, admin_token=admin_token
+            workers,
+            db=db,
+            host=host,
+            port=port,
+            world=world,
+            extra=extra,
+            admin_token=admin_token,
+            public_host=_public_host(public_url) if public_url else None,
         )
         return
     local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"

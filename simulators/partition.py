@@ -123,7 +123,7 @@ def plan(
 def command(deployment: Deployment, process: Process, bind: str, extra: Sequence[str]) -> list[str]:
     """``yidi serve`` for one process: its nodes, and every other node as a peer at its process's URL."""
     cmd = [sys.executable, "-m", "yidi", "serve", "--port", str(process.port), "--host", bind]
-    cmd += ["--db", process.db, *extra]
+    cmd += ["--public-url", process.url, "--db", process.db, *extra]
     for node in process.nodes:
         cmd += ["--only", node]
     for other in deployment.processes:
@@ -208,13 +208,15 @@ def serve(
     world: Path | None,
     extra: Sequence[str],
     admin_token: str | None = None,
+    public_host: str | None = None,
 ) -> None:
     """``yidi serve --workers N``: the partitioned deployment on ports ``port`` … ``port + N - 1`` until
-    Ctrl-C (or SIGTERM); every process takes ``admin_token`` (a new one, printed, if none is given)."""
+    Ctrl-C (or SIGTERM); every process takes ``admin_token`` (a new one, printed, if none is given) and is
+    named in every roster at ``public_host`` (default: the host it binds, loopback for every interface)."""
     import signal  # a foreground command only
 
     t = topology.load(world)
-    public = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    public = public_host or ("127.0.0.1" if host in ("0.0.0.0", "::") else host)
     deployment = plan(list(t.provinces), workers, db=db, ports=range(port, port + workers), host=public)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -38,6 +38,7 @@ def test_each_process_serves_its_nodes_and_reaches_every_other_at_its_process() 
     only = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--only"]
     peers = dict(cmd[i + 1].split("=", 1) for i, a in enumerate(cmd) if a == "--peer")
     assert only == first.nodes and "--crowd" in cmd and cmd[cmd.index("--db") + 1] == "sqlite:////d/s-1.db"
+    assert cmd[cmd.index("--public-url") + 1] == "http://127.0.0.1:9001"  # its roster names it there
     assert peers == {
         "hub": "http://127.0.0.1:9000/hub",
         "province:500000": "http://127.0.0.1:9002/prov/500000",
@@ -72,3 +73,21 @@ def test_a_process_serving_one_province_names_every_node_at_its_true_url(tmp_pat
     assert where["510000"] == ("http://10.0.0.3:8002/prov/510000", {"http://10.0.0.3:8002/gw/510000"})
     assert where["500000"] == ("http://10.0.0.2:8001/prov/500000", {"http://10.0.0.2:8001/gw/500000"})
     sim.store.close()
+
+
+def test_a_partition_is_published_at_a_host_each_process_at_its_port() -> None:
+    ports = [9000, 9001, 9002]
+    deployment = partition.plan(PROVINCES, 3, db="sqlite:////d/s.db", ports=ports, host="sim.example")
+    cmd = partition.command(deployment, deployment.processes[2], "0.0.0.0", [])
+    assert cmd[cmd.index("--public-url") + 1] == "http://sim.example:9002"
+    assert "--peer" in cmd and "hub=http://sim.example:9000/hub" in cmd
+
+
+@pytest.mark.parametrize("url", ["http://sim.example:9000", "http://sim.example/yidi", "https://sim.example"])
+def test_a_public_url_with_a_port_or_a_path_is_refused_for_a_partition(url: str) -> None:
+    from typer.testing import CliRunner
+
+    from yidi.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--workers", "3", "--public-url", url], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "its own port" in result.output, result.output
