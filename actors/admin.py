@@ -11,8 +11,12 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import subprocess
+import time
+from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 ENV = "YIDI_ADMIN_TOKEN"
@@ -48,3 +52,23 @@ def presented(authorization: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries ``token`` (compared in constant time)."""
     scheme, _, value = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def wait_until_up(
+    url: str,
+    token: str | None,
+    process: subprocess.Popen[bytes] | None = None,
+    *,
+    log: Path | None = None,
+    seconds: float = 60,
+) -> None:
+    """Wait until the yidi server at ``url`` answers ``/admin/health``; RuntimeError (naming its log) if it
+    does not in ``seconds``, or its ``process`` ends first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
+        try:
+            httpx.get(f"{url}/admin/health", timeout=1, headers=headers(token)).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the simulators at {url} did not start" + (f": see {log}" if log else ""))

@@ -85,12 +85,7 @@ def one_process(db: str, crowd: int, logs: Path) -> Iterator[tuple[str, str, lis
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/admin/health", timeout=1, headers=admin.headers(TOKEN)).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        admin.wait_until_up(url, TOKEN, server, log=logs / "one-process.log")
         yield url, db, [server.pid]
         httpx.post(f"{url}/admin/flush", timeout=60, headers=admin.headers(TOKEN)).raise_for_status()
     finally:

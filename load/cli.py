@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -89,14 +88,7 @@ def simulators(
     url = f"http://{this_host() if public else '127.0.0.1'}:{port}"
     opens = admin.headers(token)
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/admin/health", timeout=1, headers=opens).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"the simulators did not start: see {out / 'simulators.log'}")
+        admin.wait_until_up(url, token, server, log=out / "simulators.log")
         yield url, db, token
         # stranded claims reversed first
         httpx.post(f"{url}/admin/flush", timeout=60, headers=opens).raise_for_status()

@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,22 +134,6 @@ def command(deployment: Deployment, process: Process, bind: str, extra: Sequence
     return cmd
 
 
-def _healthy(
-    url: str, token: str, popen: subprocess.Popen[bytes], log: Path | None, seconds: float = 60
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            break
-        try:
-            httpx.get(f"{url}/admin/health", timeout=1, headers=admin.headers(token)).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    where = f": see {log}" if log else ""
-    raise RuntimeError(f"the simulators at {url} did not start{where}")
-
-
 @contextmanager
 def running(
     deployment: Deployment,
@@ -182,10 +165,9 @@ def running(
             )
             started.append(p)
             if i == 0:
-                _healthy(p.url, token, p.popen, logs and logs / "simulators-hub.log")
+                admin.wait_until_up(p.url, token, p.popen, log=logs and logs / "simulators-hub.log")
         for i, p in enumerate(started[1:], start=1):
-            assert p.popen is not None
-            _healthy(p.url, token, p.popen, logs and logs / f"simulators-{i}.log")
+            admin.wait_until_up(p.url, token, p.popen, log=logs and logs / f"simulators-{i}.log")
         yield deployment
     finally:
         for p in reversed(started):  # provinces first: the hub answers their last calls
