@@ -1,15 +1,15 @@
 """Every settlement a case makes, checked to the cent against the independent oracle (R-BEN-07).
 
-A case's traffic (``Sut.exchanged``) is followed message by message: who was admitted where and when
-(1101 / Y1101, 2401), which fee lines stand (2301, 2302), and each pre-settlement, settlement,
-cancellation and reversal (2303–2305, 2601 and their Y-forms). Each person's year is an oracle
+A case's traffic (``Sut.exchanged``) is followed message by message: who was admitted or registered where
+and when (1101 / Y1101, 2401, 2201), which fee lines stand (2301, 2302; an outpatient visit's by charge
+batch, 2204, 2205), and each pre-settlement, settlement, cancellation and reversal (2303–2305, 2206–2208,
+2601 and their Y-forms). Each person's year is an oracle
 :class:`Ledger` that starts from the state the system says the person is in when the case first admits
 them (5206 / Y5206 人员累计信息查询, and the balance 1101 answered; the world file's ``ytd`` where the
 system does not answer 5206) and then follows what the case does. Every amount of every answer, and its
 fund lines, must be the ledger's: a platform consistently wrong, or wrong only after a cancellation, fails.
 
-Not followed (yet): outpatient settlement at the hospital (2206–2208: fees per charge batch), and persons
-or hospitals the world file does not have.
+Not followed: persons or hospitals the world file does not have.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ from .oracle import (
 )
 from .plugin import Sut
 
-SETTLE, PRESETTLE, CANCEL = ("2304", "Y2304"), ("2303", "Y2303"), ("2305", "Y2305")
-
 
 @pytest.fixture(autouse=True)
 def followed(request: pytest.FixtureRequest) -> Iterator[None]:
@@ -64,7 +62,7 @@ def followed(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @dataclass
 class Stay:
-    """One inpatient stay as the case's traffic told it."""
+    """One inpatient stay or outpatient visit as the case's traffic told it."""
 
     person: Person
     hospital: str
@@ -72,12 +70,15 @@ class Stay:
     admitted: date
     med_type: str
     lines: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)  # feedetl_sn → code, cnt, pric
+    batches: dict[str, str] = field(default_factory=dict)  # an outpatient line's feedetl_sn → chrg_bchno
     settled: dict[str, list[str]] = field(default_factory=dict)  # setl_id → the lines it settled
 
-    def open_lines(self) -> list[tuple[str, Any, Any]]:
-        """The lines no standing settlement has settled (a mid-stay settlement settles those so far)."""
+    def open_lines(self, batch: str | None = None) -> list[str]:
+        """The lines (feedetl_sn) no standing settlement has settled (a mid-stay settlement settles those so
+        far; an outpatient settlement, those of its charge batch)."""
         done = {sn for sns in self.settled.values() for sn in sns}
-        return [line for sn, line in self.lines.items() if sn not in done]
+        mine = [sn for sn in self.lines if batch is None or self.batches.get(sn) == batch]
+        return [sn for sn in mine if sn not in done]
 
 
 class Follower:
@@ -111,15 +112,20 @@ class Follower:
 
     def on_2401(self, reply: Reply) -> None:
         info = self.input(reply)["mdtrtinfo"]
+        mdtrt_id = info["mdtrt_id"] if reply.infno == "Y2401" else reply.output["result"]["mdtrt_id"]
+        self.admitted(reply, info, str(mdtrt_id), str(info["med_type"]))
+
+    def on_2201(self, reply: Reply) -> None:
+        # the visit's med_type comes with its settlement (2206 / 2207)
+        self.admitted(reply, self.input(reply)["data"], str(reply.output["data"]["mdtrt_id"]), "11")
+
+    def admitted(self, reply: Reply, info: Mapping[str, Any], mdtrt_id: str, med_type: str) -> None:
         person = self.persons.get(str(info["psn_no"]))
         code = str(info.get("fixmedins_code") or reply.request["fixmedins_code"])
         if person is None or self.sut.world.hospital(code) is None:
             return
-        mdtrt_id = (
-            str(info["mdtrt_id"]) if reply.infno == "Y2401" else str(reply.output["result"]["mdtrt_id"])
-        )
         insuplc = str(reply.request["insuplc_admdvs"])
-        self.stays[mdtrt_id] = Stay(person, code, insuplc, _day(info["begntime"]), str(info["med_type"]))
+        self.stays[mdtrt_id] = Stay(person, code, insuplc, _day(info["begntime"]), med_type)
         if person.psn_no not in self.ledgers:
             self.ledgers[person.psn_no] = self.start(person, code, insuplc)
 
@@ -127,7 +133,12 @@ class Follower:
         for line in self.input(reply)["feedetail"]:
             stay = self.stays.get(str(line["mdtrt_id"]))
             if stay is not None:
-                stay.lines[str(line["feedetl_sn"])] = (str(line["med_list_codg"]), line["cnt"], line["pric"])
+                sn = str(line["feedetl_sn"])
+                stay.lines[sn] = (str(line["med_list_codg"]), line["cnt"], line["pric"])
+                if line.get("chrg_bchno"):
+                    stay.batches[sn] = str(line["chrg_bchno"])
+
+    on_2204 = on_2301
 
     def on_2302(self, reply: Reply) -> None:
         data = self.input(reply)["data"]
@@ -136,19 +147,29 @@ class Follower:
             sn = str(data["feedetl_sn"])
             stay.lines = {} if sn == "0000" else {k: v for k, v in stay.lines.items() if k != sn}
 
+    def on_2205(self, reply: Reply) -> None:
+        data = self.input(reply)["data"]
+        stay = self.stays.get(str(data["mdtrt_id"]))
+        if stay is not None:
+            batch = str(data["chrg_bchno"])
+            every = batch == "0000"
+            stay.lines = {k: v for k, v in stay.lines.items() if not every and stay.batches.get(k) != batch}
+
     # ── money ──────────────────────────────────────────────────────
 
     def on_2303(self, reply: Reply) -> None:
         found = self.claim(reply)
         if found is not None:
-            ledger, claim, stay = found
+            ledger, claim, stay, _ = found
             _, expected = ledger.expect(claim, stay.admitted, settled(reply))
             self.compare(reply, expected, "R-BEN-07")
+
+    on_2206 = on_2303
 
     def on_2304(self, reply: Reply) -> None:
         found = self.claim(reply)
         if found is not None:
-            ledger, claim, stay = found
+            ledger, claim, stay, lines = found
             s = reply.output["setlinfo"]
             setl_id = str(s["setl_id"])
             if setl_id in ledger.entries:  # the same message again (R-IDEM-01): the same answer
@@ -156,9 +177,10 @@ class Follower:
                 return
             entry = ledger.settle(claim, stay.admitted, settled(reply), setl_id=setl_id)
             self.by_msgid[reply.msgid] = entry.id
-            done = {sn for sns in stay.settled.values() for sn in sns}
-            stay.settled[setl_id] = [sn for sn in stay.lines if sn not in done]
+            stay.settled[setl_id] = lines
             self.compare(reply, entry.expected, "R-BEN-07")
+
+    on_2207 = on_2304
 
     def on_2305(self, reply: Reply) -> None:
         setl_id = str(self.input(reply)["data"]["setl_id"])
@@ -170,6 +192,8 @@ class Follower:
             entry = ledger.cancel(setl_id, id=reply.msgid)
             self.by_msgid[reply.msgid] = entry.id
             self.compare(reply, entry.expected, "R-AMT-11")
+
+    on_2208 = on_2305
 
     def on_2601(self, reply: Reply) -> None:
         undone = self.by_msgid.get(str(self.input(reply)["data"]["omsgid"]))
@@ -192,8 +216,9 @@ class Follower:
             return dict(reply.request["input"])
         return dict(self.adapter.to_base(reply.infno, "input", reply.request["input"]))
 
-    def claim(self, reply: Reply) -> tuple[Ledger, Claim, Stay] | None:
-        """The ledger, the claim and the stay a (pre-)settlement is of; None when it is not followed."""
+    def claim(self, reply: Reply) -> tuple[Ledger, Claim, Stay, list[str]] | None:
+        """The ledger, the claim, the stay a (pre-)settlement is of and the lines it settles; None when it is
+        not followed."""
         if reply.infno.startswith("Y"):
             return self.claim_relayed(reply)
         data = self.input(reply)["data"]
@@ -204,20 +229,22 @@ class Follower:
         province = self.sut.world.province_of(hospital.admdvs) if hospital else None
         if hospital is None or province is None:
             return None
+        lines = stay.open_lines(str(data["chrg_bchno"]) if data.get("chrg_bchno") else None)
         try:
-            bill = classify(province.catalog, stay.open_lines())
+            bill = classify(province.catalog, [stay.lines[sn] for sn in lines])
         except NotInCatalog:
             return None  # refused by the catalog check, which other cases judge
+        med_type = str(data.get("med_type") or stay.med_type)
         claim = Claim(
             bill.totals,
             hospital.dedc_level,
-            setting_of(stay.med_type),
-            filing_type(stay.person, hospital.admdvs, settled(reply), stay.med_type),
+            setting_of(med_type),
+            filing_type(stay.person, hospital.admdvs, settled(reply), med_type),
             str(data.get("acct_used_flag")) == "1",
         )
-        return self.ledgers[stay.person.psn_no], claim, stay
+        return self.ledgers[stay.person.psn_no], claim, stay, lines
 
-    def claim_relayed(self, reply: Reply) -> tuple[Ledger, Claim, Stay] | None:
+    def claim_relayed(self, reply: Reply) -> tuple[Ledger, Claim, Stay, list[str]] | None:
         s = reply.request["input"]["setlinfo"]
         person = self.persons.get(str(s["psn_no"]))
         if person is None or person.psn_no not in self.ledgers:
@@ -234,7 +261,7 @@ class Follower:
             filing_type(person, str(s["mdtrtarea_admdvs"]), settled(reply), stay.med_type),
             str(s.get("acct_used_flag")) == "1",
         )
-        return self.ledgers[person.psn_no], claim, stay
+        return self.ledgers[person.psn_no], claim, stay, []
 
     def start(self, person: Person, hospital: str, insuplc: str) -> Ledger:
         """The person's ledger as the system says they stand now."""
