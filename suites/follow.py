@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 
 from ..actors.his import His, Reply
-from ..specs import loader
-from ..specs.adapt import Adapter
 from ..specs.money import yuan
 from ..world.topology import Person, dedc_level
 from . import catalogue
@@ -89,7 +87,6 @@ class Follower:
         self.balances: dict[str, Any] = {}  # psn_no → the balance 1101 answered
         self.stays: dict[str, Stay] = {}  # mdtrt_id → the stay
         self.by_msgid: dict[str, str] = {}  # a settlement's or cancellation's msgid → its ledger entry
-        self.adapter = Adapter(loader.load(version=sut.spec.version), sut.spec)  # the HIS's base ↔ wire
         self.clients: dict[str, His] = {}
 
     def see(self, reply: Reply) -> None:
@@ -111,13 +108,13 @@ class Follower:
             self.balances[str(base["psn_no"])] = insu["balc"]
 
     def on_2401(self, reply: Reply) -> None:
-        info = self.input(reply)["mdtrtinfo"]
+        info = self.sut.sent(reply)["mdtrtinfo"]
         mdtrt_id = info["mdtrt_id"] if reply.infno == "Y2401" else reply.output["result"]["mdtrt_id"]
         self.admitted(reply, info, str(mdtrt_id), str(info["med_type"]))
 
     def on_2201(self, reply: Reply) -> None:
         # the visit's med_type comes with its settlement (2206 / 2207)
-        self.admitted(reply, self.input(reply)["data"], str(reply.output["data"]["mdtrt_id"]), "11")
+        self.admitted(reply, self.sut.sent(reply)["data"], str(reply.output["data"]["mdtrt_id"]), "11")
 
     def admitted(self, reply: Reply, info: Mapping[str, Any], mdtrt_id: str, med_type: str) -> None:
         person = self.persons.get(str(info["psn_no"]))
@@ -130,7 +127,7 @@ class Follower:
             self.ledgers[person.psn_no] = self.start(person, code, insuplc)
 
     def on_2301(self, reply: Reply) -> None:
-        for line in self.input(reply)["feedetail"]:
+        for line in self.sut.sent(reply)["feedetail"]:
             stay = self.stays.get(str(line["mdtrt_id"]))
             if stay is not None:
                 sn = str(line["feedetl_sn"])
@@ -141,14 +138,14 @@ class Follower:
     on_2204 = on_2301
 
     def on_2302(self, reply: Reply) -> None:
-        data = self.input(reply)["data"]
+        data = self.sut.sent(reply)["data"]
         stay = self.stays.get(str(data["mdtrt_id"]))
         if stay is not None:
             sn = str(data["feedetl_sn"])
             stay.lines = {} if sn == "0000" else {k: v for k, v in stay.lines.items() if k != sn}
 
     def on_2205(self, reply: Reply) -> None:
-        data = self.input(reply)["data"]
+        data = self.sut.sent(reply)["data"]
         stay = self.stays.get(str(data["mdtrt_id"]))
         if stay is not None:
             batch = str(data["chrg_bchno"])
@@ -183,7 +180,7 @@ class Follower:
     on_2207 = on_2304
 
     def on_2305(self, reply: Reply) -> None:
-        setl_id = str(self.input(reply)["data"]["setl_id"])
+        setl_id = str(self.sut.sent(reply)["data"]["setl_id"])
         ledger = next((g for g in self.ledgers.values() if setl_id in g.entries), None)
         if ledger is not None and reply.msgid in ledger.entries:  # the same cancellation again
             self.compare(reply, ledger.entries[reply.msgid].expected, "R-AMT-11")
@@ -196,7 +193,7 @@ class Follower:
     on_2208 = on_2305
 
     def on_2601(self, reply: Reply) -> None:
-        undone = self.by_msgid.get(str(self.input(reply)["data"]["omsgid"]))
+        undone = self.by_msgid.get(str(self.sut.sent(reply)["data"]["omsgid"]))
         ledger = next((g for g in self.ledgers.values() if undone in g.entries), None)
         if ledger is None or undone is None or ledger.reverse(undone) is None:
             return
@@ -210,18 +207,12 @@ class Follower:
         for stay in self.stays.values():
             stay.settled.pop(setl_id, None)
 
-    def input(self, reply: Reply) -> Mapping[str, Any]:
-        """The request's input in the base spec's shape (a regional profile may rename its nodes)."""
-        if reply.infno.startswith("Y"):
-            return dict(reply.request["input"])
-        return dict(self.adapter.to_base(reply.infno, "input", reply.request["input"]))
-
     def claim(self, reply: Reply) -> tuple[Ledger, Claim, Stay, list[str]] | None:
         """The ledger, the claim, the stay a (pre-)settlement is of and the lines it settles; None when it is
         not followed."""
         if reply.infno.startswith("Y"):
             return self.claim_relayed(reply)
-        data = self.input(reply)["data"]
+        data = self.sut.sent(reply)["data"]
         stay = self.stays.get(str(data["mdtrt_id"]))
         if stay is None:
             return None

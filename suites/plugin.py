@@ -29,6 +29,7 @@ from ..actors.his import His, Hospital, Refused, Reply, card_read
 from ..simulators.app import Options
 from ..simulators.background import Served, serving
 from ..specs import loader
+from ..specs.adapt import Adapter
 from ..specs.model import Spec
 from ..world import topology
 from ..world.clock import real_now
@@ -210,6 +211,15 @@ class Sut:
     def __post_init__(self) -> None:
         # who plays each part the catalogue names (its persons and hospitals of yidi's embedded world)
         self.cast = Cast(topology.load(), self.world)
+        self.adapter = Adapter(loader.load(version=self.spec.version), self.spec)  # the HIS's base ↔ wire
+
+    def sent(self, reply: Reply) -> dict[str, Any]:
+        """The input a message sent, in the base spec's shape (a regional profile may rename its nodes;
+        yidi's own platform speaks the base spec)."""
+        given = reply.request["input"]
+        if reply.infno.startswith("Y"):
+            return dict(given)
+        return dict(self.adapter.to_base(reply.infno, "input", given))
 
     def hospital(self, code: str) -> Hospital:
         hospitals = (

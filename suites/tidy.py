@@ -13,14 +13,11 @@ admission of that person is refused is reported as blocked by the case that left
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from ..actors.his import His, LostAnswer, Refused, Reply
-from ..specs import loader
-from ..specs.adapt import Adapter
 from . import catalogue
 from .insured.client import Platform, as_hub, as_treatment
 from .plugin import Sut
@@ -59,7 +56,7 @@ def as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     for reply in (r for r in reversed(done) if r.infno in CANCEL and role != "hub"):
         if keeper.undo(reply):
             settled.discard(visit_of(reply))
-    withdrawn = {base_input(sut, r)["data"]["mdtrt_id"] for r in done if r.infno in ("2404", "Y2404")}
+    withdrawn = {sut.sent(r)["data"]["mdtrt_id"] for r in done if r.infno in ("2404", "Y2404")}
     for reply in (r for r in done if r.infno in ("2401", "2201", "Y2401")):
         closed = keeper.undo(reply) or visit_of(reply) in settled | withdrawn
         if reply.infno != "2201":  # an outpatient visit open does not keep the person from the next
@@ -84,15 +81,7 @@ def blocked_by(sut: Sut) -> Callable[[Reply], None]:
 
 def psn_no(sut: Sut, admission: Reply) -> str:
     """Who a 2401 / Y2401 / 2201 is for."""
-    return str(base_input(sut, admission)["mdtrtinfo" if admission.infno != "2201" else "data"]["psn_no"])
-
-
-def base_input(sut: Sut, reply: Reply) -> dict[str, Any]:
-    """The input a message sent, in the base spec's shape (a regional profile may rename its nodes)."""
-    sent = reply.request["input"]
-    if reply.infno.startswith("Y"):  # yidi's own platform speaks the base spec
-        return dict(sent)
-    return dict(Adapter(loader.load(version=sut.spec.version), sut.spec).to_base(reply.infno, "input", sent))
+    return str(sut.sent(admission)["mdtrtinfo" if admission.infno != "2201" else "data"]["psn_no"])
 
 
 def visit_of(reply: Reply) -> str:
@@ -101,7 +90,6 @@ def visit_of(reply: Reply) -> str:
         return str(reply.output["setlinfo"]["mdtrt_id"])
     if reply.infno == "Y2401":
         return str(reply.request["input"]["mdtrtinfo"]["mdtrt_id"])
-
     return str(reply.output["result" if reply.infno == "2401" else "data"]["mdtrt_id"])
 
 

@@ -23,7 +23,7 @@ def cases(out: Path) -> dict[str, dict[str, object]]:
     [
         ("JT-QRY-001", "ignore-deductible"),  # consistently wrong: 2303, 2304 and 5203 agree
         ("JT-QRY-002", "no-ytd-rollback"),  # right until a cancellation: the re-settlement is wrong
-        ("JT-REL-007", "ignore-deductible"),  # an outpatient visit (2206 / 2207), a charge batch settled twice
+        ("JT-REL-007", "ignore-deductible"),  # an outpatient visit (2206 / 2207): a batch settled twice
     ],
 )
 def test_a_case_fails_on_money_the_oracle_does_not_expect(tmp_path: Path, case: str, mutant: str) -> None:
