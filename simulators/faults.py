@@ -591,6 +591,27 @@ MUTANTS: dict[str, Kind] = {
         "the platform-to-platform gateways (hub, insured side) check neither the timestamp window nor nonces",
         "R-SEC-05",
     ),
+    # the insured side's life-cycle (a blind mutation sample on the rich world, insured, seed 19)
+    "settle-settled-visit": Kind(
+        "已结算的就诊以新报文ID再次结算【Y2304】被受理并再次支付",
+        "the insured side settles a visit already settled again under a new Y2304 msgid, and pays again",
+        "R-LIFE-01",
+    ),
+    "cancel-ignores-mdtrt-id": Kind(
+        "结算撤销【Y2305】不校验结算ID所属就诊：以他次就诊的就诊ID亦可撤销",
+        "Y2305 does not check that the setl_id belongs to the mdtrt_id given: another visit's ID cancels it",
+        "R-LIFE-01",
+    ),
+    "cancel-reversal-not-restored": Kind(
+        "冲正结算撤销【Y2601冲正Y2305】只记为已冲正，结算未恢复（年度累计与个人账户仍为撤销后）",
+        "Y2601 of a Y2305 marks the cancellation reversed but leaves the settlement undone (usage, account)",
+        "R-REV-01",
+    ),
+    "details-repeats-counted": Kind(
+        "事后传明细【Y2301】重发的明细行再次计入已收行数totalrow",
+        "Y2301 counts the lines of a batch sent again once more in totalrow",
+        "R-DTL-01",
+    ),
     "hub-route-cache-by-sender": Kind(
         "国家平台按发送方缓存路由：某省首笔报文的参保地用于其后所有报文",
         "the hub caches routes by sender: a province's first destination is used for all its later messages",

@@ -50,4 +50,9 @@ class Details:
             ]
             if rows:
                 conn.execute(details.insert(), rows)
-            ctx.output = {"result": {"totalrow": len(have) + len(rows)}}
+            again = (
+                len(ctx.input["feedetail"]) - len(rows)
+                if node.faults.mutant("details-repeats-counted")
+                else 0
+            )
+            ctx.output = {"result": {"totalrow": len(have) + len(rows) + again}}

@@ -48,7 +48,9 @@ class Settlement:
         s = ctx.input["setlinfo"]
         person = node.person(s["psn_no"])
         visit = node.visit(conn, s["mdtrt_id"])
-        settled_again = visit.state == "settled" and node.faults.mutant("pay-twice-on-retry")
+        settled_again = visit.state == "settled" and (
+            node.faults.mutant("pay-twice-on-retry") or node.faults.mutant("settle-settled-visit")
+        )
         if visit.state not in ("registered",) and not settled_again:
             raise BusinessError(
                 "E4002", mdtrt_id=s["mdtrt_id"], state=visit.state, infno=ctx.infno, name="跨省结算"
@@ -226,7 +228,9 @@ class Settlement:
                 insured_settlements.c.status == "active",
             )
         ).first()
-        if row is None or row.mdtrt_id != mdtrt_id:
+        if row is None or (
+            row.mdtrt_id != mdtrt_id and not self.node.faults.mutant("cancel-ignores-mdtrt-id")
+        ):
             raise BusinessError("E4005", setl_id=setl_id, mdtrt_id=mdtrt_id)
         return row
 
@@ -335,7 +339,8 @@ class Settlement:
                 self.undo_settlement(conn, row, "reversed")
             else:  # Y2305: the cancellation never happened
                 cancellation = self.row(conn, original.msgid)
-                self.redo_settlement(conn, self.row(conn, cancellation.doc["of"]))
+                if not node.faults.mutant("cancel-reversal-not-restored"):
+                    self.redo_settlement(conn, self.row(conn, cancellation.doc["of"]))
                 conn.execute(
                     update(insured_settlements)
                     .where(

@@ -28,7 +28,7 @@ from ...specs.envelope import datetime_text
 from ...specs.model import Spec
 from ...specs.money import yuan
 from ...world.clock import real_now
-from ...world.topology import Topology
+from ...world.topology import CatalogEntry, Topology
 from ..plugin import Sut
 from ..steps import answered, fail, refused, unexpected_refusal
 
@@ -64,16 +64,8 @@ def treatment_province(roster: Mapping[str, Any], code: str) -> Mapping[str, Any
 def bill(t: Topology, code: str, lines: int) -> dict[str, Split]:
     """What the hospital's treatment province sends for ``lines`` billed items: totals per 医疗收费项目类别,
     split by its catalog (甲/乙/丙, price caps)."""
-    found = t.hospital(code)
-    where = t.province_of(found.admdvs) if found else None
-    if where is None:
-        raise KeyError(f"no hospital {code} in the world")
     return categories(
-        (
-            where.catalog[item].item.med_chrgitm_type,
-            classify(where.catalog[item], cnt, pric, yuan(Decimal(str(cnt)) * Decimal(str(pric)))),
-        )
-        for item, cnt, pric in t.fee_items(code, lines)
+        (entry.item.med_chrgitm_type, split) for entry, _, _, split in fee_lines(t, code, lines)
     )
 
 
@@ -322,6 +314,50 @@ class Platform:
         data = self.node("Y2601", "data", psn_no=visit.psn_no, omsgid=omsgid, oinfno=oinfno)
         return self.send(self.message("Y2601", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
 
+    def details(self, visit: Visit, lines: int = 14) -> list[dict[str, Any]]:
+        """The settled stay's fee lines (``lines`` billed, as its claim added them up), as Y2301 feedetail
+        rows: details after the fact (事后传明细)."""
+        return [
+            self.node(
+                "Y2301",
+                "feedetail",
+                feedetl_sn=f"{n:04d}",
+                fee_ocur_time=visit.begntime,
+                med_list_codg=entry.item.code,
+                medins_list_codg=entry.item.code,
+                det_item_fee_sumamt=float(split.total),
+                cnt=cnt,
+                pric=pric,
+                pric_uplmt_amt=None if entry.price_cap is None else float(entry.price_cap),
+                selfpay_prop=float(entry.selfpay_prop),
+                fulamt_ownpay_amt=float(split.fulamt_ownpay),
+                overlmt_amt=float(split.overlmt),
+                preselfpay_amt=float(split.preselfpay),
+                inscp_scp_amt=float(split.inscp),
+                chrgitm_lv=entry.chrgitm_lv,
+                med_chrgitm_type=entry.item.med_chrgitm_type,
+            )
+            for n, (entry, cnt, pric, split) in enumerate(
+                fee_lines(self.world, visit.hospital["fixmedins_code"], lines), 1
+            )
+        ]
+
+    def send_details(self, visit: Visit, rows: list[dict[str, Any]], totalrow: int) -> Reply:
+        """Y2301: one batch of the settled stay's fee lines; the answer, whatever it is."""
+        assert visit.settlement is not None, "details follow a settlement"
+        data = self.node(
+            "Y2301",
+            "data",
+            mdtrt_id=visit.mdtrt_id,
+            setl_id=visit.settlement["setlinfo"]["setl_id"],
+            psn_no=visit.psn_no,
+            totalrow=totalrow,
+        )
+        message = self.message(
+            "Y2301", {"data": data, "feedetail": rows}, insuplc_admdvs=visit.insuplc_admdvs
+        )
+        return self.send(message)
+
     def cancel_admission(self, visit: Visit) -> Reply:
         data = self.node("Y2404", "data", mdtrt_id=visit.mdtrt_id, psn_no=visit.psn_no)
         return self.checked(
@@ -333,6 +369,24 @@ class Platform:
         month); the answer is returned whatever it is."""
         data = self.node("Y5206", "data", psn_no=visit.psn_no, cum_ym=cum_ym)
         return self.send(self.message("Y5206", {"data": data}, insuplc_admdvs=visit.insuplc_admdvs))
+
+
+def fee_lines(t: Topology, code: str, lines: int) -> list[tuple[CatalogEntry, Any, Any, Split]]:
+    """The ``lines`` items hospital ``code`` bills, each with the split its treatment province's catalog gives
+    it: what :func:`bill` adds up by category, line by line."""
+    found = t.hospital(code)
+    where = t.province_of(found.admdvs) if found else None
+    if where is None:
+        raise KeyError(f"no hospital {code} in the world")
+    return [
+        (
+            where.catalog[item],
+            cnt,
+            pric,
+            classify(where.catalog[item], cnt, pric, yuan(Decimal(str(cnt)) * Decimal(str(pric)))),
+        )
+        for item, cnt, pric in t.fee_items(code, lines)
+    ]
 
 
 def amounts(split: Split) -> dict[str, float]:

@@ -11,8 +11,18 @@ from typing import Any
 
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import MONEY, added_by, counters_are, fail, refused, running_totals, succeed
-from .client import Platform, admitted, ok, resent_changed
+from ..steps import (
+    MONEY,
+    accepted,
+    added_by,
+    answered,
+    counters_are,
+    fail,
+    refused,
+    running_totals,
+    succeed,
+)
+from .client import Platform, Visit, admitted, ok, resent_changed
 
 
 def balance(relay: Platform, card: dict[str, Any], hospital: str) -> Decimal:
@@ -121,3 +131,79 @@ def test_two_settlements_of_one_person_at_once_lose_no_usage(
         {code: was.get(code, Decimal(0)) + by for code, by in added.items()},
         after,
     )
+
+
+def year_so_far(relay: Platform, visit: Visit) -> dict[str, Decimal]:
+    """The person's totals this year (Y5206 of this month), which must be answered."""
+    reply = accepted(lambda: relay.checked(relay.totals(visit)), "R-QRY-04", "查询本年度累计【Y5206】应成功")
+    return running_totals(reply)
+
+
+@case("JT-REL-105")
+def test_a_reversed_cancellation_makes_the_settlement_stand_again(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    neighbour, where = sut.cast("P07", "H50000000001")  # insured in the same province, its settlement stands
+    beside = hub(where)
+    standing = admitted(beside, sut.card(neighbour), where)
+    succeed(lambda: beside.settle(standing))
+    relay, card = hub(hospital), sut.card(person)
+    was = balance(relay, card, hospital)
+    visit = admitted(relay, card, hospital)
+    before = year_so_far(relay, visit)
+    settled = succeed(lambda: relay.settle(visit))
+    cancellation = succeed(lambda: relay.cancel(visit))
+    reversal = accepted(
+        lambda: relay.checked(relay.reverse(visit, cancellation.msgid, "Y2305")),
+        "R-REV-01",
+        f"冲正结算撤销【Y2305】{cancellation.msgid}应成功",
+    )
+    expected = {k: before.get(k, Decimal(0)) + v for k, v in added_by([settled.output]).items()}
+    counters_are(
+        "冲正结算撤销后，人员累计信息【Y5206】（结算恢复有效）", year_so_far(relay, visit), expected, reversal
+    )
+    paid = {"balc": was - Decimal(str(settled.output["setlinfo"]["acct_pay"]))}
+    counters_are(
+        "冲正结算撤销后，个人账户余额【Y1101】", {"balc": balance(relay, card, hospital)}, paid, reversal
+    )
+    refused(lambda: relay.reverse(visit, cancellation.msgid, "Y2305"), "E6004", "R-REV-03")
+    accepted(
+        lambda: beside.cancel(standing),
+        "R-REV-01",
+        f"冲正只撤销原报文的数据：{neighbour}的结算不受影响，其后仍应可撤销【Y2305】",
+    )
+    accepted(lambda: relay.cancel(visit), "R-REV-01", "冲正结算撤销后结算恢复有效，应可再次撤销【Y2305】")
+
+
+@case("JT-REL-106")
+def test_details_after_the_fact_sent_twice_are_kept_once(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    relay = hub(joint_case.hospital)
+    visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital, lines=14)
+    succeed(lambda: relay.settle(visit))
+    rows = relay.details(visit, lines=14)  # the lines the settlement's category totals were made of
+    first, second = rows[:7], rows[7:]
+    kept: set[str] = set()
+    for batch, what in (
+        (first, "第一批"),
+        (first, "第一批重发"),
+        (second, "第二批"),
+        (second, "第二批重发"),
+        (rows, "全部明细重发"),
+    ):
+        reply = answered(
+            relay.send_details(visit, batch, len(rows)), f"事后传明细【Y2301】{what}应成功", "R-DTL-01"
+        )
+        kept |= {str(r["feedetl_sn"]) for r in batch}
+        totalrow = reply.output["result"]["totalrow"]
+        if int(totalrow) != len(kept):
+            fail(
+                f"事后传明细【Y2301】{what}后，参保地已收明细行数应为{len(kept)}（按明细流水号计，重发的只计一次），"
+                f"实际totalrow={totalrow}",
+                rule="R-DTL-01",
+                on=reply,
+                expected={"totalrow": len(kept)},
+                actual={"totalrow": totalrow},
+            )

@@ -3,12 +3,13 @@ category totals (实时传大类) of stays in other provinces, and checks the be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ...actors.his import Reply
 from ...specs.envelope import datetime_text
 from ...specs.money import yuan
 from ...world.topology import Topology
@@ -22,6 +23,7 @@ from ..steps import (
     counters_are,
     deductible_once_a_year,
     fail,
+    refused,
     running_totals,
     succeed,
 )
@@ -197,3 +199,67 @@ def test_a_year_of_stays_across_new_year_with_a_cancellation_and_a_reversal(
         spent = yuan(a["setlinfo"]["acct_pay"]) + yuan(last.output["setlinfo"]["acct_pay"])
         now = {"balc": balance_of(relay, sut, person, hospital)}
         counters_are("个人账户余额【Y1101】", now, {"balc": was - spent}, last)
+
+
+def year_so_far(relay: Platform, visit: Visit) -> dict[str, Decimal]:
+    """The person's totals this year (Y5206 of this month), which must be answered."""
+    reply = accepted(lambda: relay.checked(relay.totals(visit)), "R-QRY-04", "查询本年度累计【Y5206】应成功")
+    return running_totals(reply)
+
+
+def unchanged(what: str, before: Mapping[str, Decimal], after: Mapping[str, Decimal], on: Reply) -> None:
+    """Every counter (or balance) as it was, none added either."""
+    counters_are(what, after, {k: before.get(k, Decimal(0)) for k in {*before, *after}}, on)
+
+
+@case("JT-SET-106")
+def test_a_settled_visit_is_not_settled_again_under_a_new_msgid(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    person, hospital = joint_case.person, joint_case.hospital
+    relay = hub(hospital)
+    was = balance_of(relay, sut, person, hospital)
+    visit = admitted(relay, sut.card(person), hospital)
+    first = succeed(lambda: relay.settle(visit))
+    before = year_so_far(relay, visit)
+    again = refused(lambda: relay.settle(visit), "E4002", "R-LIFE-01")  # a new msgid and setl_id
+    unchanged("被拒的再次结算【Y2304】之后，人员累计信息【Y5206】", before, year_so_far(relay, visit), again)
+    paid = {"balc": was - yuan(first.output["setlinfo"]["acct_pay"])}
+    counters_are(
+        "被拒的再次结算之后，个人账户余额【Y1101】",
+        {"balc": balance_of(relay, sut, person, hospital)},
+        paid,
+        again,
+    )
+
+
+@case("JT-SET-107")
+def test_a_cancellation_naming_another_visit_is_refused(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    pairs = ((joint_case.person, joint_case.hospital), sut.cast("P13", "H11000000001"))
+    relays = [hub(hospital) for _, hospital in pairs]
+    visits = [admitted(relay, sut.card(p), h) for relay, (p, h) in zip(relays, pairs, strict=True)]
+    for relay, visit in zip(relays, visits, strict=True):
+        succeed(lambda: relay.settle(visit))  # noqa: B023 (called at once)
+    before = [
+        (year_so_far(r, v), balance_of(r, sut, *pair))
+        for r, v, pair in zip(relays, visits, pairs, strict=True)
+    ]
+    # each settlement with the other visit's ID: of two IDs one is greater, so both ways are compared
+    for relay, visit, other in ((relays[0], visits[0], visits[1]), (relays[1], visits[1], visits[0])):
+        wrong = replace(visit, mdtrt_id=other.mdtrt_id)
+        last = refused(lambda: relay.cancel(wrong), "E4005", "R-LIFE-01")  # noqa: B023
+    for relay, visit, pair, (totals, balc) in zip(relays, visits, pairs, before, strict=True):
+        unchanged(
+            f"被拒的结算撤销【Y2305】之后，{pair[0]}的人员累计信息【Y5206】",
+            totals,
+            year_so_far(relay, visit),
+            last,
+        )
+        unchanged(
+            f"被拒的结算撤销之后，{pair[0]}的个人账户余额【Y1101】",
+            {"balc": balc},
+            {"balc": balance_of(relay, sut, *pair)},
+            last,
+        )
