@@ -2,9 +2,10 @@
 
 With an insured-province platform (参保地平台) as the SUT, yidi is the national hub: it relays what a
 treatment province sends (Y1101 person lookup, Y2401 admission, Y2303/Y2304 settlement by category totals,
-Y2305, Y2601, Y2404), signed with the hub's own credentials, to the SUT's insured endpoint. With the hub
-as the SUT, yidi is the treatment province: the same messages, signed with its platform's credentials,
-sent to the hub. Either way the envelope is the treatment province's, as the hub relays it unchanged.
+Y2305, Y2601, Y2404, Y5206, and Y2301 the fee lines after the fact), signed with the hub's own
+credentials, to the SUT's insured endpoint. With the hub as the SUT, yidi is the treatment province: the
+same messages, signed with its platform's credentials, sent to the hub. Either way the envelope is the
+treatment province's, as the hub relays it unchanged.
 
 Each message starts from the spec's example of its nodes (as the HIS client does) with the visit's real
 values set on top. The fee totals are those the treatment province's catalog gives for the hospital's
