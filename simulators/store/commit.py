@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
+from .rows import Rows
+
 log = logging.getLogger("yidi.simulators")
 
 Redo = tuple[str, Any, bool, int]  # a write as the driver ran it: statement, parameters, executemany, rows
@@ -41,6 +43,9 @@ class GroupCommit:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
+        # rows read or written by the batches, kept in memory (rows.py): only the batch's connection uses
+        # them; a failed unit or batch drops what it kept
+        self.rows = Rows(lambda conn: conn is self._batch_conn)
 
     def _conn(self) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -133,6 +138,8 @@ class GroupCommit:
         if self._pipeline is not None and conn is self._batch_conn:
             self._pipeline.sync()  # SQLAlchemy reads the result (rows, rowcount) as soon as this returns
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            table = getattr(getattr(context.compiled, "statement", None), "table", None)
+            self.rows.changed(getattr(table, "name", ""))  # not a prepared statement: rows not known
             self._written(conn, sql, params, cursor.rowcount, many)
 
     def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
@@ -234,7 +241,9 @@ class GroupCommit:
                 # INERROR: PostgreSQL would turn the COMMIT into a ROLLBACK without a word
                 raise RuntimeError("the batch's transaction failed: nothing of it is committed")
             batch.commit()
+            self.rows.keep()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
+            self.rows.forget()
             with contextlib.suppress(Exception):
                 self._unpipe()
             batch.rollback()
@@ -290,14 +299,15 @@ class _Unit:
     """A unit in the serving loop's batch (a class, not a generator: a generator costs more than the
     unit). A failure takes back its writes: :meth:`GroupCommit._undo`."""
 
-    __slots__ = ("conn", "start", "store")
+    __slots__ = ("conn", "kept", "start", "store")
 
     def __init__(self, store: GroupCommit, conn: Connection) -> None:
-        self.store, self.conn, self.start = store, conn, len(store._redo)
+        self.store, self.conn, self.start, self.kept = store, conn, len(store._redo), store.rows.mark()
 
     def __enter__(self) -> Connection:
         return self.conn
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if error is not None:
+            self.store.rows.forget(self.kept)  # what it kept may be what it wrote, now taken back
             self.store._undo(self.conn, self.start, error)
