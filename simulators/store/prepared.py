@@ -126,6 +126,8 @@ class Prepared:
                 return kept  # type: ignore[no-any-return]
         row = self._execute(conn, values).fetchone()
         if row is None:
+            if cached is not None:
+                cached.read(conn, values, None)
             return None
         record = Record(
             {k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)}

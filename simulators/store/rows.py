@@ -47,7 +47,7 @@ class Cached:
         self.k_key = tuple(f"k_{c}" for c in self.key)
         self.columns = list(columns)
         self.json = frozenset(json)
-        self.kept: dict[Key, dict[str, Any]] = {}
+        self.kept: dict[Key, dict[str, Any] | None] = {}  # None: known to be missing
         rows.tables[table] = self
 
     def _frozen(self, values: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
@@ -57,13 +57,16 @@ class Cached:
     def _at(self, values: dict[str, Any]) -> Key:
         return tuple(values[k] for k in self.k_key)
 
-    def get(self, conn: Connection, values: dict[str, Any]) -> Record | object:
-        """The row at the read's key, or ``ABSENT``."""
+    def get(self, conn: Connection, values: dict[str, Any]) -> Record | object | None:
+        """The row at the read's key, None if it is known to be missing, or ``ABSENT``: not known."""
         if not self.rows.on(conn):
             return ABSENT
-        row = self.kept.get(self._at(values))
-        if row is None:
+        key = self._at(values)
+        if key not in self.kept:
             return ABSENT
+        row = self.kept[key]
+        if row is None:
+            return None
         json = self.json
         return Record({c: (orjson.loads(v) if c in json else v) for c, v in row.items()})
 
@@ -76,10 +79,11 @@ class Cached:
         row = self.kept.get(self._at(values))
         return row is not None and all(c in row and row[c] == values[f"k_{c}"] for c in checked)
 
-    def read(self, conn: Connection, values: dict[str, Any], record: Record) -> None:
-        """Keep a row the database answered."""
+    def read(self, conn: Connection, values: dict[str, Any], record: Record | None) -> None:
+        """Keep a row the database answered, or that it has none at the key (a node's rows are made by its
+        own process only, so one made later is made through :meth:`inserted`)."""
         if self.rows.on(conn):
-            self._keep(self._at(values), self._frozen(record, self.columns))
+            self._keep(self._at(values), None if record is None else self._frozen(record, self.columns))
 
     def inserted(self, conn: Connection, values: dict[str, Any]) -> None:
         key = tuple(values[c] for c in self.key)
@@ -92,7 +96,7 @@ class Cached:
         """An update of some columns at the key; ``rows``: how many it touched (-1: not counted)."""
         key = self._at(values)
         row = self.kept.get(key)
-        if row is None:
+        if row is None:  # not kept, or kept as missing: the update changed nothing kept
             return
         if rows == 0 or not self.rows.on(conn):
             self.kept.pop(key, None)
@@ -102,7 +106,7 @@ class Cached:
     def deleted(self, conn: Connection, values: dict[str, Any]) -> None:
         self.kept.pop(self._at(values), None)
 
-    def _keep(self, key: Key, row: dict[str, Any]) -> None:
+    def _keep(self, key: Key, row: dict[str, Any] | None) -> None:
         self.kept[key] = row
         self.rows.log.append((self.kept, key))
 

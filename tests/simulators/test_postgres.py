@@ -21,7 +21,20 @@ from yidi.simulators.store import Store, hub_records, insured_settlements, setti
 
 from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
-from .test_store import _batch, _committed, _fails, _sign_in, _sign_nos
+from .test_store import (
+    _batch,
+    _change_behind,
+    _committed,
+    _fails,
+    _read,
+    _save,
+    _serve,
+    _sign_in,
+    _sign_nos,
+    _stored,
+    _visit,
+    kept_rows_stay_exact,
+)
 
 
 def _postgres_bin() -> Path | None:
@@ -169,3 +182,38 @@ def test_a_change_that_fails_on_the_pipeline_fails_the_batch(pg_store: Store, po
     units = [lambda conn: _sign_in(store, conn, "s0"), lambda conn: _sign_in(store, conn, "s0"), reads]
     assert isinstance(_batch(store, units), psycopg.Error)
     assert _sign_nos(postgres_url) == []
+
+
+def test_kept_rows_stay_exact_on_postgres(pg_store: Store, postgres_url: str) -> None:
+    def fails_the_batch(store: Store, conn: Connection) -> None:  # sent without waiting; seen at the commit
+        _visit(store, conn, "v0")  # v0 is there: a duplicate key
+
+    kept_rows_stay_exact(postgres_url, fails_the_batch)
+
+
+def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_batch(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """The update of a row kept at the version it names is sent without waiting for its count; should
+    another process have changed the row (a node served by two processes, against the partition rule), the
+    server refuses it and the batch commits nothing: the other process's change stands, and the row is
+    read again."""
+    store = pg_store
+    read: list[object] = []
+    assert _serve(
+        store, [[lambda conn: _visit(store, conn, "v0"), lambda conn: _visit(store, conn, "w")]]
+    ) == [None]
+    _change_behind(postgres_url, "v0", version=1, state="elsewhere", doc={"by": "another process"})
+    stale = [
+        lambda conn: read.append(_save(store, conn, "v0", 0, "settling")),  # kept at version 0
+        lambda conn: _save(store, conn, "w", 0, "settling"),  # innocent, in the same batch
+    ]
+    again = [
+        lambda conn: read.append(_read(store, conn, "v0")),
+        lambda conn: _save(store, conn, "v0", 1, "settling"),
+    ]
+    failures = _serve(store, [stale, again])
+    assert isinstance(failures[0], psycopg.Error) and failures[1] is None, failures
+    assert read == [1, ("elsewhere", 1)]
+    assert _stored(postgres_url, "v0") == ("settling", 2, {"state": "settling"})
+    assert _stored(postgres_url, "w")[:2] == ("registered", 0), "the batch committed nothing"
