@@ -51,6 +51,8 @@ class Queries:
             ``cached``: the table's rows kept in memory (rows.py), read from it or kept exact."""
             return Prepared(engine, statement, cursor_for, written, settle if counted else None, cached)
 
+        self.prepare = prepare  # a node's own statements for every message (bind ``k_…`` as here)
+
         def keyed(table: Table, id_: str | tuple[str, ...], read: Any) -> tuple[Prepared, Cached | None]:
             """``read`` (by node and ``id_``, or by the columns ``id_``), answered from the rows kept by
             ``rows`` if it is given, and the :class:`Cached` the changes of the table keep exact."""

@@ -267,16 +267,20 @@ def _read(store: Store, conn: Connection, mdtrt_id: str) -> tuple[str, int] | No
     return None if row is None else (row.state, row.version)
 
 
-def _serve(store: Store, batches: list[list[Callable[[Connection], object]]]) -> list[Exception | None]:
+def _serve(
+    store: Store,
+    batches: list[list[Callable[[Connection], object]]],
+    failing: tuple[type[Exception], ...] = (RuntimeError,),
+) -> list[Exception | None]:
     """Run each list of units as one batch on one serving loop, waiting for each to be durable; why each
-    batch failed, if it did. A unit raising RuntimeError fails alone."""
+    batch failed, if it did. A unit raising one of ``failing`` fails alone."""
 
     async def serve() -> list[Exception | None]:
         store.group_commit(asyncio.get_running_loop())
         failures: list[Exception | None] = []
         for units in batches:
             for unit in units:
-                with contextlib.suppress(RuntimeError), store.begin() as conn:
+                with contextlib.suppress(*failing), store.begin() as conn:
                     unit(conn)
             try:
                 await store.durable()
@@ -311,10 +315,13 @@ def _behind_the_back(store: Store, conn: Connection) -> None:
 
 
 def kept_rows_stay_exact(
-    url: str, fails_the_batch: Callable[[Store, Connection], None] = _behind_the_back
+    url: str,
+    fails_the_batch: Callable[[Store, Connection], None] = _behind_the_back,
+    failing: tuple[type[Exception], ...] = (RuntimeError,),
 ) -> None:
     """A row kept in memory answers reads without the database, and whatever a failed unit or a failed
-    batch wrote or read is dropped with it: reads after it see what the database has."""
+    batch wrote or read is dropped with it: reads after it see what the database has. ``failing``: what
+    a unit that fails raises (on PostgreSQL also the error of a change sent before it, seen by it)."""
     store = Store(url)
     seen: dict[str, object] = {}
 
@@ -354,6 +361,7 @@ def kept_rows_stay_exact(
             ],
             [after],
         ],
+        failing,
     )
     assert failures[0] is None and failures[1] is not None and failures[2] is None, failures
     assert seen["v0"] == ("registered", 0), "a failed unit's update is dropped with it"
@@ -361,12 +369,12 @@ def kept_rows_stay_exact(
     assert seen["v9 in the failed batch"] is None and seen["v9"] is None, "a failed batch's insert is dropped"
     assert seen["v2"] is None
     _change_behind(url, "v0", state="changed behind")  # kept: the next read does not ask the database
-    assert _serve(store, [[after, late_visit]]) == [None]
+    assert _serve(store, [[after, late_visit]], failing) == [None]
     assert seen["v0"] == ("registered", 0)
     assert _stored(url, "v9")[:2] == ("registered", 0)
     store.close()
     restarted = Store(url)  # a restart reads what was committed
-    assert _serve(restarted, [[after]]) == [None]
+    assert _serve(restarted, [[after]], failing) == [None]
     assert seen == {**seen, "v0": ("changed behind", 0), "v9": ("registered", 0), "v2": ("registered", 0)}
     restarted.close()
 
