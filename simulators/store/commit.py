@@ -81,8 +81,8 @@ class GroupCommit:
         if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
             self._local.cursor.execute("BEGIN")
             self._changes = _driver(conn).total_changes
-        elif self.engine.dialect.name == "postgresql":
-            self._pipe(conn)
+        elif self.engine.dialect.name == "postgresql" and self._pipeline is None:
+            self._pipe(conn)  # kept open from batch to batch (see _flush)
         return conn
 
     def behind(self, write: Callable[[Connection], None]) -> None:
@@ -233,13 +233,16 @@ class GroupCommit:
                 raise failure
             for write in behind:  # not in the redo log: the batch is no longer open to units
                 write(conn)  # type: ignore[arg-type]
-            self._unpipe()
             if (
                 self.engine.dialect.name == "postgresql"
                 and _driver(batch.connection).info.transaction_status == 3
             ):
                 # INERROR: PostgreSQL would turn the COMMIT into a ROLLBACK without a word
                 raise RuntimeError("the batch's transaction failed: nothing of it is committed")
+            # PostgreSQL: the COMMIT follows the batch's changes down the pipeline, one round trip for all,
+            # and the pipeline stays open for the next batch. A change sent since the last wait that fails
+            # aborts the pipeline, the COMMIT with it, and is raised here; a transaction that failed before
+            # is INERROR (above) or, were a statement sent since, fails that statement the same way.
             batch.commit()
             self.rows.keep()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
@@ -259,6 +262,8 @@ class GroupCommit:
         if self._checkpoints is not None:
             self._checkpoints.set()
         self._flush()
+        with contextlib.suppress(Exception):
+            self._unpipe()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
