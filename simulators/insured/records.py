@@ -70,6 +70,13 @@ class Insured(Node):
             ]
             if rows:
                 conn.execute(persons.insert(), rows)
+        # every settlement reads its person: the node's persons are kept in memory from the start (their rows
+        # change only here, through store.q, which keeps them exact: store/rows.py)
+        cached = self.store.q.person.cached
+        if cached is not None:
+            with self.store.read() as conn:
+                query = select(persons.c.node, persons.c.psn_no, persons.c.version, persons.c.doc)
+                cached.preload(conn.execute(query.where(persons.c.node == self.name)).mappings())
 
     # ── persons ────────────────────────────────────────────────────
 

@@ -20,7 +20,7 @@ Kept exact by four rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -112,6 +112,12 @@ class Cached:
 
     def clear(self) -> None:
         self.kept.clear()
+
+    def preload(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Keep committed rows read at start (``columns`` and the key's columns), before any batch: a node
+        whose rows are all kept never reads them from the database (one owner per row: rows.py)."""
+        for row in rows:
+            self.kept[tuple(row[c] for c in self.key)] = self._frozen(dict(row), self.columns)
 
 
 class Rows:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from yidi.simulators.store import Store, message_key, messages, settings, signins, visits
+from yidi.simulators.store import Store, message_key, messages, persons, settings, signins, visits
 
 
 def _committed(url: str) -> dict[str, object]:
@@ -417,3 +417,41 @@ def test_a_change_sqlalchemy_runs_drops_the_tables_kept_rows(tmp_path: Path) -> 
     assert _serve(store, [units]) == [None]
     assert read == [("discharged", 0)]
     store.close()
+
+
+def test_rows_kept_from_the_start_are_the_committed_ones(tmp_path: Path) -> None:
+    """A node keeps its rows from the start (the insured side its persons): after a restart they are what
+    was committed before it, and a version-checked update from them changes the row."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    first = Store(url)
+    with first.begin() as conn:
+        conn.execute(persons.insert().values(node="t", psn_no="P", version=0, doc={"ytd": 0}))
+    done: list[object] = []
+    save = first.q.save_person
+    units = [
+        lambda conn: done.append(
+            save.run(conn, version=1, doc={"ytd": 1}, k_node="t", k_psn_no="P", k_version=0)
+        )
+    ]
+    assert _serve(first, [units]) == [None] and done == [1]
+    first.close()
+
+    restarted = Store(url)
+    cached = restarted.q.person.cached
+    assert cached is not None
+    with restarted.read() as conn:
+        cached.preload(conn.execute(select(persons)).mappings())
+    other = create_engine(url)  # another process changes it: not seen, the row is kept, not read again
+    with other.begin() as conn:
+        conn.execute(persons.update().values(doc={"ytd": "changed behind"}))
+    other.dispose()
+    read: list[object] = []
+
+    def reads(conn: Connection) -> None:
+        row = restarted.q.person.first(conn, k_node="t", k_psn_no="P")
+        assert row is not None
+        read.append((row.version, row.doc))
+
+    assert _serve(restarted, [[reads]]) == [None]
+    assert read == [(1, {"ytd": 1})]
+    restarted.close()
