@@ -246,9 +246,11 @@ class GroupCommit:
             batch.commit()
             self.rows.keep()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
-            self.rows.forget()
+            self.rows.clear()  # and nothing kept is trusted: the failure may be a row another process changed
             with contextlib.suppress(Exception):
                 self._unpipe()
+            with contextlib.suppress(Exception):  # a COMMIT that failed in the pipeline: SQLAlchemy takes
+                _driver(batch.connection).rollback()  # the transaction for ended and would not roll it back
             batch.rollback()
             failure = e
         for waiter in (w for w in waiters if not w.done()):

@@ -7,14 +7,17 @@ writes updates the row kept here as it updates the database. On PostgreSQL a rea
 loop waits for (the batch's writes are pipelined, commit.py), and on SQLite a lookup costs tens of
 microseconds; a row kept here costs a dictionary lookup and a JSON parse.
 
-Kept exact by four rules:
+Kept exact by these rules:
 
-- only the serving loop's batch uses it: a read elsewhere goes to the database, a write elsewhere drops
-  the row (and a change SQLAlchemy runs, not a prepared statement, drops its whole table);
-- every row kept during a batch is logged; a unit that fails drops the rows it kept, a batch that fails
-  drops every row it kept (the database took them back; dropping is always safe: the next read asks it);
+- only the serving loop's batch uses it: a read elsewhere goes to the database, a write elsewhere (or a
+  change SQLAlchemy runs, not a prepared statement) drops the whole table's rows;
+- every change of what is kept during a batch is logged with what was kept before; a unit that fails puts
+  back what was kept before it; a batch that fails drops everything kept (its cause may be a row another
+  process changed);
 - a version-checked update that touched no row (another process changed it: the partition rule broken, or
-  a tool) drops the row, and the caller answers E6005 as before;
+  a tool) drops the row, and the caller answers E6005 as before; on PostgreSQL one of a row kept at the
+  version it names is sent without waiting, and fails on the server instead, so the batch commits nothing
+  (prepared.py, ``asserting``);
 - the documents (JSON) are kept as their text and parsed for every read: callers change what they read.
 """
 
@@ -36,7 +39,8 @@ class Cached:
     key: ``node`` and the row's id, on a node's table).
 
     Reads, updates and deletes name a key column ``c`` ``k_c``; inserts name it ``c``. An update sets
-    some of ``columns``.
+    some of ``columns``. A node whose rows are all kept (:meth:`preload`) is ``complete``: a key of it
+    not kept has no row, and reading it asks nothing.
     """
 
     def __init__(
@@ -48,9 +52,11 @@ class Cached:
         self.columns = list(columns)
         self.json = frozenset(json)
         self.kept: dict[Key, dict[str, Any] | None] = {}  # None: known to be missing
+        self.complete: set[Any] = set()  # the first key column's values (nodes) whose rows are all kept
+        self.generation = 0  # moved on by clear(): older entries of the log no longer apply
         rows.tables[table] = self
 
-    def _frozen(self, values: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    def _frozen(self, values: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]:
         json = self.json
         return {c: (orjson.dumps(values[c]) if c in json else values[c]) for c in columns}
 
@@ -63,7 +69,7 @@ class Cached:
             return ABSENT
         key = self._at(values)
         if key not in self.kept:
-            return ABSENT
+            return None if key[0] in self.complete else ABSENT
         row = self.kept[key]
         if row is None:
             return None
@@ -83,63 +89,89 @@ class Cached:
         """Keep a row the database answered, or that it has none at the key (a node's rows are made by its
         own process only, so one made later is made through :meth:`inserted`)."""
         if self.rows.on(conn):
-            self._keep(self._at(values), None if record is None else self._frozen(record, self.columns))
+            self._set(self._at(values), None if record is None else self._frozen(record, self.columns))
 
     def inserted(self, conn: Connection, values: dict[str, Any]) -> None:
-        key = tuple(values[c] for c in self.key)
         if self.rows.on(conn):
-            self._keep(key, self._frozen(values, self.columns))
+            self._set(tuple(values[c] for c in self.key), self._frozen(values, self.columns))
         else:
-            self.kept.pop(key, None)
+            self.clear()
 
     def updated(self, conn: Connection, values: dict[str, Any], rows: int) -> None:
         """An update of some columns at the key; ``rows``: how many it touched (-1: not counted)."""
+        if not self.rows.on(conn):
+            self.clear()
+            return
         key = self._at(values)
         row = self.kept.get(key)
         if row is None:  # not kept, or kept as missing: the update changed nothing kept
             return
-        if rows == 0 or not self.rows.on(conn):
-            self.kept.pop(key, None)
+        if rows == 0:  # changed by another process: not known any more
+            self.complete.discard(key[0])
+            self._set(key, ABSENT)
             return
-        self._keep(key, {**row, **self._frozen(values, (c for c in self.columns if c in values))})
+        self._set(key, {**row, **self._frozen(values, (c for c in self.columns if c in values))})
 
     def deleted(self, conn: Connection, values: dict[str, Any]) -> None:
-        self.kept.pop(self._at(values), None)
+        if self.rows.on(conn):
+            self._set(self._at(values), None)
+        else:
+            self.clear()
 
-    def _keep(self, key: Key, row: dict[str, Any] | None) -> None:
-        self.kept[key] = row
-        self.rows.log.append((self.kept, key))
+    def _set(self, key: Key, row: Any) -> None:
+        """Keep ``row`` at ``key`` (``ABSENT``: keep nothing), logged with what was kept before."""
+        kept = self.kept
+        self.rows.log.append((self, self.generation, key, kept.get(key, ABSENT)))
+        if row is ABSENT:
+            kept.pop(key, None)
+        else:
+            kept[key] = row
+
+    def _restore(self, generation: int, key: Key, before: Any) -> None:
+        if generation != self.generation:
+            return
+        if before is ABSENT:
+            self.kept.pop(key, None)
+        else:
+            self.kept[key] = before
 
     def clear(self) -> None:
+        """Nothing kept: a change not made through :meth:`inserted` and the like (another connection's, or
+        one SQLAlchemy ran), so the rows are no longer known."""
         self.kept.clear()
+        self.complete.clear()
+        self.generation += 1
 
-    def preload(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Keep committed rows read at start (``columns`` and the key's columns), before any batch: a node
-        whose rows are all kept never reads them from the database (one owner per row: rows.py)."""
+    def preload(self, rows: Iterable[Mapping[str, Any]], complete: Any = None) -> None:
+        """Keep committed rows read at start (``columns`` and the key's columns), before any batch, and if
+        ``complete`` is given, all of that node's rows: a key of it not kept then has no row."""
         for row in rows:
-            self.kept[tuple(row[c] for c in self.key)] = self._frozen(dict(row), self.columns)
+            self.kept[tuple(row[c] for c in self.key)] = self._frozen(row, self.columns)
+        if complete is not None:
+            self.complete.add(complete)
 
 
 class Rows:
-    """The rows kept per table, and the log of those kept during the open batch (see the module)."""
+    """The rows kept per table, and the log of what the open batch changed in them (see the module)."""
 
     def __init__(self, on: Callable[[Connection], bool]) -> None:
         self.on = on  # whether a connection is the serving loop's batch
         self.tables: dict[str, Cached] = {}
-        self.log: list[tuple[dict[Key, Any], Key]] = []
+        self.log: list[tuple[Cached, int, Key, Any]] = []  # table, its generation, key, what was kept before
 
     def mark(self) -> int:
         """Where a unit begins in the log."""
         return len(self.log)
 
     def forget(self, since: int = 0) -> None:
-        """Drop the rows kept since ``since`` in the log: their writes were taken back."""
-        for kept, key in self.log[since:]:
-            kept.pop(key, None)
+        """Put back what was kept before ``since`` in the log: the writes after it were taken back (the
+        log's entries are undone last first, so each key gets what it had before the first of them)."""
+        for cached, generation, key, before in reversed(self.log[since:]):
+            cached._restore(generation, key, before)
         del self.log[since:]
 
     def keep(self) -> None:
-        """The batch committed: its rows are the database's."""
+        """The batch committed: what is kept is the database's."""
         self.log.clear()
 
     def changed(self, table: str) -> None:

@@ -455,3 +455,35 @@ def test_rows_kept_from_the_start_are_the_committed_ones(tmp_path: Path) -> None
     assert _serve(restarted, [[reads]]) == [None]
     assert read == [(1, {"ytd": 1})]
     restarted.close()
+
+
+def test_a_node_with_all_its_rows_kept_reads_none_from_the_database(tmp_path: Path) -> None:
+    """Kept complete (the insured side's visits): a key not kept has no row, asked of nobody; a failed unit's
+    new row is taken back to none, and a row made by a unit that stands is found."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    cached = store.q.visit.cached
+    assert cached is not None
+    cached.preload([], complete="t")
+    other = create_engine(url)  # against the partition rule: not seen
+    with other.begin() as conn:
+        conn.execute(
+            visits.insert().values(
+                node="t", mdtrt_id="x", psn_no="P", fixmedins_code="H", insuplc_admdvs="5", kind="inpatient",
+                state="registered", version=0, cross=True, doc={}, sim_time=datetime(2026, 12, 6),
+            )
+        )  # fmt: skip
+    other.dispose()
+    read: dict[str, object] = {}
+
+    def made_then_failed(conn: Connection) -> None:
+        _visit(store, conn, "y")
+        _fails(conn)
+
+    def reads(conn: Connection) -> None:
+        read.update({m: _read(store, conn, m) for m in ("x", "y", "z")})
+
+    units = [made_then_failed, lambda conn: _visit(store, conn, "z"), reads]
+    assert _serve(store, [units]) == [None]
+    assert read == {"x": None, "y": None, "z": ("registered", 0)}
+    store.close()
