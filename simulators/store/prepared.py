@@ -118,6 +118,12 @@ class Prepared:
         for writes a batch makes as it commits, GroupCommit.behind)."""
         self.cursor_for(conn).executemany(self.sql, [self._params(values) for values in rows])
 
+    def all(self, conn: Connection, **values: Any) -> list[Record]:
+        """Every row a select answers (never from the rows kept in memory)."""
+        rows = self._execute(conn, values).fetchall()
+        read = list(zip(self.columns, self.readers, strict=True))
+        return [Record({k: (r(v) if r else v) for (k, r), v in zip(read, row, strict=True)}) for row in rows]
+
     def first(self, conn: Connection, **values: Any) -> Record | None:
         cached = self.cached
         if cached is not None:
