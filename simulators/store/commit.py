@@ -44,7 +44,7 @@ class GroupCommit:
         self._loop_thread: int | None = None
         self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
         # rows read or written by the batches, kept in memory (rows.py): only the batch's connection uses
-        # them; a failed unit or batch drops what it kept
+        # them; a failed unit puts back what it changed there, a failed batch drops them all
         self.rows = Rows(lambda conn: conn is self._batch_conn)
 
     def _conn(self) -> Connection:
@@ -139,7 +139,7 @@ class GroupCommit:
             self._pipeline.sync()  # SQLAlchemy reads the result (rows, rowcount) as soon as this returns
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
             table = getattr(getattr(context.compiled, "statement", None), "table", None)
-            self.rows.changed(getattr(table, "name", ""))  # not a prepared statement: rows not known
+            self.rows.changed(getattr(table, "name", ""), context.isinsert)  # not a prepared statement
             self._written(conn, sql, params, cursor.rowcount, many)
 
     def _undo(self, conn: Connection, start: int, error: BaseException) -> None:

@@ -142,6 +142,17 @@ class Cached:
         self.complete.clear()
         self.generation += 1
 
+    def made_elsewhere(self) -> None:
+        """Rows inserted not through :meth:`inserted` (SQLAlchemy's insert, a node's first start): an insert
+        changes no row there was, so only what was known to be missing is no longer known."""
+        self.complete.clear()
+        for key in [key for key, row in self.kept.items() if row is None]:
+            del self.kept[key]
+        log = self.rows.log  # and a failed unit must not put back "missing" either
+        for i, (cached, generation, key, before) in enumerate(log):
+            if cached is self and before is None:
+                log[i] = (cached, generation, key, ABSENT)
+
     def preload(self, rows: Iterable[Mapping[str, Any]], complete: Any = None) -> None:
         """Keep committed rows read at start (``columns`` and the key's columns), before any batch, and if
         ``complete`` is given, all of that node's rows: a key of it not kept then has no row."""
@@ -174,11 +185,12 @@ class Rows:
         """The batch committed: what is kept is the database's."""
         self.log.clear()
 
-    def changed(self, table: str) -> None:
-        """A change not made through a prepared statement: the table's rows are no longer known."""
+    def changed(self, table: str, insert: bool = False) -> None:
+        """A change not made through a prepared statement: the table's rows are no longer known (an
+        insert's: only those known to be missing)."""
         cached = self.tables.get(table)
         if cached is not None:
-            cached.clear()
+            (cached.made_elsewhere if insert else cached.clear)()
 
     def clear(self) -> None:
         for cached in self.tables.values():

@@ -445,6 +445,8 @@ def test_rows_kept_from_the_start_are_the_committed_ones(tmp_path: Path) -> None
     with other.begin() as conn:
         conn.execute(persons.update().values(doc={"ytd": "changed behind"}))
     other.dispose()
+    with restarted.begin() as conn:  # another node's first start: an insert changes no row kept
+        conn.execute(persons.insert().values(node="u", psn_no="P", version=0, doc={}))
     read: list[object] = []
 
     def reads(conn: Connection) -> None:
