@@ -27,7 +27,7 @@ class Details:
             )
             .where(settled.c.node == bindparam("k_node"), settled.c.setl_id == bindparam("k_setl_id"))
         )
-        self.line = node.store.q.prepare(details.insert())  # one a line: not waited for, logged for redo
+        self.line = node.store.q.prepare(details.insert())  # the lines in one call, not waited for
 
     async def receive(self, ctx: Context) -> None:
         node = self.node
@@ -47,6 +47,6 @@ class Details:
                 for line in ctx.input["feedetail"]
                 if line["feedetl_sn"] not in have
             ]
-            for row in rows:
-                self.line.run(conn, **row)
+            if rows:
+                self.line.run_many(conn, rows, redo=True)
             ctx.output = {"result": {"totalrow": len(have) + len(rows)}}

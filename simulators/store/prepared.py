@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine
 
 from ...specs.envelope import THREE_DIGITS, datetime_text
 
-Written = Callable[[Connection, str, Any, int], None]  # logs a change for redo: sql, parameters, rows
+Written = Callable[..., None]  # logs a change for redo: (conn, sql, parameters, rows[, executemany])
 
 
 def json_text(value: Any) -> str:
@@ -48,6 +48,7 @@ class Prepared:
         self.cursor_for = cursor_for
         # rows.Cached: the table's rows kept in memory, read from it (a select) or kept exact (a change)
         self.cached = cached
+        self.sqlite = engine.dialect.name == "sqlite"
         self.kind = next(k for k in ("select", "insert", "update", "delete") if getattr(statement, f"is_{k}"))
         self.written = None if statement.is_select else written  # a change is logged for redo
         # a change whose caller needs the rows it touched (a version-checked update): on a pipelined
@@ -113,10 +114,14 @@ class Prepared:
                 cached.deleted(conn, values)
         return rows
 
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Execute a change once for each of ``rows``, in one call to the driver (not logged for redo:
-        for writes a batch makes as it commits, GroupCommit.behind)."""
-        self.cursor_for(conn).executemany(self.sql, [self._params(values) for values in rows])
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]], redo: bool = False) -> None:
+        """Execute a change once for each of ``rows``, in one call to the driver; logged for redo only if
+        ``redo`` (a unit's writes are; those a batch makes as it commits, GroupCommit.behind, are not)."""
+        params = [self._params(values) for values in rows]
+        cursor = self.cursor_for(conn)
+        cursor.executemany(self.sql, params)
+        if redo and self.written is not None:  # rows counted on SQLite (its check of the log), not PostgreSQL
+            self.written(conn, self.sql, params, cursor.rowcount if self.sqlite else -1, True)
 
     def all(self, conn: Connection, **values: Any) -> list[Record]:
         """Every row a select answers (never from the rows kept in memory)."""

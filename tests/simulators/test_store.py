@@ -489,3 +489,22 @@ def test_a_node_with_all_its_rows_kept_reads_none_from_the_database(tmp_path: Pa
     assert _serve(store, [units]) == [None]
     assert read == {"x": None, "y": None, "z": ("registered", 0)}
     store.close()
+
+
+def test_many_rows_written_in_one_call_are_run_again_when_a_later_unit_fails(tmp_path: Path) -> None:
+    """A unit's executemany (the details of a Y2301) is in the redo log: the batch rebuilt after a later
+    unit failed keeps its rows, and SQLite's count of changed rows still matches the log."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    row = dict(node="t", fixmedins_code="H", opter_no="1", signed_out=False, sim_time=datetime(2026, 12, 6))
+
+    def wrote_then_failed(conn: Connection) -> None:
+        _sign_in(store, conn, "s9")
+        _fails(conn)
+
+    many = [
+        lambda conn: store.q.sign_in.run_many(conn, [{**row, "sign_no": s} for s in ("s0", "s1")], redo=True)
+    ]
+    assert _serve(store, [[*many, wrote_then_failed]]) == [None]
+    store.close()
+    assert _sign_nos(url) == ["s0", "s1"]
