@@ -66,7 +66,9 @@ def postmaster(url: str | None) -> list[int]:
     """The local PostgreSQL server's processes (its backends are the postmaster's children), if any."""
     if not url:
         return []
-    port = urlsplit(url.replace("postgresql+psycopg", "postgresql")).port or 5432
+    parts = urlsplit(url.replace("postgresql+psycopg", "postgresql"))
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)  # ?host=/dir&port=…
+    port = parts.port or int(query.get("port", 5432))  # a Unix socket names its port in the query
     for conn in psutil.net_connections("tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
             return [conn.pid]

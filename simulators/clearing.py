@@ -24,6 +24,7 @@ from sqlalchemy import Connection, and_, func, insert, select, true, update
 from ..specs.money import cents
 from ..world.topology import Topology
 from .store import clearings, hub_records, prepayment_alerts, prepayment_moves, prepayments
+from .store.queries import Queries
 
 ALERT_ZH = {
     "warn": "预付金使用已达预警线，请补足",
@@ -78,9 +79,14 @@ class Funds:
     """The hub's prepayment funds and clearing statements, over one database connection at a time."""
 
     def __init__(
-        self, topology: Topology, mutant: Callable[[str], bool] = lambda name: False, actor: str = "hub"
+        self,
+        topology: Topology,
+        queries: Queries,
+        mutant: Callable[[str], bool] = lambda name: False,
+        actor: str = "hub",
     ) -> None:
         self.topology, self.lines, self.actor = topology, Lines.of(topology), actor
+        self.queries = queries  # the store's prepared statements: a fund's read and move (every settlement)
         self.mutant = mutant  # the hub's deliberately wrong behaviours (simulators/faults.py)
 
     def sizes(self) -> dict[tuple[str, str], int]:
@@ -133,23 +139,22 @@ class Funds:
         actor: str | None = None,
     ) -> int:
         """One movement of a fund, recorded, and the alert it calls for; the new balance."""
-        where = and_(prepayments.c.insured == insured, prepayments.c.treatment == treatment)
-        row = conn.execute(
-            select(prepayments.c.size, prepayments.c.balance, prepayments.c.alert).where(where)
-        ).one()
+        q = self.queries
+        row = q.fund.first(conn, k_insured=insured, k_treatment=treatment)
+        if row is None:
+            raise LookupError(f"no prepayment fund of {insured} at {treatment}")
         balance = row.balance + amount
-        conn.execute(
-            insert(prepayment_moves).values(
-                insured=insured,
-                treatment=treatment,
-                kind=kind,
-                amount=amount,
-                balance=balance,
-                ref=ref,
-                actor=actor or self.actor,
-                reason=reason,
-                sim_time=now,
-            )
+        q.fund_moved.run(
+            conn,
+            insured=insured,
+            treatment=treatment,
+            kind=kind,
+            amount=amount,
+            balance=balance,
+            ref=ref,
+            actor=actor or self.actor,
+            reason=reason,
+            sim_time=now,
         )
         level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance)
         if RANK[level] > RANK[row.alert]:
@@ -164,7 +169,7 @@ class Funds:
                     sim_time=now,
                 )
             )
-        conn.execute(update(prepayments).where(where).values(balance=balance, alert=level))
+        q.set_fund.run(conn, balance=balance, alert=level, k_insured=insured, k_treatment=treatment)
         return int(balance)
 
     def settled(self, conn: Connection, record: Mapping[str, Any], now: datetime) -> None:

@@ -45,7 +45,7 @@ class HubNode(Node):
         }
         self.provinces = {p.platform.code: p.admdvs for p in world.topology.provinces.values()}
         self.routes: dict[str, str] = {}  # the hub-route-cache-by-sender mutant's cache: sender → province
-        self.funds = Funds(world.topology, self.faults.mutant)
+        self.funds = Funds(world.topology, self.store.q, self.faults.mutant)
         with self.store.begin() as conn:
             self.funds.open(conn, self.clock.now())
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 
 from ..gateway import BusinessError, Context
 from ..store import details, insured_settlements
@@ -16,28 +16,27 @@ class Details:
     def __init__(self, node: Insured) -> None:
         self.node = node
         self.handlers = {"Y2301": self.receive}
+        # the settlement and the lines it has already, in one statement (one round trip on PostgreSQL)
+        settled = insured_settlements.alias("settled")
+        self.lines = node.store.q.prepare(
+            select(settled.c.msgid, details.c.feedetl_sn)
+            .select_from(
+                settled.outerjoin(
+                    details, and_(details.c.node == settled.c.node, details.c.setl_id == settled.c.setl_id)
+                )
+            )
+            .where(settled.c.node == bindparam("k_node"), settled.c.setl_id == bindparam("k_setl_id"))
+        )
+        self.line = node.store.q.prepare(details.insert())  # the lines in one call, not waited for
 
     async def receive(self, ctx: Context) -> None:
         node = self.node
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            if (
-                conn.execute(
-                    select(insured_settlements.c.msgid).where(
-                        insured_settlements.c.node == node.name,
-                        insured_settlements.c.setl_id == data["setl_id"],
-                    )
-                ).first()
-                is None
-            ):
+            found = self.lines.all(conn, k_node=node.name, k_setl_id=data["setl_id"])
+            if not found:
                 raise BusinessError("E4005", setl_id=data["setl_id"], mdtrt_id=data["mdtrt_id"])
-            have = set(
-                conn.execute(
-                    select(details.c.feedetl_sn).where(
-                        details.c.node == node.name, details.c.setl_id == data["setl_id"]
-                    )
-                ).scalars()
-            )
+            have = {row.feedetl_sn for row in found if row.feedetl_sn is not None}
             rows = [
                 {
                     "node": node.name,
@@ -49,7 +48,7 @@ class Details:
                 if line["feedetl_sn"] not in have
             ]
             if rows:
-                conn.execute(details.insert(), rows)
+                self.line.run_many(conn, rows, redo=True)
             again = (
                 len(ctx.input["feedetail"]) - len(rows)
                 if node.faults.mutant("details-repeats-counted")

@@ -19,7 +19,7 @@ from ...world.topology import Account, Person, Province
 from ..benefits import usage_before
 from ..gateway import BusinessError, Node, World
 from ..links import Serials
-from ..store import persons
+from ..store import insured_visits, persons
 
 EMERGENCY_MED_TYPES = frozenset({"13", "24"})  # 急诊, 急诊转住院: deemed filed (视同已备案)
 RACE_SECONDS = 2.0  # person-lock-not-advancing: how long two settlements of one person count as at once
@@ -70,6 +70,16 @@ class Insured(Node):
             ]
             if rows:
                 conn.execute(persons.insert(), rows)
+        # every settlement reads its person: the node's persons are kept in memory from the start (their rows
+        # change only here, through store.q, which keeps them exact: store/rows.py)
+        # and so are its visits, all of them: every admission (Y2401) looks for the visit, which is new
+        people, visits = self.store.q.person.cached, self.store.q.insured_visit.cached
+        if people is not None and visits is not None:
+            with self.store.read() as conn:
+                query = select(persons.c.node, persons.c.psn_no, persons.c.version, persons.c.doc)
+                people.preload(conn.execute(query.where(persons.c.node == self.name)).mappings())
+                query = select(insured_visits).where(insured_visits.c.node == self.name)
+                visits.preload(conn.execute(query).mappings(), complete=self.name)
 
     # ── persons ────────────────────────────────────────────────────
 

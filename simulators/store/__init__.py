@@ -9,6 +9,7 @@ nothing it committed.
     commit     units of work, the group commit and its redo log, the WAL checkpoints
     prepared   statements compiled once and run on the DB-API cursor
     queries    the prepared statements the nodes run for every message (Store.q)
+    rows       the rows those read and write by key, kept in memory (exact: see there)
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Store(GroupCommit):
             for index in (i for table in meta.sorted_tables for i in table.indexes):
                 conn.execute(CreateIndex(index, if_not_exists=True))
         super().__init__(engine)
-        self.q = Queries(engine, self.cursor, self._written, self._settle)
+        self.q = Queries(engine, self.cursor, self._written, self._settle, self.rows)
 
     def msgids(self, node: str) -> list[str]:
         """Every msgid the node has answered."""

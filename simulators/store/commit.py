@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
+from .rows import Rows
+
 log = logging.getLogger("yidi.simulators")
 
 Redo = tuple[str, Any, bool, int]  # a write as the driver ran it: statement, parameters, executemany, rows
@@ -41,6 +43,9 @@ class GroupCommit:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
+        # rows read or written by the batches, kept in memory (rows.py): only the batch's connection uses
+        # them; a failed unit puts back what it changed there, a failed batch drops them all
+        self.rows = Rows(lambda conn: conn is self._batch_conn)
 
     def _conn(self) -> Connection:
         conn = getattr(self._local, "conn", None)
@@ -76,8 +81,8 @@ class GroupCommit:
         if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
             self._local.cursor.execute("BEGIN")
             self._changes = _driver(conn).total_changes
-        elif self.engine.dialect.name == "postgresql":
-            self._pipe(conn)
+        elif self.engine.dialect.name == "postgresql" and self._pipeline is None:
+            self._pipe(conn)  # kept open from batch to batch (see _flush)
         return conn
 
     def behind(self, write: Callable[[Connection], None]) -> None:
@@ -133,6 +138,8 @@ class GroupCommit:
         if self._pipeline is not None and conn is self._batch_conn:
             self._pipeline.sync()  # SQLAlchemy reads the result (rows, rowcount) as soon as this returns
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            table = getattr(getattr(context.compiled, "statement", None), "table", None)
+            self.rows.changed(getattr(table, "name", ""), context.isinsert)  # not a prepared statement
             self._written(conn, sql, params, cursor.rowcount, many)
 
     def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
@@ -226,17 +233,24 @@ class GroupCommit:
                 raise failure
             for write in behind:  # not in the redo log: the batch is no longer open to units
                 write(conn)  # type: ignore[arg-type]
-            self._unpipe()
             if (
                 self.engine.dialect.name == "postgresql"
                 and _driver(batch.connection).info.transaction_status == 3
             ):
                 # INERROR: PostgreSQL would turn the COMMIT into a ROLLBACK without a word
                 raise RuntimeError("the batch's transaction failed: nothing of it is committed")
+            # PostgreSQL: the COMMIT follows the batch's changes down the pipeline, one round trip for all,
+            # and the pipeline stays open for the next batch. A change sent since the last wait that fails
+            # aborts the pipeline, the COMMIT with it, and is raised here; a transaction that failed before
+            # is INERROR (above) or, were a statement sent since, fails that statement the same way.
             batch.commit()
+            self.rows.keep()
         except Exception as e:  # nothing of the batch is durable: every waiter fails
+            self.rows.clear()  # and nothing kept is trusted: the failure may be a row another process changed
             with contextlib.suppress(Exception):
                 self._unpipe()
+            with contextlib.suppress(Exception):  # a COMMIT that failed in the pipeline: SQLAlchemy takes
+                _driver(batch.connection).rollback()  # the transaction for ended and would not roll it back
             batch.rollback()
             failure = e
         for waiter in (w for w in waiters if not w.done()):
@@ -250,6 +264,8 @@ class GroupCommit:
         if self._checkpoints is not None:
             self._checkpoints.set()
         self._flush()
+        with contextlib.suppress(Exception):
+            self._unpipe()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -290,14 +306,15 @@ class _Unit:
     """A unit in the serving loop's batch (a class, not a generator: a generator costs more than the
     unit). A failure takes back its writes: :meth:`GroupCommit._undo`."""
 
-    __slots__ = ("conn", "start", "store")
+    __slots__ = ("conn", "kept", "start", "store")
 
     def __init__(self, store: GroupCommit, conn: Connection) -> None:
-        self.store, self.conn, self.start = store, conn, len(store._redo)
+        self.store, self.conn, self.start, self.kept = store, conn, len(store._redo), store.rows.mark()
 
     def __enter__(self) -> Connection:
         return self.conn
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if error is not None:
+            self.store.rows.forget(self.kept)  # what it kept may be what it wrote, now taken back
             self.store._undo(self.conn, self.start, error)

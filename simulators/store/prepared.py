@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine
 
 from ...specs.envelope import THREE_DIGITS, datetime_text
 
-Written = Callable[[Connection, str, Any, int], None]  # logs a change for redo: sql, parameters, rows
+Written = Callable[..., None]  # logs a change for redo: (conn, sql, parameters, rows[, executemany])
 
 
 def json_text(value: Any) -> str:
@@ -43,8 +43,13 @@ class Prepared:
         cursor_for: Callable[[Connection], Any],
         written: Written,
         settle: Callable[[Connection], None] | None = None,
+        cached: Any = None,
     ) -> None:
         self.cursor_for = cursor_for
+        # rows.Cached: the table's rows kept in memory, read from it (a select) or kept exact (a change)
+        self.cached = cached
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.kind = next(k for k in ("select", "insert", "update", "delete") if getattr(statement, f"is_{k}"))
         self.written = None if statement.is_select else written  # a change is logged for redo
         # a change whose caller needs the rows it touched (a version-checked update): on a pipelined
         # connection (PostgreSQL's batch, see commit.py) its result is waited for; other changes are not
@@ -60,6 +65,16 @@ class Prepared:
         self.converts = [(k, binders[n]) for k, n in zip(keys, self.names, strict=True) if binders[n]]
         names = self.names  # itemgetter picks in C, but gives a bare value for one name
         self.pick = itemgetter(*names) if len(names) > 1 else lambda values: [values[n] for n in names]
+        # PostgreSQL, a version-checked update of a row kept in memory at the version it names (rows.py):
+        # the same update as a statement that fails on the server when it changes no row (another process
+        # changed the row), sent without waiting for its count; the batch then commits nothing
+        self.asserting = (
+            f"WITH changed AS ({self.sql} RETURNING 1) SELECT 1 / count(*) FROM changed"  # 0 rows: an error
+            if settle is not None and self.kind == "update" and dialect.name == "postgresql"
+            else None
+        )
+        key = cached.key if cached is not None else ()
+        self.checked = [n[2:] for n in self.names if n.startswith("k_") and n[2:] not in key]
         columns = getattr(statement, "selected_columns", None) or ()
         self.columns = [c.key for c in columns]
         self.readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
@@ -82,20 +97,58 @@ class Prepared:
 
     def run(self, conn: Connection, **values: Any) -> int:
         """Execute a change; the number of rows it touched."""
-        return int(self._execute(conn, values).rowcount)
+        cached = self.cached
+        if self.asserting is not None and cached is not None and cached.holds(conn, values, self.checked):
+            params = self._params(values)
+            self.cursor_for(conn).execute(self.asserting, params)
+            self.written(conn, self.asserting, params, -1)  # type: ignore[misc]
+            cached.updated(conn, values, 1)
+            return 1
+        rows = int(self._execute(conn, values).rowcount)
+        if cached is not None:
+            if self.kind == "insert":
+                cached.inserted(conn, values)
+            elif self.kind == "update":
+                cached.updated(conn, values, rows)
+            else:
+                cached.deleted(conn, values)
+        return rows
 
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Execute a change once for each of ``rows``, in one call to the driver (not logged for redo:
-        for writes a batch makes as it commits, GroupCommit.behind)."""
-        self.cursor_for(conn).executemany(self.sql, [self._params(values) for values in rows])
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]], redo: bool = False) -> None:
+        """Execute a change once for each of ``rows``, in one call to the driver; logged for redo only if
+        ``redo`` (a unit's writes are; those a batch makes as it commits, GroupCommit.behind, are not)."""
+        params = [self._params(values) for values in rows]
+        cursor = self.cursor_for(conn)
+        cursor.executemany(self.sql, params)
+        if redo and self.written is not None:  # rows counted on SQLite (its check of the log), not PostgreSQL
+            self.written(conn, self.sql, params, cursor.rowcount if self.sqlite else -1, True)
+
+    def all(self, conn: Connection, **values: Any) -> list[Record]:
+        """Every row a select answers (never from the rows kept in memory)."""
+        rows = self._execute(conn, values).fetchall()
+        read = list(zip(self.columns, self.readers, strict=True))
+        return [Record({k: (r(v) if r else v) for (k, r), v in zip(read, row, strict=True)}) for row in rows]
 
     def first(self, conn: Connection, **values: Any) -> Record | None:
+        cached = self.cached
+        if cached is not None:
+            kept = cached.get(conn, values)
+            if kept is not ABSENT:
+                return kept  # type: ignore[no-any-return]
         row = self._execute(conn, values).fetchone()
         if row is None:
+            if cached is not None:
+                cached.read(conn, values, None)
             return None
-        return Record(
+        record = Record(
             {k: (r(v) if r else v) for k, v, r in zip(self.columns, row, self.readers, strict=True)}
         )
+        if cached is not None:
+            cached.read(conn, values, record)
+        return record
+
+
+ABSENT = object()  # a row not kept in memory (rows.Cached.get): ask the database
 
 
 def _binder(type_: Any, dialect: Any) -> Any:

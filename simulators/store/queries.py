@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, select, update
+from sqlalchemy import JSON, Connection, Engine, Table, and_, bindparam, delete, select, update
 
 from .prepared import Prepared, Written
+from .rows import Cached, Rows
 from .tables import (
     hub_records,
     insured_settlements,
@@ -16,6 +17,8 @@ from .tables import (
     messages,
     nonces,
     persons,
+    prepayment_moves,
+    prepayments,
     seen_persons,
     settlements,
     signin_key,
@@ -41,10 +44,25 @@ class Queries:
         cursor_for: Callable[[Connection], Any],
         written: Written,
         settle: Callable[[Connection], None] | None = None,
+        rows: Rows | None = None,
     ) -> None:
-        def prepare(statement: Any, counted: bool = False) -> Prepared:
-            """``counted``: the caller reads the rows it changed (waited for on a pipelined batch)."""
-            return Prepared(engine, statement, cursor_for, written, settle if counted else None)
+        def prepare(statement: Any, counted: bool = False, cached: Cached | None = None) -> Prepared:
+            """``counted``: the caller reads the rows it changed (waited for on a pipelined batch);
+            ``cached``: the table's rows kept in memory (rows.py), read from it or kept exact."""
+            return Prepared(engine, statement, cursor_for, written, settle if counted else None, cached)
+
+        self.prepare = prepare  # a node's own statements for every message (bind ``k_…`` as here)
+
+        def keyed(table: Table, id_: str | tuple[str, ...], read: Any) -> tuple[Prepared, Cached | None]:
+            """``read`` (by node and ``id_``, or by the columns ``id_``), answered from the rows kept by
+            ``rows`` if it is given, and the :class:`Cached` the changes of the table keep exact."""
+            cached = None
+            if rows is not None:
+                columns = [c.key for c in read.selected_columns]
+                json = [c for c in columns if isinstance(table.c[c].type, JSON)]
+                key = id_ if isinstance(id_, tuple) else ("node", id_)
+                cached = Cached(rows, table.name, key, columns, json)
+            return prepare(read, cached=cached), cached
 
         self.message = prepare(
             select(messages.c.digest, messages.c.response).where(message_key.is_(_k("node"), _k("msgid")))
@@ -55,37 +73,66 @@ class Queries:
         )
         self.nonce = prepare(nonces.insert())
         self.forget = prepare(delete(messages).where(message_key.is_(_k("node"), _k("msgid"))))
-        self.signin = prepare(
+        # the rows read by key on every message are kept in memory as well (rows.py): the reads below
+        # are answered from it when it has them, and every change below keeps it exact
+        self.signin, c = keyed(
+            signins,
+            "sign_no",
             select(signins.c.fixmedins_code, signins.c.signed_out).where(
                 signin_key.is_(_k("node"), _k("sign_no"))
-            )
+            ),
         )
-        self.sign_in = prepare(signins.insert())
-        self.visit = prepare(select(visits).where(_key(visits, "node", "mdtrt_id")))
-        self.new_visit = prepare(visits.insert())
+        self.sign_in = prepare(signins.insert(), cached=c)
+        self.visit, c = keyed(visits, "mdtrt_id", select(visits).where(_key(visits, "node", "mdtrt_id")))
+        self.new_visit = prepare(visits.insert(), cached=c)
         self.save_visit = prepare(
             update(visits)
             .where(_key(visits, "node", "mdtrt_id", "version"))
             .values(state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc")),
             counted=True,
+            cached=c,
         )
-        self.seen = prepare(select(seen_persons.c.doc).where(_key(seen_persons, "node", "psn_no")))
-        self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")))
-        self.see = prepare(seen_persons.insert())
+        self.seen, c = keyed(
+            seen_persons, "psn_no", select(seen_persons.c.doc).where(_key(seen_persons, "node", "psn_no"))
+        )
+        self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")), cached=c)
+        self.see = prepare(seen_persons.insert(), cached=c)
         self.book = prepare(settlements.insert())
-        self.person = prepare(select(persons.c.version, persons.c.doc).where(_key(persons, "node", "psn_no")))
+        self.person, c = keyed(
+            persons, "psn_no", select(persons.c.version, persons.c.doc).where(_key(persons, "node", "psn_no"))
+        )
         self.save_person = prepare(
             update(persons)
             .where(_key(persons, "node", "psn_no", "version"))
             .values(version=bindparam("version"), doc=bindparam("doc")),
             counted=True,
+            cached=c,
         )
-        self.insured_visit = prepare(select(insured_visits).where(_key(insured_visits, "node", "mdtrt_id")))
-        self.new_insured_visit = prepare(insured_visits.insert())
+        self.insured_visit, c = keyed(
+            insured_visits, "mdtrt_id", select(insured_visits).where(_key(insured_visits, "node", "mdtrt_id"))
+        )
+        self.new_insured_visit = prepare(insured_visits.insert(), cached=c)
         self.set_insured_visit = prepare(
             update(insured_visits)
             .where(_key(insured_visits, "node", "mdtrt_id"))
-            .values(state=bindparam("state"))
+            .values(state=bindparam("state")),
+            cached=c,
         )
         self.insured_book = prepare(insured_settlements.insert())
         self.national = prepare(hub_records.insert())
+        # the hub's prepayment funds (clearing.py): a fund read and moved for every cross-province settlement
+        at = _key(prepayments, "insured", "treatment")
+        self.fund, c = keyed(
+            prepayments,
+            ("insured", "treatment"),
+            select(prepayments.c.size, prepayments.c.balance, prepayments.c.alert).where(at),
+        )
+        self.set_fund = prepare(
+            update(prepayments).where(at).values(balance=bindparam("balance"), alert=bindparam("alert")),
+            cached=c,
+        )
+        self.fund_moved = prepare(
+            prepayment_moves.insert().values(
+                {c.key: bindparam(c.key) for c in prepayment_moves.c if c.key != "id"}  # id: the database's
+            )
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, literal_column, select
 
 from ..gateway import BusinessError, Context
 from ..store import visits
@@ -22,6 +22,15 @@ class Admission:
 
     def __init__(self, node: Treatment) -> None:
         self.node = node
+        # a person's open visit of a kind, looked for at every registration: prepared once
+        self.open_visit = node.store.q.prepare(
+            select(visits.c.mdtrt_id).where(
+                visits.c.node == bindparam("k_node"),
+                visits.c.psn_no == bindparam("k_psn_no"),
+                visits.c.kind == bindparam("k_kind"),
+                visits.c.state.in_([literal_column(f"'{state}'") for state in OPEN]),  # no list to bind
+            )
+        )
         self.handlers = {
             "2403": self.change_visit,
             "2203": self.change_visit,
@@ -63,14 +72,10 @@ class Admission:
             not cross and node.faults.mutant("lifecycle-cross-province-only")
         )
         with ctx.work() as conn:
-            open_visit = conn.execute(
-                select(visits.c.mdtrt_id).where(
-                    visits.c.node == node.name,
-                    visits.c.psn_no == info["psn_no"],
-                    visits.c.kind == kind.machine,
-                    visits.c.state.in_(OPEN),
-                )
-            ).scalar()
+            found = self.open_visit.first(
+                conn, k_node=node.name, k_psn_no=info["psn_no"], k_kind=kind.machine
+            )
+            open_visit = found and found.mdtrt_id
             if kind is INPATIENT and open_visit and not unchecked:
                 raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
             person = self.seen(conn, info)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..links import Unreachable
-from ..store import settlements, visits
+from ..store import settlements
 from .visits import Treatment, Visit, log
 
 BATCH = 100  # fee lines a Y2301
@@ -40,11 +40,9 @@ class Details:
         sent = 0
         for row in pending:
             with node.store.begin() as conn:
-                visit = Visit(
-                    conn.execute(
-                        select(visits).where(visits.c.node == node.name, visits.c.mdtrt_id == row.mdtrt_id)
-                    ).one()
-                )
+                found = node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id=row.mdtrt_id)
+                assert found is not None, row.mdtrt_id  # a settlement's visit is never deleted
+                visit = Visit(found)
             lines = [line(sn, f) for sn, f in visit.doc["fees"].items() if f.get("setl_id") == row.setl_id]
             peer = node.insurer(row.insuplc_admdvs)
             try:

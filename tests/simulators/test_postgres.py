@@ -21,7 +21,20 @@ from yidi.simulators.store import Store, hub_records, insured_settlements, setti
 
 from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
-from .test_store import _batch, _committed, _fails, _sign_in, _sign_nos
+from .test_store import (
+    _batch,
+    _change_behind,
+    _committed,
+    _fails,
+    _read,
+    _save,
+    _serve,
+    _sign_in,
+    _sign_nos,
+    _stored,
+    _visit,
+    kept_rows_stay_exact,
+)
 
 
 def _postgres_bin() -> Path | None:
@@ -114,6 +127,11 @@ def test_concurrent_settlements_on_postgres(on_postgres: Served) -> None:
     assert count(on_postgres, insured_settlements) == 1
 
 
+def _from_postgres(error: Exception | None) -> bool:
+    """The server's error, as psycopg raised it or SQLAlchemy wrapped it (the commit runs through it)."""
+    return isinstance(error, psycopg.Error) or isinstance(getattr(error, "orig", None), psycopg.Error)
+
+
 @pytest.fixture
 def pg_store(postgres_url: str) -> Iterator[Store]:
     from sqlalchemy import create_engine
@@ -151,7 +169,6 @@ def test_a_pipelined_batch_takes_back_only_the_failed_units_writes(
         lambda conn: _sign_in(store, conn, "s2"),
     ]
     assert _batch(store, units) is None
-    assert store._pipeline is None  # left with the commit
     assert _sign_nos(postgres_url) == ["s0", "s2"] and _committed(postgres_url) == {"k0": 0}
 
 
@@ -167,5 +184,41 @@ def test_a_change_that_fails_on_the_pipeline_fails_the_batch(pg_store: Store, po
             raise RuntimeError("this unit fails") from e
 
     units = [lambda conn: _sign_in(store, conn, "s0"), lambda conn: _sign_in(store, conn, "s0"), reads]
-    assert isinstance(_batch(store, units), psycopg.Error)
+    assert _from_postgres(_batch(store, units))
     assert _sign_nos(postgres_url) == []
+
+
+def test_kept_rows_stay_exact_on_postgres(pg_store: Store, postgres_url: str) -> None:
+    def fails_the_batch(store: Store, conn: Connection) -> None:  # sent without waiting; seen at the commit
+        _visit(store, conn, "v0")  # v0 is there: a duplicate key
+
+    kept_rows_stay_exact(postgres_url, fails_the_batch, (RuntimeError, psycopg.Error))
+
+
+def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_batch(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """The update of a row kept at the version it names is sent without waiting for its count; should
+    another process have changed the row (a node served by two processes, against the partition rule), the
+    server refuses it and the batch commits nothing: the other process's change stands, and the row is
+    read again."""
+    store = pg_store
+    read: list[object] = []
+    assert _serve(
+        store, [[lambda conn: _visit(store, conn, "v0"), lambda conn: _visit(store, conn, "w")]]
+    ) == [None]
+    _change_behind(postgres_url, "v0", version=1, state="elsewhere", doc={"by": "another process"})
+    stale = [
+        lambda conn: read.append(_save(store, conn, "v0", 0, "settling")),  # kept at version 0
+        lambda conn: _save(store, conn, "w", 0, "settling"),  # innocent, in the same batch
+    ]
+    again = [
+        lambda conn: read.append(_read(store, conn, "v0")),
+        lambda conn: _save(store, conn, "v0", 1, "settling"),
+    ]
+    failures = _serve(store, [stale], (RuntimeError, psycopg.Error))  # seen by a unit after it, maybe
+    assert _from_postgres(failures[0]), failures
+    assert _serve(store, [again]) == [None], "the next batch is a transaction of its own, not the failed one"
+    assert read == [1, ("elsewhere", 1)]
+    assert _stored(postgres_url, "v0") == ("settling", 2, {"state": "settling"})
+    assert _stored(postgres_url, "w")[:2] == ("registered", 0), "the batch committed nothing"
