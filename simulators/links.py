@@ -153,7 +153,9 @@ class Peer:
 
 class Serials:
     """Serial numbers for generated IDs that survive restarts: blocks are reserved in the store, so a
-    crash skips at most one block and never repeats a number."""
+    crash skips at most one block and never repeats a number. A block reserved in a batch that commits
+    nothing is forgotten with it (its numbers went only to that batch's rolled-back rows): kept, it would
+    be reserved again from the same start once used up, and hand out numbers already committed."""
 
     BLOCK = 1000
 
@@ -174,6 +176,11 @@ class Serials:
                     else:
                         conn.execute(settings.insert().values(key=self.key, **values))
                 self._next, self._end = start, start + self.BLOCK
+                self.store.if_lost(self._forget)
             serial = self._next
             self._next += 1
             return serial
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._next = self._end = 0

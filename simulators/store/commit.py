@@ -37,6 +37,7 @@ class GroupCommit:
         self._changes = 0  # SQLite's count of changed rows when the batch began
         self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
         self._behind: list[Callable[[Connection], None]] = []  # writes the batch makes just before it commits
+        self._if_lost: list[Callable[[], None]] = []  # what to forget should the open batch commit nothing
         self._pipeline: Any = None  # PostgreSQL: the batch's pipeline (its changes sent, not waited for)
         self._pipelined: Any = None  # the context manager that opened it
         event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
@@ -96,6 +97,13 @@ class GroupCommit:
         if self._batch_conn is None:
             self._open_batch()
         self._behind.append(write)
+
+    def if_lost(self, forget: Callable[[], None]) -> None:
+        """Have ``forget`` run should the serving loop's open batch commit nothing: for what a caller keeps
+        in memory beside a write of the batch. Off the loop (or with no batch open) a unit commits as it
+        ends, and there is nothing to forget."""
+        if self._batch_conn is not None and threading.get_ident() == self._loop_thread:
+            self._if_lost.append(forget)
 
     # On PostgreSQL every statement is a round trip the event loop would wait for, most of a message's
     # time. The batch runs in psycopg's pipeline mode instead: a change is sent and not waited for; a read
@@ -225,6 +233,7 @@ class GroupCommit:
         waiters, self._waiters = self._waiters, []
         failure, self._broken = self._broken, None
         behind, self._behind = self._behind, []
+        lost, self._if_lost = self._if_lost, []
         self._redo.clear()
         if batch is None:
             return
@@ -253,6 +262,8 @@ class GroupCommit:
                 _driver(batch.connection).rollback()  # the transaction for ended and would not roll it back
             batch.rollback()
             failure = e
+            for forget in lost:
+                forget()
         for waiter in (w for w in waiters if not w.done()):
             if failure is None:
                 waiter.set_result(None)

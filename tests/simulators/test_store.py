@@ -140,6 +140,35 @@ def test_a_write_the_redo_log_missed_fails_the_whole_batch(tmp_path: Path) -> No
     assert _sign_nos(url) == [] and _committed(url) == {}
 
 
+def test_a_serial_block_reserved_in_a_batch_that_commits_nothing_is_forgotten(tmp_path: Path) -> None:
+    """The block's reservation is rolled back with its batch: kept in memory, the block would be reserved
+    again from the same start once used up, and repeat numbers already committed."""
+    from yidi.simulators.links import Serials
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = Store(url)
+    serials = Serials(store, "ids")
+    serials.BLOCK = 3  # type: ignore[misc]
+    try:
+        given: list[int] = []
+        # a write the redo log missed, then a failing unit: the batch commits nothing (as above)
+        raw = "INSERT INTO settings VALUES ('raw', '1')"
+        failure = _batch(
+            store,
+            [
+                lambda conn: given.append(serials()),
+                lambda conn: conn.connection.dbapi_connection.execute(raw),  # type: ignore[union-attr]
+                lambda conn: (_sign_in(store, conn, "s1"), _fails(conn)),
+            ],
+        )
+        assert failure is not None
+        given = []  # that one rolled back with its batch: its number went nowhere
+        assert _batch(store, [lambda conn: given.extend(serials() for _ in range(7))]) is None
+        assert len(set(given)) == len(given) == 7, given  # three blocks reserved, no number twice
+    finally:
+        store.close()
+
+
 def test_units_off_the_loop_commit_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     store = Store(url)
