@@ -140,6 +140,11 @@ MUTANTS: dict[str, Kind] = {
         "5203 finds the settlement by mdtrt_id and ignores setl_id",
         "R-QRY-01",
     ),
+    "query-ignores-psn-no": Kind(
+        "【5203】不核对人员编号，他人可查询本结算",
+        "5203 answers a settlement asked for with another person's psn_no",
+        "R-QRY-01",
+    ),
     "fee-query-includes-cancelled": Kind(
         "【5204】返回已撤销的费用明细", "5204 lists cancelled fee lines too", "R-QRY-02", unchecked=True
     ),
@@ -167,6 +172,11 @@ MUTANTS: dict[str, Kind] = {
     ),
     "in-hospital-lists-settled": Kind(
         "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
+    ),
+    "in-hospital-ignores-psn-no": Kind(
+        "【5303】按人员编号查询时列出本院其他人员的在院就诊",
+        "5303 asked for one person lists the hospital's other persons in hospital too",
+        "R-QRY-03",
     ),
     # money between provinces at the hub (hub role, JT-CLR-2xx)
     "prepayment-not-drawn": Kind(
