@@ -52,11 +52,14 @@ class Lines:
             float(raw.get("urgent_at", 0.90)),
         )
 
-    def level(self, size: int, balance: int) -> str:
-        """The alert level a balance stands at: '', warn, urgent or exhausted."""
+    def level(self, size: int, balance: int, *, past: bool = False) -> str:
+        """The alert level a balance stands at: '', warn, urgent or exhausted (``past``: the mutant alerting
+        only past a threshold, not at it)."""
         used = (size - balance) / size if size else 1.0
         if balance <= 0:
             return "exhausted"
+        if past:
+            return "urgent" if used > self.urgent_at else "warn" if used > self.warn_at else ""
         return "urgent" if used >= self.urgent_at else "warn" if used >= self.warn_at else ""
 
 
@@ -156,7 +159,8 @@ class Funds:
             reason=reason,
             sim_time=now,
         )
-        level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance)
+        past = self.mutant("prepayment-alert-past-threshold")
+        level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance, past=past)
         if RANK[level] > RANK[row.alert]:
             conn.execute(
                 insert(prepayment_alerts).values(

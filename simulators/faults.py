@@ -215,6 +215,12 @@ MUTANTS: dict[str, Kind] = {
     "no-prepayment-alert": Kind(
         "预付金用尽也不预警", "no alert however much of a prepayment fund is used", "R-CLR-03"
     ),
+    "prepayment-alert-past-threshold": Kind(
+        "预付金动用恰达预警线（70%）或紧急线（90%）时不预警，超过才预警",
+        "a prepayment fund used exactly up to the warning (70 %) or urgent (90 %) share gives no alert of"
+        " that level: only past it",
+        "R-CLR-03",
+    ),
     "confirm-confirms-everyone": Kind(
         "一省确认即确认当月全部清算单",
         "one province's confirmation confirms every province's statements",

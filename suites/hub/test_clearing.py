@@ -32,6 +32,7 @@ MONTHS = {
     "JT-CLR-204": "202709",
     "JT-CLR-205": "202711",
     "JT-CLR-206": "202708",
+    "JT-CLR-207": "202712",
 }
 Month = tuple[str, Callable[[str], None]]  # a case's month, and how to move the SUT's clock on
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
@@ -290,3 +291,42 @@ def test_a_reversal_puts_the_draw_back_and_the_last_second_is_cleared_in_its_mon
         "R-CLR-02",
         "Y3201",
     )
+
+
+@case("JT-CLR-207")
+def test_a_fund_used_up_to_a_threshold_alerts_at_that_level(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
+) -> None:
+    code, admin = joint_case.hospital, f"{injectable(sut)}/admin/prepayment"
+    # the shares of the world (the commonly cited 70 % and 90 % when it names none)
+    warn_at = Decimal(str(sut.world.prepayment.get("warn_at", 0.70)))
+    urgent_at = Decimal(str(sut.world.prepayment.get("urgent_at", 0.90)))
+    size = fund_at(sichuan, "500000")["prepay_amt"]
+    stay(province(code), sut, joint_case.person, code)  # something is drawn
+    now = fund_at(sichuan, "500000")
+    drawn = yuan(now["prepay_amt"]) - yuan(now["balc"])
+    whole = int(drawn / urgent_at)  # a size (whole yuan) of which the drawn money is at least 90 %
+    expect(f"一次结算动用预付金{drawn}元（至少0.90元才能构造阈值）", True, whole >= 1, "R-CLR-03", "Y3204")
+    resize = {"insured": "510000", "treatment": "500000", "size": whole}
+    httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
+    try:
+        cent = Decimal("0.01")
+        for share, at, below in ((urgent_at, "2", "1"), (warn_at, "1", "0")):
+            target = (whole * share).quantize(cent)  # the money drawn at exactly the share
+            used = yuan(whole) - balance(sichuan, "500000")
+            if used > target:  # top up down to exactly the share
+                level = sichuan.top_up("500000", float(used - target))["prepay_alert_lv"]
+            else:
+                level = fund_at(sichuan, "500000")["prepay_alert_lv"]
+            expect(
+                f"额度{whole}元、恰好动用{share:.0%}（{target}元）时的预警级别",
+                at,
+                level,
+                "R-CLR-03",
+                "Y3203",
+            )
+            level = sichuan.top_up("500000", float(cent))["prepay_alert_lv"]
+            expect(f"动用比{share:.0%}少1分时的预警级别", below, level, "R-CLR-03", "Y3203")
+    finally:
+        resize = {"insured": "510000", "treatment": "500000", "size": size}
+        httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
