@@ -140,6 +140,11 @@ MUTANTS: dict[str, Kind] = {
         "5203 finds the settlement by mdtrt_id and ignores setl_id",
         "R-QRY-01",
     ),
+    "deep-json-crashes": Kind(
+        "嵌套过深、无法留存的报文得到HTTP 500而非E1007应答",
+        "a message nested too deep to be recorded gets HTTP 500, not an E1007 answer",
+        "R-ENV-01",
+    ),
     "query-ignores-psn-no": Kind(
         "【5203】不核对人员编号，他人可查询本结算",
         "5203 answers a settlement asked for with another person's psn_no",

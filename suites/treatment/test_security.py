@@ -161,3 +161,22 @@ def test_a_sign_no_is_refused_after_sign_out(sut: Sut, joint_case: Case) -> None
     refused_by_gateway(sut, lambda: his.send(after), "E2006", "R-SEC-06")
     his.sign_in()
     resent_succeeds(his, {**after, "sign_no": his.sign_no})
+
+
+@case("JT-SEC-010")
+def test_a_message_nested_too_deep_is_refused_in_an_ordinary_answer(sut: Sut, joint_case: Case) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    succeed(lambda: his.presettle(episode))
+    data: dict[str, Any] = his.settlement_data(episode, "2304", use_account=True, mid=False)
+    deep: Any = "x"
+    for _ in range(300):  # deeper than a platform records (orjson writes 255 levels)
+        deep = {"a": deep}
+    data["exp_content"] = deep
+    # an answer other than HTTP 200 is no answer to the HIS (LostAnswer): the case errs, as it should
+    refused_by_gateway(
+        sut,
+        lambda: his.call("2304", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs),
+        "E1007",
+        "R-ENV-01",
+    )
+    succeed(lambda: his.settle(episode))  # nothing of the refused one was booked: the stay settles
