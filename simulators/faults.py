@@ -220,6 +220,12 @@ MUTANTS: dict[str, Kind] = {
     "no-prepayment-alert": Kind(
         "预付金用尽也不预警", "no alert however much of a prepayment fund is used", "R-CLR-03"
     ),
+    "clearing-month-after-november-wrong": Kind(
+        "清算月的次月按 月%11+1 计算：11月、12月的清算时段错误（12月的清算单次年2月才可出）",
+        "the month after a clearing month computed as month % 11 + 1: November's and December's spans are"
+        " wrong (December's statement not issued before February)",
+        "R-CLR-02",
+    ),
     "prepayment-alert-past-threshold": Kind(
         "预付金动用恰达预警线（70%）或紧急线（90%）时不预警，超过才预警",
         "a prepayment fund used exactly up to the warning (70 %) or urgent (90 %) share gives no alert of"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from ...actors.desks import Desk
-from ...simulators import clearing
 from ...specs.money import yuan
 from ..catalogue import Case
 from ..insured.client import Platform, Visit, admitted, ok
@@ -31,8 +30,8 @@ MONTHS = {
     "JT-CLR-203": "202707",
     "JT-CLR-204": "202709",
     "JT-CLR-205": "202711",
-    "JT-CLR-206": "202708",
-    "JT-CLR-207": "202712",
+    "JT-CLR-206": "202712",  # the year's last second: its statement is cleared in the next year
+    "JT-CLR-207": "202705",
 }
 Month = tuple[str, Callable[[str], None]]  # a case's month, and how to move the SUT's clock on
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
@@ -118,8 +117,14 @@ def first_day(month: str, day: int = 1) -> str:
     return f"{month[:4]}-{month[4:]}-{day:02d}T10:00:00"
 
 
+def month_end(month: str) -> date:
+    """The first day after ``month`` (YYYYMM), by the calendar (not the hub's code: an expectation)."""
+    year, mon = int(month[:4]), int(month[4:])
+    return date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
+
+
 def next_month(month: str) -> str:
-    return f"{clearing.month_end(month):%Y%m}"
+    return f"{month_end(month):%Y%m}"
 
 
 @pytest.fixture
@@ -276,7 +281,7 @@ def test_a_reversal_puts_the_draw_back_and_the_last_second_is_cleared_in_its_mon
         "R-CLR-03",
         "Y3204",
     )
-    end = clearing.month_end(the_month) - timedelta(days=1)  # the month's last day
+    end = month_end(the_month) - timedelta(days=1)  # the month's last day
     with pinned(sut) as pin:  # the clock stopped in the month's very last second
         pin(f"{end:%Y-%m-%d}T23:59:59.500", freeze=True)
         last = yuan(ok(platform.settle(visit)).output["setlinfo"]["fund_pay_sumamt"])
