@@ -145,6 +145,12 @@ MUTANTS: dict[str, Kind] = {
         "a message nested too deep to be recorded gets HTTP 500, not an E1007 answer",
         "R-ENV-01",
     ),
+    "details-matched-across-settlements": Kind(
+        "事后传明细【Y2301】按明细流水号查已收明细时不限本结算：其他结算的同号明细被当作重发",
+        "Y2301 looks up the lines already kept by feedetl_sn across settlements: another settlement's line of"
+        " the same number is taken for a repeat",
+        "R-DTL-01",
+    ),
     "query-ignores-psn-no": Kind(
         "【5203】不核对人员编号，他人可查询本结算",
         "5203 answers a settlement asked for with another person's psn_no",
