@@ -151,6 +151,12 @@ MUTANTS: dict[str, Kind] = {
         " the same number is taken for a repeat",
         "R-DTL-01",
     ),
+    "clearing-reconfirm-drops-other-kind": Kind(
+        "再确认【3261】先前不纳入的结算行时，同一结算流水号的撤销行确认被一并删除",
+        "3261 confirming a row left out before deletes the other row of its settlement id (its"
+        " cancellation's) confirmation too",
+        "R-CLR-02",
+    ),
     "query-ignores-psn-no": Kind(
         "【5203】不核对人员编号，他人可查询本结算",
         "5203 answers a settlement asked for with another person's psn_no",
