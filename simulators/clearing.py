@@ -52,26 +52,30 @@ class Lines:
             float(raw.get("urgent_at", 0.90)),
         )
 
-    def level(self, size: int, balance: int) -> str:
-        """The alert level a balance stands at: '', warn, urgent or exhausted."""
+    def level(self, size: int, balance: int, *, past: bool = False) -> str:
+        """The alert level a balance stands at: '', warn, urgent or exhausted (``past``: the mutant alerting
+        only past a threshold, not at it)."""
         used = (size - balance) / size if size else 1.0
         if balance <= 0:
             return "exhausted"
+        if past:
+            return "urgent" if used > self.urgent_at else "warn" if used > self.warn_at else ""
         return "urgent" if used >= self.urgent_at else "warn" if used >= self.warn_at else ""
 
 
 RANK = {"": 0, "warn": 1, "urgent": 2, "exhausted": 3}
 
 
-def month_end(month: str) -> date:
-    """The first day after ``month`` (YYYYMM): the month may be cleared from then on."""
+def month_end(month: str, *, wrong: bool = False) -> date:
+    """The first day after ``month`` (YYYYMM): the month may be cleared from then on (``wrong``: the mutant
+    computing it modulo 11)."""
     year, mon = int(month[:4]), int(month[4:])
-    return date(year + mon // 12, mon % 12 + 1, 1)
+    return date(year + mon // 12, mon % (11 if wrong else 12) + 1, 1)
 
 
-def span(month: str) -> tuple[datetime, datetime]:
+def span(month: str, *, wrong: bool = False) -> tuple[datetime, datetime]:
     """From the first instant of ``month`` (YYYYMM) to the first of the next, the end left out."""
-    end = month_end(month)
+    end = month_end(month, wrong=wrong)
     return datetime(int(month[:4]), int(month[4:]), 1), datetime(end.year, end.month, 1)
 
 
@@ -156,7 +160,8 @@ class Funds:
             reason=reason,
             sim_time=now,
         )
-        level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance)
+        past = self.mutant("prepayment-alert-past-threshold")
+        level = "" if self.mutant("no-prepayment-alert") else self.lines.level(row.size, balance, past=past)
         if RANK[level] > RANK[row.alert]:
             conn.execute(
                 insert(prepayment_alerts).values(
@@ -226,7 +231,7 @@ class Funds:
             select(func.count()).select_from(clearings).where(clearings.c.month == month)
         ).scalar():
             return
-        start, end = span(month)
+        start, end = span(month, wrong=self.mutant("clearing-month-after-november-wrong"))
         in_month = (  # the mutant's month ends at its last day's 23:59:59.000
             hub_records.c.sim_time <= end - timedelta(seconds=1)
             if self.mutant("statement-drops-last-second")

@@ -140,6 +140,28 @@ MUTANTS: dict[str, Kind] = {
         "5203 finds the settlement by mdtrt_id and ignores setl_id",
         "R-QRY-01",
     ),
+    "deep-json-crashes": Kind(
+        "嵌套过深、无法留存的报文得到HTTP 500而非E1007应答",
+        "a message nested too deep to be recorded gets HTTP 500, not an E1007 answer",
+        "R-ENV-01",
+    ),
+    "details-matched-across-settlements": Kind(
+        "事后传明细【Y2301】按明细流水号查已收明细时不限本结算：其他结算的同号明细被当作重发",
+        "Y2301 looks up the lines already kept by feedetl_sn across settlements: another settlement's line of"
+        " the same number is taken for a repeat",
+        "R-DTL-01",
+    ),
+    "clearing-reconfirm-drops-other-kind": Kind(
+        "再确认【3261】先前不纳入的结算行时，同一结算流水号的撤销行确认被一并删除",
+        "3261 confirming a row left out before deletes the other row of its settlement id (its"
+        " cancellation's) confirmation too",
+        "R-CLR-02",
+    ),
+    "query-ignores-psn-no": Kind(
+        "【5203】不核对人员编号，他人可查询本结算",
+        "5203 answers a settlement asked for with another person's psn_no",
+        "R-QRY-01",
+    ),
     "fee-query-includes-cancelled": Kind(
         "【5204】返回已撤销的费用明细", "5204 lists cancelled fee lines too", "R-QRY-02", unchecked=True
     ),
@@ -167,6 +189,11 @@ MUTANTS: dict[str, Kind] = {
     ),
     "in-hospital-lists-settled": Kind(
         "【5303】把已结算的就诊列为在院", "5303 lists settled visits as in hospital", "R-QRY-03"
+    ),
+    "in-hospital-ignores-psn-no": Kind(
+        "【5303】按人员编号查询时列出本院其他人员的在院就诊",
+        "5303 asked for one person lists the hospital's other persons in hospital too",
+        "R-QRY-03",
     ),
     # money between provinces at the hub (hub role, JT-CLR-2xx)
     "prepayment-not-drawn": Kind(
@@ -204,6 +231,18 @@ MUTANTS: dict[str, Kind] = {
     ),
     "no-prepayment-alert": Kind(
         "预付金用尽也不预警", "no alert however much of a prepayment fund is used", "R-CLR-03"
+    ),
+    "clearing-month-after-november-wrong": Kind(
+        "清算月的次月按 月%11+1 计算：11月、12月的清算时段错误（12月的清算单次年2月才可出）",
+        "the month after a clearing month computed as month % 11 + 1: November's and December's spans are"
+        " wrong (December's statement not issued before February)",
+        "R-CLR-02",
+    ),
+    "prepayment-alert-past-threshold": Kind(
+        "预付金动用恰达预警线（70%）或紧急线（90%）时不预警，超过才预警",
+        "a prepayment fund used exactly up to the warning (70 %) or urgent (90 %) share gives no alert of"
+        " that level: only past it",
+        "R-CLR-03",
     ),
     "confirm-confirms-everyone": Kind(
         "一省确认即确认当月全部清算单",

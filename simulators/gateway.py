@@ -403,6 +403,8 @@ class Node:
             try:
                 ctx.digest = self.digest(message)
             except orjson.JSONEncodeError as e:  # nested deeper than orjson writes (255 levels)
+                if self.faults.mutant("deep-json-crashes"):
+                    return Answer(500, None)
                 return Answer(200, self.refuse(infno, "E1007", detail=f"嵌套层数过多（{e}）"))
         forgets = self.hospital_facing and self.faults.mutant("forget-answered-msgid")
         stored = None if query or forgets else self.stored(ctx.msgid)

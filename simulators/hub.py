@@ -121,7 +121,7 @@ class HubNode(Node):
     def month(self, ctx: Context) -> str:
         """The month asked for, once it is over by the simulated clock (statements are of whole months)."""
         month = str(ctx.input["data"]["setlym"])
-        if ctx.now.date() < month_end(month):
+        if ctx.now.date() < month_end(month, wrong=self.faults.mutant("clearing-month-after-november-wrong")):
             raise BusinessError("E7001", setlym=month)
         return month
 

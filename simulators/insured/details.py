@@ -18,13 +18,12 @@ class Details:
         self.handlers = {"Y2301": self.receive}
         # the settlement and the lines it has already, in one statement (one round trip on PostgreSQL)
         settled = insured_settlements.alias("settled")
+        mine = and_(details.c.node == settled.c.node, details.c.setl_id == settled.c.setl_id)
+        if node.faults.mutant("details-matched-across-settlements"):  # any settlement's lines of the node
+            mine = details.c.node == settled.c.node
         self.lines = node.store.q.prepare(
             select(settled.c.msgid, details.c.feedetl_sn)
-            .select_from(
-                settled.outerjoin(
-                    details, and_(details.c.node == settled.c.node, details.c.setl_id == settled.c.setl_id)
-                )
-            )
+            .select_from(settled.outerjoin(details, mine))
             .where(settled.c.node == bindparam("k_node"), settled.c.setl_id == bindparam("k_setl_id"))
         )
         self.line = node.store.q.prepare(details.insert())  # the lines in one call, not waited for

@@ -36,7 +36,12 @@ class Queries:
                     settlements.c.fixmedins_code == ctx.account.code,
                 )
             ).first()
-            if row is None or row.mdtrt_id != data["mdtrt_id"] or row.psn_no != data["psn_no"]:
+            someone_else = row is not None and row.psn_no != data["psn_no"]
+            if (
+                row is None
+                or row.mdtrt_id != data["mdtrt_id"]
+                or (someone_else and not node.faults.mutant("query-ignores-psn-no"))
+            ):
                 raise BusinessError("E4005", setl_id=data["setl_id"], mdtrt_id=data["mdtrt_id"])
             visit = node.load(conn, ctx, row.mdtrt_id)
             hospital = node.province.hospitals[row.fixmedins_code]
@@ -102,7 +107,7 @@ class Queries:
                     (*OPEN, "settled") if node.faults.mutant("in-hospital-lists-settled") else OPEN
                 ),
             )
-            if data.get("psn_no"):
+            if data.get("psn_no") and not node.faults.mutant("in-hospital-ignores-psn-no"):
                 query = query.where(visits.c.psn_no == data["psn_no"])
             rows = []
             for row in conn.execute(query):

@@ -138,7 +138,10 @@ class RemoteClearing:
 
     def row(self, hospital: str, row: tuple[str, str]) -> tuple[Any, ...]:
         c = remote_confirmations.c
-        return (c.node == self.node.name, c.fixmedins_code == hospital, c.setl_id == row[0], c.kind == row[1])
+        mine = (c.node == self.node.name, c.fixmedins_code == hospital, c.setl_id == row[0])
+        if self.node.faults.mutant("clearing-reconfirm-drops-other-kind"):  # both rows of the settlement
+            return mine
+        return (*mine, c.kind == row[1])
 
     async def undo(self, ctx: Context) -> None:
         """3262: undo the confirmations of one 3261 (otransid: its answer's inf_refmsgid) or, with '0', all

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from ...actors.desks import Desk
-from ...simulators import clearing
 from ...specs.money import yuan
 from ..catalogue import Case
 from ..insured.client import Platform, Visit, admitted, ok
@@ -31,7 +30,8 @@ MONTHS = {
     "JT-CLR-203": "202707",
     "JT-CLR-204": "202709",
     "JT-CLR-205": "202711",
-    "JT-CLR-206": "202708",
+    "JT-CLR-206": "202712",  # the year's last second: its statement is cleared in the next year
+    "JT-CLR-207": "202705",
 }
 Month = tuple[str, Callable[[str], None]]  # a case's month, and how to move the SUT's clock on
 SECOND = {"L00022": "L00043", "L00029": "L00050"}  # the other Sichuan person of the two-stay cases
@@ -117,8 +117,14 @@ def first_day(month: str, day: int = 1) -> str:
     return f"{month[:4]}-{month[4:]}-{day:02d}T10:00:00"
 
 
+def month_end(month: str) -> date:
+    """The first day after ``month`` (YYYYMM), by the calendar (not the hub's code: an expectation)."""
+    year, mon = int(month[:4]), int(month[4:])
+    return date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
+
+
 def next_month(month: str) -> str:
-    return f"{clearing.month_end(month):%Y%m}"
+    return f"{month_end(month):%Y%m}"
 
 
 @pytest.fixture
@@ -275,7 +281,7 @@ def test_a_reversal_puts_the_draw_back_and_the_last_second_is_cleared_in_its_mon
         "R-CLR-03",
         "Y3204",
     )
-    end = clearing.month_end(the_month) - timedelta(days=1)  # the month's last day
+    end = month_end(the_month) - timedelta(days=1)  # the month's last day
     with pinned(sut) as pin:  # the clock stopped in the month's very last second
         pin(f"{end:%Y-%m-%d}T23:59:59.500", freeze=True)
         last = yuan(ok(platform.settle(visit)).output["setlinfo"]["fund_pay_sumamt"])
@@ -290,3 +296,42 @@ def test_a_reversal_puts_the_draw_back_and_the_last_second_is_cleared_in_its_mon
         "R-CLR-02",
         "Y3201",
     )
+
+
+@case("JT-CLR-207")
+def test_a_fund_used_up_to_a_threshold_alerts_at_that_level(
+    sut: Sut, province: Callable[[str], Platform], sichuan: Desk, joint_case: Case, month: Month
+) -> None:
+    code, admin = joint_case.hospital, f"{injectable(sut)}/admin/prepayment"
+    # the shares of the world (the commonly cited 70 % and 90 % when it names none)
+    warn_at = Decimal(str(sut.world.prepayment.get("warn_at", 0.70)))
+    urgent_at = Decimal(str(sut.world.prepayment.get("urgent_at", 0.90)))
+    size = fund_at(sichuan, "500000")["prepay_amt"]
+    stay(province(code), sut, joint_case.person, code)  # something is drawn
+    now = fund_at(sichuan, "500000")
+    drawn = yuan(now["prepay_amt"]) - yuan(now["balc"])
+    whole = int(drawn / urgent_at)  # a size (whole yuan) of which the drawn money is at least 90 %
+    expect(f"一次结算动用预付金{drawn}元（至少0.90元才能构造阈值）", True, whole >= 1, "R-CLR-03", "Y3204")
+    resize = {"insured": "510000", "treatment": "500000", "size": whole}
+    httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()
+    try:
+        cent = Decimal("0.01")
+        for share, at, below in ((urgent_at, "2", "1"), (warn_at, "1", "0")):
+            target = (whole * share).quantize(cent)  # the money drawn at exactly the share
+            used = yuan(whole) - balance(sichuan, "500000")
+            if used > target:  # top up down to exactly the share
+                level = sichuan.top_up("500000", float(used - target))["prepay_alert_lv"]
+            else:
+                level = fund_at(sichuan, "500000")["prepay_alert_lv"]
+            expect(
+                f"额度{whole}元、恰好动用{share:.0%}（{target}元）时的预警级别",
+                at,
+                level,
+                "R-CLR-03",
+                "Y3203",
+            )
+            level = sichuan.top_up("500000", float(cent))["prepay_alert_lv"]
+            expect(f"动用比{share:.0%}少1分时的预警级别", below, level, "R-CLR-03", "Y3203")
+    finally:
+        resize = {"insured": "510000", "treatment": "500000", "size": size}
+        httpx.post(admin, json=resize, headers=sut.admin).raise_for_status()

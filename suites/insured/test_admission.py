@@ -8,8 +8,8 @@ import pytest
 
 from ..catalogue import Case
 from ..plugin import Sut, case
-from ..steps import refused
-from .client import Platform, admitted
+from ..steps import accepted, clock, refused
+from .client import Platform, admitted, ok
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,20 @@ def test_a_card_that_may_not_be_used_is_refused(
         card["card_sn"] = card_sn
     relay = hub(joint_case.hospital)
     refused(lambda: relay.person_info(card, "03", joint_case.hospital), code, joint_case.rules[0])
+
+
+@case("JT-ADM-106")
+def test_a_filing_is_valid_on_its_first_day(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    person, place = sut.world.person(joint_case.person), sut.world.hospital(joint_case.hospital)
+    assert person is not None and place is not None
+    filing = next(f for f in person.filings if f.covers(place.admdvs, f.begndate))
+    why = f"备案{filing.sn}自{filing.begndate}起有效，开始日当天应可直接结算"
+    with clock(sut) as move:
+        move(f"{filing.begndate}T10:00:00")
+        relay = hub(joint_case.hospital)
+        visit = admitted(relay, sut.card(joint_case.person), joint_case.hospital)
+        accepted(lambda: ok(relay.presettle(visit)), "R-FILE-02", why)
+        accepted(lambda: ok(relay.settle(visit)), "R-FILE-02", why)
+        ok(relay.cancel(visit))  # the year as it was

@@ -207,3 +207,32 @@ def test_details_after_the_fact_sent_twice_are_kept_once(
                 expected={"totalrow": len(kept)},
                 actual={"totalrow": totalrow},
             )
+
+
+@case("JT-REL-107")
+def test_details_of_two_settlements_are_counted_each_for_its_own(
+    sut: Sut, hub: Callable[[str], Platform], joint_case: Case
+) -> None:
+    pairs = ((joint_case.person, joint_case.hospital), ("P49", "H50000000001"))  # one insured province
+    stays = []
+    for person, code in pairs:
+        relay = hub(code)
+        visit = admitted(relay, sut.card(person), code, lines=14)
+        succeed(lambda: relay.settle(visit))  # noqa: B023 (called at once)
+        stays.append((relay, visit))
+    # the settlement with the greater setl_id first, all its lines; then the other's first three, whose
+    # feedetl_sn (numbered per visit) are among the first one's: a lookup not keyed by setl_id mistakes them
+    stays.sort(key=lambda s: str((s[1].settlement or {})["setlinfo"]["setl_id"]), reverse=True)
+    for (relay, visit), lines in zip(stays, (14, 3), strict=True):
+        rows = relay.details(visit, lines=14)[:lines]
+        reply = answered(relay.send_details(visit, rows, 14), "事后传明细【Y2301】应成功", "R-DTL-01")
+        totalrow = reply.output["result"]["totalrow"]
+        if int(totalrow) != lines:
+            fail(
+                f"结算{visit.mdtrt_id}的事后传明细【Y2301】{lines}条后，参保地已收行数应为{lines}"
+                f"（只计本结算的明细），实际totalrow={totalrow}",
+                rule="R-DTL-01",
+                on=reply,
+                expected={"totalrow": lines},
+                actual={"totalrow": totalrow},
+            )

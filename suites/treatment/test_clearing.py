@@ -106,6 +106,22 @@ def test_a_left_out_row_can_be_confirmed_and_an_undo_takes_back_only_its_own(
     refused(lambda: his.confirm_clearing(the_month, [a]), "E7006", "R-CLR-02")  # a was not undone
 
 
+@case("JT-CLR-006")
+def test_confirming_a_settlement_again_leaves_its_cancellations_confirmation(
+    sut: Sut, joint_case: Case
+) -> None:
+    his, episode, settlement = settle(sut, joint_case.person, joint_case.hospital)
+    succeed(lambda: his.cancel_settlement(episode))
+    the_month = month(settlement)
+    found = rows(his, the_month, [episode])
+    settled_row, cancelled_row = row_of(found, settlement), row_of(found, settlement, cancelled=True)
+    succeed(lambda: his.confirm_clearing(the_month, [cancelled_row]))
+    succeed(lambda: his.confirm_clearing(the_month, [settled_row], confirm=False))  # left out
+    succeed(lambda: his.confirm_clearing(the_month, [settled_row]))  # and taken in after all
+    # one settlement id, two rows: the cancellation's confirmation is its own and still stands
+    refused(lambda: his.confirm_clearing(the_month, [cancelled_row]), "E7006", "R-CLR-02")
+
+
 @case("JT-CLR-004")
 def test_a_row_with_other_amounts_is_refused_by_name(sut: Sut, joint_case: Case) -> None:
     his, episode, settlement = settle(sut, joint_case.person, joint_case.hospital)

@@ -20,6 +20,7 @@ from ..steps import (
     close_stay,
     fail,
     query_settlement,
+    read_card,
     refused,
     settled,
     succeed,
@@ -111,6 +112,32 @@ def test_an_unknown_settlement_id_is_refused(sut: Sut, joint_case: Case) -> None
     unknown = real[:-6] + ("999999" if not real.endswith("999999") else "888888")
     refused(lambda: query_settlement(his, episode, unknown), "E4005", "R-QRY-01")
     lookup(his, episode, real)  # the visit's real settlement is still found
+
+
+# persons of five insured provinces (a psn_no starts with its insured area): some number below the case
+# person's and some above, whoever that is
+OTHERS = ("P37", "P29", "P12", "P01", "P20")
+
+
+@case("JT-QRY-007")
+def test_a_settlement_asked_with_another_persons_number_is_refused(sut: Sut, joint_case: Case) -> None:
+    his, episode = settled(sut, joint_case.person, joint_case.hospital)
+    real = setlinfo(episode.replies[-1])["setl_id"]
+    others = (read_card(his, sut.card(k)).psn_no for k in OTHERS if k != joint_case.person)
+    numbers = set(others) - {episode.psn_no}
+    # one smaller and one greater than the person's own: a check comparing them one way only is seen
+    below = [n for n in numbers if n < episode.psn_no]
+    above = [n for n in numbers if n > episode.psn_no]
+    for other in (max(below, default=None), min(above, default=None)):
+        if other is None:
+            continue
+        data = his.node("5203", "data", psn_no=other, setl_id=real, mdtrt_id=episode.mdtrt_id)
+        refused(
+            lambda: his.call("5203", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs),  # noqa: B023
+            "E4005",
+            "R-QRY-01",
+        )
+    lookup(his, episode, real)  # with the person's own number it is found
 
 
 # ── 5204 ───────────────────────────────────────────────────────────
@@ -217,6 +244,37 @@ def test_the_in_hospital_query_lists_the_stay_until_it_is_settled(sut: Sut, join
             expected="不列出",
             actual=row,
         )
+
+
+SAME_HOSPITAL = {"P11": "P03"}  # the other person in hospital at the case's hospital (both filed to Xi'an)
+
+
+@case("JT-QRY-008")
+def test_the_in_hospital_query_for_one_person_lists_no_one_else(sut: Sut, joint_case: Case) -> None:
+    his, first = admitted(sut, joint_case.person, joint_case.hospital)
+    try:
+        _, second = admitted(sut, SAME_HOSPITAL[joint_case.person], joint_case.hospital)
+    except BaseException:
+        close_stay(his, first)
+        raise
+    try:
+        for episode in (first, second):
+            reply, row = in_hospital(his, episode)
+            others = [r for r in reply.output.get("data") or [] if r.get("psn_no") != episode.psn_no]
+            if row is None or others:
+                fail(
+                    f"按人员编号{episode.psn_no}查询在院信息，应只列出其在院就诊{episode.mdtrt_id}",
+                    rule="R-QRY-03",
+                    on=reply,
+                    expected={"mdtrt_id": episode.mdtrt_id, "其他人员": "无"},
+                    actual={
+                        "mdtrt_id": row.get("mdtrt_id") if row else "未列出",
+                        "其他人员": [r.get("psn_no") for r in others] or "无",
+                    },
+                )
+    finally:
+        close_stay(his, first)
+        close_stay(his, second)
 
 
 # ── 5206 ───────────────────────────────────────────────────────────

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ...actors.his import His, Reply
+from ...actors.his import His, LostAnswer, Reply
 from ...specs import transport
 from ..catalogue import Case
 from ..plugin import Sut, case
@@ -161,3 +161,27 @@ def test_a_sign_no_is_refused_after_sign_out(sut: Sut, joint_case: Case) -> None
     refused_by_gateway(sut, lambda: his.send(after), "E2006", "R-SEC-06")
     his.sign_in()
     resent_succeeds(his, {**after, "sign_no": his.sign_no})
+
+
+@case("JT-SEC-010")
+def test_a_message_nested_too_deep_is_refused_in_an_ordinary_answer(sut: Sut, joint_case: Case) -> None:
+    his, episode = episode_to_discharge(sut, joint_case.person, joint_case.hospital)
+    succeed(lambda: his.presettle(episode))
+    data: dict[str, Any] = his.settlement_data(episode, "2304", use_account=True, mid=False)
+    deep: Any = "x"
+    for _ in range(300):  # deeper than a platform records (orjson writes 255 levels)
+        deep = {"a": deep}
+    data["exp_content"] = deep
+    message = his.message("2304", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+    try:
+        refused_by_gateway(sut, lambda: his.send(message), "E1007", "R-ENV-01")
+    except LostAnswer as e:  # an answer other than HTTP 200 with a body is no answer to the HIS
+        fail(
+            f"嵌套过深的报文应以HTTP 200应答E1007，实际{e.args[-1]}",
+            rule="R-ENV-01",
+            infno="2304",
+            msgid=str(message["msgid"]),
+            expected={"HTTP": 200, "err_msg": "[E1007]…"},
+            actual=str(e.args[-1]),
+        )
+    succeed(lambda: his.settle(episode))  # nothing of the refused one was booked: the stay settles
