@@ -317,7 +317,7 @@ def test_a_fund_used_up_to_a_threshold_alerts_at_that_level(
     try:
         cent = Decimal("0.01")
         for share, at, below in ((urgent_at, "2", "1"), (warn_at, "1", "0")):
-            target = (whole * share).quantize(cent)  # the money drawn at exactly the share
+            target = yuan(whole * share)  # the money drawn at exactly the share (to the cent)
             used = yuan(whole) - balance(sichuan, "500000")
             if used > target:  # top up down to exactly the share
                 level = sichuan.top_up("500000", float(used - target))["prepay_alert_lv"]

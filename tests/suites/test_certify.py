@@ -133,8 +133,8 @@ def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) 
     # the hub's cases inject faults in the insured provinces behind it, which are yidi's
     assert hub.exit_code == 0, hub.output
     others = {c["id"]: c["outcome"] for c in report(tmp_path / "h")["cases"] if c["outcome"] != "passed"}
-    clearing = {c for c in catalogue.load() if c.startswith("JT-CLR-2")}  # they move yidi's clock
-    assert others == dict.fromkeys(clearing, "skipped") and len(clearing) == 6
+    clearing = {c for c in catalogue.load() if c.startswith("JT-CLR-2")}  # they set yidi's clock or funds
+    assert others == dict.fromkeys(clearing, "skipped") and len(clearing) == 7
 
 
 def test_a_run_that_cannot_happen_is_one_line_and_exit_2_not_a_failed_certification(tmp_path: Path) -> None:
