@@ -32,7 +32,7 @@ from ..world import topology
 from ..world.clock import Clock
 from ..world.roster import roster
 from ..world.topology import Topology
-from . import partition, wslink
+from . import partition, proclink
 from .admin import Admin
 from .asgi import MessageRoutes
 from .faults import Fault, Faults
@@ -59,6 +59,8 @@ class Options:
     peers: dict[str, str] = field(default_factory=dict)  # node name → base URL when not served here
     clock: datetime | None = None
     base_url: str = "http://127.0.0.1:8000"  # what the roster tells testers
+    host: str = "127.0.0.1"  # the interface served on: the link to yidi's other processes listens there too
+    link_port: int = 0  # where yidi's other processes connect (proclink); 0: any free port
     recovery_seconds: float = 10.0  # how often stranded claims are reversed and details sent
     # answers checked against the spec before they leave (an invalid one is a logged bug, answered -1):
     # on for yidi's own tests; off where the simulators play a system under test, as a real one has none
@@ -88,7 +90,8 @@ class Simulation:
         self.faults = Faults([Fault.parse(f) for f in options.faults], set(options.mutants))
         self.faults.checked = options.self_check
         self.http = httpx.AsyncClient(timeout=30)
-        self.channels: dict[str, wslink.Channel] = {}  # the WebSocket links to yidi's other processes
+        self.channels: dict[str, proclink.Channel] = {}  # the links to yidi's other processes, by origin
+        self.link_server: asyncio.Server | None = None  # where those processes connect to this one
         self.insured: dict[str, InsuredNode] = {}
         self.treatment: dict[str, TreatmentNode] = {}
         self.hub: HubNode | None = None
@@ -117,6 +120,11 @@ class Simulation:
             raise ValueError(f"{name} is not served here: give --peer {name}=URL")
         yidi = name in partition.bases(self.options.peers)  # one of yidi's own processes: the link
         return HttpLink(name, base, self.http, self.channels if yidi else None)
+
+    def link_port(self) -> int | None:
+        if self.link_server is None or not self.link_server.sockets:
+            return None
+        return int(self.link_server.sockets[0].getsockname()[1])
 
     def _wire_links(self, accounts: Mapping[str, Any]) -> None:
         def peer(link: Link, account: Any, name: str, admdvs: str, caller: str) -> Peer:
@@ -218,6 +226,7 @@ class Simulation:
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self.store.group_commit(asyncio.get_running_loop())
+            self.link_server = await proclink.listen(route, self.options.host, self.options.link_port)
             recovered = await self.recover()
             if recovered:
                 log.warning("recovered %d visit(s) left mid-call by a previous run", recovered)
@@ -227,11 +236,11 @@ class Simulation:
             await self.http.aclose()
             for channel in self.channels.values():
                 await channel.close()
+            self.link_server.close()
             self.store.close()
 
         rest = Starlette(routes=Admin(self).routes(), lifespan=lifespan)
-        link = functools.partial(wslink.serve, route)  # calls from yidi's other processes
-        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body, link)
+        return MessageRoutes(route, ("/gw/", "/hub/", "/prov/"), rest, self.options.max_body, self.link_port)
 
     def set_faults(self, body: Mapping[str, Any]) -> Faults:
         """Replace the faults and mutants in every node (the nodes share one Faults object)."""

@@ -23,7 +23,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # a message path → the node that answers there and the infno it names, or None: no node is served there
 Route = Callable[[str], tuple[Node, str] | None]
 
-LINK = "/_link"  # where a yidi process takes its peer processes' WebSocket (wslink)
+LINK = "/_link"  # GET: the port where a yidi process takes its peer processes' link (proclink)
 JSON = [(b"content-type", b"application/json")]
 OCTETS = [(b"content-type", b"application/octet-stream")]
 ALLOW = [(b"allow", b"POST")]
@@ -36,14 +36,15 @@ class MessageRoutes:
         prefixes: tuple[str, ...],
         rest: ASGIApp,
         max_body: int,
-        link: ASGIApp | None = None,
+        link_port: Callable[[], int | None] = lambda: None,
     ) -> None:
-        self.route, self.prefixes, self.rest, self.max_body, self.link = route, prefixes, rest, max_body, link
+        self.route, self.prefixes, self.rest, self.max_body = route, prefixes, rest, max_body
+        self.link_port = link_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == LINK and self.link is not None:
-            return await self.link(scope, receive, send)  # yidi's other processes (wslink)
         path = scope["path"] if scope["type"] == "http" else ""
+        if path == LINK and (port := self.link_port()) is not None:  # yidi's other processes (proclink)
+            return await answer(send, 200, orjson.dumps({"port": port}), JSON, keep=True)
         if not path.startswith(self.prefixes):
             return await self.rest(scope, receive, send)
         to = self.route(path)

@@ -91,6 +91,7 @@ def start(
     options.base_url = (public_url or "").rstrip("/") or (
         f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}"
     )
+    options.host = host
     sim = Simulation(options)
     server = uvicorn.Server(config(sim, host, port))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -96,6 +96,9 @@ def serve(
         str | None,
         typer.Option(help="The base URL a HIS should use (the roster's gateways), e.g. behind a proxy."),
     ] = None,
+    link_port: Annotated[
+        int, typer.Option(help="Where yidi's other processes connect to this one (0: any free port).")
+    ] = 0,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
     partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""
@@ -103,6 +106,8 @@ def serve(
     if workers > 1:
         if only or peer:
             raise typer.BadParameter("--workers partitions every node itself: no --only or --peer with it")
+        if link_port:
+            raise typer.BadParameter("--workers: each process takes a free link port; --link-port is for one")
         extra = [*(["--spec", spec] if spec else []), *(["--clock", clock.isoformat()] if clock else [])]
         extra += [*(f"--fault={f}" for f in fault), *(f"--mutant={m}" for m in mutant)]
         extra += ["--crowd", str(crowd)] if crowd else []
@@ -132,6 +137,8 @@ def serve(
                 peers=_peers(peer),
                 clock=clock,
                 base_url=base_url,
+                host=host,
+                link_port=link_port,
                 admin_token=admin_token,
                 max_body=max_body,
                 crowd=crowd,

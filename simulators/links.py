@@ -1,5 +1,5 @@
 """How nodes reach each other: in-process when one server hosts both, over the WebSocket link when yidi
-serves them in different processes (``wslink``), over HTTP when a real system stands in for one of them.
+serves them in different processes (``proclink``), over HTTP when a real system stands in for one of them.
 Either way the message is a signed, spec-valid envelope."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..specs import envelope, transport
 from ..specs.model import Spec
 from ..world.clock import Clock, unix_now
 from ..world.topology import Account
-from . import wslink
+from . import proclink
 from .faults import Faults
 from .gateway import Answer
 from .store import Store, settings
@@ -44,17 +44,17 @@ class LocalLink:
 
 
 class HttpLink:
-    """A node in another process or machine: yidi's own over the WebSocket link to its process
-    (``wslink``), anyone else (a real system standing in for a node) over HTTP with kept connections."""
+    """A node in another process or machine: yidi's own over the link to its process
+    (``proclink``), anyone else (a real system standing in for a node) over HTTP with kept connections."""
 
     def __init__(
         self,
         name: str,
         base: str,
         client: httpx.AsyncClient,
-        channels: dict[str, wslink.Channel] | None = None,
+        channels: dict[str, proclink.Channel] | None = None,
     ) -> None:
-        """``channels``: the node is yidi's, in another process: calls go over the WebSocket link to that
+        """``channels``: the node is yidi's, in another process: calls go over the link to that
         process (one per process, shared by the links to its nodes), HTTP if it refuses."""
         self.name, self.base, self.client = name, base.rstrip("/"), client
         parts = urlsplit(self.base)
@@ -62,14 +62,14 @@ class HttpLink:
         self.path = parts.path
         self.channel = None
         if channels is not None and parts.scheme == "http":
-            self.channel = channels.setdefault(origin, wslink.Channel(origin))
+            self.channel = channels.setdefault(origin, proclink.Channel(origin, client))
 
     async def post(self, infno: str, message: Mapping[str, Any], headers: Mapping[str, str]) -> Answer:
         if self.channel is not None:
             try:
                 status, body = await self.channel.call(f"{self.path}/{infno}", headers, message)
                 return Answer(status, body if status == 200 else None)
-            except wslink.Refused:
+            except proclink.Refused:
                 self.channel = None  # not yidi at the other end: HTTP from now on
             except OSError as e:  # refused, closed, timed out
                 raise Unreachable(f"{self.name}: {e!r}") from e

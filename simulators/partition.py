@@ -5,7 +5,7 @@ others, each process serving its own nodes on its own port and reaching the rest
     yidi load --serve-workers 3 …       the same, under load; the ledger read from every process's books
 
 Every process is an ordinary ``yidi serve --only … --peer NAME=URL …``: the nodes it does not serve are
-reached over one WebSocket link per process (``links``, ``wslink``), and its roster names the true URL of
+reached over one link per process (``links``, ``proclink``), and its roster names the true URL of
 every node (the peers' bases, :func:`bases`), so a HIS — and Locust — sends each hospital's messages
 straight to the process serving its province: no front in the way, which would cost every message a second
 HTTP hop.
