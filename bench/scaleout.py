@@ -3,7 +3,7 @@ process and partitioned over processes (the hub, and the provinces in groups), o
 on the same machine, with the ledger checked after each run; then the cores 10 × today's national peak hour
 needs, derived from the measured costs.
 
-    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3] [--repeat 3] [--postgres postgresql+psycopg://…]
+    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3 [--hub-beside]] [--repeat 3] [--postgres postgresql+psycopg://…]
 
 Each configuration: the simulators started (``yidi serve``, or ``simulators.partition`` for the partitioned
 one), then ``yidi load --shape flat --rate R --duration S --sut URL --db …`` (whole inpatient episodes, the
@@ -49,14 +49,15 @@ UTILISATION = 0.7  # cores sized to run at 70 %: headroom for bursts
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """CPU used so far by these processes and their children (those gone count nothing)."""
+    """CPU used so far by these processes and their children, those that ended too (a PostgreSQL backend
+    whose connection closed: its parent reaped it, and counts its time among its children's)."""
     total = 0.0
     for pid in pids:
         try:
             p = psutil.Process(pid)
             for q in (p, *p.children(recursive=True)):
                 t = q.cpu_times()
-                total += t.user + t.system
+                total += t.user + t.system + t.children_user + t.children_system
         except psutil.Error:
             pass
     return total
@@ -97,9 +98,12 @@ def one_process(db: str, crowd: int, logs: Path) -> Iterator[tuple[str, str, lis
 
 
 @contextmanager
-def partitioned(db: str, crowd: int, workers: int, logs: Path) -> Iterator[tuple[str, str, list[int]]]:
+def partitioned(
+    db: str, crowd: int, workers: int, logs: Path, hub_alone: bool
+) -> Iterator[tuple[str, str, list[int]]]:
     provinces = list(topology.load().provinces)
-    deployment = partition.plan(provinces, workers, db=db, ports=[free_port() for _ in range(workers)])
+    ports = [free_port() for _ in range(workers)]
+    deployment = partition.plan(provinces, workers, db=db, ports=ports, hub_alone=hub_alone)
     with partition.running(deployment, token=TOKEN, extra=["--crowd", str(crowd)], logs=logs) as running:
         yield running.url, ",".join(running.databases), running.pids
         running.flush()
@@ -124,7 +128,9 @@ def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0)
     crowd = load_cli.crowd_for(shapes.flat(rate=args.rate, duration=args.seconds), None)
     db = fresh_postgres(args.postgres) if store == "postgresql" else f"sqlite:///{out}/state.db"
     started = (
-        one_process(db, crowd, out) if kind == "one process" else partitioned(db, crowd, args.workers, out)
+        one_process(db, crowd, out)
+        if kind == "one process"
+        else partitioned(db, crowd, args.workers, out, not args.hub_beside)
     )
     with started as (url, books, pids):
         pg = postmaster(args.postgres if store == "postgresql" else None)
@@ -161,6 +167,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30, help="inpatient episodes/s asked of each")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=3, help="processes of the partitioned deployment")
+    parser.add_argument(
+        "--hub-beside", action="store_true", help="the hub beside the smallest province group, not alone"
+    )
     parser.add_argument("--locust-workers", type=int, default=0, help="Locust worker processes (0: one)")
     parser.add_argument("--postgres", help="a PostgreSQL server to measure too (a database is made per run)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every configuration, in turn")
@@ -168,8 +177,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
     stores = ["sqlite", *(["postgresql"] if args.postgres else [])]
     print(
-        f"flat inpatient load at {args.rate:g}/s for {args.seconds} s per configuration; partitioned: the hub"
-        f" + {args.workers - 1} province groups; {psutil.cpu_count()} cores, load average"
+        f"flat inpatient load at {args.rate:g}/s for {args.seconds} s per configuration; partitioned: "
+        + (
+            f"{args.workers} province groups, the hub beside the smallest"
+            if args.hub_beside
+            else f"the hub + {args.workers - 1} province groups"
+        )
+        + f"; {psutil.cpu_count()} cores, load average"
         f" {psutil.getloadavg()[0]:.1f} at the start (the figures of one run compare with each other)"
     )
     head = ("configuration", "done/s", "held", "ledger", "CPU ms/settl.", "ms/request", "PG ms/req", "Locust")

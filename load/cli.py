@@ -58,12 +58,14 @@ def simulators(
     crowd: int | None = None,
     processes: int = 1,
     admin_token: str | None = None,
+    hub_alone: bool = True,
 ) -> Iterator[tuple[str, books.Databases | None, str | None]]:
     """The base URL to load, the database(s) to check afterwards (none for a SUT of one's own) and the
     credential of its /admin endpoints (``admin_token`` or ``YIDI_ADMIN_TOKEN``; for the simulators started
     here, a new one if none is given, handed over in their environment, not on a command line); ``public``:
     reachable from other machines (workers elsewhere), under this host's name; ``processes`` over 1: the
-    simulators partitioned over that many processes (``simulators.partition``)."""
+    simulators partitioned over that many processes (``simulators.partition``; ``hub_alone``: the hub in
+    one of them alone, else beside the smallest province group)."""
     if sut != "builtin":  # several databases, comma-separated: a partitioned deployment's
         yield sut.rstrip("/"), (db.split(",") if db and "," in db else db), admin_token or admin.given()
         return
@@ -73,7 +75,8 @@ def simulators(
             old.unlink()
         db = f"sqlite:///{out.resolve()}/state.db"
     if processes > 1:
-        with partitioned(db, out, public, clock, world, crowd, processes, token) as (url, databases):
+        served = partitioned(db, out, public, clock, world, crowd, processes, token, hub_alone)
+        with served as (url, databases):
             yield url, databases, token
         return
     port = free_port()
@@ -108,14 +111,14 @@ def partitioned(
     crowd: int | None,
     processes: int,
     token: str,
+    hub_alone: bool = True,
 ) -> Iterator[tuple[str, books.Databases]]:
     """The simulators over ``processes`` processes (the hub, and the provinces in groups): the roster's URL
     and every process's database."""
     provinces = list(topology.load(world).provinces)
     ports = [free_port() for _ in range(processes)]
-    deployment = partition.plan(
-        provinces, processes, db=db, ports=ports, host=this_host() if public else "127.0.0.1"
-    )
+    host = this_host() if public else "127.0.0.1"
+    deployment = partition.plan(provinces, processes, db=db, ports=ports, host=host, hub_alone=hub_alone)
     extra = ["--clock", clock.isoformat()] if clock else []
     extra += ["--world", str(world.resolve())] if world else []
     extra += ["--crowd", str(crowd)] if crowd else []
@@ -245,6 +248,13 @@ def load(
             help="The built-in simulators over this many processes: the hub, and the provinces in groups."
         ),
     ] = 1,
+    hub_alone: Annotated[
+        bool,
+        typer.Option(
+            "--hub-alone/--hub-beside",
+            help="With --serve-workers: the hub in a process of its own, or beside the smallest group.",
+        ),
+    ] = True,
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
     if join:
@@ -277,6 +287,7 @@ def load(
         world=world,
         crowd=crowd,
         processes=serve_workers,
+        hub_alone=hub_alone,
         admin_token=admin_token,
     )
     with served as (url, database, token):

@@ -99,6 +99,13 @@ def serve(
     link_port: Annotated[
         int, typer.Option(help="Where yidi's other processes connect to this one (0: any free port).")
     ] = 0,
+    hub_alone: Annotated[
+        bool,
+        typer.Option(
+            "--hub-alone/--hub-beside",
+            help="With --workers: the hub in a process of its own, or beside the smallest province group.",
+        ),
+    ] = True,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
     partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""
@@ -121,6 +128,7 @@ def serve(
             extra=extra,
             admin_token=admin_token,
             public_host=_public_host(public_url) if public_url else None,
+            hub_alone=hub_alone,
         )
         return
     local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"

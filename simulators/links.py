@@ -1,5 +1,5 @@
-"""How nodes reach each other: in-process when one server hosts both, over the WebSocket link when yidi
-serves them in different processes (``proclink``), over HTTP when a real system stands in for one of them.
+"""How nodes reach each other: in-process when one server hosts both, over the link between processes
+(``proclink``) when yidi serves them in different ones, over HTTP when a real system stands in for one.
 Either way the message is a signed, spec-valid envelope."""
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 others, each process serving its own nodes on its own port and reaching the rest at their URLs.
 
     yidi serve --workers 3              the hub, and the provinces in two groups: three processes
+    yidi serve --workers 2 --hub-beside  the provinces in two groups, the hub beside the smaller one
     yidi load --serve-workers 3 …       the same, under load; the ledger read from every process's books
 
 Every process is an ordinary ``yidi serve --only … --peer NAME=URL …``: the nodes it does not serve are
@@ -46,14 +47,22 @@ def bases(peers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def groups(provinces: Sequence[str], workers: int) -> list[list[str]]:
-    """The nodes of each process: the hub alone, then the provinces dealt in turn to ``workers - 1`` groups
-    (``province:{admdvs}``: its hospitals' gateway and its insured platform)."""
+def groups(provinces: Sequence[str], workers: int, *, hub_alone: bool = True) -> list[list[str]]:
+    """The nodes of each process, the hub's first: the hub alone, then the provinces dealt in turn to
+    ``workers - 1`` groups (``province:{admdvs}``: its hospitals' gateway and its insured platform); or,
+    not ``hub_alone``, the provinces dealt to all ``workers`` and the hub beside the smallest group.
+
+    Beside a group, the hub relays the messages of that group's provinces without crossing to another
+    process: a message that crosses wakes a process that may be asleep, which costs more than the link
+    (README, "Where a partition's extra CPU goes")."""
     if workers < 2:
-        raise ValueError("a partitioned deployment has at least two processes: the hub and the provinces")
-    share = min(workers - 1, len(provinces))
+        raise ValueError("a partitioned deployment has at least two processes")
+    share = min(workers - 1 if hub_alone else workers, len(provinces))
     dealt: list[list[str]] = [[f"province:{p}" for p in provinces[i::share]] for i in range(share)]
-    return [[HUB], *dealt]
+    if hub_alone:
+        return [[HUB], *dealt]
+    smallest, *rest = dealt[::-1]
+    return [[HUB, *smallest], *rest]
 
 
 def database_for(db: str, index: int) -> str:
@@ -105,10 +114,16 @@ class Deployment:
 
 
 def plan(
-    provinces: Sequence[str], workers: int, *, db: str, ports: Sequence[int], host: str = "127.0.0.1"
+    provinces: Sequence[str],
+    workers: int,
+    *,
+    db: str,
+    ports: Sequence[int],
+    host: str = "127.0.0.1",
+    hub_alone: bool = True,
 ) -> Deployment:
     """Which nodes each process serves, on which port, with which database."""
-    nodes = groups(provinces, workers)
+    nodes = groups(provinces, workers, hub_alone=hub_alone)
     if len(ports) < len(nodes):
         raise ValueError(f"{len(nodes)} processes need {len(nodes)} ports")
     return Deployment(
@@ -191,6 +206,7 @@ def serve(
     extra: Sequence[str],
     admin_token: str | None = None,
     public_host: str | None = None,
+    hub_alone: bool = True,
 ) -> None:
     """``yidi serve --workers N``: the partitioned deployment on ports ``port`` … ``port + N - 1`` until
     Ctrl-C (or SIGTERM); every process takes ``admin_token`` (a new one, printed, if none is given) and is
@@ -199,7 +215,8 @@ def serve(
 
     t = topology.load(world)
     public = public_host or ("127.0.0.1" if host in ("0.0.0.0", "::") else host)
-    deployment = plan(list(t.provinces), workers, db=db, ports=range(port, port + workers), host=public)
+    ports = range(port, port + workers)
+    deployment = plan(list(t.provinces), workers, db=db, ports=ports, host=public, hub_alone=hub_alone)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     token = admin_token or admin.new_token()

@@ -24,6 +24,16 @@ def test_the_hub_alone_and_the_provinces_dealt_to_the_other_processes() -> None:
         partition.groups(PROVINCES, 1)
 
 
+def test_beside_a_group_the_hub_joins_the_smallest_and_every_process_serves_provinces() -> None:
+    assert partition.groups(PROVINCES, 2, hub_alone=False) == [
+        ["hub", "province:500000", "province:330000"],
+        ["province:510000", "province:610000", "province:110000"],
+    ]
+    layout = partition.groups(PROVINCES, 3, hub_alone=False)
+    assert layout[0][0] == "hub" and all(any(n.startswith("province:") for n in g) for g in layout)
+    assert sorted(n for g in layout for n in g if n != "hub") == sorted(f"province:{p}" for p in PROVINCES)
+
+
 def test_sqlite_gets_a_file_per_process_and_postgresql_is_shared() -> None:
     assert partition.database_for("sqlite:////d/state.db", 0) == "sqlite:////d/state-hub.db"
     assert partition.database_for("sqlite:////d/state.db", 2) == "sqlite:////d/state-2.db"
