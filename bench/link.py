@@ -83,7 +83,8 @@ def main() -> None:
         server = psutil.Process(pid)
         for name, idle in (("busy (back to back)", 0.0), ("idle 2 ms between calls", 0.002)):
             caller, callee_cpu = uvloop.run(calls(port, args.calls, idle, server))
-            print(f"{name:>24}: caller {caller * 1e6:5.0f} µs a call, callee {callee_cpu * 1e6:5.0f} µs a call")
+            each = f"caller {caller * 1e6:5.0f} µs a call, callee {callee_cpu * 1e6:5.0f} µs a call"
+            print(f"{name:>24}: {each}")
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
