@@ -248,13 +248,7 @@ def load(
             help="The built-in simulators over this many processes: the hub, and the provinces in groups."
         ),
     ] = 1,
-    hub_alone: Annotated[
-        bool,
-        typer.Option(
-            "--hub-alone/--hub-beside",
-            help="With --serve-workers: the hub in a process of its own, or beside the smallest group.",
-        ),
-    ] = True,
+    hub_alone: partition.HubAlone = True,
 ) -> None:
     """Load a platform with HIS traffic shaped like a real day, then check the ledger (压力测试)."""
     if join:

@@ -99,13 +99,7 @@ def serve(
     link_port: Annotated[
         int, typer.Option(help="Where yidi's other processes connect to this one (0: any free port).")
     ] = 0,
-    hub_alone: Annotated[
-        bool,
-        typer.Option(
-            "--hub-alone/--hub-beside",
-            help="With --workers: the hub in a process of its own, or beside the smallest province group.",
-        ),
-    ] = True,
+    hub_alone: partition.HubAlone = True,
 ) -> None:
     """Start the simulators (national hub, provinces, hospitals' gateways, card reader) in one server, or
     partitioned over --workers processes (the hub, and the provinces in groups, on ports PORT …)."""

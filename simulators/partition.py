@@ -26,13 +26,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import httpx
+import typer
 
 from ..actors import admin
 from ..world import topology
 
 HUB = "hub"
+
+HubAlone = Annotated[  # the layout option of `yidi serve --workers` and `yidi load --serve-workers`
+    bool,
+    typer.Option(
+        "--hub-alone/--hub-beside",
+        help="Partitioned: the hub in a process of its own, or beside the smallest province group.",
+    ),
+]
 
 
 def bases(peers: Mapping[str, str]) -> dict[str, str]:

@@ -53,8 +53,9 @@ class Frames(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # a stream's (uvloop's is not a subclass)
 
     def data_received(self, data: bytes) -> None:
-        if not self.buffer and len(data) >= LENGTH.size and LENGTH.unpack_from(data)[0] == len(data) - 4:
-            self.received(orjson.loads(memoryview(data)[LENGTH.size :]))  # one whole frame: most often
+        head = LENGTH.size
+        if not self.buffer and len(data) >= head and LENGTH.unpack_from(data)[0] == len(data) - head:
+            self.received(orjson.loads(memoryview(data)[head:]))  # one whole frame: most often
             return
         self.buffer += data
         while len(self.buffer) >= LENGTH.size:

@@ -29,28 +29,22 @@ from .failures import fail as fail  # the cases take it with the steps
 from .plugin import Sut
 
 
+def refused_success(reply: Reply, message: str, rule: str | None = None) -> UnexpectedRefusal:
+    """The failure of a step that should have succeeded and was refused: what the SUT answered."""
+    actual = {"infcode": reply.infcode, "err_msg": reply.err_msg}
+    return UnexpectedRefusal(message, rule=rule, on=reply, expected={"infcode": 0}, actual=actual)
+
+
 def unexpected_refusal(e: Refused) -> NoReturn:
     r = e.reply
-    raise UnexpectedRefusal(
-        f"应成功，实际应答 infcode={r.infcode} {r.err_msg}",
-        rule=None,
-        on=r,
-        expected={"infcode": 0},
-        actual={"infcode": r.infcode, "err_msg": r.err_msg},
-    )
+    raise refused_success(r, f"应成功，实际应答 infcode={r.infcode} {r.err_msg}")
 
 
 def answered(reply: Reply, why: str, rule: str | None = None) -> Reply:
     """``reply`` must be a success: otherwise the case fails on a refusal it should not have met, saying what
     should have succeeded (``why``) and what the SUT answered."""
     if not reply.ok:
-        raise UnexpectedRefusal(
-            f"{why}，实际{reply.err_msg}",
-            rule=rule,
-            on=reply,
-            expected={"infcode": 0},
-            actual={"infcode": reply.infcode, "err_msg": reply.err_msg},
-        )
+        raise refused_success(reply, f"{why}，实际{reply.err_msg}", rule)
     return reply
 
 
