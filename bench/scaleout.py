@@ -3,7 +3,8 @@ process and partitioned over processes (the hub, and the provinces in groups), o
 on the same machine, with the ledger checked after each run; then the cores 10 × today's national peak hour
 needs, derived from the measured costs.
 
-    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3 [--hub-beside]] [--repeat 3] [--postgres postgresql+psycopg://…]
+    python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3 [--hub-beside] | --one-process]
+                             [--repeat 3] [--postgres postgresql+psycopg://…]
 
 Each configuration: the simulators started (``yidi serve``, or ``simulators.partition`` for the partitioned
 one), then ``yidi load --shape flat --rate R --duration S --sut URL --db …`` (whole inpatient episodes, the
@@ -173,7 +174,11 @@ def main() -> None:
     parser.add_argument("--locust-workers", type=int, default=0, help="Locust worker processes (0: one)")
     parser.add_argument("--postgres", help="a PostgreSQL server to measure too (a database is made per run)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every configuration, in turn")
+    parser.add_argument(
+        "--one-process", action="store_true", help="one process only: PostgreSQL against SQLite, no partition"
+    )
     args = parser.parse_args()
+    kinds = KINDS[:1] if args.one_process else KINDS
     work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
     stores = ["sqlite", *(["postgresql"] if args.postgres else [])]
     print(
@@ -192,7 +197,7 @@ def main() -> None:
     rows = []
     for n in range(args.repeat):
         for store in stores:
-            for kind in KINDS if n % 2 == 0 else KINDS[::-1]:
+            for kind in kinds if n % 2 == 0 else kinds[::-1]:
                 r = run(kind, store, args, work, n)
                 rows.append(r | {"round": n})
                 pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
@@ -203,7 +208,7 @@ def main() -> None:
                     f" {r['locust_ms_per_request']:7.3f}",
                     flush=True,
                 )
-    for store in stores:
+    for store in stores if not args.one_process else ():
         ratios = [
             split["ms_per_settlement"] / one["ms_per_settlement"]
             for one, split in (
