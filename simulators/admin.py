@@ -6,7 +6,8 @@ mutants and the funds change what the platforms answer. A card is what any reade
     GET  /cards/{key}          what reading a test person's card gives a HIS
     GET  /admin/roster         what a tester needs: regions, hospitals' gateways and credentials, persons
     GET  /admin/health         the nodes served, the spec, the clock, the faults and mutants on
-    GET  /admin/clock          the simulated clock; POST {"set": …, "freeze": …} or {"advance_seconds": …}
+    GET  /admin/clock          the simulated clock; POST {"set": …, "freeze": …} or {"advance_seconds": …},
+                               moved in every process of a partitioned deployment
     GET  /admin/faults         faults and mutants on, and those known; POST replaces them
     POST /admin/flush          reverse stranded claims and send details after the fact, now
     POST /admin/prepayment     resize a prepayment fund (hub)
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import httpx
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +37,7 @@ from .hub import HubNode
 from .store import Store
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+FORWARDED = "x-yidi-forwarded"  # a change another process of the deployment passed on: not passed on again
 
 
 class Simulated(Protocol):
@@ -46,6 +49,7 @@ class Simulated(Protocol):
     clock: Clock
     store: Store
     faults: Faults
+    http: httpx.AsyncClient
 
     @property
     def hub(self) -> HubNode | None: ...
@@ -59,6 +63,8 @@ class Simulated(Protocol):
     def roster(self) -> dict[str, Any]: ...
 
     def save_clock(self) -> None: ...
+
+    def processes(self) -> list[str]: ...
 
     async def housekeeping(self) -> dict[str, int]: ...
 
@@ -150,7 +156,22 @@ class Admin:
                 sim.clock.advance(step)
             sim.save_clock()
             await sim.store.durable()
+            if FORWARDED not in request.headers:
+                return JSONResponse(sim.clock.state() | await self.forward(request.url.path, body))
         return JSONResponse(sim.clock.state())
+
+    async def forward(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The same change in the deployment's other processes: a partitioned yidi keeps one simulated time
+        (each process its own faults, taken where they fire). Each process's outcome, for the caller."""
+        sim, done = self.sim, {}
+        headers = {**admin.headers(sim.admin_token), FORWARDED: "1"}
+        for base in sim.processes():
+            try:
+                got = await sim.http.post(f"{base}{path}", json=body, headers=headers)
+                done[base] = "ok" if got.status_code == 200 else f"HTTP {got.status_code}"
+            except httpx.HTTPError as e:
+                done[base] = f"unreachable: {e!r}"
+        return {"processes": done} if done else {}
 
     async def faults(self, request: Request) -> Response:
         if request.method == "POST":

@@ -169,6 +169,10 @@ class Simulation:
     def save_clock(self) -> None:
         self.store.put_setting("clock", self.clock.state())
 
+    def processes(self) -> list[str]:
+        """The base URLs of the deployment's other processes (yidi's own peers), one each."""
+        return sorted(set(partition.bases(self.options.peers).values()))
+
     async def recover(self) -> int:
         return sum([await node.recover() for node in self.treatment.values()])
 

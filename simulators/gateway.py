@@ -308,6 +308,10 @@ class Node:
             sim_time=ctx.now,
         )
 
+    def silent(self, infno: str | None) -> bool:
+        """Whether this node is down for ``infno`` now (a fault): it takes nothing and answers nothing."""
+        return False
+
     # ── the pipeline ───────────────────────────────────────────────
 
     async def handle(
@@ -355,6 +359,8 @@ class Node:
             if isinstance(refused, dict):
                 self.remember(refused, headers, answer)  # the mutant: a refused message takes its msgid
             return Answer(200, answer)
+        if self.silent(path_infno):
+            return Answer(503, None)  # down (a fault): nothing done, nothing answered
         message = _parse(body)
         if isinstance(message, str):
             return Answer(200, self.refuse(None, "E1007", detail=message))

@@ -133,7 +133,8 @@ class Peer:
         if self.link.name == "hub" and self.faults.take("hub-outage", "hub", infno):
             raise Unreachable("hub: outage (fault)")
         # an insured platform is reached as province:{admdvs} from the hub, insured:{admdvs} from its own
-        # province's treatment face: one fault scoped by its admdvs silences both
+        # province's treatment face: one fault scoped by its admdvs silences both. Taken by whichever end has
+        # it: here, or the platform itself (InsuredNode.silent) when its process is another
         if self.link.name != "hub" and self.faults.take("insured-outage", self.link.name, infno):
             raise Unreachable(f"{self.link.name}: outage (fault)")
         answer = await self._post(infno, message)

@@ -52,6 +52,11 @@ class InsuredNode(Insured):
         for infno, handler in handlers.items():
             self.handlers[infno] = self._faulty(infno, handler)
 
+    def silent(self, infno: str | None) -> bool:
+        # taken where the platform is, so the outage silences it to every caller: the hub or its own province
+        # in this process, a yidi process or a real hub elsewhere
+        return self.faults.take("insured-outage", self.name, infno)
+
     def _faulty(self, infno: str, handler: Any) -> Any:
         async def run(ctx: Context) -> None:
             if infno not in ("Y1101", "Y2504") and self.faults.take("insured-error", self.name, infno):

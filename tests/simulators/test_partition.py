@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from yidi.actors import admin
 from yidi.simulators import partition
+from yidi.simulators.admin import FORWARDED
 from yidi.simulators.app import Options, Simulation
+from yidi.simulators.background import free_port
 
 PROVINCES = ["510000", "500000", "610000", "330000", "110000"]
 
@@ -101,3 +105,30 @@ def test_a_public_url_with_a_port_or_a_path_is_refused_for_a_partition(url: str)
 
     result = CliRunner().invoke(app, ["serve", "--workers", "3", "--public-url", url], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "its own port" in result.output, result.output
+
+
+def test_the_clock_moved_at_one_process_moves_in_every_process(tmp_path: Path) -> None:
+    """A partitioned deployment keeps one simulated time: a treatment province and the insured one behind the
+    hub must agree on the day (a year's end, a month's clearing)."""
+    ports = [free_port(), free_port()]
+    deployment = partition.plan(PROVINCES, 2, db=f"sqlite:///{tmp_path}/s.db", ports=ports)
+    hub, provinces = deployment.processes
+    with partition.running(deployment, token="t"):
+        moved = httpx.post(
+            f"{provinces.url}/admin/clock",
+            json={"set": "2026-12-31T23:59:00", "freeze": True},
+            headers=admin.headers("t"),
+        ).raise_for_status()
+        assert moved.json()["processes"] == {hub.url: "ok"}
+        for p in deployment.processes:
+            state = httpx.get(f"{p.url}/admin/clock", headers=admin.headers("t")).raise_for_status().json()
+            assert state["now"].startswith("2026-12-31 23:59:00") and state["frozen"], (p.url, state)
+        # passed on once: a process answering a forwarded move does not forward it again
+        again = httpx.post(
+            f"{hub.url}/admin/clock",
+            json={"advance_seconds": 60},
+            headers={**admin.headers("t"), FORWARDED: "1"},
+        ).raise_for_status()
+        assert "processes" not in again.json()
+        there = httpx.get(f"{provinces.url}/admin/clock", headers=admin.headers("t")).json()
+        assert there["now"].startswith("2026-12-31 23:59:00")

@@ -12,12 +12,14 @@ from typer.testing import CliRunner, Result
 
 from yidi.cli import app
 from yidi.reports import evidence, issuer
+from yidi.simulators import partition
 from yidi.simulators.app import PRODUCT, Options
-from yidi.simulators.background import serving
+from yidi.simulators.background import free_port, serving
 from yidi.simulators.faults import MUTANTS
 from yidi.specs import loader
 from yidi.suites import catalogue
 from yidi.suites.certify import Request, since
+from yidi.world import topology
 
 TWO = "JT-ADM-002,JT-SET-008"  # a refusal and a cancel-then-settle-again
 
@@ -135,6 +137,25 @@ def test_a_system_given_by_url_is_certified_from_its_own_roster(tmp_path: Path) 
     others = {c["id"]: c["outcome"] for c in report(tmp_path / "h")["cases"] if c["outcome"] != "passed"}
     clearing = {c for c in catalogue.load() if c.startswith("JT-CLR-2")}  # they set yidi's clock or funds
     assert others == dict.fromkeys(clearing, "skipped") and len(clearing) == 7
+
+
+def test_a_partitioned_yidi_is_certified_as_a_hub_its_outages_injected_where_the_insured_side_is(
+    tmp_path: Path,
+) -> None:
+    """The hub beside one group of provinces, Shaanxi (P21's insured province) in the other process: the
+    outage JT-REL-202 sends to that process must silence the platform to the hub's as well."""
+    provinces, ports = list(topology.load().provinces), [free_port(), free_port()]
+    deployment = partition.plan(provinces, 2, db=f"sqlite:///{tmp_path}/s.db", ports=ports, hub_alone=False)
+    hub_process, other = deployment.processes
+    assert "province:610000" in other.nodes and "hub" in hub_process.nodes
+    with partition.running(deployment, token="t"):
+        hub = certify(
+            "--role", "hub", "--sut", deployment.url, "--admin-token", "t",
+            "--cases", "JT-REL-20*", "--out", str(tmp_path / "h"),
+        )  # fmt: skip
+    outcomes = {c["id"]: c["outcome"] for c in report(tmp_path / "h")["cases"]}
+    assert hub.exit_code == 0, hub.output
+    assert outcomes["JT-REL-202"] == "passed", outcomes
 
 
 def test_a_run_that_cannot_happen_is_one_line_and_exit_2_not_a_failed_certification(tmp_path: Path) -> None:
