@@ -42,8 +42,8 @@ class Details:
             with node.store.begin() as conn:
                 found = node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id=row.mdtrt_id)
                 assert found is not None, row.mdtrt_id  # a settlement's visit is never deleted
-                visit = Visit(found)
-            lines = [line(sn, f) for sn, f in visit.doc["fees"].items() if f.get("setl_id") == row.setl_id]
+                fees = node.load_fees(conn, Visit(found))
+            lines = [line(sn, f) for sn, f in fees.items() if f.get("setl_id") == row.setl_id]
             peer = node.insurer(row.insuplc_admdvs)
             try:
                 for start in range(0, len(lines), BATCH):

@@ -34,13 +34,13 @@ class Fees:
             raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
         not_ahead(ctx, "feedetail", "fee_ocur_time")
         with ctx.answer() as conn:
-            visit = node.load(conn, ctx, mdtrt_ids.pop())
+            visit = node.load(conn, ctx, mdtrt_ids.pop(), fees=True)
             thawed = visit.state in ("discharged", "settled") and (
                 node.faults.mutant("accept-fees-after-discharge")
                 or (not visit.cross and node.faults.mutant("lifecycle-cross-province-only"))
             )
             after = visit.state if thawed else step(node.spec, visit, ctx.infno)
-            fees = visit.doc["fees"]
+            fees = visit.change_fees()
             if node.faults.mutant("last-fee-batch-only"):
                 fees.clear()
             results = []
@@ -107,7 +107,7 @@ class Fees:
         node, data = self.node, ctx.input["data"]
         key, field = ("chrg_bchno", "batch") if ctx.infno == "2205" else ("feedetl_sn", None)
         with ctx.answer() as conn:
-            visit = node.load(conn, ctx, data["mdtrt_id"])
+            visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
             step(
                 node.spec, visit, ctx.infno, fees_remain=True
             )  # refuses settled visits (fees are frozen) first
@@ -121,6 +121,7 @@ class Fees:
             ]
             if not chosen:
                 raise BusinessError("E4008")
+            visit.change_fees()
             for f in chosen:
                 f["status"] = "cancelled"
             after = step(node.spec, visit, ctx.infno, fees_remain=bool(visit.live_fees()))

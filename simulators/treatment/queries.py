@@ -90,7 +90,7 @@ class Queries:
                     "medins_list_name": f["name"],
                     "dosform_name": "无",
                 }
-                for f in visit.doc["fees"].values()
+                for f in node.load_fees(conn, visit).values()
                 if (f["status"] == "active" or node.faults.mutant("fee-query-includes-cancelled"))
                 and data.get("setl_id") in (None, "", f.get("setl_id"))
             ]
