@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from ..links import Unreachable
 from ..store import settlements
+from .fees import result_line
 from .visits import Treatment, Visit, log
 
 BATCH = 100  # fee lines a Y2301
@@ -78,7 +79,7 @@ class Details:
 
 def line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
     """One fee line as the insured side receives it after the fact."""
-    r = fee["result"]
+    r = result_line(sn, fee)
     return {
         "feedetl_sn": sn,
         "fee_ocur_time": fee["time"],
