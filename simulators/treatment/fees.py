@@ -15,7 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from ...specs.money import wire, yuan
+from ...specs.money import yuan
 from ...world.topology import CatalogEntry, Item
 from ..catalog import classify
 from ..gateway import BusinessError, Context, Handler
@@ -139,10 +139,11 @@ def result_line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
     the row was made again kept the row itself."""
     if "result" in fee:
         return dict(fee["result"])
-    fulamt_ownpay, overlmt, preselfpay, inscp = (float(Decimal(x)) for x in fee["split"])
+    # the amounts are kept as Decimal's text, to the cent: float of the text is float of the Decimal
+    fulamt_ownpay, overlmt, preselfpay, inscp = map(float, fee["split"])
     return {
         "feedetl_sn": sn,
-        "det_item_fee_sumamt": wire(fee["amount"]),
+        "det_item_fee_sumamt": float(fee["amount"]),
         "cnt": fee["cnt"],
         "pric": fee["pric"],
         "pric_uplmt_amt": fee["cap"],
