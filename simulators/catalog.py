@@ -7,12 +7,12 @@ cnt) splits into the exact negatives of the same shares.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..specs.money import ZERO, half_even, wire, yuan
+from ..specs.money import ZERO, half_even, yuan
 from ..world.topology import CatalogEntry
 
 
@@ -55,32 +55,6 @@ def classify(entry: CatalogEntry, cnt: Any, pric: Any, amount: Any, *, even: boo
         return Split(fulamt_ownpay=base, overlmt=over)
     pre = cent(base * entry.selfpay_prop) if entry.chrgitm_lv == "02" else ZERO
     return Split(overlmt=over, preselfpay=pre, inscp=base - pre)
-
-
-def result_line(entry: CatalogEntry, line: Mapping[str, Any], split: Split) -> dict[str, Any]:
-    """The 2301/2204 output row (fee_result) for one classified line."""
-    cap = entry.price_cap if entry.price_cap is not None else Decimal(str(line["pric"]))
-    return {
-        "feedetl_sn": line["feedetl_sn"],
-        "det_item_fee_sumamt": wire(line["det_item_fee_sumamt"]),
-        "cnt": line["cnt"],
-        "pric": line["pric"],
-        "pric_uplmt_amt": float(cap),
-        "selfpay_prop": float(entry.selfpay_prop),
-        "fulamt_ownpay_amt": float(split.fulamt_ownpay),
-        "overlmt_amt": float(split.overlmt),
-        "preselfpay_amt": float(split.preselfpay),
-        "inscp_scp_amt": float(split.inscp),
-        "chrgitm_lv": entry.chrgitm_lv,
-        "med_chrgitm_type": entry.item.med_chrgitm_type,
-        "bas_medn_flag": "0",
-        "hi_nego_drug_flag": "0",
-        "chld_medc_flag": "0",
-        "list_sp_item_flag": "0",
-        "lmt_used_flag": "0",
-        "drt_reim_flag": "0",
-        "memo": None,
-    }
 
 
 def categories(lines: Iterable[tuple[str, Split]]) -> dict[str, Split]:

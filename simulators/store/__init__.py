@@ -46,6 +46,7 @@ from .tables import (
     settlements,
     signin_key,
     signins,
+    visit_fees,
     visits,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "settlements",
     "signin_key",
     "signins",
+    "visit_fees",
     "visits",
 ]
 

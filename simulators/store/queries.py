@@ -23,6 +23,7 @@ from .tables import (
     settlements,
     signin_key,
     signins,
+    visit_fees,
     visits,
 )
 
@@ -90,6 +91,15 @@ class Queries:
             .where(_key(visits, "node", "mdtrt_id", "version"))
             .values(state=bindparam("state"), version=bindparam("version"), doc=bindparam("doc")),
             counted=True,
+            cached=c,
+        )
+        # a visit's fee lines, apart from its document: read and written only with a save of the visit
+        self.fees, c = keyed(
+            visit_fees, "mdtrt_id", select(visit_fees.c.lines).where(_key(visit_fees, "node", "mdtrt_id"))
+        )
+        self.new_fees = prepare(visit_fees.insert(), cached=c)
+        self.save_fees = prepare(
+            update(visit_fees).where(_key(visit_fees, "node", "mdtrt_id")).values(lines=bindparam("lines")),
             cached=c,
         )
         self.seen, c = keyed(

@@ -105,7 +105,8 @@ nonces = Table(
 )
 
 # The treatment side's visits (就诊): state, version for optimistic concurrency, and the document
-# (person snapshot, fee lines, history, pending cross-province call).
+# (person snapshot, history, pending cross-province call; in a database written before visit_fees, the fee
+# lines too, moved there at the visit's next save).
 visits = Table(
     "visits",
     meta,
@@ -120,6 +121,18 @@ visits = Table(
     Column("cross", Boolean, nullable=False),
     Column("doc", JSON, nullable=False),
     Column("sim_time", DateTime, nullable=False),
+)
+
+# A visit's fee lines (2301/2204), by feedetl_sn, apart from its document: read and written only by what
+# needs them (upload, cancellation, totals, settlement, 5204, details), not by every save of the visit.
+# Written only in a unit that saves the visit (version-checked), so the two change together. No row
+# until the first upload (the visit's document says whether there is one: treatment/visits.py).
+visit_fees = Table(
+    "visit_fees",
+    meta,
+    _node(),
+    Column("mdtrt_id", String(40), primary_key=True),
+    Column("lines", JSON, nullable=False),
 )
 
 # Persons a treatment side verified at 1101 (card read), which admission then relies on.

@@ -124,7 +124,6 @@ class Admission:
             "hospital": hospital.code,
             "hosp_lv": hospital.hosp_lv,
             "admdvs": hospital.admdvs,
-            "fees": {},
             "history": [[ctx.infno, "none", "registered"]],
             "filing": filing,
             "registration": notice["msgid"],
@@ -162,7 +161,7 @@ class Admission:
     async def cancel_registration(self, ctx: Context) -> None:
         node, data = self.node, ctx.input["data"]
         with ctx.work() as conn:
-            visit = node.load(conn, ctx, data["mdtrt_id"])
+            visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
             skip = bool(visit.live_fees()) and (  # R-LIFE-02
                 node.faults.mutant("cancel-admission-with-fees")
                 or (not visit.cross and node.faults.mutant("lifecycle-cross-province-only"))

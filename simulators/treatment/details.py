@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from ..links import Unreachable
 from ..store import settlements
+from .fees import result_line
 from .visits import Treatment, Visit, log
 
 BATCH = 100  # fee lines a Y2301
@@ -42,8 +43,8 @@ class Details:
             with node.store.begin() as conn:
                 found = node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id=row.mdtrt_id)
                 assert found is not None, row.mdtrt_id  # a settlement's visit is never deleted
-                visit = Visit(found)
-            lines = [line(sn, f) for sn, f in visit.doc["fees"].items() if f.get("setl_id") == row.setl_id]
+                fees = node.load_fees(conn, Visit(found))
+            lines = [line(sn, f) for sn, f in fees.items() if f.get("setl_id") == row.setl_id]
             peer = node.insurer(row.insuplc_admdvs)
             try:
                 for start in range(0, len(lines), BATCH):
@@ -78,7 +79,7 @@ class Details:
 
 def line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
     """One fee line as the insured side receives it after the fact."""
-    r = fee["result"]
+    r = result_line(sn, fee)
     return {
         "feedetl_sn": sn,
         "fee_ocur_time": fee["time"],

@@ -1,6 +1,11 @@
 """Fee details at the treatment location: upload (2301 inpatient, 2204 outpatient) and cancellation
 (2302/2205). Every line is classified with the province's own catalog (就医地目录: 甲/乙/丙, self-pay
 share, price cap) as it arrives; the split is kept with the line for the settlement's category totals.
+
+A line is kept as :meth:`Fees.upload` writes it (the visit's fee lines, treatment/visits.py); its answer
+row (fee_result) is made from what is kept (:func:`result_line`), at the upload and where it is read
+again (5204, the details sent after the fact), rather than kept beside it, which would double the
+lines' size and every read and write of them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 from ...specs.money import yuan
 from ...world.topology import CatalogEntry, Item
-from ..catalog import classify, result_line
+from ..catalog import classify
 from ..gateway import BusinessError, Context, Handler
 from .visits import INPATIENT, OUTPATIENT, Treatment, not_ahead, step
 
@@ -34,13 +39,13 @@ class Fees:
             raise BusinessError("E4001", mdtrt_id="、".join(sorted(mdtrt_ids)))
         not_ahead(ctx, "feedetail", "fee_ocur_time")
         with ctx.answer() as conn:
-            visit = node.load(conn, ctx, mdtrt_ids.pop())
+            visit = node.load(conn, ctx, mdtrt_ids.pop(), fees=True)
             thawed = visit.state in ("discharged", "settled") and (
                 node.faults.mutant("accept-fees-after-discharge")
                 or (not visit.cross and node.faults.mutant("lifecycle-cross-province-only"))
             )
             after = visit.state if thawed else step(node.spec, visit, ctx.infno)
-            fees = visit.doc["fees"]
+            fees = visit.change_fees()
             if node.faults.mutant("last-fee-batch-only"):
                 fees.clear()
             results = []
@@ -80,8 +85,8 @@ class Fees:
                 ):  # the share taken of the whole amount, the part above the cap included
                     pre = yuan(yuan(line["det_item_fee_sumamt"]) * entry.selfpay_prop)
                     split = replace(split, preselfpay=pre, inscp=split.inscp + split.preselfpay - pre)
-                result = result_line(entry, line, split)
-                fees[sn] = {
+                cap = entry.price_cap if entry.price_cap is not None else Decimal(str(line["pric"]))
+                fees[sn] = fee = {
                     "status": "active",
                     "batch": line.get("chrg_bchno"),
                     "code": entry.item.code,
@@ -96,10 +101,11 @@ class Fees:
                     "split": [
                         str(x) for x in (split.fulamt_ownpay, split.overlmt, split.preselfpay, split.inscp)
                     ],
-                    "result": result,
+                    "cap": float(cap),
+                    "prop": float(entry.selfpay_prop),
                     "medins_list_codg": line["medins_list_codg"],
                 }
-                results.append(result)
+                results.append(result_line(sn, fee))
             node.save(conn, visit, after, ctx.infno)
             ctx.output = {"result": results}
 
@@ -107,7 +113,7 @@ class Fees:
         node, data = self.node, ctx.input["data"]
         key, field = ("chrg_bchno", "batch") if ctx.infno == "2205" else ("feedetl_sn", None)
         with ctx.answer() as conn:
-            visit = node.load(conn, ctx, data["mdtrt_id"])
+            visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
             step(
                 node.spec, visit, ctx.infno, fees_remain=True
             )  # refuses settled visits (fees are frozen) first
@@ -121,10 +127,41 @@ class Fees:
             ]
             if not chosen:
                 raise BusinessError("E4008")
+            visit.change_fees()
             for f in chosen:
                 f["status"] = "cancelled"
             after = step(node.spec, visit, ctx.infno, fees_remain=bool(visit.live_fees()))
             node.save(conn, visit, after, ctx.infno)
+
+
+def result_line(sn: str, fee: Mapping[str, Any]) -> dict[str, Any]:
+    """The 2301/2204 answer row (fee_result) of a line as it is kept (see the module); a line kept before
+    the row was made again kept the row itself."""
+    if "result" in fee:
+        return dict(fee["result"])
+    # the amounts are kept as Decimal's text, to the cent: float of the text is float of the Decimal
+    fulamt_ownpay, overlmt, preselfpay, inscp = map(float, fee["split"])
+    return {
+        "feedetl_sn": sn,
+        "det_item_fee_sumamt": float(fee["amount"]),
+        "cnt": fee["cnt"],
+        "pric": fee["pric"],
+        "pric_uplmt_amt": fee["cap"],
+        "selfpay_prop": fee["prop"],
+        "fulamt_ownpay_amt": fulamt_ownpay,
+        "overlmt_amt": overlmt,
+        "preselfpay_amt": preselfpay,
+        "inscp_scp_amt": inscp,
+        "chrgitm_lv": fee["lv"],
+        "med_chrgitm_type": fee["type"],
+        "bas_medn_flag": "0",
+        "hi_nego_drug_flag": "0",
+        "chld_medc_flag": "0",
+        "list_sp_item_flag": "0",
+        "lmt_used_flag": "0",
+        "drt_reim_flag": "0",
+        "memo": None,
+    }
 
 
 def unlisted(line: Mapping[str, Any]) -> CatalogEntry:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..gateway import BusinessError, Context
 from ..store import settlements, visits
+from .fees import result_line
 from .visits import OPEN, Treatment
 
 
@@ -77,7 +78,7 @@ class Queries:
                 raise BusinessError("E4001", mdtrt_id=data["mdtrt_id"])
             rows = [
                 {
-                    **f["result"],
+                    **result_line(sn, f),
                     "mdtrt_id": visit.mdtrt_id,
                     "setl_id": f.get("setl_id") or "",
                     "med_type": visit.doc["med_type"],
@@ -90,7 +91,7 @@ class Queries:
                     "medins_list_name": f["name"],
                     "dosform_name": "无",
                 }
-                for f in visit.doc["fees"].values()
+                for sn, f in node.load_fees(conn, visit).items()
                 if (f["status"] == "active" or node.faults.mutant("fee-query-includes-cancelled"))
                 and data.get("setl_id") in (None, "", f.get("setl_id"))
             ]

@@ -135,7 +135,7 @@ class Settlement:
     async def presettle(self, ctx: Context) -> None:
         node, data = self.node, ctx.input["data"]
         with ctx.work() as conn:
-            visit = node.load(conn, ctx, data["mdtrt_id"])
+            visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
             node.same_person(visit, data.get("psn_no"))
             after = step(node.spec, visit, ctx.infno)
             fees, split = self.totals(visit, data)
@@ -159,6 +159,7 @@ class Settlement:
             after = step(
                 node.spec, visit, ctx.infno, mid_setl=mid or node.faults.mutant("settle-without-discharge")
             )
+            node.load_fees(conn, visit)
             fees, split = self.totals(visit, data)
             peer = node.insurer(visit.insuplc_admdvs)
             request = self.claim_request(peer, visit, data, fees, split, "Y2304", setl_id, ctx.msgid)
@@ -184,10 +185,11 @@ class Settlement:
         setl_id: str,
     ) -> None:
         with ctx.answer() as conn:
-            visit = self.node.load(conn, ctx, data["mdtrt_id"])
+            visit = self.node.load(conn, ctx, data["mdtrt_id"], fees=True)
             output = self.local_output(answer["output"], visit, ctx)
+            lines = visit.change_fees()
             for sn in p["fees"]:
-                visit.doc["fees"][sn]["setl_id"] = setl_id
+                lines[sn]["setl_id"] = setl_id
             visit.doc["settlement"] = {
                 "setl_id": setl_id,
                 "msgid": ctx.msgid,
@@ -303,7 +305,7 @@ class Settlement:
     ) -> None:
         node = self.node
         with ctx.answer() as conn:
-            visit = node.load(conn, ctx, data["mdtrt_id"])
+            visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
             original = conn.execute(
                 select(settlements).where(
                     settlements.c.node == node.name, settlements.c.msgid == p["original"]
@@ -319,7 +321,7 @@ class Settlement:
                 .values(status="cancelled")
             )
             self.book(conn, ctx, visit, "cancel", original.setl_id, negative)
-            for f in visit.doc["fees"].values():
+            for f in visit.change_fees().values():
                 if f.get("setl_id") == original.setl_id:
                     del f["setl_id"]
             visit.doc.pop("settlement", None)

@@ -1,10 +1,12 @@
 """What every family of the treatment node's handlers shares: the visits (就诊) and their life cycle, the
 claims a call to another node is made under, and the way to the insured side.
 
-A visit's document keeps its fees, its history of transactions and, while a call to the insured side is
-under way, the pending claim. A settlement across nodes is claimed first (the visit moves to a transient
-state that records the pending call), then sent, then committed with its answer. A crash or an unanswered
-call leaves a claim that recovery reverses (Y2601), so nothing is half-done and nothing is paid twice.
+A visit's document keeps its history of transactions and, while a call to the insured side is under way,
+the pending claim; its fee lines are kept apart (the visit_fees table), read only by the handlers that need
+them (``load(..., fees=True)``) and written only when changed, with the visit. A settlement across nodes is
+claimed first (the visit moves to a transient state that records the pending call), then sent, then
+committed with its answer. A crash or an unanswered call leaves a claim that recovery reverses (Y2601), so
+nothing is half-done and nothing is paid twice.
 """
 
 from __future__ import annotations
@@ -56,7 +58,15 @@ KIND_OF = {
 
 
 class Visit:
-    """A visit row loaded for change: its state, document and version."""
+    """A visit row loaded for change: its state, document and version, and its fee lines once loaded.
+
+    The fee lines (feedetl_sn → line) are tens of kilobytes on a long stay: parsing and writing them with
+    every read and save of the visit was the largest single cost of a settlement. They are loaded only by
+    :meth:`Treatment.load_fees` (``fees`` is None until then) and written by :meth:`Treatment.save` only
+    after :meth:`change_fees`. The document's ``fees_row`` says whether the visit has a row of them (none
+    before the first upload: loading them then asks nothing). A document written before the lines were
+    kept apart still holds them (``fees``): they are taken from it, and moved to their row at the next save.
+    """
 
     def __init__(self, row: Any) -> None:
         self.mdtrt_id, self.psn_no, self.state, self.version = (
@@ -72,17 +82,26 @@ class Visit:
         )
         self.kind = INPATIENT if row.kind == "inpatient" else OUTPATIENT
         self.doc: dict[str, Any] = dict(row.doc)
+        self.fees: dict[str, dict[str, Any]] | None = self.doc.pop("fees", None)
+        self.fees_changed = self.fees is not None  # lines from an older document move to their row
 
     @property
     def history(self) -> list[lifecycle.Step]:
         return [lifecycle.Step(*step) for step in self.doc["history"]]
 
     def live_fees(self, batch: str | None = None) -> dict[str, dict[str, Any]]:
+        assert self.fees is not None, "fee lines not loaded: Treatment.load(..., fees=True)"
         return {
             sn: f
-            for sn, f in self.doc["fees"].items()
+            for sn, f in self.fees.items()
             if f["status"] == "active" and batch in (None, f.get("batch"))
         }
+
+    def change_fees(self) -> dict[str, dict[str, Any]]:
+        """The fee lines, to change in place: :meth:`Treatment.save` then writes them with the visit."""
+        assert self.fees is not None, "fee lines not loaded: Treatment.load(..., fees=True)"
+        self.fees_changed = True
+        return self.fees
 
     def record(self, state: str, infno: str | None = None) -> None:
         """Write a move to ``state`` into the document (the row's state and version change when the store
@@ -225,7 +244,8 @@ class Treatment(Node):
 
     # ── visits ─────────────────────────────────────────────────────
 
-    def load(self, conn: Connection, ctx: Context, mdtrt_id: str) -> Visit:
+    def load(self, conn: Connection, ctx: Context, mdtrt_id: str, fees: bool = False) -> Visit:
+        """The visit, with its fee lines if ``fees`` (only the handlers that read or change them ask)."""
         row = self.store.q.visit.first(conn, k_node=self.name, k_mdtrt_id=mdtrt_id)
         if row is None:
             raise BusinessError("E4001", mdtrt_id=mdtrt_id)
@@ -233,7 +253,20 @@ class Treatment(Node):
             "other-hospitals-visits"
         ):
             raise BusinessError("E2007", fixmedins_code=ctx.message["fixmedins_code"], mdtrt_id=mdtrt_id)
-        return Visit(row)
+        visit = Visit(row)
+        if fees:
+            self.load_fees(conn, visit)
+        return visit
+
+    def load_fees(self, conn: Connection, visit: Visit) -> dict[str, dict[str, Any]]:
+        """Load the visit's fee lines (none asked for before its first upload)."""
+        if visit.fees is None:
+            found = None
+            if visit.doc.get("fees_row"):
+                found = self.store.q.fees.first(conn, k_node=self.name, k_mdtrt_id=visit.mdtrt_id)
+                assert found is not None, visit.mdtrt_id  # written in the unit that set fees_row
+            visit.fees = {} if found is None else found.lines
+        return visit.fees
 
     def same_person(self, visit: Visit, psn_no: Any) -> None:
         """A message about a visit names the visit's person (R-SEC-07)."""
@@ -241,8 +274,13 @@ class Treatment(Node):
             raise BusinessError("E4010", psn_no=psn_no, mdtrt_id=visit.mdtrt_id)
 
     def save(self, conn: Connection, visit: Visit, state: str, infno: str | None = None) -> None:
-        """Write the visit back if nobody else changed it meanwhile (R-CONC-01)."""
+        """Write the visit back if nobody else changed it meanwhile (R-CONC-01), and its fee lines if they
+        changed, in the same unit: they stand or fall together."""
         visit.record(state, infno)
+        fees = visit.fees if visit.fees_changed else None
+        first = fees is not None and not visit.doc.get("fees_row")
+        if first:
+            visit.doc["fees_row"] = True
         done = self.store.q.save_visit.run(
             conn,
             state=state,
@@ -254,6 +292,13 @@ class Treatment(Node):
         )
         if done != 1:
             raise BusinessError("E6005", mdtrt_id=visit.mdtrt_id)
+        if fees is not None:
+            q = self.store.q
+            if first:
+                q.new_fees.run(conn, node=self.name, mdtrt_id=visit.mdtrt_id, lines=fees)
+            else:
+                q.save_fees.run(conn, lines=fees, k_node=self.name, k_mdtrt_id=visit.mdtrt_id)
+            visit.fees_changed = False
         visit.state, visit.version = state, visit.version + 1
 
     # ── claims ─────────────────────────────────────────────────────

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select
 
 from yidi.actors import admin
 from yidi.actors.his import Episode, His, Hospital, LostAnswer
-from yidi.simulators.store import hub_records, insured_settlements, settlements, signins, visits
+from yidi.simulators.store import hub_records, insured_settlements, settlements, signins, visit_fees, visits
 from yidi.specs import loader
 
 from .conftest import free_port
@@ -206,3 +206,43 @@ def test_a_retry_after_a_restart_gets_the_answer_given_before(
     assert first.ok and again.output == first.output
     sign_no = first.output["signinoutb"]["sign_no"]
     assert len(rows(db, signins)) == 3 and sum(r.sign_no == sign_no for r in rows(db, signins)) == 1
+
+
+def test_fee_lines_changed_before_a_kill_are_as_changed_after_the_restart(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    """The fee lines are kept apart from the visit's document and written only when they change
+    (treatment/visits.py): a line cancelled (2302), the visit then saved without its lines (2402), is still
+    cancelled after kill -9 and a restart; the settlement covers the lines left, which carry its setl_id;
+    5204 lists each line with the row its 2301 answered, made again from what is kept (treatment/fees.py)."""
+    db = tmp_path / "state.db"
+    server = Process(db)
+    processes.append(server)
+    his = server.his("H50000000001")
+    episode = his.stay(server.card("P01"), items_for(server.url), batch=2, cert_type="02")
+    cancelled = episode.fees.pop(1)["feedetl_sn"]
+    his.simple(episode, "2302", feedetl_sn=cancelled)
+    his.discharge(episode)
+    server.kill()
+
+    restarted = Process(db)
+    processes.append(restarted)
+    his = restarted.his("H50000000001")
+
+    def listed(setl_id: str = "") -> dict[str, dict[str, Any]]:
+        data = {"psn_no": episode.psn_no, "mdtrt_id": episode.mdtrt_id, "setl_id": setl_id}
+        reply = his.call("5204", {"data": data}, insuplc_admdvs=episode.insuplc_admdvs)
+        return {r["feedetl_sn"]: r for r in reply.output["data"]}
+
+    found = listed()
+    assert set(found) == {f["feedetl_sn"] for f in episode.fees} and cancelled not in found
+    assert all({k: found[f["feedetl_sn"]][k] for k in f} == f for f in episode.fees)  # as 2301 answered
+    his.presettle(episode)  # the totals of the lines left, as the HIS counts them
+    setl_id = his.settle(episode).output["setlinfo"]["setl_id"]
+    settled = {sn: row["setl_id"] for sn, row in listed(setl_id).items()}
+    assert settled == dict.fromkeys((f["feedetl_sn"] for f in episode.fees), setl_id)
+    restarted.kill()
+    [visit] = rows(db, visits)
+    [lines] = rows(db, visit_fees)
+    assert visit.state == "settled" and "fees" not in visit.doc and visit.doc["fees_row"]
+    assert lines.lines[cancelled]["status"] == "cancelled" and "setl_id" not in lines.lines[cancelled]

@@ -5,17 +5,21 @@ makes, and where a person's settlement goes (insurer, ask)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
-from yidi.simulators.app import Simulation
+from yidi.simulators.app import Options, Simulation
 from yidi.simulators.gateway import BusinessError, Relayed
 from yidi.simulators.links import Unreachable
 from yidi.simulators.treatment.visits import Visit, step
 from yidi.specs import loader
+
+from ..test_store import _serve
 
 SPEC = loader.load()
 ADMITTED = [["2401", "none", "registered"], ["2301", "registered", "fees_uploaded"]]
@@ -154,6 +158,89 @@ def test_a_visit_changed_meanwhile_is_not_written_R_CONC_01(sim: Simulation) -> 
         assert e.value.code == "E6005"
         row = node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id="M-CONC")
         assert (row.state, row.version, row.doc["history"]) == ("fees_uploaded", 1, ADMITTED)
+
+
+def test_fee_lines_are_written_with_the_visit_only_when_changed_and_kept_exact(tmp_path: Path) -> None:
+    """The fee lines live apart from the visit's document (visit_fees), loaded on demand and written only
+    after change_fees(), in the unit of the visit's save: a unit that changes them and then fails leaves the
+    lines kept in memory as the database has them, a save that did not load them leaves them alone, and a
+    restart (nothing kept) reads what was committed."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    sim = Simulation(Options(db=url))
+    node = sim.treatment["510000"]
+    q, seen = node.store.q, []
+
+    def load(conn: Connection) -> Visit:
+        return Visit(q.visit.first(conn, k_node=node.name, k_mdtrt_id="M-FEES"))
+
+    def admit(conn: Connection) -> None:
+        q.new_visit.run(
+            conn, node=node.name, mdtrt_id="M-FEES", psn_no="P1", fixmedins_code="H51010000001",
+            insuplc_admdvs="510100", kind="inpatient", state="registered", version=0, cross=False,
+            doc={"history": ADMITTED[:1]}, sim_time=sim.clock.now(),
+        )  # fmt: skip
+        assert node.load_fees(conn, load(conn)) == {}  # no lines yet: nothing asked for
+
+    def upload(conn: Connection) -> None:
+        visit = load(conn)
+        node.load_fees(conn, visit)
+        visit.change_fees().update({"F1": {"status": "active"}, "F2": {"status": "active"}})
+        node.save(conn, visit, "fees_uploaded", "2301")
+
+    def cancel(sn: str, then_fail: bool) -> Callable[[Connection], None]:
+        def unit(conn: Connection) -> None:
+            visit = load(conn)
+            node.load_fees(conn, visit)
+            visit.change_fees()[sn]["status"] = "cancelled"
+            node.save(conn, visit, "fees_uploaded", "2302")
+            if then_fail:
+                raise RuntimeError("after the save")
+
+        return unit
+
+    def discharge(conn: Connection) -> None:
+        visit = load(conn)  # lines not loaded: not written
+        node.save(conn, visit, "discharged", "2402")
+        assert visit.fees is None
+
+    def look(conn: Connection) -> None:
+        visit = load(conn)
+        lines = node.load_fees(conn, visit)
+        seen.append((visit.version, visit.doc.get("fees_row"), "fees" in visit.doc, lines))
+
+    active, cancelled = {"status": "active"}, {"status": "cancelled"}
+    batches = [[admit, upload], [cancel("F1", then_fail=True), look], [cancel("F2", False), discharge, look]]
+    assert _serve(node.store, batches) == [None, None, None]
+    assert seen == [
+        (1, True, False, {"F1": active, "F2": active}),  # the failed unit's cancellation taken back
+        (3, True, False, {"F1": active, "F2": cancelled}),  # the discharge left the lines as they were
+    ]
+    sim.store.close()
+
+    restarted = Simulation(Options(db=url))  # nothing kept: what the database has
+    node = restarted.treatment["510000"]
+    with node.store.begin() as conn:
+        visit = load(conn)
+        lines = node.load_fees(conn, visit)
+        assert (visit.state, visit.version, lines) == ("discharged", 3, {"F1": active, "F2": cancelled})
+    restarted.store.close()
+
+
+def test_fee_lines_in_an_older_document_move_to_their_row_at_the_next_save(sim: Simulation) -> None:
+    node = sim.treatment["510000"]
+    lines = {"F1": {"status": "active", "amount": "1.00"}}
+    with node.store.begin() as conn:
+        node.store.q.new_visit.run(
+            conn, node=node.name, mdtrt_id="M-OLD", psn_no="P1", fixmedins_code="H51010000001",
+            insuplc_admdvs="510100", kind="inpatient", state="fees_uploaded", version=0, cross=False,
+            doc={"history": ADMITTED, "fees": lines}, sim_time=sim.clock.now(),
+        )  # fmt: skip
+        old = Visit(node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id="M-OLD"))
+        assert old.live_fees() == lines  # read from the document, no row asked for
+        node.save(conn, old, "discharged", "2402")  # a save that changes no line moves them all the same
+        row = node.store.q.visit.first(conn, k_node=node.name, k_mdtrt_id="M-OLD")
+        assert "fees" not in row.doc and row.doc["fees_row"]
+        assert node.load_fees(conn, Visit(row)) == lines
 
 
 # ── insurer and ask: routing to the insured side ───────────────────
