@@ -39,10 +39,12 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from ..actors import admin
 from ..actors.his import His, Hospital, LostAnswer, Refused, Reply, card_read
+from ..actors.his.client import Poster
 from ..specs import envelope, loader
 from ..specs.money import cents
 from ..world import topology
 from . import bills, shapes
+from .http import Gateways
 
 SETTINGS: dict[str, Any] = json.loads(os.environ.get("YIDI_LOAD", "{}"))  # yidi load's options
 logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request in a worker's log
@@ -119,7 +121,7 @@ class Desk:
         self.acknowledged: list[dict[str, Any]] = []  # every settlement a user saw acknowledged
         self.behind = 0.0  # the most an episode started after it was due (s)
 
-    def his(self, code: str, http: httpx.Client) -> TimedHis:
+    def his(self, code: str, http: Poster) -> TimedHis:
         """A HIS workstation of the hospital, sending through ``http`` (a user's own connections: one pool
         for all users costs time in every request); msgids in this process's own range."""
         client = TimedHis(self.spec, Hospital.from_roster(self.hospitals[code]), client=http)
@@ -220,7 +222,7 @@ class TimedHis(His):
         except (LostAnswer, RetryAnswered) as e:
             self.desk.report(infno, started, 0, e)
             raise
-        self.desk.report(infno, started, len(str(reply.body)), None if reply.ok else Refused(reply))
+        self.desk.report(infno, started, reply.size, None if reply.ok else Refused(reply))
         if (
             infno == "2304" and reply.ok
         ):  # never twice running: a HIS reverses a lost answer, settles again once
@@ -266,8 +268,9 @@ class HisUser(User):
 
     def on_start(self) -> None:
         self.desk = desk(self.environment)
-        # idle connections dropped before the server's keep-alive (uvicorn: 5 s) closes them under a request
-        self.http = httpx.Client(timeout=60, verify=self.desk.tls, limits=httpx.Limits(keepalive_expiry=2))
+        # idle connections dropped before the server's keep-alive (uvicorn: 5 s) closes them under a request;
+        # geventhttpclient rather than httpx: 0.4 of the CPU a request (bench/his_client.py)
+        self.http = Gateways(timeout=60, tls=self.desk.tls, keepalive_expiry=2)
         self.workstations: dict[str, TimedHis] = {}
 
     def on_stop(self) -> None:
@@ -291,7 +294,7 @@ class HisUser(User):
             self.desk.free.put((person, code))
 
     def one(self, person: Mapping[str, Any], code: str) -> bool:
-        desk, rng = self.desk, random.Random()
+        desk, rng = self.desk, random.Random(random.getrandbits(64))  # Random() reads 2.5 kB of urandom
         his, card = self.his(code), card_read(person)
         inpatient, plan = rng.random() < desk.plan.shape.inpatient, desk.plan
         cross = person["insuplc_admdvs"][:2] != code[1:3]

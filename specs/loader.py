@@ -49,6 +49,7 @@ class SpecError(ValueError):
         super().__init__("spec is inconsistent:\n  " + "\n  ".join(self.problems))
 
 
+@functools.cache  # importlib.resources costs ~10 µs a call, and every HIS client loads its spec
 def data_dir() -> Path:
     return Path(str(resources.files("yidi.specs") / "data"))
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -20,13 +20,33 @@ from ...world.clock import real_now
 from .model import Episode, Hospital, LostAnswer, Refused, Reply, credential, msgids
 
 
+class Answer(Protocol):
+    """What ``HisClient.send`` reads of an HTTP answer (an ``httpx.Response``, or load.http's)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # read by lowercase names
+    @property
+    def content(self) -> bytes: ...
+    def json(self) -> Any: ...
+
+
+class Poster(Protocol):
+    """How a HIS sends: an ``httpx.Client``, or geventhttpclient under Locust's users (load/http.py: a
+    fraction of the CPU). Transport failures raise ``httpx.HTTPError``."""
+
+    def post(self, url: str, *, json: Any, headers: Mapping[str, str]) -> Answer: ...
+    def close(self) -> None: ...
+
+
 class HisClient:
     def __init__(
         self,
         spec: Spec,
         hospital: Hospital,
         *,
-        client: httpx.Client | None = None,
+        client: Poster | None = None,
         timeout: float = 30.0,
         opter: str = "0001",
         opter_name: str = "收费员甲",
@@ -35,7 +55,7 @@ class HisClient:
         # the HIS builds messages in the base spec's shapes and speaks ``spec`` (a regional profile)
         self.wire, self.spec, self.hospital = spec, loader.load(version=spec.version), hospital
         self.adapter = Adapter(self.spec, self.wire)
-        self.client = client or httpx.Client(timeout=timeout)
+        self.client: Poster = client or httpx.Client(timeout=timeout)
         self.msgids = msgids(hospital.fixmedins_code)
         self.opter, self.opter_name = opter, opter_name
         self.sign_no = ""
@@ -58,8 +78,11 @@ class HisClient:
         text = str(respond_time or "")
         if len(text) < 14 or not text.isdigit():
             return
-        try:
-            platform = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+        try:  # the digits read directly: strptime costs a Locust user ~30 µs an answer
+            t = text
+            platform = datetime(
+                int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14])
+            )
         except ValueError:
             return
         millis = int(text[14:17]) if len(text) >= 17 else 0
@@ -116,14 +139,23 @@ class HisClient:
         if r.headers.get("content-type", "").startswith("application/octet-stream"):  # 9102: the file itself
             seconds = time.perf_counter() - started
             answered = {"infcode": 0, "output": {}}
-            return Reply(infno, msgid, dict(message), answered, seconds, file=r.content, headers=tif)
+            return Reply(
+                infno,
+                msgid,
+                dict(message),
+                answered,
+                seconds,
+                file=r.content,
+                headers=tif,
+                size=len(r.content),
+            )
         received = body = r.json()
         self.follow(body.get("respond_time"))
         if isinstance(body.get("output"), dict):  # read answers in the base spec's shapes
             body = {**body, "output": self.adapter.to_base(infno, "output", body["output"])}
         seconds = time.perf_counter() - started
         as_sent = received if body is not received else None
-        return Reply(infno, msgid, dict(message), body, seconds, as_sent, headers=tif)
+        return Reply(infno, msgid, dict(message), body, seconds, as_sent, headers=tif, size=len(r.content))
 
     def call(
         self,

@@ -42,6 +42,7 @@ class Reply:
     received: dict[str, Any] | None = None  # as the platform sent it, when its profile differs from the base
     file: bytes | None = None  # a file the platform answered as itself (9102), the envelope then made up
     headers: dict[str, str] | None = None  # the x-tif headers it was sent with (evidence of who signed it)
+    size: int = 0  # bytes of the answer's body as received
 
     @property
     def infcode(self) -> int:
