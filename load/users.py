@@ -269,7 +269,7 @@ class HisUser(User):
     def on_start(self) -> None:
         self.desk = desk(self.environment)
         # idle connections dropped before the server's keep-alive (uvicorn: 5 s) closes them under a request;
-        # geventhttpclient rather than httpx: 0.4 of the CPU a request (bench/his_client.py)
+        # geventhttpclient rather than httpx: about a third of the CPU a request (bench/his_client.py)
         self.http = Gateways(timeout=60, tls=self.desk.tls, keepalive_expiry=2)
         self.workstations: dict[str, TimedHis] = {}
 
