@@ -34,9 +34,10 @@ class Answer:
 
 
 class Gateways:
-    """A HIS desk's connections, one per origin. A connection idle longer than ``keepalive_expiry`` is
-    dropped before use: the server (uvicorn: 5 s) may be closing it, and a POST written into a closing
-    connection is lost, not retried."""
+    """A HIS desk's connections, one per origin. One the server has closed is noticed before it is used
+    (geventhttpclient checks); one idle longer than ``keepalive_expiry`` is dropped before use as well: the
+    server (uvicorn: 5 s) may be closing it just then, and a POST written into a closing connection is lost,
+    not retried."""
 
     def __init__(self, *, timeout: float, tls: ssl.SSLContext, keepalive_expiry: float = 2.0) -> None:
         self.timeout, self.tls, self.expiry = timeout, tls, keepalive_expiry

@@ -26,6 +26,7 @@ class Recorder(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     seen: ClassVar[list[dict[str, Any]]] = []
     close = False
+    hang_up_after = False  # answers, then closes the connection without saying so (a restart, a timeout)
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
@@ -39,6 +40,7 @@ class Recorder(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
+        self.close_connection = Recorder.hang_up_after
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -46,7 +48,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Recorder.seen, Recorder.close = [], False
+    Recorder.seen, Recorder.close, Recorder.hang_up_after = [], False, False
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -74,6 +76,15 @@ def test_a_connection_is_kept_while_fresh_and_dropped_once_idle_past_its_expiry(
     gateways.post(f"{server}/gw/1", json={}, headers={})
     peers = [s["peer"] for s in Recorder.seen]
     assert peers[0] == peers[1] == peers[2] != peers[3]
+    gateways.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again(server: str) -> None:
+    Recorder.hang_up_after = True
+    gateways = Gateways(timeout=5, tls=TLS)  # well within the expiry: the closed connection must be noticed
+    for _ in range(3):
+        assert gateways.post(f"{server}/gw/1", json={"infno": "2301"}, headers={}).status_code == 200
+    assert len({s["peer"] for s in Recorder.seen}) == 3  # each message on a new connection, none lost
     gateways.close()
 
 
