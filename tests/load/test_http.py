@@ -84,6 +84,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again(server: str
     gateways = Gateways(timeout=5, tls=TLS)  # well within the expiry: the closed connection must be noticed
     for _ in range(3):
         assert gateways.post(f"{server}/gw/1", json={"infno": "2301"}, headers={}).status_code == 200
+        time.sleep(0.2)  # idle: the server's close lands meanwhile
     assert len({s["peer"] for s in Recorder.seen}) == 3  # each message on a new connection, none lost
     gateways.close()
 
