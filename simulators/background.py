@@ -87,14 +87,21 @@ def start(
     """Serve in a daemon thread; returns once the server accepts connections. ``host`` 0.0.0.0 lets a real
     system on another machine reach it (a tester's HIS, with --sut-role his --sut-url manual);
     ``public_url`` is the base URL the roster tells it (behind NAT or a proxy), else this host's name."""
-    port = port or free_port()
+    # with no port given, one is bound here and handed to uvicorn: a port chosen, then bound by the server
+    # later, can be taken meanwhile by another process (another test's server, a link's listener)
+    sockets = None
+    if port is None:
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, 0))
+        port, sockets = int(listener.getsockname()[1]), [listener]
     options.base_url = (public_url or "").rstrip("/") or (
         f"http://{socket.gethostname() if host == '0.0.0.0' else host}:{port}"
     )
     options.host = host
     sim = Simulation(options)
     server = uvicorn.Server(config(sim, host, port))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
