@@ -15,11 +15,18 @@ same run on the same, possibly busy, machine; the absolute rates move with whate
 On a shared machine one pair of runs can land a ratio anywhere in ±20 %: ``--repeat N`` runs N rounds, the
 two configurations in turn (the order flipped each round, so a drift in the machine's load falls on both),
 and prints each round's ratio and their median.
+
+``--pin`` gives the simulators the first core and everything else (Locust, the PostgreSQL server) the
+others: SQLite and PostgreSQL are then compared on what the issue asks, the simulator process's own cost
+at one core each, not on how four processes share two cores (SQLite's database runs inside the simulator
+process, PostgreSQL's beside it: unpinned, on a 2-core machine that also runs Locust, the server's CPU is
+taken from the simulator's core).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -123,6 +130,32 @@ def fresh_postgres(url: str) -> str:
     return parts._replace(path=f"/{name}").geturl()
 
 
+@contextmanager
+def pinned(pin: bool, simulators: list[int], others: list[int]) -> Iterator[None]:
+    """With ``pin``: the simulators on the first core, the other processes on the rest; every thread of
+    them and of their children (a PostgreSQL backend), and what they start meanwhile; as they were after."""
+    cores = list(range(psutil.cpu_count() or 1))
+    if not pin or len(cores) < 2:
+        yield
+        return
+    place(simulators, cores[:1])
+    place(others, cores[1:])
+    try:
+        yield
+    finally:
+        place(others, cores)
+
+
+def place(pids: list[int], cores: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            parent = psutil.Process(pid)
+            for process in (parent, *parent.children(recursive=True)):
+                for thread in process.threads():
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(thread.id, cores)
+
+
 def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0) -> dict:
     out = work / f"{kind}-{store}-{n}"
     out.mkdir(parents=True)
@@ -139,7 +172,9 @@ def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0)
         cmd = [sys.executable, "-m", "yidi", "load", "--shape", "flat", "--rate", str(args.rate)]
         cmd += ["--duration", str(args.seconds), "--sut", url, "--db", books, "--out", str(out)]
         cmd += ["--workers", str(args.locust_workers)] if args.locust_workers else []
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=ENV)
+        locust = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV)
+        with pinned(args.pin, pids, [*pg, locust.pid]):
+            locust.communicate()
         cpu, pg_cpu, wall = cpu_seconds(pids) - cpu0, cpu_seconds(pg) - pg0, time.monotonic() - t0
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     settled, requests = max(summary["done"], 1), max(summary["requests"], 1)
@@ -152,7 +187,7 @@ def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0)
         "per_s": summary["in_time"] / args.seconds,
         "held": summary["held"],
         "ledger": "OK" if summary["ledger"] == [] else f"{len(summary['ledger'] or [])} problems",
-        "passed": done.returncode == 0,
+        "passed": locust.returncode == 0,
         "cpu_s": cpu,
         "wall_s": wall,
         "ms_per_settlement": 1000 * cpu / settled,
@@ -177,6 +212,9 @@ def main() -> None:
     parser.add_argument(
         "--one-process", action="store_true", help="one process only: PostgreSQL against SQLite, no partition"
     )
+    parser.add_argument(
+        "--pin", action="store_true", help="the simulators on core 0, Locust and PostgreSQL on the others"
+    )
     args = parser.parse_args()
     kinds = KINDS[:1] if args.one_process else KINDS
     work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
@@ -188,7 +226,7 @@ def main() -> None:
             if args.hub_beside
             else f"the hub + {args.workers - 1} province groups"
         )
-        + f"; {psutil.cpu_count()} cores, load average"
+        + f"; {psutil.cpu_count()} cores{', simulators on core 0 alone' if args.pin else ''}, load average"
         f" {psutil.getloadavg()[0]:.1f} at the start (the figures of one run compare with each other)"
     )
     head = ("configuration", "done/s", "held", "ledger", "CPU ms/settl.", "ms/request", "PG ms/req", "Locust")

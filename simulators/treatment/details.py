@@ -26,18 +26,15 @@ class Details:
     async def send(self) -> int:
         """Send the classified fee lines of settled visits to their insured side, in batches (Y2301)."""
         node = self.node
-        with node.store.begin() as conn:
-            pending = [
-                r
-                for r in conn.execute(
-                    select(settlements).where(
-                        settlements.c.node == node.name,
-                        settlements.c.kind == "settle",
-                        settlements.c.status == "active",
-                    )
+        with node.store.begin() as conn:  # the database chooses: not every settlement's document parsed here
+            pending = conn.execute(
+                select(settlements).where(
+                    settlements.c.node == node.name,
+                    settlements.c.kind == "settle",
+                    settlements.c.status == "active",
+                    settlements.c.doc["details"].as_string() == "pending",
                 )
-                if r.doc.get("details") == "pending"
-            ]
+            ).all()
         sent = 0
         for row in pending:
             with node.store.begin() as conn:

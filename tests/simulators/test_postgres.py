@@ -8,9 +8,11 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg.errors import IntegrityError
@@ -104,6 +106,9 @@ def test_an_episode_settles_reverses_and_settles_again_on_postgres(on_postgres: 
     assert his.reverse(episode, episode.settle_msgid, "2304").ok
     his.settle(episode)
     assert count(on_postgres, insured_settlements) == 2 and count(on_postgres, hub_records) == 2
+    flush = lambda: httpx.post(f"{on_postgres.url}/admin/flush", headers=on_postgres.admin).json()  # noqa: E731
+    assert flush()["details_sent"] == 1  # the active settlement's lines after the fact, chosen by PostgreSQL
+    assert flush()["details_sent"] == 0  # once
 
 
 def test_concurrent_settlements_on_postgres(on_postgres: Served) -> None:
@@ -222,3 +227,29 @@ def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_bat
     assert read == [1, ("elsewhere", 1)]
     assert _stored(postgres_url, "v0") == ("settling", 2, {"state": "settling"})
     assert _stored(postgres_url, "w")[:2] == ("registered", 0), "the batch committed nothing"
+
+
+def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fails(
+    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a unit's many rows go as INSERTs of up to 64 rows each (not a statement a row): every
+    row is written, and the batch rebuilt after a later unit failed writes them all again."""
+    store = pg_store
+    row = dict(node="t", fixmedins_code="H", opter_no="1", signed_out=False, sim_time=datetime(2026, 12, 6))
+    sign_nos = [f"s{i:03}" for i in range(101)]  # 64 + 32 + 4 + 1
+    sent: list[str] = []
+
+    execute = psycopg.Cursor.execute
+    watched = lambda cursor, sql, *a: (sent.append(sql), execute(cursor, sql, *a))[1]  # noqa: E731
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+
+    def many(conn: Connection) -> None:
+        store.q.sign_in.run_many(conn, [{**row, "sign_no": s} for s in sign_nos], redo=True)
+
+    def wrote_then_failed(conn: Connection) -> None:
+        _sign_in(store, conn, "s999")
+        _fails(conn)
+
+    assert _batch(store, [many, wrote_then_failed]) is None
+    assert [sql.count("), (") + 1 for sql in sent if "INTO signins" in sql][:4] == [64, 32, 4, 1]
+    assert _sign_nos(postgres_url) == sign_nos
