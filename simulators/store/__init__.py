@@ -6,7 +6,7 @@ integer cents. SQLite runs in WAL mode with synchronous=NORMAL: a killed process
 nothing it committed.
 
     tables     the tables, and the time-ordered keys of messages and sign-ins (TimeKey)
-    commit     units of work, the group commit and its redo log, the WAL checkpoints
+    commit     units of work, the group commit and its redo log, the WAL checkpoints, the rows held
     prepared   statements compiled once and run on the DB-API cursor
     queries    the prepared statements the nodes run for every message (Store.q)
     rows       the rows those read and write by key, kept in memory (exact: see there)
@@ -116,7 +116,8 @@ class Store(GroupCommit):
             for index in (i for table in meta.sorted_tables for i in table.indexes):
                 conn.execute(CreateIndex(index, if_not_exists=True))
         super().__init__(engine)
-        self.q = Queries(engine, self.cursor, self._written, self._settle, self.rows)
+        holder = self if engine.dialect.name == "postgresql" else None  # SQLite: a statement costs less
+        self.q = Queries(engine, self.cursor, self._written, self._settle, self.rows, holder)
 
     def msgids(self, node: str) -> list[str]:
         """Every msgid the node has answered."""

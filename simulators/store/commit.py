@@ -40,7 +40,12 @@ class GroupCommit:
         self._if_lost: list[Callable[[], None]] = []  # what to forget should the open batch commit nothing
         self._pipeline: Any = None  # PostgreSQL: the batch's pipeline (its changes sent, not waited for)
         self._pipelined: Any = None  # the context manager that opened it
+        self._held: list[tuple[Any, Any]] = []  # PostgreSQL: rows inserted by the batch, sent together
+        self._held_sent = 0  # how many of them are sent
+        self.held_tables: set[str] = set()  # the tables of the rows held and not yet sent
         event.listen(self.engine, "after_cursor_execute", self._written_by_sqlalchemy)
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "before_cursor_execute", self._before_sqlalchemy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._checkpoints: threading.Event | None = None  # set: the checkpointing thread stops
@@ -124,6 +129,35 @@ class GroupCommit:
         if pipelined is not None:
             pipelined.__exit__(None, None, None)
 
+    # Every statement costs psycopg about as much as the rest of a message's work on a row; the INSERTs
+    # nothing reads back in the batch that wrote them (the messages answered, the books) are held
+    # instead and sent as one statement per table (:meth:`release`): before any statement that names the
+    # table, and before the batch commits. Sent, they are in the redo log like any change; a unit that
+    # fails drops the rows it held.
+
+    def hold(self, conn: Connection, insert: Any, params: Any) -> bool:
+        """Keep a row of ``insert`` (a Prepared) to send later, if ``conn`` is PostgreSQL's batch."""
+        if self._pipeline is None or conn is not self._batch_conn:
+            return False
+        self._held.append((insert, params))
+        self.held_tables.add(insert.table)
+        return True
+
+    def release(self, conn: Connection) -> None:
+        """Send the rows held on ``conn``, one statement (of up to 64 rows) per table."""
+        if conn is not self._batch_conn or self._held_sent == len(self._held):
+            return
+        tables: dict[Any, list[Any]] = {}
+        for insert, params in self._held[self._held_sent :]:
+            tables.setdefault(insert, []).append(params)
+        self._held_sent, self.held_tables = len(self._held), set()
+        for insert, rows in tables.items():
+            insert.send(conn, rows)
+
+    def _before_sqlalchemy(self, conn: Connection, cursor: Any, sql: str, *_: Any) -> None:
+        if self.held_tables and any(table in sql for table in self.held_tables):
+            self.release(conn)
+
     def _settle(self, conn: Connection) -> None:
         """Wait for the answers to every statement sent on the batch's pipeline so far."""
         if self._pipeline is not None and conn is self._batch_conn:
@@ -150,11 +184,14 @@ class GroupCommit:
             self.rows.changed(getattr(table, "name", ""), context.isinsert)  # not a prepared statement
             self._written(conn, sql, params, cursor.rowcount, many)
 
-    def _undo(self, conn: Connection, start: int, error: BaseException) -> None:
-        """Take back the unit that began at ``start`` in the redo log and failed with ``error``."""
+    def _undo(self, conn: Connection, start: int, error: BaseException, held: int = 0, sent: int = 0) -> None:
+        """Take back the unit that began at ``start`` in the redo log (when ``held`` rows were held, and
+        ``sent`` of them sent) and failed with ``error``."""
+        del self._held[held:]  # the unit's own, never to be sent
         wrote = len(self._redo) > start or self._from_database(error)
         if not wrote or self._broken is not None:
-            del self._redo[start:]
+            del self._redo[start:]  # and no rows were sent since it began (that is a write)
+            self.held_tables = {insert.table for insert, _ in self._held[self._held_sent :]}
             return
         driver, cursor = _driver(conn), self._local.cursor
         sqlite = self.engine.dialect.name == "sqlite"
@@ -176,6 +213,8 @@ class GroupCommit:
                     raise RuntimeError(f"run again, {sql!r} changed {cursor.rowcount} rows, not {rows}")
             if pipelined:
                 self._pipe(conn)
+            self._held_sent = sent  # the rows sent before the unit began are sent again above, not the rest
+            self.held_tables = {insert.table for insert, _ in self._held[sent:]}
         except Exception as e:
             log.exception("a batch could not be rebuilt after a unit failed; it commits nothing")
             self._broken = e
@@ -229,6 +268,12 @@ class GroupCommit:
         return _COMMITTED
 
     def _flush(self) -> None:
+        if self._broken is None:
+            try:
+                self.release(self._batch_conn)  # type: ignore[arg-type]
+            except Exception as e:
+                self._broken = e
+        self._held, self._held_sent, self.held_tables = [], 0, set()
         batch, conn, self._batch, self._batch_conn = self._batch, self._batch_conn, None, None
         waiters, self._waiters = self._waiters, []
         failure, self._broken = self._broken, None
@@ -317,10 +362,11 @@ class _Unit:
     """A unit in the serving loop's batch (a class, not a generator: a generator costs more than the
     unit). A failure takes back its writes: :meth:`GroupCommit._undo`."""
 
-    __slots__ = ("conn", "kept", "start", "store")
+    __slots__ = ("conn", "held", "kept", "sent", "start", "store")
 
     def __init__(self, store: GroupCommit, conn: Connection) -> None:
         self.store, self.conn, self.start, self.kept = store, conn, len(store._redo), store.rows.mark()
+        self.held, self.sent = len(store._held), store._held_sent
 
     def __enter__(self) -> Connection:
         return self.conn
@@ -328,4 +374,4 @@ class _Unit:
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if error is not None:
             self.store.rows.forget(self.kept)  # what it kept may be what it wrote, now taken back
-            self.store._undo(self.conn, self.start, error)
+            self.store._undo(self.conn, self.start, error, self.held, self.sent)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine
@@ -16,6 +16,16 @@ from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine
 from ...specs.envelope import THREE_DIGITS, datetime_text
 
 Written = Callable[..., None]  # logs a change for redo: (conn, sql, parameters, rows[, executemany])
+
+
+class Holder(Protocol):
+    """Where rows inserted are held to be sent together (GroupCommit on PostgreSQL)."""
+
+    held_tables: set[str]  # the tables with rows held, not yet sent
+
+    def hold(self, conn: Connection, insert: Prepared, params: Any) -> bool: ...
+
+    def release(self, conn: Connection) -> None: ...
 
 
 def json_text(value: Any) -> str:
@@ -46,8 +56,12 @@ class Prepared:
         written: Written,
         settle: Callable[[Connection], None] | None = None,
         cached: Any = None,
+        holder: Holder | None = None,
+        held: bool = False,
     ) -> None:
         self.cursor_for = cursor_for
+        # held (an INSERT nothing reads back in its batch): a row is kept by ``holder`` and sent with others
+        self.holder, self.held = holder, held and holder is not None
         # rows.Cached: the table's rows kept in memory, read from it (a select) or kept exact (a change)
         self.cached = cached
         self.sqlite = engine.dialect.name == "sqlite"
@@ -59,6 +73,8 @@ class Prepared:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
+        self.table = statement.table.name if self.kind == "insert" else ""
+        self.words = frozenset(re.findall(r"\w+", self.sql))  # the tables it names among them
         binds = compiled.binds
         self.positional = dialect.paramstyle in ("qmark", "numeric", "format")
         self.names: list[str] = list(compiled.positiontup or []) if self.positional else list(binds)
@@ -87,7 +103,14 @@ class Prepared:
             params[k] = convert(params[k])
         return params
 
+    def _release(self, conn: Connection) -> None:
+        """Send the rows held of a table this statement names, first."""
+        holder = self.holder
+        if holder is not None and holder.held_tables and not holder.held_tables.isdisjoint(self.words):
+            holder.release(conn)
+
     def _execute(self, conn: Connection, values: dict[str, Any]) -> Any:
+        self._release(conn)
         params = self._params(values)
         cursor = self.cursor_for(conn)
         cursor.execute(self.sql, params)
@@ -98,9 +121,12 @@ class Prepared:
         return cursor
 
     def run(self, conn: Connection, **values: Any) -> int:
-        """Execute a change; the number of rows it touched."""
+        """Execute a change; the number of rows it touched (a row held: 1)."""
+        if self.held and self.holder.hold(conn, self, self._params(values)):  # type: ignore[union-attr]
+            return 1
         cached = self.cached
         if self.asserting is not None and cached is not None and cached.holds(conn, values, self.checked):
+            self._release(conn)
             params = self._params(values)
             self.cursor_for(conn).execute(self.asserting, params)
             self.written(conn, self.asserting, params, -1)  # type: ignore[misc]
@@ -119,6 +145,7 @@ class Prepared:
     def run_many(self, conn: Connection, rows: list[dict[str, Any]], redo: bool = False) -> None:
         """Execute a change once for each of ``rows``, in one call to the driver; logged for redo only if
         ``redo`` (a unit's writes are; those a batch makes as it commits, GroupCommit.behind, are not)."""
+        self._release(conn)
         params = [self._params(values) for values in rows]
         cursor = self.cursor_for(conn)
         if self.kind == "insert" and not self.positional and len(params) > 1:
@@ -127,6 +154,10 @@ class Prepared:
         cursor.executemany(self.sql, params)
         if redo and self.written is not None:  # rows counted on SQLite (its check of the log), not PostgreSQL
             self.written(conn, self.sql, params, cursor.rowcount if self.sqlite else -1, True)
+
+    def send(self, conn: Connection, params: list[Any]) -> None:
+        """Insert the rows held (their parameters), logged for redo."""
+        self._insert_many(conn, self.cursor_for(conn), params, redo=True)
 
     # psycopg's executemany sends and reads its pipeline for each row, the cost of a statement each; an
     # INSERT of many rows goes as one statement of up to 64 rows instead (sizes in powers of two, so that
@@ -173,9 +204,10 @@ def _rows_of(insert: str, size: int) -> tuple[str, list[str]]:
     """An INSERT of one row with named parameters as one of ``size`` rows with positional ones, and the
     names in the order a row's values go."""
     head, row = insert.split(" VALUES ", 1)
+    row, tail = row[: row.rindex(")") + 1], row[row.rindex(")") + 1 :]  # tail: RETURNING id, say
     names = re.findall(r"%\((\w+)\)s", row)
     row = re.sub(r"%\(\w+\)s", "%s", row)
-    return f"{head} VALUES {', '.join([row] * size)}", names
+    return f"{head} VALUES {', '.join([row] * size)}{tail}", names
 
 
 ABSENT = object()  # a row not kept in memory (rows.Cached.get): ask the database

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, Table, and_, bindparam, delete, select, update
 
-from .prepared import Prepared, Written
+from .prepared import Holder, Prepared, Written
 from .rows import Cached, Rows
 from .tables import (
     hub_records,
@@ -46,11 +46,16 @@ class Queries:
         written: Written,
         settle: Callable[[Connection], None] | None = None,
         rows: Rows | None = None,
+        holder: Holder | None = None,
     ) -> None:
-        def prepare(statement: Any, counted: bool = False, cached: Cached | None = None) -> Prepared:
+        def prepare(
+            statement: Any, counted: bool = False, cached: Cached | None = None, held: bool = False
+        ) -> Prepared:
             """``counted``: the caller reads the rows it changed (waited for on a pipelined batch);
-            ``cached``: the table's rows kept in memory (rows.py), read from it or kept exact."""
-            return Prepared(engine, statement, cursor_for, written, settle if counted else None, cached)
+            ``cached``: the table's rows kept in memory (rows.py), read from it or kept exact;
+            ``held``: an INSERT nothing reads back in its batch, its rows sent together (commit.py)."""
+            settles = settle if counted else None
+            return Prepared(engine, statement, cursor_for, written, settles, cached, holder, held)
 
         self.prepare = prepare  # a node's own statements for every message (bind ``k_…`` as here)
 
@@ -70,7 +75,8 @@ class Queries:
         )
         # a new message is reversed by nothing: no NULL to bind (pysqlite adapts None the slow way)
         self.record = prepare(
-            messages.insert().values({c.key: bindparam(c.key) for c in messages.c if c.key != "reversed_by"})
+            messages.insert().values({c.key: bindparam(c.key) for c in messages.c if c.key != "reversed_by"}),
+            held=True,
         )
         self.nonce = prepare(nonces.insert())
         self.forget = prepare(delete(messages).where(message_key.is_(_k("node"), _k("msgid"))))
@@ -107,7 +113,7 @@ class Queries:
         )
         self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")), cached=c)
         self.see = prepare(seen_persons.insert(), cached=c)
-        self.book = prepare(settlements.insert())
+        self.book = prepare(settlements.insert(), held=True)
         self.person, c = keyed(
             persons, "psn_no", select(persons.c.version, persons.c.doc).where(_key(persons, "node", "psn_no"))
         )
@@ -128,8 +134,8 @@ class Queries:
             .values(state=bindparam("state")),
             cached=c,
         )
-        self.insured_book = prepare(insured_settlements.insert())
-        self.national = prepare(hub_records.insert())
+        self.insured_book = prepare(insured_settlements.insert(), held=True)
+        self.national = prepare(hub_records.insert(), held=True)
         # the hub's prepayment funds (clearing.py): a fund read and moved for every cross-province settlement
         at = _key(prepayments, "insured", "treatment")
         self.fund, c = keyed(
@@ -144,5 +150,6 @@ class Queries:
         self.fund_moved = prepare(
             prepayment_moves.insert().values(
                 {c.key: bindparam(c.key) for c in prepayment_moves.c if c.key != "id"}  # id: the database's
-            )
+            ),
+            held=True,
         )

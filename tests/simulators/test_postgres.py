@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,10 @@ import httpx
 import psycopg
 import pytest
 from psycopg.errors import IntegrityError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from yidi.simulators.app import Options
-from yidi.simulators.store import Store, hub_records, insured_settlements, settings
+from yidi.simulators.store import Store, hub_records, insured_settlements, messages, settings
 
 from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
@@ -240,7 +240,7 @@ def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fa
     sent: list[str] = []
 
     execute = psycopg.Cursor.execute
-    watched = lambda cursor, sql, *a: (sent.append(sql), execute(cursor, sql, *a))[1]  # noqa: E731
+    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
     monkeypatch.setattr(psycopg.Cursor, "execute", watched)
 
     def many(conn: Connection) -> None:
@@ -253,3 +253,80 @@ def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fa
     assert _batch(store, [many, wrote_then_failed]) is None
     assert [sql.count("), (") + 1 for sql in sent if "INTO signins" in sql][:4] == [64, 32, 4, 1]
     assert _sign_nos(postgres_url) == sign_nos
+
+
+def _record(store: Store, conn: Connection, msgid: str) -> None:
+    values = dict(infno="2304", digest="d", sender="H", response={"infcode": 0}, effect=None)
+    store.q.record.run(conn, node="t", msgid=msgid, sim_time=datetime(2026, 12, 6), **values)
+
+
+def _msgids(url: str) -> list[str]:
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT msgid FROM messages WHERE reversed_by IS NULL"))
+
+
+def test_messages_answered_are_held_and_sent_as_one_statement_before_anything_reads_them(
+    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message records of a batch go to PostgreSQL together, in one INSERT, yet a read of the batch
+    (a retry's lookup, a reversal marking its original) sees those recorded before it."""
+    store = pg_store
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+    seen: list[Any] = []
+
+    def reads(conn: Connection) -> None:  # a retry of m1: its answer is found
+        seen.append(store.q.message.first(conn, k_node="t", k_msgid="m1"))
+
+    def reverses(conn: Connection) -> None:  # a 2601 marks its original through SQLAlchemy
+        conn.execute(update(messages).where(messages.c.msgid == "m3").values(reversed_by="r1"))
+
+    units = [lambda c: _record(store, c, "m0"), lambda c: _record(store, c, "m1"), reads]
+    units += [lambda c: _record(store, c, "m2"), lambda c: _record(store, c, "m3"), reverses]
+    assert _batch(store, units) is None
+    assert seen[0] is not None and seen[0].response == {"infcode": 0}
+    inserts = [sql for sql in sent if sql.startswith("INSERT INTO messages")]
+    assert [sql.count("), (") + 1 for sql in inserts] == [2, 2]  # two rows each, sent before each read
+    assert _msgids(postgres_url) == ["m0", "m1", "m2"]  # m3 was reversed
+
+
+def test_a_failed_unit_drops_the_rows_it_held_and_keeps_those_before_it(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """Rows held by a unit that fails are never sent; rows held before it are, even when the failed unit
+    had sent them (a read of the table) before failing and the batch was rebuilt without it."""
+    store = pg_store
+
+    def held_then_failed(conn: Connection) -> None:
+        _record(store, conn, "x0")
+        _fails(conn)
+
+    def sent_then_failed(conn: Connection) -> None:
+        _record(store, conn, "x1")
+        store.q.message.first(conn, k_node="t", k_msgid="m0")  # sends m0, m1 and x1
+        _sign_in(store, conn, "s9")
+        _fails(conn)
+
+    units = [lambda c: _record(store, c, "m0"), held_then_failed, lambda c: _record(store, c, "m1")]
+    units += [sent_then_failed, lambda c: _record(store, c, "m2")]
+    assert _batch(store, units) is None
+    assert _msgids(postgres_url) == ["m0", "m1", "m2"] and _sign_nos(postgres_url) == []
+
+
+def test_prepayment_moves_held_in_one_batch_are_all_written(pg_store: Store, postgres_url: str) -> None:
+    """The moves of a prepayment fund (an INSERT that SQLAlchemy ends with RETURNING id) go as one
+    statement of several rows, every one written."""
+    store = pg_store
+    move = dict(insured="500000", treatment="510000", kind="settle", ref="r", actor="hub", reason="结算")
+
+    def moved(amount: int) -> Callable[[Connection], None]:
+        return lambda conn: store.q.fund_moved.run(
+            conn, amount=amount, balance=-amount, sim_time=datetime(2026, 12, 6), **move
+        )
+
+    assert _batch(store, [moved(100), moved(250), moved(4)]) is None
+    with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
+        amounts = sorted(r[0] for r in conn.execute("SELECT amount FROM prepayment_moves"))
+    assert amounts == [4, 100, 250]
