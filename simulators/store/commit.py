@@ -135,16 +135,17 @@ class GroupCommit:
     # table, and before the batch commits. Sent, they are in the redo log like any change; a unit that
     # fails drops the rows it held.
 
-    def hold(self, conn: Connection, insert: Any, params: Any) -> bool:
-        """Keep a row of ``insert`` (a Prepared) to send later, if ``conn`` is PostgreSQL's batch."""
+    def hold(self, conn: Connection, insert: Any, rows: list[Any]) -> bool:
+        """Keep rows of ``insert`` (a Prepared; their parameters) to send later, if ``conn`` is PostgreSQL's
+        batch."""
         if self._pipeline is None or conn is not self._batch_conn:
             return False
-        self._held.append((insert, params))
+        self._held += ((insert, params) for params in rows)
         self.held_tables.add(insert.table)
         return True
 
     def release(self, conn: Connection) -> None:
-        """Send the rows held on ``conn``, one statement (of up to 64 rows) per table."""
+        """Send the rows held on ``conn``, one statement (of up to 32 rows) per table."""
         if conn is not self._batch_conn or self._held_sent == len(self._held):
             return
         tables: dict[Any, list[Any]] = {}
@@ -268,16 +269,18 @@ class GroupCommit:
         return _COMMITTED
 
     def _flush(self) -> None:
-        if self._broken is None:
+        behind, self._behind = self._behind, []
+        if self._broken is None and self._batch_conn is not None:
             try:
-                self.release(self._batch_conn)  # type: ignore[arg-type]
+                for write in behind:  # no unit runs after them: the redo log is done with
+                    write(self._batch_conn)
+                self.release(self._batch_conn)
             except Exception as e:
                 self._broken = e
         self._held, self._held_sent, self.held_tables = [], 0, set()
-        batch, conn, self._batch, self._batch_conn = self._batch, self._batch_conn, None, None
+        batch, self._batch, self._batch_conn = self._batch, None, None
         waiters, self._waiters = self._waiters, []
         failure, self._broken = self._broken, None
-        behind, self._behind = self._behind, []
         lost, self._if_lost = self._if_lost, []
         self._redo.clear()
         if batch is None:
@@ -285,8 +288,6 @@ class GroupCommit:
         try:
             if failure is not None:
                 raise failure
-            for write in behind:  # not in the redo log: the batch is no longer open to units
-                write(conn)  # type: ignore[arg-type]
             if (
                 self.engine.dialect.name == "postgresql"
                 and _driver(batch.connection).info.transaction_status == 3

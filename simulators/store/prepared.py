@@ -23,7 +23,7 @@ class Holder(Protocol):
 
     held_tables: set[str]  # the tables with rows held, not yet sent
 
-    def hold(self, conn: Connection, insert: Prepared, params: Any) -> bool: ...
+    def hold(self, conn: Connection, insert: Prepared, rows: list[Any]) -> bool: ...
 
     def release(self, conn: Connection) -> None: ...
 
@@ -122,7 +122,7 @@ class Prepared:
 
     def run(self, conn: Connection, **values: Any) -> int:
         """Execute a change; the number of rows it touched (a row held: 1)."""
-        if self.held and self.holder.hold(conn, self, self._params(values)):  # type: ignore[union-attr]
+        if self.held and self.holder.hold(conn, self, [self._params(values)]):  # type: ignore[union-attr]
             return 1
         cached = self.cached
         if self.asserting is not None and cached is not None and cached.holds(conn, values, self.checked):
@@ -145,8 +145,10 @@ class Prepared:
     def run_many(self, conn: Connection, rows: list[dict[str, Any]], redo: bool = False) -> None:
         """Execute a change once for each of ``rows``, in one call to the driver; logged for redo only if
         ``redo`` (a unit's writes are; those a batch makes as it commits, GroupCommit.behind, are not)."""
-        self._release(conn)
         params = [self._params(values) for values in rows]
+        if self.held and self.holder.hold(conn, self, params):  # type: ignore[union-attr]
+            return
+        self._release(conn)
         cursor = self.cursor_for(conn)
         if self.kind == "insert" and not self.positional and len(params) > 1:
             self._insert_many(conn, cursor, params, redo)
@@ -160,13 +162,13 @@ class Prepared:
         self._insert_many(conn, self.cursor_for(conn), params, redo=True)
 
     # psycopg's executemany sends and reads its pipeline for each row, the cost of a statement each; an
-    # INSERT of many rows goes as one statement of up to 64 rows instead (sizes in powers of two, so that
-    # few texts are prepared), as SQLAlchemy's own "insertmanyvalues" does.
+    # INSERT of many rows goes as one statement of up to 32 rows instead (a text for each number of rows,
+    # 32 at most a table), as SQLAlchemy's own "insertmanyvalues" does.
 
     def _insert_many(self, conn: Connection, cursor: Any, params: list[dict[str, Any]], redo: bool) -> None:
         start = 0
         while start < len(params):
-            size = min(64, 1 << (len(params) - start).bit_length() - 1)
+            size = min(32, len(params) - start)
             sql, names = _rows_of(self.sql, size)
             values = [p[n] for p in params[start : start + size] for n in names]
             cursor.execute(sql, values)

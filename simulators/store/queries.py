@@ -78,7 +78,7 @@ class Queries:
             messages.insert().values({c.key: bindparam(c.key) for c in messages.c if c.key != "reversed_by"}),
             held=True,
         )
-        self.nonce = prepare(nonces.insert())
+        self.nonce = prepare(nonces.insert(), held=True)
         self.forget = prepare(delete(messages).where(message_key.is_(_k("node"), _k("msgid"))))
         # the rows read by key on every message are kept in memory as well (rows.py): the reads below
         # are answered from it when it has them, and every change below keeps it exact

@@ -232,11 +232,11 @@ def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_bat
 def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fails(
     pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL a unit's many rows go as INSERTs of up to 64 rows each (not a statement a row): every
+    """On PostgreSQL a unit's many rows go as INSERTs of up to 32 rows each (not a statement a row): every
     row is written, and the batch rebuilt after a later unit failed writes them all again."""
     store = pg_store
     row = dict(node="t", fixmedins_code="H", opter_no="1", signed_out=False, sim_time=datetime(2026, 12, 6))
-    sign_nos = [f"s{i:03}" for i in range(101)]  # 64 + 32 + 4 + 1
+    sign_nos = [f"s{i:03}" for i in range(101)]  # 32 + 32 + 32 + 5
     sent: list[str] = []
 
     execute = psycopg.Cursor.execute
@@ -251,7 +251,7 @@ def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fa
         _fails(conn)
 
     assert _batch(store, [many, wrote_then_failed]) is None
-    assert [sql.count("), (") + 1 for sql in sent if "INTO signins" in sql][:4] == [64, 32, 4, 1]
+    assert [sql.count("), (") + 1 for sql in sent if "INTO signins" in sql][:4] == [32, 32, 32, 5]
     assert _sign_nos(postgres_url) == sign_nos
 
 
@@ -330,3 +330,22 @@ def test_prepayment_moves_held_in_one_batch_are_all_written(pg_store: Store, pos
     with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
         amounts = sorted(r[0] for r in conn.execute("SELECT amount FROM prepayment_moves"))
     assert amounts == [4, 100, 250]
+
+
+def test_the_nonces_of_every_node_go_in_one_statement_as_the_batch_commits(
+    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = pg_store
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+
+    def nonces(node: str, *nonces: str) -> Callable[[Connection], None]:
+        rows = [dict(node=node, paasid="p", nonce=n, expires=2**40) for n in nonces]
+        return lambda conn: store.behind(lambda conn: store.q.nonce.run_many(conn, rows))
+
+    assert _batch(store, [nonces("hub", "a", "b"), nonces("treatment:510000", "c")]) is None
+    assert [sql.count("), (") + 1 for sql in sent if sql.startswith("INSERT INTO nonces")] == [3]
+    with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT nonce FROM nonces")) == ["a", "b", "c"]
