@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -117,17 +117,21 @@ def partitioned(
         running.flush()
 
 
-def fresh_postgres(url: str) -> str:
-    """A new database on the server of ``url`` for one run (the books of one run only)."""
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A new database on the server of ``url`` for one run (the books of one run only), dropped after it."""
     from sqlalchemy import create_engine, text
 
     name = f"yidi_bench_{int(time.time() * 1000)}"
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    parts = urlsplit(url)
-    return parts._replace(path=f"/{name}").geturl()
+    try:
+        yield urlsplit(url)._replace(path=f"/{name}").geturl()
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        engine.dispose()
 
 
 @contextmanager
@@ -159,8 +163,13 @@ def place(pids: list[int], cores: list[int]) -> None:
 def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0) -> dict:
     out = work / f"{kind}-{store}-{n}"
     out.mkdir(parents=True)
+    sqlite = nullcontext(f"sqlite:///{out}/state.db")
+    with fresh_postgres(args.postgres) if store == "postgresql" else sqlite as db:
+        return measure(kind, store, db, args, out)
+
+
+def measure(kind: str, store: str, db: str, args: argparse.Namespace, out: Path) -> dict:
     crowd = load_cli.crowd_for(shapes.flat(rate=args.rate, duration=args.seconds), None)
-    db = fresh_postgres(args.postgres) if store == "postgresql" else f"sqlite:///{out}/state.db"
     started = (
         one_process(db, crowd, out)
         if kind == "one process"
