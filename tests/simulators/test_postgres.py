@@ -229,19 +229,33 @@ def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_bat
     assert _stored(postgres_url, "w")[:2] == ("registered", 0), "the batch committed nothing"
 
 
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement psycopg is given from here on."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def watched(cursor: psycopg.Cursor[Any], sql: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(sql))
+        return execute(cursor, sql, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
+    return sent
+
+
+def _rows_each(statements: list[str], table: str) -> list[int]:
+    """The rows of each INSERT into ``table`` among ``statements``."""
+    return [sql.count("), (") + 1 for sql in statements if sql.startswith(f"INSERT INTO {table} ")]
+
+
 def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fails(
-    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_store: Store, postgres_url: str, statements: list[str]
 ) -> None:
     """On PostgreSQL a unit's many rows go as INSERTs of up to 32 rows each (not a statement a row): every
     row is written, and the batch rebuilt after a later unit failed writes them all again."""
     store = pg_store
     row = dict(node="t", fixmedins_code="H", opter_no="1", signed_out=False, sim_time=datetime(2026, 12, 6))
     sign_nos = [f"s{i:03}" for i in range(101)]  # 32 + 32 + 32 + 5
-    sent: list[str] = []
-
-    execute = psycopg.Cursor.execute
-    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
-    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
 
     def many(conn: Connection) -> None:
         store.q.sign_in.run_many(conn, [{**row, "sign_no": s} for s in sign_nos], redo=True)
@@ -251,7 +265,7 @@ def test_many_rows_go_as_multirow_inserts_and_are_run_again_when_a_later_unit_fa
         _fails(conn)
 
     assert _batch(store, [many, wrote_then_failed]) is None
-    assert [sql.count("), (") + 1 for sql in sent if "INTO signins" in sql][:4] == [32, 32, 32, 5]
+    assert _rows_each(statements, "signins")[:4] == [32, 32, 32, 5]
     assert _sign_nos(postgres_url) == sign_nos
 
 
@@ -266,15 +280,11 @@ def _msgids(url: str) -> list[str]:
 
 
 def test_messages_answered_are_held_and_sent_as_one_statement_before_anything_reads_them(
-    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_store: Store, postgres_url: str, statements: list[str]
 ) -> None:
     """The message records of a batch go to PostgreSQL together, in one INSERT, yet a read of the batch
     (a retry's lookup, a reversal marking its original) sees those recorded before it."""
     store = pg_store
-    sent: list[str] = []
-    execute = psycopg.Cursor.execute
-    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
-    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
     seen: list[Any] = []
 
     def reads(conn: Connection) -> None:  # a retry of m1: its answer is found
@@ -287,8 +297,7 @@ def test_messages_answered_are_held_and_sent_as_one_statement_before_anything_re
     units += [lambda c: _record(store, c, "m2"), lambda c: _record(store, c, "m3"), reverses]
     assert _batch(store, units) is None
     assert seen[0] is not None and seen[0].response == {"infcode": 0}
-    inserts = [sql for sql in sent if sql.startswith("INSERT INTO messages")]
-    assert [sql.count("), (") + 1 for sql in inserts] == [2, 2]  # two rows each, sent before each read
+    assert _rows_each(statements, "messages") == [2, 2]  # sent before each read
     assert _msgids(postgres_url) == ["m0", "m1", "m2"]  # m3 was reversed
 
 
@@ -333,19 +342,15 @@ def test_prepayment_moves_held_in_one_batch_are_all_written(pg_store: Store, pos
 
 
 def test_the_nonces_of_every_node_go_in_one_statement_as_the_batch_commits(
-    pg_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_store: Store, postgres_url: str, statements: list[str]
 ) -> None:
     store = pg_store
-    sent: list[str] = []
-    execute = psycopg.Cursor.execute
-    watched = lambda cursor, sql, *a, **k: (sent.append(sql), execute(cursor, sql, *a, **k))[1]  # noqa: E731
-    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
 
     def nonces(node: str, *nonces: str) -> Callable[[Connection], None]:
         rows = [dict(node=node, paasid="p", nonce=n, expires=2**40) for n in nonces]
         return lambda conn: store.behind(lambda conn: store.q.nonce.run_many(conn, rows))
 
     assert _batch(store, [nonces("hub", "a", "b"), nonces("treatment:510000", "c")]) is None
-    assert [sql.count("), (") + 1 for sql in sent if sql.startswith("INSERT INTO nonces")] == [3]
+    assert _rows_each(statements, "nonces") == [3]
     with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
         assert sorted(r[0] for r in conn.execute("SELECT nonce FROM nonces")) == ["a", "b", "c"]
