@@ -4,7 +4,7 @@ on the same machine, with the ledger checked after each run; then the cores 10 �
 needs, derived from the measured costs.
 
     python bench/scaleout.py [--rate 30] [--seconds 30] [--workers 3 [--hub-beside] | --one-process]
-                             [--repeat 3] [--postgres postgresql+psycopg://…]
+                             [--repeat 3] [--postgres postgresql+psycopg://…] [--pin] [--ceiling STEP]
 
 Each configuration: the simulators started (``yidi serve``, or ``simulators.partition`` for the partitioned
 one), then ``yidi load --shape flat --rate R --duration S --sut URL --db …`` (whole inpatient episodes, the
@@ -21,6 +21,9 @@ others: SQLite and PostgreSQL are then compared on what the issue asks, the simu
 at one core each, not on how four processes share two cores (SQLite's database runs inside the simulator
 process, PostgreSQL's beside it: unpinned, on a 2-core machine that also runs Locust, the server's CPU is
 taken from the simulator's core).
+
+``--ceiling STEP`` finds the rate each store holds in one process: from ``--rate`` up by STEP, both stores
+at each rate in turn, until a rate is missed twice in a row.
 """
 
 from __future__ import annotations
@@ -224,6 +227,12 @@ def main() -> None:
     parser.add_argument(
         "--pin", action="store_true", help="the simulators on core 0, Locust and PostgreSQL on the others"
     )
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        metavar="STEP",
+        help="one process: from --rate up by STEP while it holds (a miss tried twice), for each store",
+    )
     args = parser.parse_args()
     kinds = KINDS[:1] if args.one_process else KINDS
     work = Path(tempfile.mkdtemp(prefix="yidi-scaleout-"))
@@ -241,20 +250,16 @@ def main() -> None:
     head = ("configuration", "done/s", "held", "ledger", "CPU ms/settl.", "ms/request", "PG ms/req", "Locust")
     widths = (30, 7, 5, 7, 14, 11, 10, 7)
     print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
+    if args.ceiling:
+        ceilings(args, stores, work)
+        return
     rows = []
     for n in range(args.repeat):
         for store in stores:
             for kind in kinds if n % 2 == 0 else kinds[::-1]:
                 r = run(kind, store, args, work, n)
                 rows.append(r | {"round": n})
-                pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
-                name = f"{kind} ({r['processes']}) · {store}" + (f" #{n + 1}" if args.repeat > 1 else "")
-                print(
-                    f"{name:>30} {r['per_s']:7.1f} {'yes' if r['held'] else 'no':>5} {r['ledger']:>7}"
-                    f" {r['ms_per_settlement']:14.2f} {r['ms_per_request']:11.3f} {pg:>10}"
-                    f" {r['locust_ms_per_request']:7.3f}",
-                    flush=True,
-                )
+                show(r, f"{kind} ({r['processes']}) · {store}" + (f" #{n + 1}" if args.repeat > 1 else ""))
     for store in stores if not args.one_process else ():
         ratios = [
             split["ms_per_settlement"] / one["ms_per_settlement"]
@@ -275,6 +280,38 @@ def main() -> None:
 
 
 KINDS = ("one process", "partitioned")
+
+
+def show(r: dict, name: str) -> None:
+    pg = f"{r['pg_ms_per_request']:.2f}" if r["pg_ms_per_request"] is not None else "-"
+    print(
+        f"{name:>30} {r['per_s']:7.1f} {'yes' if r['held'] else 'no':>5} {r['ledger']:>7}"
+        f" {r['ms_per_settlement']:14.2f} {r['ms_per_request']:11.3f} {pg:>10}"
+        f" {r['locust_ms_per_request']:7.3f}",
+        flush=True,
+    )
+
+
+def ceilings(args: argparse.Namespace, stores: list[str], work: Path) -> None:
+    """The highest rate each store holds in one process: the rate raised by a step while every store left
+    holds it, the stores in turn at each rate (so that the machine's drift falls on both); a rate missed is
+    tried once more before the store is done."""
+    held: dict[str, float | None] = dict.fromkeys(stores)
+    left, rate, n = list(stores), args.rate, 0
+    while left:
+        for store in list(left):
+            for attempt in range(2):
+                n += 1
+                r = run(KINDS[0], store, argparse.Namespace(**{**vars(args), "rate": rate}), work, n)
+                show(r, f"{rate:g}/s · {store}" + (" again" if attempt else ""))
+                if r["held"] and r["ledger"] == "OK":
+                    held[store] = rate
+                    break
+            else:
+                left.remove(store)
+        rate += args.ceiling
+    for store, top in held.items():
+        print(f"{store}: held up to {top:g}/s" if top else f"{store}: did not hold {args.rate:g}/s")
 
 
 def pick(rows: list[dict], store: str, kind: str, n: int) -> dict:
