@@ -17,8 +17,8 @@ two configurations in turn (the order flipped each round, so a drift in the mach
 and prints each round's ratio and their median.
 
 ``--pin`` gives the simulators the first core and everything else (Locust, the PostgreSQL server) the
-others: SQLite and PostgreSQL are then compared on what the issue asks, the simulator process's own cost
-at one core each, not on how four processes share two cores (SQLite's database runs inside the simulator
+others: SQLite and PostgreSQL are then compared on the simulator process's own cost at one core each,
+not on how four processes share two cores (SQLite's database runs inside the simulator
 process, PostgreSQL's beside it: unpinned, on a 2-core machine that also runs Locust, the server's CPU is
 taken from the simulator's core).
 
