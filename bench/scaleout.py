@@ -166,6 +166,7 @@ def place(pids: list[int], cores: list[int]) -> None:
 def run(kind: str, store: str, args: argparse.Namespace, work: Path, n: int = 0) -> dict:
     out = work / f"{kind}-{store}-{n}"
     out.mkdir(parents=True)
+    os.sync()  # the last run's dirty pages written now, not by the kernel during this one
     sqlite = nullcontext(f"sqlite:///{out}/state.db")
     with fresh_postgres(args.postgres) if store == "postgresql" else sqlite as db:
         return measure(kind, store, db, args, out)
