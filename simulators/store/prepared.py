@@ -61,7 +61,8 @@ class Prepared:
     ) -> None:
         self.cursor_for = cursor_for
         # held (an INSERT nothing reads back in its batch): a row is kept by ``holder`` and sent with others
-        self.holder, self.held = holder, held and holder is not None
+        self.holder = holder
+        self.hold = holder.hold if held and holder is not None else None
         # rows.Cached: the table's rows kept in memory, read from it (a select) or kept exact (a change)
         self.cached = cached
         self.sqlite = engine.dialect.name == "sqlite"
@@ -122,7 +123,7 @@ class Prepared:
 
     def run(self, conn: Connection, **values: Any) -> int:
         """Execute a change; the number of rows it touched (a row held: 1)."""
-        if self.held and self.holder.hold(conn, self, [self._params(values)]):  # type: ignore[union-attr]
+        if self.hold is not None and self.hold(conn, self, [self._params(values)]):
             return 1
         cached = self.cached
         if self.asserting is not None and cached is not None and cached.holds(conn, values, self.checked):
@@ -146,7 +147,7 @@ class Prepared:
         """Execute a change once for each of ``rows``, in one call to the driver; logged for redo only if
         ``redo`` (a unit's writes are; those a batch makes as it commits, GroupCommit.behind, are not)."""
         params = [self._params(values) for values in rows]
-        if self.held and self.holder.hold(conn, self, params):  # type: ignore[union-attr]
+        if self.hold is not None and self.hold(conn, self, params):
             return
         self._release(conn)
         cursor = self.cursor_for(conn)

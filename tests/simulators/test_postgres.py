@@ -274,9 +274,14 @@ def _record(store: Store, conn: Connection, msgid: str) -> None:
     store.q.record.run(conn, node="t", msgid=msgid, sim_time=datetime(2026, 12, 6), **values)
 
 
-def _msgids(url: str) -> list[str]:
+def _column(url: str, sql: str) -> list[Any]:
+    """The first column of what ``sql`` reads, sorted."""
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        return sorted(r[0] for r in conn.execute("SELECT msgid FROM messages WHERE reversed_by IS NULL"))
+        return sorted(r[0] for r in conn.execute(sql))
+
+
+def _msgids(url: str) -> list[str]:
+    return _column(url, "SELECT msgid FROM messages WHERE reversed_by IS NULL")
 
 
 def test_messages_answered_are_held_and_sent_as_one_statement_before_anything_reads_them(
@@ -336,9 +341,7 @@ def test_prepayment_moves_held_in_one_batch_are_all_written(pg_store: Store, pos
         )
 
     assert _batch(store, [moved(100), moved(250), moved(4)]) is None
-    with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
-        amounts = sorted(r[0] for r in conn.execute("SELECT amount FROM prepayment_moves"))
-    assert amounts == [4, 100, 250]
+    assert _column(postgres_url, "SELECT amount FROM prepayment_moves") == [4, 100, 250]
 
 
 def test_the_nonces_of_every_node_go_in_one_statement_as_the_batch_commits(
@@ -352,5 +355,4 @@ def test_the_nonces_of_every_node_go_in_one_statement_as_the_batch_commits(
 
     assert _batch(store, [nonces("hub", "a", "b"), nonces("treatment:510000", "c")]) is None
     assert _rows_each(statements, "nonces") == [3]
-    with psycopg.connect(postgres_url.replace("+psycopg", "")) as conn:
-        assert sorted(r[0] for r in conn.execute("SELECT nonce FROM nonces")) == ["a", "b", "c"]
+    assert _column(postgres_url, "SELECT nonce FROM nonces") == ["a", "b", "c"]
