@@ -191,10 +191,10 @@ class Funds:
     def reversed(self, conn: Connection, msgid: str, now: datetime, by: str) -> None:
         """A reversal (2601) of a national record: its draw is undone. One already counted in an issued
         month stays there; the reversal is counted in the month it happens, by an adjustment record."""
-        row = conn.execute(select(hub_records).where(hub_records.c.msgid == msgid)).mappings().first()
+        row = self.queries.hub_record.first(conn, k_msgid=msgid)
         if row is None or row["status"] == "reversed":
             return
-        conn.execute(update(hub_records).where(hub_records.c.msgid == msgid).values(status="reversed"))
+        self.queries.set_hub_record.run(conn, k_msgid=msgid, status="reversed")
         if row["month"] is not None and not self.mutant("reversal-rewrites-cleared-month"):
             conn.execute(
                 insert(hub_records).values(

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from ...specs import money
 from ...specs.envelope import datetime_text
@@ -21,7 +21,7 @@ from ...world.topology import Person, dedc_level
 from ..benefits import Claim, Result, Usage, settle, usage_of
 from ..catalog import Split
 from ..gateway import BusinessError, Context
-from ..store import insured_settlements, message_key, messages
+from ..store import insured_settlements
 from .records import Insured
 
 
@@ -220,14 +220,9 @@ class Settlement:
     # ── Y2305 ──────────────────────────────────────────────────────
 
     def active_settlement(self, conn: Connection, setl_id: str, mdtrt_id: str) -> Any:
-        row = conn.execute(
-            select(insured_settlements).where(
-                insured_settlements.c.node == self.node.name,
-                insured_settlements.c.setl_id == setl_id,
-                insured_settlements.c.kind == "settle",
-                insured_settlements.c.status == "active",
-            )
-        ).first()
+        row = self.node.store.q.insured_in_force.first(
+            conn, k_node=self.node.name, k_setl_id=setl_id, k_kind="settle", k_status="active"
+        )
         if row is None or (
             row.mdtrt_id != mdtrt_id and not self.node.faults.mutant("cancel-ignores-mdtrt-id")
         ):
@@ -253,11 +248,7 @@ class Settlement:
         else:
             doc["balance"] = str(yuan(doc["balance"]) + of_cents(row.acct))
         node.save(conn, row.psn_no, version, doc)
-        conn.execute(
-            update(insured_settlements)
-            .where(insured_settlements.c.node == node.name, insured_settlements.c.msgid == row.msgid)
-            .values(status=status)
-        )
+        node.store.q.set_insured_settlement.run(conn, k_node=node.name, k_msgid=row.msgid, status=status)
         node.set_visit(conn, row.mdtrt_id, "registered")
         return negate(node.spec, row.doc["answer"], balc=wire(doc["balance"]))  # the balance once restored
 
@@ -267,11 +258,7 @@ class Settlement:
         version, doc = node.state(conn, row.psn_no)
         self.apply(doc, row.year, usage_of(row.doc["usage"]), -of_cents(row.acct))
         node.save(conn, row.psn_no, version, doc)
-        conn.execute(
-            update(insured_settlements)
-            .where(insured_settlements.c.node == node.name, insured_settlements.c.msgid == row.msgid)
-            .values(status="active")
-        )
+        node.store.q.set_insured_settlement.run(conn, k_node=node.name, k_msgid=row.msgid, status="active")
         node.set_visit(conn, row.mdtrt_id, "settled")
 
     async def cancel_settlement(self, ctx: Context) -> None:
@@ -280,22 +267,21 @@ class Settlement:
         with ctx.answer() as conn:
             row = self.active_settlement(conn, data["setl_id"], data["mdtrt_id"])
             negative = self.undo_settlement(conn, row, "cancelled")
-            conn.execute(
-                insured_settlements.insert().values(
-                    node=node.name,
-                    msgid=ctx.msgid,
-                    setl_id=row.setl_id,
-                    kind="cancel",
-                    mdtrt_id=row.mdtrt_id,
-                    psn_no=row.psn_no,
-                    year=row.year,
-                    setting=row.setting,
-                    fund=-row.fund,
-                    acct=-row.acct,
-                    status="active",
-                    sim_time=ctx.now,
-                    doc={"of": row.msgid, "answer": negative},
-                )
+            node.store.q.insured_book.run(
+                conn,
+                node=node.name,
+                msgid=ctx.msgid,
+                setl_id=row.setl_id,
+                kind="cancel",
+                mdtrt_id=row.mdtrt_id,
+                psn_no=row.psn_no,
+                year=row.year,
+                setting=row.setting,
+                fund=-row.fund,
+                acct=-row.acct,
+                status="active",
+                sim_time=ctx.now,
+                doc={"of": row.msgid, "answer": negative},
             )
             ctx.effect = {"of": row.msgid}
             negative["setlinfo"]["setl_time"] = datetime_text(ctx.now)
@@ -307,12 +293,10 @@ class Settlement:
     # ── Y2601 ──────────────────────────────────────────────────────
 
     async def reverse(self, ctx: Context) -> None:
-        node = self.node
+        node, q = self.node, self.node.store.q
         data = ctx.input["data"]
         with ctx.answer() as conn:
-            original = conn.execute(
-                select(messages).where(message_key.is_(node.name, data["omsgid"]))
-            ).first()
+            original = q.answered.first(conn, k_node=node.name, k_msgid=data["omsgid"])
             if (
                 original is None
                 or original.infno != data["oinfno"]
@@ -341,26 +325,16 @@ class Settlement:
                 cancellation = self.row(conn, original.msgid)
                 if not node.faults.mutant("cancel-reversal-not-restored"):
                     self.redo_settlement(conn, self.row(conn, cancellation.doc["of"]))
-                conn.execute(
-                    update(insured_settlements)
-                    .where(
-                        insured_settlements.c.node == node.name,
-                        insured_settlements.c.msgid == original.msgid,
-                    )
-                    .values(status="reversed")
+                q.set_insured_settlement.run(
+                    conn, k_node=node.name, k_msgid=original.msgid, status="reversed"
                 )
-            conn.execute(
-                update(messages)
-                .where(message_key.is_(node.name, original.msgid))
-                .values(reversed_by=ctx.msgid)
-            )
+            q.reversed_by.run(conn, k_node=node.name, k_msgid=original.msgid, reversed_by=ctx.msgid)
 
     def row(self, conn: Connection, msgid: str) -> Any:
-        return conn.execute(
-            select(insured_settlements).where(
-                insured_settlements.c.node == self.node.name, insured_settlements.c.msgid == msgid
-            )
-        ).one()
+        """The book's entry of the settlement (or its cancellation) the message ``msgid`` made."""
+        row = self.node.store.q.insured_settlement.first(conn, k_node=self.node.name, k_msgid=msgid)
+        assert row is not None, msgid  # a message answered with a settlement booked it
+        return row
 
 
 # Which setlinfo field a fund's payment lands in: the interface's fact, not the policy's

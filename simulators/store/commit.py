@@ -11,12 +11,15 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from .rows import Rows
+
+if TYPE_CHECKING:
+    from .pipe import Pipe
 
 log = logging.getLogger("yidi.simulators")
 
@@ -38,8 +41,9 @@ class GroupCommit:
         self._broken: Exception | None = None  # the batch could not be rebuilt: it commits nothing
         self._behind: list[Callable[[Connection], None]] = []  # writes the batch makes just before it commits
         self._if_lost: list[Callable[[], None]] = []  # what to forget should the open batch commit nothing
-        self._pipeline: Any = None  # PostgreSQL: the batch's pipeline (its changes sent, not waited for)
-        self._pipelined: Any = None  # the context manager that opened it
+        self._pipeline: Pipe | None = None  # PostgreSQL: the batch connection's statements, sent unawaited
+        self._unclean = False  # a COMMIT sent down it failed: roll back before the next batch begins
+        self._watched: tuple[asyncio.AbstractEventLoop | None, int] = (None, -1)  # the loop reading it
         self._held: list[tuple[Any, Any]] = []  # PostgreSQL: rows inserted by the batch, sent together
         self._held_sent = 0  # how many of them are sent
         self.held_tables: set[str] = set()  # the tables of the rows held and not yet sent
@@ -63,6 +67,8 @@ class GroupCommit:
     def cursor(self, conn: Connection) -> Any:
         """A DB-API cursor on ``conn``: the thread's own, kept with its connection, when it is that one
         (a cursor made and closed per statement costs as much as a lookup by primary key)."""
+        if conn is self._batch_conn and self._pipeline is not None:
+            return self._pipeline
         local = self._local
         return local.cursor if conn is getattr(local, "conn", None) else _driver(conn).cursor()
 
@@ -82,14 +88,48 @@ class GroupCommit:
 
     def _open_batch(self) -> Connection:
         conn = self._conn()
-        self._batch, self._batch_conn = conn.begin(), conn
+        self._batch_conn = conn
         self._loop.call_soon(self._flush)  # type: ignore[union-attr]
+        if self.engine.dialect.name == "postgresql":  # its transaction is the pipe's (pipe.py)
+            self._batch = _PIPELINED
+            self._pipe(conn)
+            return conn
+        self._batch = conn.begin()
         if self.engine.dialect.name == "sqlite":  # else pysqlite begins only at the first write
             self._local.cursor.execute("BEGIN")
             self._changes = _driver(conn).total_changes
-        elif self.engine.dialect.name == "postgresql" and self._pipeline is None:
-            self._pipe(conn)  # kept open from batch to batch (see _flush)
         return conn
+
+    def _pipe(self, conn: Connection) -> None:
+        """The batch connection's pipe, the event loop watching its socket for the COMMITs' answers."""
+        driver, pipe, loop = _driver(conn), self._pipeline, self._loop
+        if pipe is None or pipe.driver is not driver:
+            from .pipe import Pipe  # psycopg: installed with PostgreSQL's extra
+
+            pipe = self._pipeline = Pipe(driver)
+        if self._watched != (loop, pipe.socket):
+            self._unwatch()
+            loop.add_reader(pipe.socket, self._readable)  # type: ignore[union-attr]
+            self._watched = (loop, pipe.socket)
+        if self._unclean:  # a batch failed as its COMMIT was read: its transaction is rolled back first
+            self._unclean = False
+            with contextlib.suppress(Exception):
+                pipe.close()
+            with contextlib.suppress(Exception):
+                driver.rollback()
+
+    def _readable(self) -> None:
+        try:
+            self._pipeline.readable()  # type: ignore[union-attr]
+        except Exception:  # the connection is lost: the next batch fails on it
+            log.exception("reading PostgreSQL's answers failed")
+            self._unwatch()
+
+    def _unwatch(self) -> None:
+        loop, socket = self._watched
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(socket)
+        self._watched = (None, -1)
 
     def behind(self, write: Callable[[Connection], None]) -> None:
         """Have ``write`` run in the serving loop's batch just before it commits (a batch is opened if none
@@ -111,23 +151,13 @@ class GroupCommit:
             self._if_lost.append(forget)
 
     # On PostgreSQL every statement is a round trip the event loop would wait for, most of a message's
-    # time. The batch runs in psycopg's pipeline mode instead: a change is sent and not waited for; a read
-    # waits for its own answer and every change before it (in order, on the one connection), and so does
-    # a change whose caller counts the rows it touched (:meth:`_settle`), a statement SQLAlchemy runs
-    # (it reads the answer at once), and the commit. A change that fails is then seen by the next
-    # statement that waits, perhaps another unit's: the unit that sees it is taken back, the batch
-    # rebuilt without it (:meth:`_undo`), and if the failed change is in the rebuilt part, the batch
-    # commits nothing and every answer waiting for it fails, as when a commit fails.
-
-    def _pipe(self, conn: Connection) -> None:
-        self._pipelined = _driver(conn).pipeline()
-        self._pipeline = self._pipelined.__enter__()
-
-    def _unpipe(self) -> None:
-        """Leave pipeline mode, waiting for every change sent (raises what failed)."""
-        pipelined, self._pipelined, self._pipeline = self._pipelined, None, None
-        if pipelined is not None:
-            pipelined.__exit__(None, None, None)
+    # time. The batch runs in libpq's pipeline mode instead (pipe.py): a change is sent and not waited
+    # for; a read waits for its own answer and every change before it (in order, on the one connection),
+    # and so does a change whose caller counts the rows it touched (:meth:`_settle`) and the commit;
+    # before a statement SQLAlchemy runs, the pipe is read to its end and closed. A change that fails is
+    # then seen by the next statement that waits, perhaps another unit's: the unit that sees it is taken
+    # back, the batch rebuilt without it (:meth:`_undo`), and if the failed change is in the rebuilt
+    # part, the batch commits nothing and every answer waiting for it fails, as when a commit fails.
 
     # Every statement costs psycopg about as much as the rest of a message's work on a row; the INSERTs
     # nothing reads back in the batch that wrote them (the messages answered, the books) are held
@@ -156,13 +186,16 @@ class GroupCommit:
             insert.send(conn, rows)
 
     def _before_sqlalchemy(self, conn: Connection, cursor: Any, sql: str, *_: Any) -> None:
+        if conn is not self._batch_conn or self._pipeline is None:
+            return
         if self.held_tables and any(table in sql for table in self.held_tables):
             self.release(conn)
+        self._pipeline.close()  # psycopg runs it, with the pipe read to its end
 
     def _settle(self, conn: Connection) -> None:
         """Wait for the answers to every statement sent on the batch's pipeline so far."""
         if self._pipeline is not None and conn is self._batch_conn:
-            self._pipeline.sync()
+            self._pipeline.settle()
 
     # A unit in a batch takes no savepoint: SAVEPOINT and RELEASE cost about 10,000 instructions a
     # sign-in (SQLite copies every page a unit changes before changing it), and units rarely fail.
@@ -178,8 +211,6 @@ class GroupCommit:
     def _written_by_sqlalchemy(
         self, conn: Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool
     ) -> None:
-        if self._pipeline is not None and conn is self._batch_conn:
-            self._pipeline.sync()  # SQLAlchemy reads the result (rows, rowcount) as soon as this returns
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
             table = getattr(getattr(context.compiled, "statement", None), "table", None)
             self.rows.changed(getattr(table, "name", ""), context.isinsert)  # not a prepared statement
@@ -200,10 +231,9 @@ class GroupCommit:
             if sqlite and driver.total_changes - self._changes != sum(r[3] for r in self._redo):
                 raise RuntimeError("a write of this batch is not in its redo log")
             del self._redo[start:]
-            pipelined = self._pipeline is not None
-            if pipelined:  # run again one by one, each waited for: rows counted, a failure named
+            if self._pipeline is not None:  # run again one by one, each waited for: rows counted
                 with contextlib.suppress(Exception):  # what failed is taken back with the rest
-                    self._unpipe()
+                    self._pipeline.close()
             driver.rollback()
             if sqlite:
                 cursor.execute("BEGIN")
@@ -212,8 +242,6 @@ class GroupCommit:
                 (cursor.executemany if many else cursor.execute)(sql, params)
                 if rows >= 0 and cursor.rowcount != rows:  # -1: sent on the pipeline, not counted
                     raise RuntimeError(f"run again, {sql!r} changed {cursor.rowcount} rows, not {rows}")
-            if pipelined:
-                self._pipe(conn)
             self._held_sent = sent  # the rows sent before the unit began are sent again above, not the rest
             self.held_tables = {insert.table for insert, _ in self._held[sent:]}
         except Exception as e:
@@ -269,6 +297,12 @@ class GroupCommit:
         return _COMMITTED
 
     def _flush(self) -> None:
+        pipe = self._pipeline if self._batch is _PIPELINED else None
+        if pipe is not None:
+            try:  # the batch before was built on: if its COMMIT failed, this one commits nothing either
+                pipe.wait_commits()
+            except Exception as e:
+                self._broken = self._broken or e
         behind, self._behind = self._behind, []
         if self._broken is None and self._batch_conn is not None:
             try:
@@ -278,38 +312,70 @@ class GroupCommit:
             except Exception as e:
                 self._broken = e
         self._held, self._held_sent, self.held_tables = [], 0, set()
-        batch, self._batch, self._batch_conn = self._batch, None, None
+        conn, batch, self._batch, self._batch_conn = self._batch_conn, self._batch, None, None
         waiters, self._waiters = self._waiters, []
         failure, self._broken = self._broken, None
         lost, self._if_lost = self._if_lost, []
         self._redo.clear()
         if batch is None:
             return
+        if pipe is not None:
+            self._commit_pipelined(pipe, conn, waiters, lost, failure)  # type: ignore[arg-type]
+            return
         try:
             if failure is not None:
                 raise failure
-            if (
-                self.engine.dialect.name == "postgresql"
-                and _driver(batch.connection).info.transaction_status == 3
-            ):
-                # INERROR: PostgreSQL would turn the COMMIT into a ROLLBACK without a word
-                raise RuntimeError("the batch's transaction failed: nothing of it is committed")
-            # PostgreSQL: the COMMIT follows the batch's changes down the pipeline, one round trip for all,
-            # and the pipeline stays open for the next batch. A change sent since the last wait that fails
-            # aborts the pipeline, the COMMIT with it, and is raised here; a transaction that failed before
-            # is INERROR (above) or, were a statement sent since, fails that statement the same way.
             batch.commit()
             self.rows.keep()
-        except Exception as e:  # nothing of the batch is durable: every waiter fails
-            self.rows.clear()  # and nothing kept is trusted: the failure may be a row another process changed
-            with contextlib.suppress(Exception):
-                self._unpipe()
-            with contextlib.suppress(Exception):  # a COMMIT that failed in the pipeline: SQLAlchemy takes
-                _driver(batch.connection).rollback()  # the transaction for ended and would not roll it back
+        except Exception as e:
             batch.rollback()
             failure = e
+        self._committed(waiters, lost, failure)
+
+    # PostgreSQL: the COMMIT follows the batch's changes down the pipe, and is not waited for: the event
+    # loop serves the next batch meanwhile and reads the answer when it comes (or the next read of the
+    # pipe does). The next batch was built on this one's rows: it commits only once this one has, and
+    # nothing if this one failed (:meth:`_flush` waits for the answer before it commits).
+
+    def _commit_pipelined(
+        self, pipe: Pipe, conn: Connection, waiters: list[Any], lost: list[Any], failure: Exception | None
+    ) -> None:
+        if failure is None and pipe.begun and not conn.in_transaction():
+            try:
+                pipe.commit(lambda failed: self._committed(waiters, lost, failed))
+            except Exception as e:
+                failure = e
+            else:
+                self.rows.keep()
+                return
+        elif failure is None:  # psycopg ran the batch's last statements (SQLAlchemy's, a rebuild): it commits
+            try:
+                pipe.close()
+                if _driver(conn).info.transaction_status == 3:  # INERROR: the COMMIT would roll back unsaid
+                    raise RuntimeError("the batch's transaction failed: nothing of it is committed")
+                (conn if conn.in_transaction() else _driver(conn)).commit()
+                self.rows.keep()
+            except Exception as e:
+                failure = e
+        if failure is not None:
+            with contextlib.suppress(Exception):
+                pipe.close()
+            with contextlib.suppress(Exception):
+                _driver(conn).rollback()
+            with contextlib.suppress(Exception):
+                conn.rollback()
+        self._committed(waiters, lost, failure)
+
+    def _committed(self, waiters: list[Any], lost: list[Callable[[], None]], failure: Any) -> None:
+        """A batch's outcome: every answer waiting for it may leave, or fails with ``failure``."""
+        if failure is not None:  # nothing kept is trusted: the failure may be a row another process changed
+            self.rows.clear()
             for forget in lost:
                 forget()
+            if self._pipeline is not None:  # told by the pipe, perhaps while the next batch is open
+                self._unclean = True
+                if self._batch_conn is not None and self._broken is None:
+                    self._broken = failure
         for waiter in (w for w in waiters if not w.done()):
             if failure is None:
                 waiter.set_result(None)
@@ -321,8 +387,10 @@ class GroupCommit:
         if self._checkpoints is not None:
             self._checkpoints.set()
         self._flush()
-        with contextlib.suppress(Exception):
-            self._unpipe()
+        if self._pipeline is not None:
+            with contextlib.suppress(Exception):
+                self._pipeline.close()  # its COMMIT answered
+            self._unwatch()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -336,6 +404,7 @@ class _Committed:
 
 
 _COMMITTED = _Committed()
+_PIPELINED = "the pipe's transaction"  # the open batch's, on PostgreSQL (no SQLAlchemy transaction)
 
 
 def _driver(conn: Connection) -> Any:

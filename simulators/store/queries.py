@@ -80,6 +80,13 @@ class Queries:
         )
         self.nonce = prepare(nonces.insert(), held=True)
         self.forget = prepare(delete(messages).where(message_key.is_(_k("node"), _k("msgid"))))
+        # a 2601's: the message it reverses, whole, and its mark
+        self.answered = prepare(select(messages).where(message_key.is_(_k("node"), _k("msgid"))))
+        self.reversed_by = prepare(
+            update(messages)
+            .where(message_key.is_(_k("node"), _k("msgid")))
+            .values(reversed_by=bindparam("reversed_by"))
+        )
         # the rows read by key on every message are kept in memory as well (rows.py): the reads below
         # are answered from it when it has them, and every change below keeps it exact
         self.signin, c = keyed(
@@ -99,6 +106,9 @@ class Queries:
             counted=True,
             cached=c,
         )
+        # who is in hospital: a person's open inpatient visit, looked for at every 2401 (kept by
+        # treatment/in_hospital.py through the visits' changes: no table of its own, and no statement)
+        self.in_hospital = Cached(rows, "in_hospital", ("node", "psn_no"), ["mdtrt_id"], []) if rows else None
         # a visit's fee lines, apart from its document: read and written only with a save of the visit
         self.fees, c = keyed(
             visit_fees, "mdtrt_id", select(visit_fees.c.lines).where(_key(visit_fees, "node", "mdtrt_id"))
@@ -114,6 +124,14 @@ class Queries:
         self.unsee = prepare(delete(seen_persons).where(_key(seen_persons, "node", "psn_no")), cached=c)
         self.see = prepare(seen_persons.insert(), cached=c)
         self.book = prepare(settlements.insert(), held=True)
+        # a 2305's, a 2601's and the details' reads and changes of the treatment side's book
+        self.settlement = prepare(select(settlements).where(_key(settlements, "node", "msgid")))
+        self.in_force = prepare(
+            select(settlements).where(_key(settlements, "node", "setl_id", "kind", "status"))
+        )
+        at = _key(settlements, "node", "msgid")
+        self.set_settlement = prepare(update(settlements).where(at).values(status=bindparam("status")))
+        self.settlement_doc = prepare(update(settlements).where(at).values(doc=bindparam("doc")))
         self.person, c = keyed(
             persons, "psn_no", select(persons.c.version, persons.c.doc).where(_key(persons, "node", "psn_no"))
         )
@@ -135,7 +153,19 @@ class Queries:
             cached=c,
         )
         self.insured_book = prepare(insured_settlements.insert(), held=True)
+        at = _key(insured_settlements, "node", "msgid")
+        self.insured_settlement = prepare(select(insured_settlements).where(at))
+        self.insured_in_force = prepare(
+            select(insured_settlements).where(_key(insured_settlements, "node", "setl_id", "kind", "status"))
+        )
+        self.set_insured_settlement = prepare(
+            update(insured_settlements).where(at).values(status=bindparam("status"))
+        )
         self.national = prepare(hub_records.insert(), held=True)
+        self.hub_record = prepare(select(hub_records).where(hub_records.c.msgid == _k("msgid")))
+        self.set_hub_record = prepare(
+            update(hub_records).where(hub_records.c.msgid == _k("msgid")).values(status=bindparam("status"))
+        )
         # the hub's prepayment funds (clearing.py): a fund read and moved for every cross-province settlement
         at = _key(prepayments, "insured", "treatment")
         self.fund, c = keyed(

@@ -153,7 +153,7 @@ class Cached:
             if cached is self and before is None:
                 log[i] = (cached, generation, key, ABSENT)
 
-    def preload(self, rows: Iterable[Mapping[str, Any]], complete: Any = None) -> None:
+    def preload(self, rows: Iterable[Any], complete: Any = None) -> None:
         """Keep committed rows read at start (``columns`` and the key's columns), before any batch, and if
         ``complete`` is given, all of that node's rows: a key of it not kept then has no row."""
         for row in rows:

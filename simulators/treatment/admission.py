@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, literal_column, select
+from sqlalchemy import Connection
 
 from ..gateway import BusinessError, Context
-from ..store import visits
-from .visits import INPATIENT, KIND_OF, OPEN, OUTPATIENT, Treatment, not_ahead, not_before_admission, step
+from .visits import INPATIENT, KIND_OF, OUTPATIENT, Treatment, not_ahead, not_before_admission, step
 
 
 class Admission:
@@ -22,15 +21,6 @@ class Admission:
 
     def __init__(self, node: Treatment) -> None:
         self.node = node
-        # a person's open visit of a kind, looked for at every registration: prepared once
-        self.open_visit = node.store.q.prepare(
-            select(visits.c.mdtrt_id).where(
-                visits.c.node == bindparam("k_node"),
-                visits.c.psn_no == bindparam("k_psn_no"),
-                visits.c.kind == bindparam("k_kind"),
-                visits.c.state.in_([literal_column(f"'{state}'") for state in OPEN]),  # no list to bind
-            )
-        )
         self.handlers = {
             "2403": self.change_visit,
             "2203": self.change_visit,
@@ -72,12 +62,10 @@ class Admission:
             not cross and node.faults.mutant("lifecycle-cross-province-only")
         )
         with ctx.work() as conn:
-            found = self.open_visit.first(
-                conn, k_node=node.name, k_psn_no=info["psn_no"], k_kind=kind.machine
-            )
-            open_visit = found and found.mdtrt_id
-            if kind is INPATIENT and open_visit and not unchecked:
-                raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
+            if kind is INPATIENT and not unchecked:  # one stay at a time (an outpatient may have many)
+                open_visit = node.in_hospital.visit(conn, info["psn_no"])
+                if open_visit:
+                    raise BusinessError("E4004", psn_no=info["psn_no"], mdtrt_id=open_visit)
             person = self.seen(conn, info)
         insuinfo = next((i for i in person["insuinfo"] if i["insutype"] == info["insutype"]), None)
         if insuinfo is None:
@@ -143,6 +131,10 @@ class Admission:
                 doc=doc,
                 sim_time=ctx.now,
             )
+            if kind is INPATIENT:
+                node.in_hospital.opened(conn, info["psn_no"], mdtrt_id)
+                if unchecked:
+                    node.in_hospital.admitted_twice()
             ctx.effect = {"mdtrt_id": mdtrt_id, "remote": notice["msgid"]}
             if cross and (not filing.get("fil_type") or node.faults.mutant("filed-warned-as-unfiled")):
                 ctx.warn_msg = (

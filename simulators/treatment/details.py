@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..links import Unreachable
 from ..store import settlements
@@ -65,11 +65,8 @@ class Details:
                 if not node.faults.mutant("details-dropped-when-away"):
                     continue
             with node.store.begin() as conn:
-                conn.execute(
-                    update(settlements)
-                    .where(settlements.c.node == node.name, settlements.c.msgid == row.msgid)
-                    .values(doc={**row.doc, "details": "sent"})
-                )
+                doc = {**row.doc, "details": "sent"}
+                node.store.q.settlement_doc.run(conn, k_node=node.name, k_msgid=row.msgid, doc=doc)
             sent += 1
         return sent
 

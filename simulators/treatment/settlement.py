@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from ...specs.envelope import datetime_text
 from ...specs.money import ZERO, cents, wire, yuan
@@ -21,7 +21,7 @@ from ..catalog import Split, categories
 from ..gateway import BusinessError, Context, Relayed
 from ..insured.settlement import negate
 from ..links import Peer, Unreachable
-from ..store import message_key, messages, settlements, visits
+from ..store import visits
 from .visits import INPATIENT, OUTPATIENT, TRANSIENT, Treatment, Visit, log, step
 
 # the insured side's transaction a reversal of the hospital's one reverses
@@ -261,15 +261,16 @@ class Settlement:
 
     # ── 2305 / 2208 ────────────────────────────────────────────────
 
+    def booked(self, conn: Connection, msgid: str) -> Any:
+        """The book's entry of the settlement (or its cancellation) the message ``msgid`` made."""
+        row = self.node.store.q.settlement.first(conn, k_node=self.node.name, k_msgid=msgid)
+        assert row is not None, msgid  # a message answered with a settlement booked it
+        return row
+
     def active_settlement(self, conn: Connection, visit: Visit, setl_id: str) -> Any:
-        row = conn.execute(
-            select(settlements).where(
-                settlements.c.node == self.node.name,
-                settlements.c.setl_id == setl_id,
-                settlements.c.kind == "settle",
-                settlements.c.status == "active",
-            )
-        ).first()
+        row = self.node.store.q.in_force.first(
+            conn, k_node=self.node.name, k_setl_id=setl_id, k_kind="settle", k_status="active"
+        )
         if row is None or row.mdtrt_id != visit.mdtrt_id:
             raise BusinessError("E4005", setl_id=setl_id, mdtrt_id=visit.mdtrt_id)
         return row
@@ -291,7 +292,7 @@ class Settlement:
                 "after": after,
                 "peer": peer,
                 "request": request,
-                "original": row.msgid,
+                "original": row,  # as it stays: the visit is claimed until the cancellation is booked
                 "pending": {"remote": request["msgid"], "oinfno": "Y2305", "setl_id": row.setl_id},
             }
 
@@ -303,23 +304,15 @@ class Settlement:
     def finish_cancellation(
         self, ctx: Context, data: Mapping[str, Any], p: Mapping[str, Any], answer: Mapping[str, Any]
     ) -> None:
-        node = self.node
+        node, q = self.node, self.node.store.q
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, data["mdtrt_id"], fees=True)
-            original = conn.execute(
-                select(settlements).where(
-                    settlements.c.node == node.name, settlements.c.msgid == p["original"]
-                )
-            ).one()
+            original = p["original"]
             negative = negate(node.spec, original.doc)
             negative["setlinfo"].update(
                 setl_time=datetime_text(ctx.now), balc=answer["output"]["setlinfo"].get("balc", 0.0)
             )
-            conn.execute(
-                update(settlements)
-                .where(settlements.c.node == node.name, settlements.c.msgid == p["original"])
-                .values(status="cancelled")
-            )
+            q.set_settlement.run(conn, k_node=node.name, k_msgid=original.msgid, status="cancelled")
             self.book(conn, ctx, visit, "cancel", original.setl_id, negative)
             for f in visit.change_fees().values():
                 if f.get("setl_id") == original.setl_id:
@@ -328,7 +321,7 @@ class Settlement:
             node.save(conn, visit, p["after"], ctx.infno)
             ctx.effect = {
                 "setl_id": original.setl_id,
-                "of": p["original"],
+                "of": original.msgid,
                 "remote": p["request"]["msgid"],
                 "mdtrt_id": visit.mdtrt_id,
             }
@@ -344,7 +337,7 @@ class Settlement:
         node, data = self.node, ctx.input["data"]
         oinfno, omsgid = data["oinfno"], data["omsgid"]
         with ctx.work() as conn:
-            original = conn.execute(select(messages).where(message_key.is_(node.name, omsgid))).first()
+            original = node.store.q.answered.first(conn, k_node=node.name, k_msgid=omsgid)
         if original is None and node.faults.mutant("reversal-of-unknown-succeeds"):
             with ctx.answer():
                 return
@@ -389,35 +382,19 @@ class Settlement:
     def finish_reversal(
         self, ctx: Context, oinfno: str, omsgid: str, effect: Mapping[str, Any], p: Mapping[str, Any]
     ) -> None:
-        node = self.node
+        node, q = self.node, self.node.store.q
         with ctx.answer() as conn:
             visit = node.load(conn, ctx, effect["mdtrt_id"])
             if oinfno in ("2304", "2207"):
-                row = conn.execute(
-                    select(settlements).where(settlements.c.node == node.name, settlements.c.msgid == omsgid)
-                ).one()
-                conn.execute(
-                    update(settlements)
-                    .where(settlements.c.node == node.name, settlements.c.msgid == omsgid)
-                    .values(status="reversed")
-                )
+                row = self.booked(conn, omsgid)
+                q.set_settlement.run(conn, k_node=node.name, k_msgid=omsgid, status="reversed")
                 self.book(conn, ctx, visit, "reversal", row.setl_id, negate(node.spec, row.doc))
                 visit.doc.pop("settlement", None)
             elif oinfno in ("2305", "2208"):
-                conn.execute(
-                    update(settlements)
-                    .where(settlements.c.node == node.name, settlements.c.msgid == omsgid)
-                    .values(status="reversed")
-                )
-                conn.execute(
-                    update(settlements)
-                    .where(settlements.c.node == node.name, settlements.c.msgid == effect["of"])
-                    .values(status="active")
-                )
+                q.set_settlement.run(conn, k_node=node.name, k_msgid=omsgid, status="reversed")
+                q.set_settlement.run(conn, k_node=node.name, k_msgid=effect["of"], status="active")
             node.save(conn, visit, p["after"], ctx.infno)
-            conn.execute(
-                update(messages).where(message_key.is_(node.name, omsgid)).values(reversed_by=ctx.msgid)
-            )
+            q.reversed_by.run(conn, k_node=node.name, k_msgid=omsgid, reversed_by=ctx.msgid)
 
     # ── recovery ───────────────────────────────────────────────────
 

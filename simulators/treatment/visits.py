@@ -27,6 +27,7 @@ from ...world.topology import Account, Hospital, Province
 from ..gateway import BusinessError, Context, Node, Relayed, World
 from ..insured.records import Insured
 from ..links import Peer, Serials, Unreachable
+from .in_hospital import InHospital
 
 log = logging.getLogger("yidi.simulators")
 
@@ -193,6 +194,7 @@ class Treatment(Node):
         self.own: Peer | None = None  # the province's own insured face, in-process
         self.hub: Peer | None = None
         self.inflight: set[str] = set()  # visits whose claimed call is under way: recovery leaves them alone
+        self.in_hospital = InHospital(self.store, self.name, OPEN)
 
     def new_id(self, now: datetime) -> str:
         return f"{self.admdvs}{stamp(now)}{self.ids():010d}"
@@ -299,6 +301,7 @@ class Treatment(Node):
             else:
                 q.save_fees.run(conn, lines=fees, k_node=self.name, k_mdtrt_id=visit.mdtrt_id)
             visit.fees_changed = False
+        self.in_hospital.changed(conn, visit, state)
         visit.state, visit.version = state, visit.version + 1
 
     # ── claims ─────────────────────────────────────────────────────

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from yidi.actors.his import Episode, His, Refused, credential
+from yidi.simulators.app import Options
+from yidi.simulators.background import serving
 from yidi.simulators.store import hub_records, insured_settlements, persons, settlements
 from yidi.specs.validate import validate
 from yidi.world.policy import Terms
@@ -410,3 +414,30 @@ def test_a_retired_cadres_fund_is_paid_as_other_not_as_basic_insurance(served: S
     assert D(str(s["oth_pay"])) > 0 and D(str(s["hifp_pay"])) == 0
     funds = ("hifp_pay", "cvlserv_pay", "hifob_pay", "hifmi_pay", "hifes_pay", "maf_pay", "oth_pay")
     assert sum(D(str(s[f])) for f in funds) == D(str(s["fund_pay_sumamt"]))
+
+
+def _admit(served: Served, key: str, hospital: str) -> Episode:
+    his, card = served.his(hospital), served.card(key)
+    info = his.person_info(card, "03")
+    episode = Episode(info.output, info.output["insuinfo"][0]["insuplc_admdvs"], replies=[info])
+    his.admit(episode, med_type="21", cert=credential(card, "03"))
+    return episode
+
+
+def test_who_is_in_hospital_is_kept_through_a_stay_and_found_again_after_a_restart(tmp_path: Path) -> None:
+    """Every 2401 asks whether the person is in hospital (R-LIFE-03): answered from memory, kept as a stay
+    opens and closes (a settled stay lets the next admission in), and read back after a restart."""
+    options = Options(db=f"sqlite:///{tmp_path / 'state.db'}")
+    with serving(options) as served:
+        his, _ = settled(served, "P01", "H50000000001")
+        second = _admit(served, "P01", "H50000000001")  # the settled stay is over
+        with pytest.raises(Refused, match=f"E4004.*{second.mdtrt_id}"):
+            _admit(served, "P01", "H50000000001")
+        his.simple(second, "2404")  # cancelled: over as well
+        third = _admit(served, "P01", "H50000000001")
+    with serving(options) as served:
+        served.sim.clock.advance(timedelta(seconds=2))  # a restart takes a while: msgids stamped anew
+        kept = served.sim.treatment["500000"].in_hospital.kept
+        assert kept is not None and "treatment:500000" in kept.complete  # known from the start
+        with pytest.raises(Refused, match=f"E4004.*{third.mdtrt_id}"):
+            _admit(served, "P01", "H50000000002")

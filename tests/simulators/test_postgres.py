@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy import Connection, update
 
 from yidi.simulators.app import Options
 from yidi.simulators.store import Store, hub_records, insured_settlements, messages, settings
+from yidi.simulators.store.pipe import Pipe
 
 from .conftest import Served, free_port, serving
 from .test_episodes import admitted, count, settled
@@ -231,16 +234,19 @@ def test_a_version_checked_update_of_a_row_another_process_changed_fails_the_bat
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL of every statement psycopg is given from here on."""
+    """The SQL of every statement sent from here on, by psycopg or by the batch's pipe."""
     sent: list[str] = []
-    execute = psycopg.Cursor.execute
+    for cursor in (psycopg.Cursor, Pipe):
+        monkeypatch.setattr(cursor, "execute", _watched(cursor.execute, sent))  # type: ignore[attr-defined]
+    return sent
 
-    def watched(cursor: psycopg.Cursor[Any], sql: Any, *args: Any, **kwargs: Any) -> Any:
+
+def _watched(execute: Any, sent: list[str]) -> Any:
+    def watched(cursor: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
         sent.append(str(sql))
         return execute(cursor, sql, *args, **kwargs)
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", watched)
-    return sent
+    return watched
 
 
 def _rows_each(statements: list[str], table: str) -> list[int]:
@@ -356,3 +362,63 @@ def test_the_nonces_of_every_node_go_in_one_statement_as_the_batch_commits(
     assert _batch(store, [nonces("hub", "a", "b"), nonces("treatment:510000", "c")]) is None
     assert _rows_each(statements, "nonces") == [3]
     assert _column(postgres_url, "SELECT nonce FROM nonces") == ["a", "b", "c"]
+
+
+def _refused_at_commit(url: str, msgid: str, sql: str) -> None:
+    """A message record ``msgid`` runs ``sql`` when its transaction commits (a deferred trigger)."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.msgid = '{msgid}' THEN {sql}; END IF; RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION at_commit()"
+        )
+
+
+def test_the_loop_does_not_wait_for_a_commit_and_the_answers_leave_once_it_is_read(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """A batch's COMMIT goes down the pipe and the event loop goes on serving; the batch's answers leave
+    when PostgreSQL's answer is read."""
+    store = pg_store
+    _refused_at_commit(postgres_url, "slow", "PERFORM pg_sleep(0.3)")
+
+    async def run() -> tuple[float, bool, float]:
+        store.group_commit(asyncio.get_running_loop())
+        with store.begin() as conn:
+            _record(store, conn, "slow")
+        durable, start = store.durable(), time.perf_counter()
+        store._flush()  # as the loop runs it
+        flushed, answered = time.perf_counter() - start, durable.done()
+        await durable
+        return flushed, answered, time.perf_counter() - start
+
+    flushed, answered, committed = asyncio.run(run())
+    assert committed >= 0.3 and flushed < 0.1 and not answered
+    assert _msgids(postgres_url) == ["slow"]
+
+
+def test_a_batch_begun_before_the_one_before_it_was_answered_commits_only_if_that_one_did(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """The next batch was built on the rows of the one whose COMMIT is on its way: if that COMMIT fails
+    (here a deferred check refuses it), the next batch commits nothing either, though PostgreSQL would
+    have taken its own statements."""
+    store = pg_store
+    _refused_at_commit(postgres_url, "m1", "RAISE EXCEPTION 'refused at commit'")
+
+    async def run() -> list[BaseException | None]:
+        store.group_commit(asyncio.get_running_loop())
+        durable = []
+        for msgid in ("m0", "m1", "m2"):  # three batches, each begun before the last one is answered
+            with store.begin() as conn:
+                _record(store, conn, msgid)
+            durable.append(store.durable())
+            store._flush()
+        return await asyncio.gather(*durable, return_exceptions=True)  # type: ignore[return-value]
+
+    first, refused, next_ = asyncio.run(run())
+    assert first is None and _from_postgres(refused) and next_ is not None
+    assert _msgids(postgres_url) == ["m0"]
