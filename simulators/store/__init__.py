@@ -7,6 +7,7 @@ nothing it committed.
 
     tables     the tables, and the time-ordered keys of messages and sign-ins (TimeKey)
     commit     units of work, the group commit and its redo log, the WAL checkpoints, the rows held
+    pipe       PostgreSQL's batch on libpq's pipeline mode: statements unawaited, the COMMIT too
     prepared   statements compiled once and run on the DB-API cursor
     queries    the prepared statements the nodes run for every message (Store.q)
     rows       the rows those read and write by key, kept in memory (exact: see there)
