@@ -43,7 +43,7 @@ class GroupCommit:
         self._if_lost: list[Callable[[], None]] = []  # what to forget should the open batch commit nothing
         self._pipeline: Pipe | None = None  # PostgreSQL: the batch connection's statements, sent unawaited
         self._unclean = False  # a COMMIT sent down it failed: roll back before the next batch begins
-        self._watched: tuple[asyncio.AbstractEventLoop | None, int] = (None, -1)  # the loop reading it
+        self._watched: tuple[asyncio.AbstractEventLoop | None, Pipe | None] = (None, None)  # who reads it
         self._held: list[tuple[Any, Any]] = []  # PostgreSQL: rows inserted by the batch, sent together
         self._held_sent = 0  # how many of them are sent
         self.held_tables: set[str] = set()  # the tables of the rows held and not yet sent
@@ -91,6 +91,10 @@ class GroupCommit:
         self._batch_conn = conn
         self._loop.call_soon(self._flush)  # type: ignore[union-attr]
         if self.engine.dialect.name == "postgresql":  # its transaction is the pipe's (pipe.py)
+            if self._unclean:  # a batch failed as its COMMIT was read: roll back first, or connect again
+                self._unclean = False
+                if not self._rolled_back(conn):
+                    conn = self._batch_conn = self._conn()
             self._batch = _PIPELINED
             self._pipe(conn)
             return conn
@@ -107,16 +111,25 @@ class GroupCommit:
             from .pipe import Pipe  # psycopg: installed with PostgreSQL's extra
 
             pipe = self._pipeline = Pipe(driver)
-        if self._watched != (loop, pipe.socket):
+        if self._watched != (loop, pipe):  # (a new connection's socket may have the lost one's number)
             self._unwatch()
             loop.add_reader(pipe.socket, self._readable)  # type: ignore[union-attr]
-            self._watched = (loop, pipe.socket)
-        if self._unclean:  # a batch failed as its COMMIT was read: its transaction is rolled back first
-            self._unclean = False
-            with contextlib.suppress(Exception):
+            self._watched = (loop, pipe)
+
+    def _rolled_back(self, conn: Connection) -> bool:
+        """Roll back what a failed batch left on ``conn``; False if that failed too: the connection is lost
+        (PostgreSQL restarted, say) and is dropped, so that the next one is new."""
+        pipe = self._pipeline
+        if pipe is not None and pipe.driver is _driver(conn):
+            with contextlib.suppress(Exception):  # it raises what failed, having read all
                 pipe.close()
-            with contextlib.suppress(Exception):
-                driver.rollback()
+        try:
+            _driver(conn).rollback()
+            conn.rollback()
+            return True
+        except Exception:
+            conn.invalidate()
+            return False
 
     def _readable(self) -> None:
         try:
@@ -126,10 +139,10 @@ class GroupCommit:
             self._unwatch()
 
     def _unwatch(self) -> None:
-        loop, socket = self._watched
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(socket)
-        self._watched = (None, -1)
+        loop, pipe = self._watched
+        if loop is not None and pipe is not None and not loop.is_closed():
+            loop.remove_reader(pipe.socket)
+        self._watched = (None, None)
 
     def behind(self, write: Callable[[Connection], None]) -> None:
         """Have ``write`` run in the serving loop's batch just before it commits (a batch is opened if none
@@ -358,12 +371,7 @@ class GroupCommit:
             except Exception as e:
                 failure = e
         if failure is not None:
-            with contextlib.suppress(Exception):
-                pipe.close()
-            with contextlib.suppress(Exception):
-                _driver(conn).rollback()
-            with contextlib.suppress(Exception):
-                conn.rollback()
+            self._rolled_back(conn)
         self._committed(waiters, lost, failure)
 
     def _committed(self, waiters: list[Any], lost: list[Callable[[], None]], failure: Any) -> None:

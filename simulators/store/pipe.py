@@ -139,7 +139,11 @@ class Pipe:
 
     def readable(self) -> None:
         """The socket has data (the event loop's reader): read what has arrived, not waiting for more."""
-        self.pg.consume_input()
+        try:
+            self.pg.consume_input()
+        except Exception as e:
+            self._lost(e)
+            raise
         self._drain()
 
     def close(self) -> None:
@@ -182,12 +186,16 @@ class Pipe:
     def _read(self, block: bool) -> bool:
         """Read the result of the oldest statement sent (False: it has not arrived, and not ``block``)."""
         pg = self.pg
-        while pg.is_busy():
-            if not block:
-                return False
-            select.select([self.socket], [], [])
-            pg.consume_input()
-        result = pg.get_result()
+        try:
+            while pg.is_busy():
+                if not block:
+                    return False
+                select.select([self.socket], [], [])
+                pg.consume_input()
+            result = pg.get_result()
+        except Exception as e:
+            self._lost(e)
+            raise
         entry = self.sent.popleft()
         if entry is SYNC:  # its result: PIPELINE_SYNC
             self.synced = None if self.told else self.failure  # a COMMIT's run has told its batch
@@ -207,6 +215,14 @@ class Pipe:
             entry.done(failure)
         self.last = result
         return True
+
+    def _lost(self, error: BaseException) -> None:
+        """The connection is lost: nothing sent will be answered, and every COMMIT on its way failed."""
+        commits = [entry for entry in self.sent if entry.__class__ is _Commit]
+        self.sent.clear()
+        self.committing, self.failure = 0, None
+        for commit in commits:
+            commit.done(error)
 
     def _forget(self, name: bytes) -> None:
         self.prepared = {sql: named for sql, named in self.prepared.items() if named[0] != name}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -422,3 +424,72 @@ def test_a_batch_begun_before_the_one_before_it_was_answered_commits_only_if_tha
     first, refused, next_ = asyncio.run(run())
     assert first is None and _from_postgres(refused) and next_ is not None
     assert _msgids(postgres_url) == ["m0"]
+
+
+def test_a_lost_connection_fails_its_batch_and_the_next_batch_connects_again(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """PostgreSQL restarted, or the connection cut: the batch on it commits nothing, and the next batch
+    runs on a new connection rather than failing on the dead one for the rest of the run."""
+    store = pg_store
+
+    def cut() -> None:  # and wait until the server process is gone, the event loop not running meanwhile
+        backend = store._pipeline.driver.info.backend_pid  # type: ignore[union-attr]
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", [backend])
+            alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+            for _ in range(100):
+                if not conn.execute(alive, [backend]).fetchone()[0]:  # type: ignore[index]
+                    return
+                time.sleep(0.05)
+
+    async def run() -> list[BaseException | None]:
+        store.group_commit(asyncio.get_running_loop())
+        outcomes: list[BaseException | None] = []
+        for msgid in ("m0", "m1", "m2"):
+            with contextlib.suppress(psycopg.Error), store.begin() as conn:
+                _record(store, conn, msgid)
+            try:
+                await asyncio.wait_for(store.durable(), 10)  # a COMMIT never answered: TimeoutError
+                outcomes.append(None)
+            except Exception as e:
+                outcomes.append(e)
+            if msgid == "m0":
+                cut()  # the next batch begins on the connection, not knowing it is lost
+        return outcomes
+
+    first, lost, after = asyncio.run(run())
+    assert first is None and lost is not None and after is None
+    assert _msgids(postgres_url) == ["m0", "m2"]
+
+
+def test_a_connection_cut_while_a_commit_is_on_its_way_fails_that_batch_and_not_the_next(
+    pg_store: Store, postgres_url: str
+) -> None:
+    """The connection breaks with a COMMIT sent and not answered (no word from the server, as when the
+    network drops): the batch waiting for it fails rather than waiting for ever; the next connects again."""
+    store = pg_store
+    _refused_at_commit(postgres_url, "slow", "PERFORM pg_sleep(0.5)")
+
+    async def run() -> list[BaseException | None]:
+        store.group_commit(asyncio.get_running_loop())
+        outcomes: list[BaseException | None] = []
+        for msgid in ("slow", "after"):
+            with store.begin() as conn:
+                _record(store, conn, msgid)
+            durable = store.durable()
+            if msgid == "slow":
+                store._flush()  # the COMMIT sent
+                fd = os.dup(store._pipeline.socket)  # type: ignore[union-attr]
+                with socket.socket(fileno=fd) as cut:
+                    cut.shutdown(socket.SHUT_RDWR)
+            try:
+                await asyncio.wait_for(durable, 10)
+                outcomes.append(None)
+            except Exception as e:
+                outcomes.append(e)
+        return outcomes
+
+    cut, after = asyncio.run(run())
+    assert isinstance(cut, psycopg.OperationalError) and after is None
+    assert "after" in _msgids(postgres_url)
