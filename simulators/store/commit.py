@@ -42,7 +42,7 @@ class GroupCommit:
         self._behind: list[Callable[[Connection], None]] = []  # writes the batch makes just before it commits
         self._if_lost: list[Callable[[], None]] = []  # what to forget should the open batch commit nothing
         self._pipeline: Pipe | None = None  # PostgreSQL: the batch connection's statements, sent unawaited
-        self._unclean = False  # a COMMIT sent down it failed: roll back before the next batch begins
+        self._unclean = False  # a batch failed: roll back what it left before the next one begins
         self._watched: tuple[asyncio.AbstractEventLoop | None, Pipe | None] = (None, None)  # who reads it
         self._held: list[tuple[Any, Any]] = []  # PostgreSQL: rows inserted by the batch, sent together
         self._held_sent = 0  # how many of them are sent
@@ -91,7 +91,7 @@ class GroupCommit:
         self._batch_conn = conn
         self._loop.call_soon(self._flush)  # type: ignore[union-attr]
         if self.engine.dialect.name == "postgresql":  # its transaction is the pipe's (pipe.py)
-            if self._unclean:  # a batch failed as its COMMIT was read: roll back first, or connect again
+            if self._unclean:  # a batch failed: roll back what it left, or connect again
                 self._unclean = False
                 if not self._rolled_back(conn):
                     conn = self._batch_conn = self._conn()
@@ -370,9 +370,7 @@ class GroupCommit:
                 self.rows.keep()
             except Exception as e:
                 failure = e
-        if failure is not None:
-            self._rolled_back(conn)
-        self._committed(waiters, lost, failure)
+        self._committed(waiters, lost, failure)  # a failure: rolled back as the next batch begins
 
     def _committed(self, waiters: list[Any], lost: list[Callable[[], None]], failure: Any) -> None:
         """A batch's outcome: every answer waiting for it may leave, or fails with ``failure``."""
